@@ -1,0 +1,102 @@
+// The Exotel AgentStream messages: what we send exactly as Exotel does, and validation of what bots send.
+import { z } from 'zod';
+
+export interface StreamStart {
+  readonly streamSid: string;
+  readonly callSid: string;
+  readonly accountSid: string;
+  readonly from: string;
+  readonly to: string;
+  readonly customParameters: Readonly<Record<string, string>>;
+  readonly sampleRate: number;
+}
+
+export type StopReason = 'callended' | 'stopped';
+
+export const connectedMessage = (): string => JSON.stringify({ event: 'connected' });
+
+export function startMessage(seq: number, s: StreamStart): string {
+  return JSON.stringify({
+    event: 'start',
+    sequence_number: String(seq),
+    stream_sid: s.streamSid,
+    start: {
+      stream_sid: s.streamSid,
+      call_sid: s.callSid,
+      account_sid: s.accountSid,
+      from: s.from,
+      to: s.to,
+      custom_parameters: s.customParameters,
+      media_format: { encoding: 'audio/x-raw', sample_rate: String(s.sampleRate), bit_rate: '16' },
+    },
+  });
+}
+
+/** Built by hand: this runs ten times a second per call, and every field is already a safe string. */
+export function mediaMessage(seq: number, streamSid: string, chunk: number, timestampMs: number, payloadBase64: string): string {
+  return `{"event":"media","sequence_number":"${seq}","stream_sid":"${streamSid}","media":{"chunk":"${chunk}","timestamp":"${timestampMs}","payload":"${payloadBase64}"}}`;
+}
+
+export function markMessage(seq: number, streamSid: string, name: string): string {
+  return JSON.stringify({ event: 'mark', sequence_number: String(seq), stream_sid: streamSid, mark: { name } });
+}
+
+export function stopMessage(seq: number, streamSid: string, callSid: string, accountSid: string, reason: StopReason): string {
+  return JSON.stringify({
+    event: 'stop',
+    sequence_number: String(seq),
+    stream_sid: streamSid,
+    stop: { call_sid: callSid, account_sid: accountSid, reason },
+  });
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+// Bots may add fields (Exotel's host adds media.chunk/timestamp/sequenceNumber), spell streamSid in camelCase
+// and send sequence_number as a number: objects are open and those fields are not checked.
+const inbound = z.discriminatedUnion('event', [
+  z.looseObject({
+    event: z.literal('media'),
+    media: z.looseObject({
+      payload: z.string().refine((p) => p.length % 4 !== 1 && BASE64.test(p), 'payload is not base64'),
+    }),
+  }),
+  z.looseObject({ event: z.literal('mark'), mark: z.looseObject({ name: z.string().min(1) }) }),
+  z.looseObject({ event: z.literal('clear') }),
+]);
+
+export type BotMessage =
+  | { readonly event: 'media'; readonly audio: Buffer }
+  | { readonly event: 'mark'; readonly name: string }
+  | { readonly event: 'clear' };
+
+export type ParsedBotMessage = { ok: true; message: BotMessage } | { ok: false; reason: string; ignorable?: boolean };
+
+const KNOWN_EVENTS = new Set(['media', 'mark', 'clear']);
+
+export function parseBotMessage(text: string): ParsedBotMessage {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+  }
+  const event = (json as { event?: unknown } | null)?.event;
+  if (typeof event === 'string' && !KNOWN_EVENTS.has(event)) {
+    return { ok: false, reason: `unknown event "${event.slice(0, 40)}"`, ignorable: true };
+  }
+  const parsed = inbound.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, reason: issue ? `${issue.path.join('.') || 'message'}: ${issue.message}` : 'invalid message' };
+  }
+  const m = parsed.data;
+  switch (m.event) {
+    case 'media':
+      return { ok: true, message: { event: 'media', audio: Buffer.from(m.media.payload, 'base64') } };
+    case 'mark':
+      return { ok: true, message: { event: 'mark', name: m.mark.name } };
+    case 'clear':
+      return { ok: true, message: { event: 'clear' } };
+  }
+}

@@ -1,0 +1,109 @@
+// Picks the bot for a call from its X- headers, and turns the non-reserved X- headers into custom parameters.
+
+export type BotSampleRate = 8000 | 16000 | 24000;
+
+export interface Route {
+  /** Header to look at, e.g. X-Customer-Header (case-insensitive). */
+  readonly header: string;
+  /** Matches when the value is exactly this. */
+  readonly equals?: string;
+  /** Or when the value matches this pattern. */
+  readonly matches?: RegExp;
+  readonly url: URL;
+  readonly sampleRate?: BotSampleRate;
+}
+
+export interface RoutingOptions {
+  readonly routes: readonly Route[];
+  readonly defaultUrl?: URL;
+  /** A header that may carry a whole bot URL, accepted only for these hosts (exact, or "*.example.com"). */
+  readonly urlHeader?: { readonly name: string; readonly allowedHosts: readonly string[] };
+  readonly defaultSampleRate: BotSampleRate;
+}
+
+export type RouteDecision =
+  | {
+      readonly ok: true;
+      /** The bot URL with sample-rate and the custom parameters in its query. */
+      readonly url: URL;
+      readonly sampleRate: BotSampleRate;
+      /** The URL's query parameters but sample-rate: its own, then the call's X- headers. */
+      readonly customParameters: Readonly<Record<string, string>>;
+      /** How the URL was chosen, for logs. */
+      readonly via: string;
+    }
+  | { readonly ok: false; readonly status: 403 | 404; readonly reason: string };
+
+const RESERVED_PREFIXES = ['x-exotel-', 'x-veeno-'];
+const RATES: readonly number[] = [8000, 16000, 24000];
+
+type Headers = ReadonlyArray<readonly [string, string]>;
+
+function headerValue(headers: Headers, name: string): string | undefined {
+  const key = name.toLowerCase();
+  return headers.find(([n]) => n.toLowerCase() === key)?.[1];
+}
+
+/** X- headers that reach the bot: not reserved by the platform, not the URL header. Keys lose their "X-". */
+export function customParameters(headers: Headers, urlHeader?: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of headers) {
+    const lower = name.toLowerCase();
+    if (!lower.startsWith('x-') || RESERVED_PREFIXES.some((p) => lower.startsWith(p))) continue;
+    if (urlHeader && lower === urlHeader.toLowerCase()) continue;
+    out[name.slice(2)] = value;
+  }
+  return out;
+}
+
+export function hostAllowed(host: string, allowed: readonly string[]): boolean {
+  const h = host.toLowerCase();
+  return allowed.some((pattern) => {
+    const p = pattern.toLowerCase();
+    return p.startsWith('*.') ? h.endsWith(p.slice(1)) && h.length > p.length - 1 : h === p;
+  });
+}
+
+export function routeCall(headers: Headers, options: RoutingOptions): RouteDecision {
+  let chosen: { url: URL; sampleRate?: BotSampleRate; via: string } | undefined;
+  const headerUrl = options.urlHeader && headerValue(headers, options.urlHeader.name);
+  if (options.urlHeader && headerUrl !== undefined) {
+    const parsed = parseBotUrl(headerUrl);
+    if (!parsed) return { ok: false, status: 403, reason: `${options.urlHeader.name} is not a ws:// or wss:// URL` };
+    if (!hostAllowed(parsed.hostname, options.urlHeader.allowedHosts)) {
+      return { ok: false, status: 403, reason: `bot host ${parsed.hostname} from ${options.urlHeader.name} is not allowed` };
+    }
+    chosen = { url: parsed, via: `header ${options.urlHeader.name}` };
+  }
+  for (const [index, route] of options.routes.entries()) {
+    if (chosen) break;
+    const value = headerValue(headers, route.header);
+    if (value === undefined) continue;
+    if ((route.equals !== undefined && value === route.equals) || route.matches?.test(value)) {
+      chosen = { url: route.url, ...(route.sampleRate && { sampleRate: route.sampleRate }), via: `route ${index + 1} (${route.header})` };
+    }
+  }
+  if (!chosen && options.defaultUrl) chosen = { url: options.defaultUrl, via: 'default' };
+  if (!chosen) return { ok: false, status: 404, reason: 'no route matches the call and no default bot URL is configured' };
+
+  const url = new URL(chosen.url.href);
+  const fromUrl = Number(url.searchParams.get('sample-rate'));
+  const sampleRate = (RATES.includes(fromUrl) ? fromUrl : (chosen.sampleRate ?? options.defaultSampleRate)) as BotSampleRate;
+  url.searchParams.set('sample-rate', String(sampleRate));
+  for (const [key, value] of Object.entries(customParameters(headers, options.urlHeader?.name))) {
+    if (!url.searchParams.has(key)) url.searchParams.set(key, value);
+  }
+  const params: Record<string, string> = {};
+  for (const [key, value] of url.searchParams) if (key !== 'sample-rate') params[key] = value;
+  return { ok: true, url, sampleRate, customParameters: params, via: chosen.via };
+}
+
+/** A ws:// or wss:// URL, else undefined. */
+export function parseBotUrl(text: string): URL | undefined {
+  try {
+    const url = new URL(text.trim());
+    return url.protocol === 'ws:' || url.protocol === 'wss:' ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,188 @@
+// One call's WebSocket to its bot: connect (timeout, one retry), the AgentStream messages out, validated ones in.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import WebSocket from 'ws';
+import {
+  connectedMessage,
+  markMessage,
+  mediaMessage,
+  parseBotMessage,
+  startMessage,
+  stopMessage,
+  type StopReason,
+  type StreamStart,
+} from './protocol.js';
+
+export interface BotConnectOptions {
+  /** The bot's URL; userinfo becomes Basic auth and is never logged. */
+  readonly url: URL;
+  readonly connectTimeoutMs: number;
+  /** Further attempts after a failed one (Exotel makes one). */
+  readonly retries: number;
+  readonly maxMessageBytes: number;
+  readonly log: Logger;
+  /** Aborts a connection attempt (e.g. the caller cancelled). */
+  readonly signal?: AbortSignal;
+}
+
+export class BotConnectError extends Error {}
+
+export interface BotSessionEvents {
+  /** Bot audio, PCM16LE at the stream's rate. */
+  media: [pcm: Buffer];
+  mark: [name: string];
+  clear: [];
+  /** The socket closed; `byBot` is false when we closed it. */
+  closed: [info: { byBot: boolean; code: number; reason: string }];
+}
+
+/** The URL without userinfo, for logs. */
+export function redactUrl(url: URL): string {
+  if (!url.username && !url.password) return url.href;
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  return copy.href;
+}
+
+export class BotSession extends EventEmitter<BotSessionEvents> {
+  #seq = 0;
+  #chunks = 0;
+  #samplesSent = 0;
+  #start: StreamStart | undefined;
+  #closing = false;
+  #closedByUs = false;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly log: Logger,
+  ) {
+    super();
+    ws.on('message', (data, isBinary) => this.#receive(data, isBinary));
+    ws.on('close', (code, reason) => {
+      clearTimeout(this.#killTimer);
+      this.emit('closed', { byBot: !this.#closedByUs, code, reason: reason.toString('utf8') });
+      this.removeAllListeners();
+    });
+    ws.on('error', (err) => this.log.warn({ err: err.message }, 'bot socket error'));
+  }
+
+  static async connect(options: BotConnectOptions): Promise<BotSession> {
+    let lastError: Error | undefined;
+    for (let attempt = 0; attempt <= options.retries; attempt++) {
+      if (options.signal?.aborted) break;
+      try {
+        const ws = await openSocket(options);
+        return new BotSession(ws, options.log);
+      } catch (err) {
+        lastError = err as Error;
+        options.log.warn({ url: redactUrl(options.url), attempt: attempt + 1, reason: lastError.message }, 'bot connection failed');
+      }
+    }
+    throw new BotConnectError(options.signal?.aborted ? 'aborted' : (lastError?.message ?? 'aborted'));
+  }
+
+  get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN && !this.#closing;
+  }
+
+  /** Sends `connected` then `start`: bots read exactly these two before media. */
+  begin(start: StreamStart): void {
+    this.#start = start;
+    this.#send(connectedMessage());
+    this.#send(startMessage(++this.#seq, start));
+  }
+
+  /** A chunk of caller audio (PCM16LE at the stream's rate); timestamp is the stream time at its end. */
+  sendMedia(pcm: Buffer): void {
+    const start = this.#start;
+    if (!start || !this.open) return;
+    this.#samplesSent += pcm.length / 2;
+    const timestamp = Math.round((this.#samplesSent * 1000) / start.sampleRate);
+    this.#send(mediaMessage(++this.#seq, start.streamSid, ++this.#chunks, timestamp, pcm.toString('base64')));
+  }
+
+  sendMark(name: string): void {
+    if (this.#start && this.open) this.#send(markMessage(++this.#seq, this.#start.streamSid, name));
+  }
+
+  /** Sends `stop` and closes the socket normally. */
+  stop(reason: StopReason): void {
+    const start = this.#start;
+    if (start && this.open) this.#send(stopMessage(++this.#seq, start.streamSid, start.callSid, start.accountSid, reason));
+    this.close();
+  }
+
+  /** Closes without a `stop`; safe to call more than once. */
+  close(): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#closedByUs = true;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.close(1000, 'call ended');
+    else this.ws.terminate();
+    // A bot that never completes the closing handshake must not keep the socket alive.
+    this.#killTimer = setTimeout(() => this.ws.terminate(), 2000);
+  }
+
+  #send(text: string): void {
+    this.ws.send(text);
+  }
+
+  #receive(data: WebSocket.RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.log.warn('ignored binary frame from bot: the protocol is JSON text');
+      return;
+    }
+    const parsed = parseBotMessage(data.toString());
+    if (!parsed.ok) {
+      if (parsed.ignorable) this.log.info({ reason: parsed.reason }, 'ignored bot message');
+      else this.log.warn({ reason: parsed.reason }, 'invalid bot message');
+      return;
+    }
+    const message = parsed.message;
+    switch (message.event) {
+      case 'media':
+        this.emit('media', message.audio);
+        return;
+      case 'mark':
+        this.emit('mark', message.name);
+        return;
+      case 'clear':
+        this.emit('clear');
+    }
+  }
+}
+
+function openSocket(options: BotConnectOptions): Promise<WebSocket> {
+  const url = new URL(options.url.href);
+  const headers: Record<string, string> = {};
+  if (url.username || url.password) {
+    const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    url.username = '';
+    url.password = '';
+  }
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers, handshakeTimeout: options.connectTimeoutMs, maxPayload: options.maxMessageBytes });
+    const onAbort = () => {
+      ws.terminate();
+      fail(new Error('aborted'));
+    };
+    const fail = (err: Error) => {
+      options.signal?.removeEventListener('abort', onAbort);
+      ws.removeAllListeners();
+      ws.on('error', () => {});
+      ws.terminate();
+      reject(err);
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    ws.once('unexpected-response', (_req, res) => fail(new Error(`bot answered HTTP ${res.statusCode} to the WebSocket upgrade`)));
+    ws.once('error', (err) => fail(err));
+    ws.once('open', () => {
+      options.signal?.removeEventListener('abort', onAbort);
+      ws.removeAllListeners();
+      resolve(ws);
+    });
+  });
+}

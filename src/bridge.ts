@@ -1,0 +1,101 @@
+// Composition root: builds the signaling backend, media resources, call manager and HTTP server from a config.
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { CallManager } from './call/index.js';
+import type { BridgeConfig } from './config/index.js';
+import { startHttpServer, type HttpServer } from './http/index.js';
+import { FrameClock, RtpPortPool } from './media/index.js';
+import { EmbeddedSipBackend } from './signaling/index.js';
+
+export interface BridgeStats {
+  readonly activeCalls: number;
+  readonly rtpPortsInUse: number;
+  readonly clockListeners: number;
+  readonly sip: EmbeddedSipBackend['stats'];
+}
+
+export interface Bridge {
+  /** Bound addresses (ports resolved when configured as 0). */
+  readonly sip: EmbeddedSipBackend['transport']['listening'];
+  readonly httpPort: number;
+  stats(): BridgeStats;
+  /** Ends every call with BYE, then closes every listener. */
+  stop(): Promise<void>;
+}
+
+function readPem(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new Error(`cannot read ${key} ${path}: ${(err as Error).message}`);
+  }
+}
+
+export async function startBridge(config: BridgeConfig, log: Logger): Promise<Bridge> {
+  const { sip, media, bot } = config;
+  const backend = new EmbeddedSipBackend({
+    ...(sip.udp && { udp: sip.udp }),
+    ...(sip.tcp && { tcp: sip.tcp }),
+    ...(sip.tls && { tls: { host: sip.tls.host, port: sip.tls.port, cert: readPem(sip.tls.cert, 'sip.tls.cert'), key: readPem(sip.tls.key, 'sip.tls.key') } }),
+    ...(sip.advertisedAddress && { advertisedHost: sip.advertisedAddress }),
+    maxMessageBytes: sip.maxMessageBytes,
+    timers: sip.timers,
+    log: log.child({ layer: 'sip' }),
+  });
+  const pool = new RtpPortPool(media.address, media.rtpPorts.min, media.rtpPorts.max);
+  const clock = new FrameClock();
+  const calls = new CallManager(backend, {
+    log,
+    routing: {
+      routes: config.routes,
+      ...(bot.defaultUrl && { defaultUrl: bot.defaultUrl }),
+      ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
+      defaultSampleRate: bot.sampleRate,
+    },
+    media: { pool, clock, advertisedAddress: media.advertisedAddress ?? media.address, maxQueueMs: media.maxQueueMs },
+    bot: {
+      connectTimeoutMs: bot.connectTimeoutMs,
+      connectRetries: bot.connectRetries,
+      maxMessageBytes: bot.maxMessageBytes,
+      chunkMs: bot.chunkMs,
+      drainTimeoutMs: bot.drainTimeoutMs,
+    },
+  });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  new Gauge({
+    name: 'bridge_active_calls',
+    help: 'Calls being set up or in progress',
+    registers: [registry],
+    collect() {
+      this.set(calls.activeCalls);
+    },
+  });
+
+  await backend.start();
+  let http: HttpServer;
+  try {
+    http = await startHttpServer({
+      host: config.http.host,
+      port: config.http.port,
+      registry,
+      health: () => ({ accepting: true, activeCalls: calls.activeCalls }),
+    });
+  } catch (err) {
+    await backend.stop();
+    throw err;
+  }
+
+  return {
+    sip: backend.transport.listening,
+    httpPort: http.port,
+    stats: () => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats }),
+    async stop() {
+      await calls.endAll('bridge shutting down');
+      await backend.stop();
+      await http.close();
+    },
+  };
+}

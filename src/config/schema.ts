@@ -1,0 +1,103 @@
+// The configuration file's shape, defaults and rules; every key is documented in README.md.
+import net from 'node:net';
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+
+const listener = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
+
+const wsUrl = z
+  .string()
+  .refine((text) => {
+    try {
+      return ['ws:', 'wss:'].includes(new URL(text).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be a ws:// or wss:// URL')
+  .transform((text) => new URL(text));
+
+const sampleRate = z.union([z.literal(8000), z.literal(16000), z.literal(24000)], { error: 'must be 8000, 16000 or 24000' });
+
+const regex = z.string().transform((pattern, ctx) => {
+  try {
+    return new RegExp(pattern);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
+    return z.NEVER;
+  }
+});
+
+const route = z
+  .strictObject({
+    header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'),
+    equals: z.string().optional(),
+    matches: regex.optional(),
+    url: wsUrl,
+    sampleRate: sampleRate.optional(),
+  })
+  .refine((r) => (r.equals === undefined) !== (r.matches === undefined), 'set exactly one of "equals" and "matches"');
+
+export const configSchema = z.strictObject({
+  sip: z
+    .strictObject({
+      udp: z.union([listener(5060), z.literal(false)]).prefault({}),
+      tcp: z.union([listener(5070), z.literal(false)]).prefault({}),
+      /** On when present; Exotel's TLS port is 443. */
+      tls: z
+        .strictObject({ host: host.default('0.0.0.0'), port: port.default(5061), cert: z.string().min(1), key: z.string().min(1) })
+        .optional(),
+      /** Host or IP carriers reach us at, for Via and Contact; defaults to the listener's address. */
+      advertisedAddress: host.optional(),
+      maxMessageBytes: z.number().int().min(1024).max(1_048_576).default(65_535),
+      timers: z
+        .strictObject({ t1: z.number().int().min(10).default(500), t2: z.number().int().min(10).default(4000), t4: z.number().int().min(10).default(5000) })
+        .prefault({}),
+    })
+    .prefault({}),
+  media: z
+    .strictObject({
+      /** Address the RTP sockets bind to. */
+      address: host.default('127.0.0.1'),
+      /** Address put in our SDP (c=); defaults to `address`. */
+      advertisedAddress: z.string().refine((a) => net.isIP(a) !== 0, 'must be an IP address').optional(),
+      rtpPorts: z.strictObject({ min: port.default(10000), max: port.default(20000) }).prefault({}),
+      /** Cap on the bot audio waiting to be played; the oldest is dropped beyond it. */
+      maxQueueMs: z.number().int().min(1000).default(60_000),
+    })
+    .prefault({}),
+  http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
+  bot: z
+    .strictObject({
+      defaultUrl: wsUrl.optional(),
+      sampleRate: sampleRate.default(8000),
+      chunkMs: z
+        .union([z.literal(20), z.literal(40), z.literal(60), z.literal(80), z.literal(100)], { error: 'must be 20, 40, 60, 80 or 100' })
+        .default(100),
+      connectTimeoutMs: z.number().int().min(100).default(10_000),
+      connectRetries: z.number().int().min(0).max(5).default(1),
+      maxMessageBytes: z.number().int().min(4096).default(1_048_576),
+      /** After the bot closes, how long queued audio may still play before the BYE. */
+      drainTimeoutMs: z.number().int().min(0).default(10_000),
+      urlHeader: z
+        .strictObject({ name: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'must be an X- header name'), allowedHosts: z.array(host).min(1) })
+        .optional(),
+    })
+    .prefault({}),
+  routes: z.array(route).default([]),
+  log: z
+    .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+    .prefault({}),
+})
+  .superRefine((config, ctx) => {
+    const { min, max } = config.media.rtpPorts;
+    if (min > max) ctx.addIssue({ code: 'custom', path: ['media', 'rtpPorts'], message: `min ${min} is above max ${max}` });
+    if (!config.sip.udp && !config.sip.tcp && !config.sip.tls) {
+      ctx.addIssue({ code: 'custom', path: ['sip'], message: 'no SIP listener: configure udp, tcp or tls' });
+    }
+  });
+
+export type BridgeConfig = z.output<typeof configSchema>;
+/** What a config file may hold: everything optional that has a default. */
+export type BridgeConfigInput = z.input<typeof configSchema>;

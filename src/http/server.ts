@@ -1,0 +1,51 @@
+// The operator's HTTP endpoints: GET /health for load balancers and probes, GET /metrics for Prometheus.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Registry } from 'prom-client';
+
+export interface HttpOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  /** Whether the bridge takes new calls, and details for the body. */
+  readonly health: () => { readonly accepting: boolean; readonly [key: string]: unknown };
+}
+
+export interface HttpServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(options: HttpOptions): Promise<HttpServer> {
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+    } else if (path === '/health') {
+      const health = options.health();
+      res.writeHead(health.accepting ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: health.accepting ? 'ok' : 'draining', ...health }));
+    } else if (path === '/metrics') {
+      options.registry.metrics().then(
+        (text) => res.writeHead(200, { 'Content-Type': options.registry.contentType }).end(text),
+        (err: Error) => res.writeHead(500).end(err.message),
+      );
+    } else {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found\n');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,56 @@
+// G.711 A-law / mu-law through lookup tables built once from alawmulaw's per-sample codecs.
+import alawmulaw from 'alawmulaw';
+
+const { alaw, mulaw } = alawmulaw;
+
+export type G711Codec = 'PCMA' | 'PCMU';
+
+export const G711_PAYLOAD_TYPE: Readonly<Record<G711Codec, number>> = Object.freeze({ PCMU: 0, PCMA: 8 });
+
+interface Tables {
+  readonly decode: Int16Array;
+  /** Indexed by `sample & 0xffff`. */
+  readonly encode: Uint8Array;
+}
+
+function buildTables(codec: typeof alaw): Tables {
+  const decode = new Int16Array(256);
+  for (let b = 0; b < 256; b++) decode[b] = codec.decodeSample(b);
+  // mulaw.encodeSample returns a negative number (a bitwise NOT); the Uint8Array store keeps its low byte.
+  const encode = new Uint8Array(65536);
+  for (let i = 0; i < 65536; i++) encode[i] = codec.encodeSample((i << 16) >> 16);
+  return { decode, encode };
+}
+
+const TABLES: Readonly<Record<G711Codec, Tables>> = { PCMA: buildTables(alaw), PCMU: buildTables(mulaw) };
+
+/** The byte that encodes a zero sample: 0xD5 for A-law, 0xFF for mu-law. */
+export function g711Silence(codec: G711Codec): number {
+  return TABLES[codec].encode[0]!;
+}
+
+/** Decodes `src` into `dst` starting at dstOffset; returns the number of samples written (= src.length). No allocation. */
+export function decodeG711(codec: G711Codec, src: Uint8Array, dst: Int16Array, dstOffset = 0): number {
+  if (dstOffset < 0 || dstOffset + src.length > dst.length) {
+    throw new RangeError(`decodeG711: ${src.length} samples do not fit at offset ${dstOffset} of ${dst.length}`);
+  }
+  const table = TABLES[codec].decode;
+  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = table[src[i]!]!;
+  return src.length;
+}
+
+/** Encodes `count` samples of `src` from srcOffset into `dst` at dstOffset. No allocation. */
+export function encodeG711(
+  codec: G711Codec,
+  src: Int16Array,
+  srcOffset: number,
+  count: number,
+  dst: Uint8Array,
+  dstOffset: number,
+): void {
+  if (srcOffset < 0 || count < 0 || srcOffset + count > src.length || dstOffset < 0 || dstOffset + count > dst.length) {
+    throw new RangeError(`encodeG711: ${count} samples out of range (src ${srcOffset}/${src.length}, dst ${dstOffset}/${dst.length})`);
+  }
+  const table = TABLES[codec].encode;
+  for (let i = 0; i < count; i++) dst[dstOffset + i] = table[src[srcOffset + i]! & 0xffff]!;
+}

@@ -1,0 +1,200 @@
+// One call's RTP leg: symmetric RTP, G.711 <-> PCM16 at the bot's rate, and 20 ms playout of the bot's audio.
+import { randomInt } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { PcmChunker } from './chunker.js';
+import { FRAME_MS, type FrameClock } from './clock.js';
+import { decodeG711, encodeG711, type G711Codec } from './g711.js';
+import { PlayoutQueue } from './playout.js';
+import type { BoundRtpSocket } from './ports.js';
+import { createResampler, type PcmRate, type Resampler } from './resampler.js';
+import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, writeRtpHeader } from './rtp-packet.js';
+
+const CARRIER_RATE = 8000;
+const FRAME_SAMPLES = (CARRIER_RATE * FRAME_MS) / 1000;
+/** Largest G.711 payload we decode in one packet (120 ms). */
+const MAX_PACKET_SAMPLES = 960;
+const PACKET_BYTES = RTP_HEADER_BYTES + FRAME_SAMPLES;
+
+export interface MediaSessionOptions {
+  readonly rtp: BoundRtpSocket;
+  /** Gives the port back to its pool; called once, on close. */
+  readonly releasePort: () => void;
+  readonly codec: G711Codec;
+  readonly payloadType: number;
+  readonly remote: { readonly address: string; readonly port: number };
+  /** The bot's PCM rate, both ways. */
+  readonly botRate: PcmRate;
+  /** Length of each caller-audio chunk handed to the bot. */
+  readonly chunkMs: number;
+  /** Cap on queued bot audio; the oldest is dropped beyond it. */
+  readonly maxQueueMs: number;
+  readonly clock: FrameClock;
+  readonly log: Logger;
+}
+
+export interface MediaSessionEvents {
+  /** A chunk of caller audio, PCM16LE at the bot's rate; the buffer is reused after the listener returns. */
+  callerAudio: [chunk: Buffer];
+  /** All bot audio queued before this mark has been sent to the caller. */
+  markPlayed: [name: string];
+  /** The playout queue ran empty after playing audio. */
+  drained: [];
+}
+
+export interface MediaStats {
+  packetsIn: number;
+  packetsOut: number;
+  /** Packets ignored: malformed, from a foreign source, or with an unexpected payload type. */
+  packetsDropped: number;
+  /** Bot audio dropped because the playout queue was full, in ms. */
+  queueDroppedMs: number;
+}
+
+export class MediaSession extends EventEmitter<MediaSessionEvents> {
+  readonly port: number;
+  readonly stats: MediaStats = { packetsIn: 0, packetsOut: 0, packetsDropped: 0, queueDroppedMs: 0 };
+  readonly #opts: MediaSessionOptions;
+  readonly #log: Logger;
+  readonly #queue: PlayoutQueue;
+  readonly #chunker: PcmChunker;
+  readonly #toBot: Resampler;
+  readonly #fromBot: Resampler;
+  readonly #header = emptyRtpHeader();
+  readonly #decoded = new Int16Array(MAX_PACKET_SAMPLES);
+  readonly #frame = new Int16Array(FRAME_SAMPLES);
+  /** Packet buffers not in flight; a send holds its buffer until the kernel has copied it. */
+  readonly #freePackets: Buffer[] = [];
+  #botSamples = new Int16Array(0);
+  #carry: number | undefined;
+  #remote: { address: string; port: number };
+  #latched = false;
+  #stopClock: (() => void) | undefined;
+  #closed = false;
+  #playing = false;
+  readonly #ssrc = randomInt(2 ** 32);
+  #sequence = randomInt(2 ** 16);
+  #timestamp = randomInt(2 ** 32);
+  #first = true;
+
+  constructor(options: MediaSessionOptions) {
+    super();
+    this.#opts = options;
+    this.#log = options.log;
+    this.port = options.rtp.port;
+    this.#remote = { ...options.remote };
+    this.#queue = new PlayoutQueue((options.maxQueueMs * CARRIER_RATE) / 1000);
+    this.#toBot = createResampler(CARRIER_RATE, options.botRate);
+    this.#fromBot = createResampler(options.botRate, CARRIER_RATE);
+    this.#chunker = new PcmChunker((options.botRate * options.chunkMs) / 1000, (chunk) => this.emit('callerAudio', chunk));
+    options.rtp.socket.on('message', (packet, rinfo) => this.#receive(packet, rinfo.address, rinfo.port));
+    options.rtp.socket.on('error', (err) => this.#log.warn({ err: err.message }, 'RTP socket error'));
+  }
+
+  /** Queued bot audio, in ms. */
+  get queuedMs(): number {
+    return (this.#queue.size * 1000) / CARRIER_RATE;
+  }
+
+  /** Starts sending a frame every 20 ms: the bot's audio when there is some, silence otherwise. */
+  start(): void {
+    if (this.#closed || this.#stopClock) return;
+    this.#stopClock = this.#opts.clock.add((skipped) => this.#tick(skipped));
+  }
+
+  /** Queues the bot's PCM16LE audio (at the bot's rate); any byte count, odd ones carried to the next call. */
+  playBotAudio(pcm: Buffer): void {
+    if (this.#closed) return;
+    let bytes = pcm;
+    if (this.#carry !== undefined) {
+      bytes = Buffer.concat([Buffer.of(this.#carry), pcm]);
+      this.#carry = undefined;
+    }
+    const count = bytes.length >> 1;
+    if (bytes.length & 1) this.#carry = bytes[bytes.length - 1];
+    if (this.#botSamples.length < count) this.#botSamples = new Int16Array(count);
+    const samples = this.#botSamples.subarray(0, count);
+    for (let i = 0; i < count; i++) samples[i] = bytes.readInt16LE(2 * i);
+    const dropped = this.#queue.push(this.#fromBot.process(samples));
+    if (dropped > 0) {
+      this.stats.queueDroppedMs += (dropped * 1000) / CARRIER_RATE;
+      this.#log.warn({ droppedMs: (dropped * 1000) / CARRIER_RATE, maxQueueMs: this.#opts.maxQueueMs }, 'bot audio queue full: dropped the oldest audio');
+    }
+    if (this.#queue.size > 0) this.#playing = true;
+  }
+
+  mark(name: string): void {
+    this.#queue.mark(name);
+    if (this.#queue.size === 0) this.#emitDueMarks();
+  }
+
+  /** Barge-in: drops queued bot audio so the next frame is silence; pending marks are answered. */
+  clear(): void {
+    this.#queue.clear();
+    this.#emitDueMarks();
+  }
+
+  /** The remote side moved (re-INVITE): send there until packets latch us again. */
+  setRemote(address: string, port: number): void {
+    this.#remote = { address, port };
+    this.#latched = false;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#stopClock?.();
+    this.#stopClock = undefined;
+    this.#opts.rtp.socket.removeAllListeners('message');
+    this.#opts.rtp.socket.close();
+    this.#opts.releasePort();
+    this.removeAllListeners();
+  }
+
+  #receive(packet: Buffer, address: string, port: number): void {
+    const header = this.#header;
+    const problem = parseRtp(packet, header);
+    const fromRemote = address === this.#remote.address && port === this.#remote.port;
+    if (problem || header.payloadType !== this.#opts.payloadType || (this.#latched && !fromRemote)) {
+      this.stats.packetsDropped++;
+      return;
+    }
+    if (!this.#latched) {
+      // Symmetric RTP (RFC 4961): answer wherever the caller's media really comes from, for NAT.
+      this.#latched = true;
+      if (!fromRemote) {
+        this.#log.info({ from: `${address}:${port}`, sdp: `${this.#remote.address}:${this.#remote.port}` }, 'RTP latched to source address');
+        this.#remote = { address, port };
+      }
+    }
+    this.stats.packetsIn++;
+    const payload = packet.subarray(header.payloadOffset, header.payloadOffset + Math.min(header.payloadLength, MAX_PACKET_SAMPLES));
+    const n = decodeG711(this.#opts.codec, payload, this.#decoded);
+    this.#chunker.push(this.#toBot.process(this.#decoded, n));
+  }
+
+  #tick(skipped: number): void {
+    if (this.#closed) return;
+    this.#timestamp = (this.#timestamp + skipped * FRAME_SAMPLES) >>> 0;
+    const real = this.#queue.pull(this.#frame);
+    if (this.#remote.port !== 0 && this.#remote.address !== '0.0.0.0') {
+      const packet = this.#freePackets.pop() ?? Buffer.alloc(PACKET_BYTES);
+      writeRtpHeader(packet, this.#first, this.#opts.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
+      encodeG711(this.#opts.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
+      this.#opts.rtp.socket.send(packet, this.#remote.port, this.#remote.address, () => this.#freePackets.push(packet));
+      this.#first = false;
+      this.stats.packetsOut++;
+    }
+    this.#sequence = (this.#sequence + 1) & 0xffff;
+    this.#timestamp = (this.#timestamp + FRAME_SAMPLES) >>> 0;
+    this.#emitDueMarks();
+    if (this.#playing && real < FRAME_SAMPLES && this.#queue.size === 0) {
+      this.#playing = false;
+      this.emit('drained');
+    }
+  }
+
+  #emitDueMarks(): void {
+    for (const name of this.#queue.takeDueMarks()) this.emit('markPlayed', name);
+  }
+}

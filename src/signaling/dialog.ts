@@ -1,0 +1,258 @@
+// The UAS side of a dialog (RFC 3261 section 12-15): 2xx until ACK, in-dialog requests, BYE both ways.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { splitCommaList, type SipRequest } from './message.js';
+import { parseNameAddr, parseUri } from './parser.js';
+import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
+import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
+import type { Destination, Flow, Protocol } from './transport.js';
+import type { Dialog, DialogEvents } from './types.js';
+
+/** What a dialog needs from the user agent that created it. */
+export interface DialogContext {
+  readonly layer: TransactionLayer;
+  readonly log: Logger;
+  /** Our Contact URI (with angle brackets) for the listener a flow arrived on. */
+  contact(flow: Flow): string;
+  /** host:port for the Via of requests we send over a protocol. */
+  sentBy(protocol: Protocol): string;
+  forget(dialog: UasDialog): void;
+}
+
+type DialogState = 'early' | 'confirmed' | 'terminating' | 'terminated';
+
+/** A 2xx to an INVITE (initial or re-INVITE) waiting for its ACK. */
+interface PendingAck {
+  readonly tx: ServerTransaction;
+  readonly timers: NodeJS.Timeout[];
+}
+
+export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
+  return `${callId}|${localTag}|${remoteTag}`;
+}
+
+export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
+  readonly callId: string;
+  readonly key: string;
+  #state: DialogState = 'early';
+  #localSeq = 0;
+  #remoteSeq: number;
+  #pendingAck: PendingAck | undefined;
+  #bye: Promise<void> | undefined;
+  readonly #localSdp: string;
+  readonly #localTag: string;
+  readonly #localUri: string;
+  readonly #remoteUri: string;
+  readonly #remoteTarget: string;
+  readonly #routeSet: string[];
+  readonly #flow: Flow;
+  readonly #log: Logger;
+
+  /** Creates the dialog from an INVITE with a Contact (checked by the caller) and sends the 200 OK. */
+  constructor(
+    private readonly ctx: DialogContext,
+    invite: ServerTransaction,
+    localTag: string,
+    localSdp: string,
+  ) {
+    super();
+    const { request } = invite;
+    this.callId = request.callId;
+    this.#localTag = localTag;
+    this.key = dialogKey(request.callId, localTag, request.from.params.get('tag') ?? '');
+    this.#remoteSeq = request.cseq.seq;
+    this.#localSdp = localSdp;
+    this.#localUri = `${request.headers.get('to')!};tag=${localTag}`;
+    this.#remoteUri = request.headers.get('from')!;
+    this.#remoteTarget = contactUri(request) ?? request.from.uri;
+    this.#routeSet = request.headers.getList('record-route');
+    this.#flow = invite.flow;
+    this.#log = ctx.log.child({ callId: request.callId });
+    this.#answer(invite, request.headers.getAll('record-route'));
+  }
+
+  get state(): DialogState {
+    return this.#state;
+  }
+
+  /** An ACK routed to this dialog. */
+  acked(ack: SipRequest): void {
+    const pending = this.#pendingAck;
+    if (!pending || ack.cseq.seq !== pending.tx.request.cseq.seq) return;
+    this.#stopWaitingForAck();
+    if (this.#state === 'early') {
+      this.#state = 'confirmed';
+      this.emit('confirmed');
+    }
+  }
+
+  /** A new in-dialog request (not ACK, not CANCEL). */
+  handle(tx: ServerTransaction): void {
+    const { request } = tx;
+    if (request.cseq.seq < this.#remoteSeq) {
+      tx.respond(buildResponse(tx, 500, 'CSeq Out of Order'));
+      return;
+    }
+    this.#remoteSeq = request.cseq.seq;
+    const body = request.body.length > 0 ? request.body.toString('utf8') : undefined;
+    switch (request.method) {
+      case 'BYE': {
+        tx.respond(buildResponse(tx, 200, 'OK'));
+        if (this.#state === 'terminating' || this.#state === 'terminated') return;
+        this.#stopWaitingForAck();
+        this.#terminate();
+        this.emit('bye');
+        return;
+      }
+      case 'INVITE': {
+        if (this.#pendingAck || this.#state !== 'confirmed') {
+          tx.respond(buildResponse(tx, 500, 'Server Internal Error', { headers: [['Retry-After', '1']] }));
+          return;
+        }
+        this.#answer(tx, []);
+        if (body) this.emit('remoteSdp', body);
+        return;
+      }
+      case 'UPDATE': {
+        tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Contact', this.ctx.contact(this.#flow)]], ...(body && { body: this.#localSdp }) }));
+        if (body) this.emit('remoteSdp', body);
+        return;
+      }
+      case 'INFO': {
+        tx.respond(buildResponse(tx, 200, 'OK'));
+        this.emit('info', request.headers.get('content-type') ?? '', body ?? '');
+        return;
+      }
+      case 'OPTIONS': {
+        tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Allow', ALLOW]] }));
+        return;
+      }
+      default:
+        tx.respond(buildResponse(tx, 405, 'Method Not Allowed', { headers: [['Allow', ALLOW]] }));
+    }
+  }
+
+  bye(): Promise<void> {
+    this.#bye ??= this.#sendBye();
+    return this.#bye;
+  }
+
+  async #sendBye(): Promise<void> {
+    // RFC 3261 15: no BYE before the ACK arrives or the wait for it ends.
+    if (this.#state === 'early') await this.#ackSettled();
+    if (this.#state === 'terminating' || this.#state === 'terminated') return;
+    this.#state = 'terminating';
+    const hop = nextHop(this.#routeSet[0] ? parseNameAddr(this.#routeSet[0]) : undefined, this.#remoteTarget, this.#flow.protocol);
+    if (!hop) {
+      this.#log.warn({ target: this.#remoteTarget }, 'cannot send BYE: unusable remote target');
+      this.#terminate();
+      return;
+    }
+    const branch = newBranch();
+    const headers: Array<readonly [string, string]> = [
+      ['Via', `SIP/2.0/${hop.protocol.toUpperCase()} ${this.ctx.sentBy(hop.protocol)};branch=${branch};rport`],
+      ['Max-Forwards', '70'],
+      ...this.#routeSet.map((route) => ['Route', route] as const),
+      ['From', this.#localUri],
+      ['To', this.#remoteUri],
+      ['Call-ID', this.callId],
+      ['CSeq', `${++this.#localSeq} BYE`],
+      ['User-Agent', SERVER_NAME],
+    ];
+    const dest: Destination = {
+      ...hop,
+      ...(this.#flow.connection && this.#flow.protocol === hop.protocol && { connection: this.#flow.connection }),
+    };
+    const result = await this.ctx.layer.request({ method: 'BYE', uri: this.#remoteTarget, headers }, dest, branch);
+    if (result.kind !== 'response') {
+      this.#log.warn({ result: result.kind, ...(result.kind === 'transport-error' && { err: result.error.message }) }, 'BYE got no response');
+    } else if (result.response.status >= 300) {
+      this.#log.warn({ status: result.response.status }, 'BYE rejected');
+    }
+    this.#terminate();
+  }
+
+  #ackSettled(): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.off('confirmed', done);
+        this.off('ackTimeout', done);
+        this.off('bye', done);
+        resolve();
+      };
+      this.on('confirmed', done);
+      this.on('ackTimeout', done);
+      this.on('bye', done);
+    });
+  }
+
+  /** Sends a 200 OK to an INVITE and keeps it coming until the ACK (RFC 3261 13.3.1.4). */
+  #answer(tx: ServerTransaction, recordRoute: string[]): void {
+    const headers: Array<readonly [string, string]> = [
+      ...recordRoute.map((rr) => ['Record-Route', rr] as const),
+      ['Contact', this.ctx.contact(this.#flow)],
+      ['Allow', ALLOW],
+    ];
+    tx.respond(buildResponse(tx, 200, 'OK', { toTag: this.#localTag, headers, body: this.#localSdp }));
+    const { t1, t2 } = this.ctx.layer.timers;
+    const timers: NodeJS.Timeout[] = [];
+    const pending: PendingAck = { tx, timers };
+    this.#pendingAck = pending;
+    if (tx.flow.protocol === 'udp') {
+      const resend = (interval: number) => {
+        timers.push(
+          setTimeout(() => {
+            tx.resend2xx();
+            resend(Math.min(2 * interval, t2));
+          }, interval),
+        );
+      };
+      resend(t1);
+    }
+    timers.push(
+      setTimeout(() => {
+        if (this.#pendingAck !== pending) return;
+        this.#stopWaitingForAck();
+        // The session is established without its ACK; the application is expected to end it with BYE.
+        if (this.#state === 'early') this.#state = 'confirmed';
+        this.#log.warn('no ACK for 200 OK within 64*T1');
+        this.emit('ackTimeout');
+      }, 64 * t1),
+    );
+  }
+
+  #stopWaitingForAck(): void {
+    if (!this.#pendingAck) return;
+    for (const timer of this.#pendingAck.timers) clearTimeout(timer);
+    this.#pendingAck = undefined;
+  }
+
+  #terminate(): void {
+    this.#stopWaitingForAck();
+    this.#state = 'terminated';
+    this.ctx.forget(this);
+  }
+}
+
+function contactUri(request: SipRequest): string | undefined {
+  const first = splitCommaList(request.headers.get('contact') ?? '')[0];
+  if (!first) return undefined;
+  const parsed = parseNameAddr(first);
+  return parsed.ok ? parsed.value.uri : undefined;
+}
+
+/** Where an in-dialog request goes: the first route (loose routing) or the remote target. */
+function nextHop(
+  firstRoute: ReturnType<typeof parseNameAddr> | undefined,
+  remoteTarget: string,
+  fallback: Protocol,
+): { protocol: Protocol; host: string; port: number } | undefined {
+  const uriText = firstRoute?.ok ? firstRoute.value.uri : remoteTarget;
+  const uri = parseUri(uriText);
+  if (!uri.ok || uri.value.scheme === 'tel') return undefined;
+  const transport = uri.value.params.get('transport')?.toLowerCase();
+  const protocol: Protocol =
+    transport === 'udp' || transport === 'tcp' || transport === 'tls' ? transport : uri.value.scheme === 'sips' ? 'tls' : fallback;
+  const host = uri.value.host.replace(/^\[|\]$/g, '');
+  return { protocol, host, port: uri.value.port ?? (protocol === 'tls' ? 5061 : 5060) };
+}

@@ -1,0 +1,5 @@
+// SIP signaling: the backend-neutral call/dialog interface and the embedded RFC 3261 UAS stack behind it.
+export type { HeaderFields } from './message.js';
+export { DEFAULT_TIMERS, type SipTimers } from './transaction.js';
+export type { Dialog, DialogEvents, IncomingCall, IncomingCallEvents, Party, RejectDetails, SipBackend, SipBackendEvents, SipProtocol } from './types.js';
+export { EmbeddedSipBackend, type EmbeddedSipOptions } from './user-agent.js';

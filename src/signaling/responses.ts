@@ -1,0 +1,51 @@
+// Builds responses that copy what RFC 3261 8.2.6.2 asks a UAS to copy from the request.
+import type { HeaderFields, OutgoingResponse } from './message.js';
+import type { MalformedRequest } from './parser.js';
+import type { ServerTransaction } from './transaction.js';
+
+export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE';
+export const ACCEPT = 'application/sdp, application/dtmf-relay';
+export const SERVER_NAME = 'sip-ws-bridge';
+
+export interface ResponseOptions {
+  /** Our To tag; added unless the request's To already has one. */
+  readonly toTag?: string;
+  readonly headers?: HeaderFields;
+  readonly body?: string;
+  readonly contentType?: string;
+}
+
+export function buildResponse(tx: ServerTransaction, status: number, reason: string, options: ResponseOptions = {}): OutgoingResponse {
+  const { request } = tx;
+  const rawTo = request.headers.get('to')!;
+  const to = request.to.params.has('tag') || !options.toTag ? rawTo : `${rawTo};tag=${options.toTag}`;
+  const headers: Array<readonly [string, string]> = [['Via', tx.topVia], ...request.via.slice(1).map((v) => ['Via', v.raw] as const)];
+  headers.push(
+    ['From', request.headers.get('from')!],
+    ['To', to],
+    ['Call-ID', request.callId],
+    ['CSeq', request.headers.get('cseq')!],
+    ['Server', SERVER_NAME],
+    ...(options.headers ?? []),
+  );
+  if (options.body !== undefined) headers.push(['Content-Type', options.contentType ?? 'application/sdp']);
+  return { status, reason, headers, ...(options.body !== undefined && { body: options.body }) };
+}
+
+/** A stateless answer to a request the parser rejected, copying whatever fields it has. */
+export function buildMalformedResponse(request: MalformedRequest, status: number, reason: string, warning: string): OutgoingResponse {
+  const h = request.headers;
+  const headers: Array<readonly [string, string]> = [];
+  for (const via of h.getList('via')) headers.push(['Via', via]);
+  for (const name of ['From', 'To', 'Call-ID', 'CSeq']) {
+    const value = h.get(name);
+    if (value !== undefined) headers.push([name, value]);
+  }
+  headers.push(['Warning', warningValue(399, warning)], ['Server', SERVER_NAME]);
+  return { status, reason, headers };
+}
+
+/** A Warning header value (RFC 3261 20.43); the text is quoted with inner quotes escaped. */
+export function warningValue(code: number, text: string): string {
+  return `${code} ${SERVER_NAME} "${text.replace(/["\\]/g, '\\$&')}"`;
+}

@@ -1,0 +1,315 @@
+// RFC 3261 section 17 transactions (with RFC 6026's Accepted state). Owns every retransmission and timeout timer.
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipRequest, type SipResponse, type Via } from './message.js';
+import { serializeRequest, serializeResponse } from './serializer.js';
+import type { Destination, Flow, SipTransport } from './transport.js';
+
+export interface SipTimers {
+  /** RTT estimate; retransmissions start here and double. */
+  readonly t1: number;
+  /** Retransmission cap. */
+  readonly t2: number;
+  /** How long the network may hold a message. */
+  readonly t4: number;
+}
+
+export const DEFAULT_TIMERS: SipTimers = { t1: 500, t2: 4000, t4: 5000 };
+
+export function newBranch(): string {
+  return `${BRANCH_COOKIE}${randomBytes(8).toString('hex')}`;
+}
+
+export function newTag(): string {
+  return randomBytes(6).toString('hex');
+}
+
+type ServerState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirmed' | 'terminated';
+
+/**
+ * What happens in each state (I = INVITE transaction, N = non-INVITE):
+ * - trying (N):      retransmission absorbed; 1xx -> proceeding; final -> completed
+ * - proceeding:      retransmission -> resend last 1xx; I: 2xx -> accepted, 3xx-6xx -> completed; N: final -> completed
+ * - accepted (I):    INVITE retransmission absorbed (the dialog resends 2xx); Timer L -> terminated
+ * - completed:       retransmission -> resend final; I: ACK -> confirmed, Timer G resends (UDP), Timer H -> terminated
+ *                    (ACK lost); N: Timer J -> terminated
+ * - confirmed (I):   Timer I -> terminated
+ */
+export class ServerTransaction {
+  #state: ServerState;
+  #last: Buffer | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  readonly #dest: Destination;
+  /** The top Via with received/rport filled in, as copied into responses. */
+  readonly topVia: string;
+
+  constructor(
+    private readonly layer: TransactionLayer,
+    readonly key: string,
+    readonly request: SipRequest,
+    readonly flow: Flow,
+  ) {
+    this.#state = request.method === 'INVITE' ? 'proceeding' : 'trying';
+    this.topVia = stampVia(request.via[0], flow);
+    this.#dest = layer.transport.responseDestination(request.via[0], flow);
+  }
+
+  get isInvite(): boolean {
+    return this.request.method === 'INVITE';
+  }
+
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /** Whether a final response has been sent. */
+  get finished(): boolean {
+    return this.#state !== 'trying' && this.#state !== 'proceeding';
+  }
+
+  respond(response: OutgoingResponse): void {
+    if (this.finished) {
+      this.layer.log.debug({ callId: this.request.callId, status: response.status }, 'response after final ignored');
+      return;
+    }
+    this.#last = serializeResponse(response);
+    this.#transmit();
+    const { status } = response;
+    const t = this.layer.timers;
+    const reliable = this.flow.protocol !== 'udp';
+    if (status < 200) {
+      this.#state = 'proceeding';
+    } else if (this.isInvite && status < 300) {
+      this.#state = 'accepted';
+      this.#after(64 * t.t1, () => this.terminate());
+    } else if (this.isInvite) {
+      this.#state = 'completed';
+      if (!reliable) this.#retransmit(t.t1);
+      this.#after(64 * t.t1, () => {
+        this.layer.log.debug({ callId: this.request.callId }, 'no ACK for a final non-2xx response');
+        this.terminate();
+      });
+    } else {
+      this.#state = 'completed';
+      this.#after(reliable ? 0 : 64 * t.t1, () => this.terminate());
+    }
+  }
+
+  /** The same request arrived again. */
+  retransmitted(): void {
+    if ((this.#state === 'proceeding' || this.#state === 'completed') && this.#last) this.#transmit();
+  }
+
+  /** The UAS core's 2xx retransmission (RFC 3261 13.3.1.4); the transaction itself never resends a 2xx. */
+  resend2xx(): void {
+    if (this.#state === 'accepted') this.#transmit();
+  }
+
+  /** An ACK matched this INVITE transaction (only meaningful after a non-2xx final). */
+  acked(): void {
+    if (this.#state !== 'completed') return;
+    this.#clearTimers();
+    this.#state = 'confirmed';
+    this.#after(this.flow.protocol === 'udp' ? this.layer.timers.t4 : 0, () => this.terminate());
+  }
+
+  terminate(): void {
+    if (this.#state === 'terminated') return;
+    this.#state = 'terminated';
+    this.#clearTimers();
+    this.layer.forget(this);
+  }
+
+  #retransmit(interval: number): void {
+    this.#after(interval, () => {
+      if (this.#state !== 'completed') return;
+      this.#transmit();
+      this.#retransmit(Math.min(2 * interval, this.layer.timers.t2));
+    });
+  }
+
+  #transmit(): void {
+    const data = this.#last!;
+    this.layer.transport.send(data, this.#dest).catch((err: Error) => {
+      this.layer.log.warn({ callId: this.request.callId, err: err.message }, 'could not send response');
+    });
+  }
+
+  #after(ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      this.#timers = this.#timers.filter((t) => t !== timer);
+      fn();
+    }, ms);
+    this.#timers.push(timer);
+  }
+
+  #clearTimers(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
+  }
+}
+
+export type ClientResult =
+  | { readonly kind: 'response'; readonly response: SipResponse }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'transport-error'; readonly error: Error };
+
+/**
+ * Non-INVITE client transaction (we send BYE, and INFO later): Timer E resends over UDP from T1 doubling to T2
+ * (T2 once a 1xx came), Timer F gives up at 64*T1. A final response settles it; Timer K then absorbs
+ * retransmitted finals.
+ */
+class ClientTransaction {
+  #timers: NodeJS.Timeout[] = [];
+  #settle!: (result: ClientResult) => void;
+  #provisional = false;
+  #done = false;
+  readonly result: Promise<ClientResult>;
+
+  constructor(
+    private readonly layer: TransactionLayer,
+    readonly key: string,
+    private readonly data: Buffer,
+    private readonly dest: Destination,
+  ) {
+    this.result = new Promise((resolve) => {
+      this.#settle = resolve;
+    });
+    const t = layer.timers;
+    this.#send();
+    if (dest.protocol === 'udp') this.#resend(t.t1);
+    this.#after(64 * t.t1, () => this.#finish({ kind: 'timeout' }));
+  }
+
+  received(response: SipResponse): void {
+    if (this.#done) return;
+    if (response.status < 200) {
+      this.#provisional = true;
+      return;
+    }
+    this.#finish({ kind: 'response', response });
+  }
+
+  terminate(): void {
+    this.#finish({ kind: 'timeout' });
+  }
+
+  #finish(result: ClientResult): void {
+    if (this.#done) return;
+    this.#done = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers = [];
+    this.layer.forget(this);
+    this.#settle(result);
+  }
+
+  #send(): void {
+    this.layer.transport.send(this.data, this.dest).catch((error: Error) => this.#finish({ kind: 'transport-error', error }));
+  }
+
+  #resend(interval: number): void {
+    this.#after(interval, () => {
+      this.#send();
+      this.#resend(this.#provisional ? this.layer.timers.t2 : Math.min(2 * interval, this.layer.timers.t2));
+    });
+  }
+
+  #after(ms: number, fn: () => void): void {
+    this.#timers.push(setTimeout(fn, ms));
+  }
+}
+
+interface TransactionEvents {
+  /** A new request that is not a retransmission; ACKs for 2xx arrive as `ack`. */
+  request: [tx: ServerTransaction];
+  /** An ACK that belongs to no INVITE transaction: the ACK of a 2xx, for the dialog layer. */
+  ack: [ack: SipRequest, flow: Flow];
+}
+
+export class TransactionLayer extends EventEmitter<TransactionEvents> {
+  readonly #server = new Map<string, ServerTransaction>();
+  readonly #client = new Map<string, ClientTransaction>();
+
+  constructor(
+    readonly transport: SipTransport,
+    readonly timers: SipTimers,
+    readonly log: Logger,
+  ) {
+    super();
+    transport.on('message', (message, flow) => {
+      if (message.kind === 'request') this.#onRequest(message, flow);
+      else this.#client.get(clientKey(message.via[0].params.get('branch') ?? '', message.cseq.method))?.received(message);
+    });
+  }
+
+  get size(): { server: number; client: number } {
+    return { server: this.#server.size, client: this.#client.size };
+  }
+
+  /** The INVITE transaction a CANCEL targets (same branch, RFC 3261 9.2). */
+  inviteFor(cancel: SipRequest): ServerTransaction | undefined {
+    return this.#server.get(serverKey(cancel, 'INVITE'));
+  }
+
+  /** Sends a non-INVITE request whose top Via carries `branch` (from newBranch()). */
+  request(request: OutgoingRequest, dest: Destination, branch: string): Promise<ClientResult> {
+    const key = clientKey(branch, request.method);
+    const tx = new ClientTransaction(this, key, serializeRequest(request), dest);
+    this.#client.set(key, tx);
+    return tx.result;
+  }
+
+  forget(tx: ServerTransaction | ClientTransaction): void {
+    if (tx instanceof ServerTransaction) {
+      if (this.#server.get(tx.key) === tx) this.#server.delete(tx.key);
+    } else if (this.#client.get(tx.key) === tx) {
+      this.#client.delete(tx.key);
+    }
+  }
+
+  stop(): void {
+    for (const tx of [...this.#server.values()]) tx.terminate();
+    for (const tx of [...this.#client.values()]) tx.terminate();
+  }
+
+  #onRequest(request: SipRequest, flow: Flow): void {
+    if (request.method === 'ACK') {
+      const invite = this.#server.get(serverKey(request, 'INVITE'));
+      if (invite && invite.state === 'completed') invite.acked();
+      else if (!invite || invite.state !== 'confirmed') this.emit('ack', request, flow);
+      return;
+    }
+    const key = serverKey(request, request.method);
+    const existing = this.#server.get(key);
+    if (existing) {
+      existing.retransmitted();
+      return;
+    }
+    const tx = new ServerTransaction(this, key, request, flow);
+    this.#server.set(key, tx);
+    this.emit('request', tx);
+  }
+}
+
+/** RFC 3261 17.2.3 matching; falls back to RFC 2543 fields when the branch lacks the magic cookie. */
+function serverKey(request: SipRequest, method: string): string {
+  const via = request.via[0];
+  const branch = via.params.get('branch');
+  if (branch?.startsWith(BRANCH_COOKIE)) return `${branch}|${via.host}:${via.port ?? ''}|${method}`;
+  return `${request.callId}|${request.from.params.get('tag') ?? ''}|${request.cseq.seq}|${via.raw}|${method}`;
+}
+
+function clientKey(branch: string, method: string): string {
+  return `${branch}|${method}`;
+}
+
+/** Adds received= when the source differs from sent-by and fills in an empty rport (RFC 3581). */
+function stampVia(via: Via, flow: Flow): string {
+  let raw = via.raw;
+  if (via.params.has('rport') && !via.params.get('rport')) {
+    raw = raw.replace(/;\s*rport(?=\s*(;|$))/i, `;rport=${flow.port}`);
+  }
+  if (via.host !== flow.address && !via.params.has('received')) raw += `;received=${flow.address}`;
+  return raw;
+}

@@ -1,0 +1,265 @@
+// SIP transports: UDP datagrams, TCP and TLS streams; connection reuse and RFC 3261 18.2.2 response routing.
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import { StreamFramer } from './framing.js';
+import type { SipMessage, Via } from './message.js';
+import { parseMessage, type MalformedRequest } from './parser.js';
+
+export type Protocol = 'udp' | 'tcp' | 'tls';
+
+export interface Endpoint {
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface TlsEndpoint extends Endpoint {
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
+
+export interface TransportOptions {
+  readonly udp?: Endpoint;
+  readonly tcp?: Endpoint;
+  readonly tls?: TlsEndpoint;
+  readonly maxMessageBytes: number;
+  readonly log: Logger;
+}
+
+/** Where a message came from, and how to reach that peer again. */
+export interface Flow {
+  readonly protocol: Protocol;
+  readonly address: string;
+  readonly port: number;
+  /** Our listener the message arrived on. */
+  readonly local: Endpoint;
+  /** The stream connection a message arrived on (TCP/TLS). */
+  readonly connection?: Connection;
+}
+
+export interface Destination {
+  readonly protocol: Protocol;
+  readonly host: string;
+  readonly port: number;
+  /** Preferred when still open: the connection the dialog or transaction came in on. */
+  readonly connection?: Connection;
+}
+
+interface TransportEvents {
+  message: [message: SipMessage, flow: Flow];
+  malformed: [error: { reason: string; status: 400 | 505; request?: MalformedRequest }, flow: Flow];
+}
+
+const DEFAULT_PORT: Readonly<Record<Protocol, number>> = { udp: 5060, tcp: 5060, tls: 5061 };
+
+/** One TCP or TLS connection with its framer. */
+export class Connection {
+  readonly #framer: StreamFramer;
+  #open = true;
+
+  constructor(
+    readonly protocol: 'tcp' | 'tls',
+    readonly socket: net.Socket,
+    readonly remote: Endpoint,
+    readonly local: Endpoint,
+    maxMessageBytes: number,
+  ) {
+    this.#framer = new StreamFramer(maxMessageBytes);
+    socket.once('close', () => {
+      this.#open = false;
+    });
+  }
+
+  get open(): boolean {
+    return this.#open && !this.socket.destroyed;
+  }
+
+  get key(): string {
+    return connectionKey(this.protocol, this.remote.host, this.remote.port);
+  }
+
+  frame(chunk: Buffer) {
+    return this.#framer.push(chunk);
+  }
+
+  write(data: Buffer): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (!this.open) {
+        reject(new Error(`${this.protocol} connection to ${this.key} is closed`));
+        return;
+      }
+      this.socket.write(data, (err) => (err ? reject(err) : resolve()));
+    });
+  }
+
+  close(): void {
+    this.#open = false;
+    this.socket.destroy();
+  }
+}
+
+function connectionKey(protocol: Protocol, host: string, port: number): string {
+  return `${protocol}:${host}:${port}`;
+}
+
+export class SipTransport extends EventEmitter<TransportEvents> {
+  readonly #connections = new Map<string, Connection>();
+  readonly #servers: Array<net.Server> = [];
+  #udp: UdpSocket | undefined;
+  readonly #bound: Partial<Record<Protocol, Endpoint>> = {};
+
+  constructor(private readonly options: TransportOptions) {
+    super();
+  }
+
+  /** The address each listener is bound to (ports resolved when configured as 0). */
+  get listening(): Readonly<Partial<Record<Protocol, Endpoint>>> {
+    return this.#bound;
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  async start(): Promise<void> {
+    const { udp, tcp, tls: tlsOptions } = this.options;
+    if (udp) await this.#startUdp(udp);
+    if (tcp) await this.#startStream('tcp', tcp, net.createServer());
+    if (tlsOptions) {
+      await this.#startStream('tls', tlsOptions, tls.createServer({ cert: tlsOptions.cert, key: tlsOptions.key }));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const connection of this.#connections.values()) connection.close();
+    this.#connections.clear();
+    await Promise.all(this.#servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
+    this.#servers.length = 0;
+    if (this.#udp) {
+      const udp = this.#udp;
+      this.#udp = undefined;
+      await new Promise<void>((resolve) => udp.close(() => resolve()));
+    }
+  }
+
+  async send(data: Buffer, dest: Destination): Promise<void> {
+    if (dest.protocol === 'udp') {
+      const udp = this.#udp;
+      if (!udp) throw new Error('no UDP listener to send from');
+      await new Promise<void>((resolve, reject) =>
+        udp.send(data, dest.port, dest.host, (err) => (err ? reject(err) : resolve())),
+      );
+      return;
+    }
+    const connection =
+      (dest.connection?.open && dest.connection.protocol === dest.protocol ? dest.connection : undefined) ??
+      this.#connections.get(connectionKey(dest.protocol, dest.host, dest.port)) ??
+      (await this.#connect(dest.protocol, dest.host, dest.port));
+    await connection.write(data);
+  }
+
+  /**
+   * Where a response to a request goes (RFC 3261 18.2.2, RFC 3581): back on the request's connection for
+   * streams; for UDP to the source address, at the source port when the client asked for rport.
+   */
+  responseDestination(via: Via, flow: Flow): Destination {
+    if (flow.protocol !== 'udp') {
+      return { protocol: flow.protocol, host: flow.address, port: via.port ?? DEFAULT_PORT[flow.protocol], ...(flow.connection && { connection: flow.connection }) };
+    }
+    const port = via.params.has('rport') ? flow.port : (via.port ?? DEFAULT_PORT.udp);
+    return { protocol: 'udp', host: flow.address, port };
+  }
+
+  #startUdp(endpoint: Endpoint): Promise<void> {
+    const socket = createSocket({ type: net.isIPv6(endpoint.host) ? 'udp6' : 'udp4' });
+    this.#udp = socket;
+    socket.on('message', (data, rinfo) => {
+      this.#receive(data, { protocol: 'udp', address: rinfo.address, port: rinfo.port, local: this.#bound.udp! });
+    });
+    socket.on('error', (err) => this.options.log.error({ err }, 'SIP UDP socket error'));
+    return new Promise((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(endpoint.port, endpoint.host, () => {
+        socket.off('error', reject);
+        const address = socket.address();
+        this.#bound.udp = { host: address.address, port: address.port };
+        resolve();
+      });
+    });
+  }
+
+  #startStream(protocol: 'tcp' | 'tls', endpoint: Endpoint, server: net.Server): Promise<void> {
+    const event = protocol === 'tls' ? 'secureConnection' : 'connection';
+    server.on(event, (socket: net.Socket) => this.#adopt(protocol, socket));
+    server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+      this.options.log.warn({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
+    });
+    this.#servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(endpoint.port, endpoint.host, () => {
+        server.off('error', reject);
+        const address = server.address() as net.AddressInfo;
+        this.#bound[protocol] = { host: address.address, port: address.port };
+        resolve();
+      });
+    });
+  }
+
+  #adopt(protocol: 'tcp' | 'tls', socket: net.Socket): Connection {
+    const remote = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
+    const local = this.#bound[protocol] ?? { host: socket.localAddress ?? '', port: socket.localPort ?? 0 };
+    const connection = new Connection(protocol, socket, remote, local, this.options.maxMessageBytes);
+    this.#connections.set(connection.key, connection);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of connection.frame(chunk)) {
+        if (event.type === 'message') {
+          this.#receive(event.data, { protocol, address: remote.host, port: remote.port, local, connection });
+        } else if (event.type === 'ping') {
+          socket.write('\r\n');
+        } else {
+          this.options.log.warn({ remote: connection.key, reason: event.reason }, 'closing SIP connection: unframeable stream');
+          connection.close();
+        }
+      }
+    });
+    socket.on('error', (err) => this.options.log.debug({ err: err.message, remote: connection.key }, 'SIP connection error'));
+    socket.once('close', () => {
+      if (this.#connections.get(connection.key) === connection) this.#connections.delete(connection.key);
+    });
+    return connection;
+  }
+
+  #connect(protocol: 'tcp' | 'tls', host: string, port: number): Promise<Connection> {
+    return new Promise((resolve, reject) => {
+      const socket =
+        protocol === 'tls'
+          ? tls.connect({ host, port, ...(net.isIP(host) === 0 && { servername: host }) })
+          : net.connect({ host, port });
+      const ready = protocol === 'tls' ? 'secureConnect' : 'connect';
+      socket.once('error', reject);
+      socket.once(ready, () => {
+        socket.off('error', reject);
+        resolve(this.#adopt(protocol, socket));
+      });
+    });
+  }
+
+  #receive(data: Buffer, flow: Flow): void {
+    const parsed = parseMessage(data);
+    try {
+      if (parsed.ok) {
+        this.emit('message', parsed.message, flow);
+      } else {
+        const { reason, status, request } = parsed;
+        this.emit('malformed', { reason, status, ...(request && { request }) }, flow);
+      }
+    } catch (err) {
+      // A bug in handling one message must not take every other call down with the process.
+      this.options.log.error({ err, remote: `${flow.protocol}:${flow.address}:${flow.port}` }, 'error while handling a SIP message');
+    }
+  }
+}

@@ -1,0 +1,71 @@
+// What the call layer sees of signaling, whichever backend (embedded stack or drachtio) carries it.
+import type { EventEmitter } from 'node:events';
+import type { HeaderFields } from './message.js';
+
+export type SipProtocol = 'udp' | 'tcp' | 'tls';
+
+export interface Party {
+  readonly uri: string;
+  /** The URI's user part, e.g. "+918888888888". */
+  readonly user?: string;
+  readonly displayName?: string;
+}
+
+export interface IncomingCallEvents {
+  /** The caller sent CANCEL; the stack has already answered 487. */
+  cancel: [];
+}
+
+/** An INVITE that waits for the application to answer or reject it. */
+export interface IncomingCall extends EventEmitter<IncomingCallEvents> {
+  readonly callId: string;
+  readonly from: Party;
+  readonly to: Party;
+  readonly requestUri: string;
+  readonly protocol: SipProtocol;
+  readonly source: { readonly address: string; readonly port: number };
+  /** Every header field of the INVITE in wire order, names as received. */
+  readonly headers: HeaderFields;
+  /** The SDP offer, when the INVITE carries one. */
+  readonly sdp: string | undefined;
+  readonly cancelled: boolean;
+  /** Sends 200 OK with our SDP; the dialog waits for the ACK. */
+  answer(localSdp: string): Dialog;
+  reject(status: number, phrase: string, details?: RejectDetails): void;
+}
+
+export interface RejectDetails {
+  /** Why, for the carrier's logs: a Warning header (RFC 3261 20.43). */
+  readonly warning?: { readonly code: number; readonly text: string };
+  /** Seconds, for a Retry-After header. */
+  readonly retryAfter?: number;
+}
+
+export interface DialogEvents {
+  /** The ACK for our 2xx arrived. */
+  confirmed: [];
+  /** No ACK within 64*T1: the session must be ended (RFC 3261 13.3.1.4). */
+  ackTimeout: [];
+  /** The remote side hung up; the stack has answered 200. */
+  bye: [];
+  /** A re-INVITE or UPDATE carried a new offer; the stack answered with our current SDP. */
+  remoteSdp: [sdp: string];
+  /** An INFO request, answered 200. */
+  info: [contentType: string, body: string];
+}
+
+/** An answered call's SIP dialog. */
+export interface Dialog extends EventEmitter<DialogEvents> {
+  readonly callId: string;
+  /** Hangs up with BYE (after the ACK, if it is still due). Safe to call more than once. */
+  bye(): Promise<void>;
+}
+
+export interface SipBackendEvents {
+  invite: [call: IncomingCall];
+}
+
+export interface SipBackend extends EventEmitter<SipBackendEvents> {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

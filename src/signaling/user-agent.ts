@@ -1,0 +1,172 @@
+// The embedded SIP backend: a UAS core over our transports and transactions that hands the application calls.
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { Logger } from 'pino';
+import { dialogKey, type UasDialog } from './dialog.js';
+import { IncomingInvite, type InviteContext } from './incoming-call.js';
+import type { SipRequest } from './message.js';
+import { parseVia, type MalformedRequest } from './parser.js';
+import { ACCEPT, ALLOW, buildMalformedResponse, buildResponse, warningValue } from './responses.js';
+import { serializeResponse } from './serializer.js';
+import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
+import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint } from './transport.js';
+import type { SipBackend, SipBackendEvents } from './types.js';
+
+export interface EmbeddedSipOptions {
+  readonly udp?: Endpoint;
+  readonly tcp?: Endpoint;
+  readonly tls?: TlsEndpoint;
+  /** Host (name or IP) we put in Via and Contact; the listener's address when unset. */
+  readonly advertisedHost?: string;
+  readonly maxMessageBytes: number;
+  readonly timers: SipTimers;
+  readonly log: Logger;
+}
+
+export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
+  readonly transport: SipTransport;
+  readonly #layer: TransactionLayer;
+  readonly #dialogs = new Map<string, UasDialog>();
+  readonly #invites = new Map<ServerTransaction, IncomingInvite>();
+  readonly #log: Logger;
+  readonly #ctx: InviteContext;
+
+  constructor(private readonly options: EmbeddedSipOptions) {
+    super();
+    this.#log = options.log;
+    this.transport = new SipTransport({
+      ...(options.udp && { udp: options.udp }),
+      ...(options.tcp && { tcp: options.tcp }),
+      ...(options.tls && { tls: options.tls }),
+      maxMessageBytes: options.maxMessageBytes,
+      log: options.log,
+    });
+    this.#layer = new TransactionLayer(this.transport, options.timers, options.log);
+    this.#layer.on('request', (tx) => this.#onRequest(tx));
+    this.#layer.on('ack', (ack) => this.#dialogOf(ack)?.acked(ack));
+    this.transport.on('malformed', (error, flow) => this.#onMalformed(error, flow));
+    this.#ctx = {
+      layer: this.#layer,
+      log: this.#log,
+      contact: (flow) => this.#contact(flow),
+      sentBy: (protocol) => this.#sentBy(protocol),
+      forget: (dialog) => this.#dialogs.delete(dialog.key),
+      adopt: (dialog) => this.#dialogs.set(dialog.key, dialog),
+      settled: (invite) => this.#invites.delete(invite.tx),
+    };
+  }
+
+  /** Counts of live protocol state, for leak checks. */
+  get stats(): { dialogs: number; pendingInvites: number; transactions: number; connections: number } {
+    const { server, client } = this.#layer.size;
+    return {
+      dialogs: this.#dialogs.size,
+      pendingInvites: this.#invites.size,
+      transactions: server + client,
+      connections: this.transport.connectionCount,
+    };
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#layer.stop();
+    await this.transport.stop();
+  }
+
+  #onRequest(tx: ServerTransaction): void {
+    const { request } = tx;
+    const require = request.headers.getList('require');
+    if (require.length > 0 && request.method !== 'CANCEL') {
+      tx.respond(buildResponse(tx, 420, 'Bad Extension', { headers: [['Unsupported', require.join(', ')]] }));
+      return;
+    }
+    const maxForwards = request.headers.get('max-forwards');
+    if (maxForwards !== undefined && Number(maxForwards) <= 0 && request.method !== 'OPTIONS') {
+      tx.respond(buildResponse(tx, 483, 'Too Many Hops'));
+      return;
+    }
+    if (request.method === 'CANCEL') {
+      this.#onCancel(tx);
+      return;
+    }
+    if (request.to.params.has('tag')) {
+      const dialog = this.#dialogOf(request);
+      if (dialog) dialog.handle(tx);
+      else tx.respond(buildResponse(tx, 481, 'Call/Transaction Does Not Exist'));
+      return;
+    }
+    switch (request.method) {
+      case 'INVITE':
+        this.#onInvite(tx);
+        return;
+      case 'OPTIONS':
+        tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Allow', ALLOW], ['Accept', ACCEPT]] }));
+        return;
+      case 'BYE':
+      case 'INFO':
+      case 'UPDATE':
+        tx.respond(buildResponse(tx, 481, 'Call/Transaction Does Not Exist'));
+        return;
+      default:
+        tx.respond(buildResponse(tx, 405, 'Method Not Allowed', { headers: [['Allow', ALLOW]] }));
+    }
+  }
+
+  #onInvite(tx: ServerTransaction): void {
+    tx.respond(buildResponse(tx, 100, 'Trying'));
+    if (!tx.request.headers.has('contact')) {
+      tx.respond(buildResponse(tx, 400, 'Bad Request', { headers: [['Warning', warningValue(399, 'missing Contact header')]] }));
+      return;
+    }
+    const invite = new IncomingInvite(this.#ctx, tx);
+    this.#invites.set(tx, invite);
+    this.emit('invite', invite);
+  }
+
+  #onCancel(tx: ServerTransaction): void {
+    const inviteTx = this.#layer.inviteFor(tx.request);
+    if (!inviteTx) {
+      tx.respond(buildResponse(tx, 481, 'Call/Transaction Does Not Exist'));
+      return;
+    }
+    tx.respond(buildResponse(tx, 200, 'OK'));
+    this.#invites.get(inviteTx)?.cancel();
+  }
+
+  #dialogOf(request: SipRequest): UasDialog | undefined {
+    const local = request.to.params.get('tag');
+    const remote = request.from.params.get('tag') ?? '';
+    return local ? this.#dialogs.get(dialogKey(request.callId, local, remote)) : undefined;
+  }
+
+  #onMalformed(error: { reason: string; status: 400 | 505; request?: MalformedRequest }, flow: Flow): void {
+    this.#log.warn({ remote: `${flow.protocol}:${flow.address}:${flow.port}`, reason: error.reason }, 'malformed SIP message');
+    const { request } = error;
+    if (!request || request.method === 'ACK') return;
+    const reason = error.status === 505 ? 'Version Not Supported' : 'Bad Request';
+    const data = serializeResponse(buildMalformedResponse(request, error.status, reason, error.reason));
+    const topVia = request.headers.getList('via')[0];
+    const via = topVia ? parseVia(topVia) : undefined;
+    const dest = via?.ok
+      ? this.transport.responseDestination(via.value, flow)
+      : { protocol: flow.protocol, host: flow.address, port: flow.port, ...(flow.connection && { connection: flow.connection }) };
+    this.transport.send(data, dest).catch((err: Error) => this.#log.debug({ err: err.message }, 'could not answer malformed request'));
+  }
+
+  #contact(flow: Flow): string {
+    const transport = flow.protocol === 'udp' ? '' : `;transport=${flow.protocol}`;
+    return `<sip:${hostForUri(this.options.advertisedHost ?? flow.local.host)}:${flow.local.port}${transport}>`;
+  }
+
+  #sentBy(protocol: Protocol): string {
+    const bound = this.transport.listening[protocol];
+    return `${hostForUri(this.options.advertisedHost ?? bound?.host ?? '127.0.0.1')}:${bound?.port ?? 5060}`;
+  }
+}
+
+function hostForUri(host: string): string {
+  return net.isIPv6(host) ? `[${host}]` : host;
+}

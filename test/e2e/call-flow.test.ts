@@ -1,0 +1,253 @@
+// A carrier (SIPp) calls the bridge; an in-test bot checks what arrives and talks back.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bridge } from '../../src/bridge.js';
+import { decodeG711 } from '../../src/media/g711.js';
+import { dominantFrequency, pcm16leToSamples, rms, tone, toneBytesPcm16le } from '../helpers/audio.js';
+import { TestBot } from '../helpers/bot.js';
+import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { RtpPeer } from '../helpers/rtp-peer.js';
+import { callScenario, runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
+import { sdpOffer } from '../helpers/sip-messages.js';
+
+let bot: TestBot;
+let bridge: Bridge;
+
+beforeAll(async () => {
+  bot = await TestBot.start();
+  bridge = await startTestBridge({ bot: { defaultUrl: bot.url } });
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await bot?.close();
+});
+
+/** Waits for the bridge's first RTP packet at the caller; its source is the bridge's RTP address (symmetric RTP). */
+async function bridgeRtpAddress(peer: RtpPeer, timeoutMs = 5000): Promise<{ address: string; port: number }> {
+  const deadline = Date.now() + timeoutMs;
+  while (peer.received.length === 0) {
+    if (Date.now() > deadline) throw new Error('no RTP from the bridge');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const [address, port] = peer.received[0]!.from.split(':');
+  return { address: address!, port: Number(port) };
+}
+
+function decodePacket(payload: Buffer): Int16Array {
+  const out = new Int16Array(payload.length);
+  decodeG711('PCMA', payload, out);
+  return out;
+}
+
+function expectSippPassed(result: SippResult): void {
+  expect(result.code, `SIPp failed:\n${result.stderr}\n${result.errors}\n${result.messages}`).toBe(0);
+}
+
+function sipTarget(transport: 'u1' | 't1') {
+  const listener = transport === 'u1' ? bridge.sip.udp! : bridge.sip.tcp!;
+  return { host: '127.0.0.1', port: listener.port };
+}
+
+describe.each([
+  ['TCP', 't1'],
+  ['UDP', 'u1'],
+] as const)('an Exotel-shaped call over %s', (_name, transport) => {
+  it('streams the caller tone to the bot, the bot tone to the caller on a 20 ms clock, and ends with stop on BYE', async () => {
+    const caller = await RtpPeer.open();
+    const botIndex = bot.connections.length;
+    const sipp = runSipp({
+      scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), headers: [['X-Customer-Header', 'salesbot'], ['X-UUI', 'abc123']], flow: { kind: 'hangup', afterMs: 4000 } }) },
+      transport,
+      target: sipTarget(transport),
+    });
+    try {
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      const [connected, start] = conn.messages;
+      expect(connected).toEqual({ event: 'connected' });
+      expect(start).toMatchObject({
+        event: 'start',
+        sequence_number: '1',
+        start: {
+          call_sid: expect.stringMatching(/^sipp-call-/),
+          account_sid: 'sipp-account',
+          from: '+918888888888',
+          to: '+911234567890',
+          custom_parameters: { 'Customer-Header': 'salesbot', UUI: 'abc123' },
+          media_format: { encoding: 'audio/x-raw', sample_rate: '8000', bit_rate: '16' },
+        },
+      });
+      expect(conn.start!.stream_sid).toBe(conn.start!.start.stream_sid);
+      expect(conn.url.searchParams.get('sample-rate')).toBe('8000');
+      expect(conn.url.searchParams.get('Customer-Header')).toBe('salesbot');
+
+      const bridgeRtp = await bridgeRtpAddress(caller);
+      void caller.send(bridgeRtp, 'PCMA', tone(1000, 8000, 8000 * 2));
+      await conn.until((m) => m.filter((x) => x.event === 'media').length >= 15, 5000, '1.5 s of caller audio');
+      const heard = pcm16leToSamples(conn.callerAudio());
+      expect(Math.abs(dominantFrequency(heard.subarray(1600), 8000) - 1000)).toBeLessThanOrEqual(15);
+
+      const before = caller.received.length;
+      conn.sendAudio(toneBytesPcm16le(600, 8000, 1000));
+      await new Promise((r) => setTimeout(r, 1300));
+      const packets = caller.received.slice(before);
+      const audio = caller.audio('PCMA');
+      const botTone = audio.subarray(audio.length - (packets.length - 5) * 160);
+      expect(Math.abs(dominantFrequency(botTone.subarray(0, 4000), 8000) - 600)).toBeLessThanOrEqual(15);
+      const gaps = packets.slice(1).map((p, i) => p.at - packets[i]!.at).sort((a, b) => a - b);
+      expect(gaps[Math.floor(gaps.length / 2)]).toBeGreaterThan(17);
+      expect(gaps[Math.floor(gaps.length / 2)]).toBeLessThan(23);
+      for (let i = 1; i < packets.length; i++) {
+        expect((packets[i]!.sequence - packets[i - 1]!.sequence) & 0xffff).toBe(1);
+        expect((packets[i]!.timestamp - packets[i - 1]!.timestamp) >>> 0).toBe(160);
+        expect(packets[i]!.ssrc).toBe(packets[0]!.ssrc);
+      }
+
+      await conn.waitForEvent('stop', 8000);
+      const stop = conn.stop!;
+      expect(stop.stop).toEqual({ call_sid: conn.start!.start.call_sid, account_sid: 'sipp-account', reason: 'callended' });
+      expect(Number(stop.sequence_number)).toBe(conn.messages.length - 1);
+      await conn.waitForClose();
+      expectSippPassed(await sipp);
+      await waitForIdle(bridge);
+    } finally {
+      caller.close();
+      await sipp;
+    }
+  });
+});
+
+describe('the shipped SIPp scenario test/sipp/exotel-inbound.xml', () => {
+  it('plays its 1 kHz PCMA tone to the bot and hangs up cleanly', async () => {
+    const botIndex = bot.connections.length;
+    const sipp = runSipp({ scenario: { file: 'test/sipp/exotel-inbound.xml' }, transport: 't1', target: sipTarget('t1') });
+    const conn = await bot.connection(botIndex);
+    await conn.waitForEvent('stop', 15_000);
+    const heard = pcm16leToSamples(conn.callerAudio());
+    expect(heard.length).toBeGreaterThan(8000 * 3);
+    expect(Math.abs(dominantFrequency(heard.subarray(8000), 8000) - 1000)).toBeLessThanOrEqual(15);
+    expectSippPassed(await sipp);
+    await waitForIdle(bridge);
+  });
+});
+
+describe('hangups', () => {
+  it('plays out what the bot queued, then sends BYE when the bot closes', async () => {
+    const caller = await RtpPeer.open();
+    const botIndex = bot.connections.length;
+    const sipp = runSipp({
+      scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), flow: { kind: 'await-bye', timeoutMs: 10_000 } }) },
+      transport: 't1',
+      target: sipTarget('t1'),
+    });
+    try {
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      conn.sendAudio(toneBytesPcm16le(800, 8000, 600));
+      conn.ws.close(1000, 'goodbye');
+      const result = await sipp;
+      expectSippPassed(result);
+      const bye = tracedMessages(result).find((m) => m.startsWith('BYE '));
+      expect(bye).toBeDefined();
+      const loud = caller.received.filter((p) => rms(decodePacket(p.payload)) > 2000);
+      expect(loud.length).toBeGreaterThanOrEqual(29);
+      const played = Int16Array.from(loud.flatMap((p) => [...decodePacket(p.payload)]));
+      expect(Math.abs(dominantFrequency(played, 8000) - 800)).toBeLessThanOrEqual(15);
+      expect(conn.messages.some((m) => m.event === 'stop')).toBe(false);
+      await waitForIdle(bridge);
+    } finally {
+      caller.close();
+    }
+  });
+
+  it('answers CANCEL during bot setup with 200 and 487, abandoning the bot connection', async () => {
+    const slowBot = await TestBot.start({ handshakeDelayMs: 1500 });
+    const slowBridge = await startTestBridge({ bot: { defaultUrl: slowBot.url } });
+    try {
+      const result = await runSipp({
+        scenario: { xml: callScenario({ sdp: sdpOffer(), flow: { kind: 'cancel', afterMs: 300 } }) },
+        transport: 'u1',
+        target: { host: '127.0.0.1', port: slowBridge.sip.udp!.port },
+      });
+      expectSippPassed(result);
+      const trace = tracedMessages(result);
+      expect(trace.some((m) => m.startsWith('SIP/2.0 200') && /CSeq:\s*1 CANCEL/.test(m))).toBe(true);
+      expect(trace.some((m) => m.startsWith('SIP/2.0 487'))).toBe(true);
+      await waitForIdle(slowBridge);
+      await new Promise((r) => setTimeout(r, 1700));
+      expect(slowBot.connections.every((c) => c.closed || c.messages.length === 0)).toBe(true);
+    } finally {
+      await slowBridge.stop();
+      await slowBot.close();
+    }
+  });
+});
+
+describe('setup failures on the wire', () => {
+  it('answers a PCMU-only offer with PCMU and carries its audio', async () => {
+    const caller = await RtpPeer.open();
+    const botIndex = bot.connections.length;
+    const sipp = runSipp({
+      scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port, formats: [{ pt: 0, rtpmap: 'PCMU/8000' }, { pt: 101, rtpmap: 'telephone-event/8000', fmtp: '0-16' }] }), flow: { kind: 'hangup', afterMs: 2500 } }) },
+      transport: 't1',
+      target: sipTarget('t1'),
+    });
+    try {
+      const conn = await bot.connection(botIndex);
+      const bridgeRtp = await bridgeRtpAddress(caller);
+      expect(caller.received[0]!.payloadType).toBe(0);
+      void caller.send(bridgeRtp, 'PCMU', tone(1000, 8000, 8000 * 2));
+      await conn.until((m) => m.filter((x) => x.event === 'media').length >= 12, 5000, 'caller audio');
+      expect(Math.abs(dominantFrequency(pcm16leToSamples(conn.callerAudio()).subarray(1600), 8000) - 1000)).toBeLessThanOrEqual(15);
+      const result = await sipp;
+      expectSippPassed(result);
+      const ok = tracedMessages(result).find((m) => m.startsWith('SIP/2.0 200') && /CSeq:\s*1 INVITE/.test(m))!;
+      expect(ok).toMatch(/m=audio \d+ RTP\/AVP 0 101\r?\n/);
+      expect(ok).toMatch(/a=rtpmap:0 PCMU\/8000/);
+      expect(ok).not.toMatch(/PCMA/);
+    } finally {
+      caller.close();
+      await sipp;
+    }
+  });
+
+  it('answers an offer without a common codec with 488 and a Warning', async () => {
+    const result = await runSipp({
+      scenario: { xml: callScenario({ sdp: sdpOffer({ formats: [{ pt: 18, rtpmap: 'G729/8000' }] }), flow: { kind: 'reject', status: 488 } }) },
+      transport: 'u1',
+      target: sipTarget('u1'),
+    });
+    expectSippPassed(result);
+    const rejection = tracedMessages(result).find((m) => m.startsWith('SIP/2.0 488'))!;
+    expect(rejection).toMatch(/^Warning: 305 sip-ws-bridge "no common codec: offered G729; supported PCMA, PCMU"/m);
+    await waitForIdle(bridge);
+  });
+
+  it('answers a call no route takes with 404 and the reason, and an unreachable bot with 480', async () => {
+    const routed = await startTestBridge({
+      bot: { connectTimeoutMs: 500, connectRetries: 0 },
+      routes: [{ header: 'X-Customer-Header', equals: 'deadbot', url: 'ws://127.0.0.1:9/nobody' }],
+    });
+    try {
+      const target = { host: '127.0.0.1', port: routed.sip.tcp!.port };
+      const unrouted = await runSipp({
+        scenario: { xml: callScenario({ sdp: sdpOffer(), headers: [['X-Customer-Header', 'unknown']], flow: { kind: 'reject', status: 404 } }) },
+        transport: 't1',
+        target,
+      });
+      expectSippPassed(unrouted);
+      expect(tracedMessages(unrouted).find((m) => m.startsWith('SIP/2.0 404'))).toMatch(/^Warning: 399 sip-ws-bridge "no route matches the call and no default bot URL is configured"/m);
+
+      const unreachable = await runSipp({
+        scenario: { xml: callScenario({ sdp: sdpOffer(), headers: [['X-Customer-Header', 'deadbot']], flow: { kind: 'reject', status: 480 } }) },
+        transport: 't1',
+        target,
+      });
+      expectSippPassed(unreachable);
+      expect(tracedMessages(unreachable).find((m) => m.startsWith('SIP/2.0 480'))).toMatch(/^Warning: 399 sip-ws-bridge "bot unreachable: .*ECONNREFUSED/m);
+      await waitForIdle(routed);
+    } finally {
+      await routed.stop();
+    }
+  });
+});

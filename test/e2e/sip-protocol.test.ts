@@ -1,0 +1,241 @@
+// RFC 3261 behaviour on the wire, driven by a bare SIP peer: OPTIONS, 405, 400, 481, 2xx retransmission,
+// re-INVITE, and a whole call over TLS with a certificate made by the test.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bridge } from '../../src/bridge.js';
+import type { SipResponse } from '../../src/signaling/message.js';
+import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
+import { TestBot } from '../helpers/bot.js';
+import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { RtpPeer } from '../helpers/rtp-peer.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
+
+let bot: TestBot;
+let bridge: Bridge;
+let certDir: string;
+
+beforeAll(async () => {
+  certDir = mkdtempSync(join(tmpdir(), 'bridge-tls-'));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+  bot = await TestBot.start();
+  bridge = await startTestBridge({
+    bot: { defaultUrl: bot.url },
+    sip: { tls: { host: '127.0.0.1', port: 0, cert: join(certDir, 'cert.pem'), key: join(certDir, 'key.pem') } },
+  });
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await bot?.close();
+});
+
+const udp = () => ({ host: '127.0.0.1', port: bridge.sip.udp!.port });
+const tcp = () => ({ host: '127.0.0.1', port: bridge.sip.tcp!.port });
+
+function request(method: string, client: SipTestClient, extra: string[] = [], callId = `${method}-${Math.random()}`): string {
+  const transport = client.transport.toUpperCase();
+  return [
+    `${method} sip:bridge@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/${transport} 127.0.0.1:${client.localPort};branch=z9hG4bK-${Math.random().toString(36).slice(2)};rport`,
+    'Max-Forwards: 70',
+    'From: <sip:carrier@127.0.0.1>;tag=c1',
+    'To: <sip:bridge@127.0.0.1>',
+    `Call-ID: ${callId}`,
+    `CSeq: 1 ${method}`,
+    ...extra,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+function ack(client: SipTestClient, ok: SipResponse, cseq = ok.cseq.seq): string {
+  return [
+    `ACK sip:bridge@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/${client.transport.toUpperCase()} 127.0.0.1:${client.localPort};branch=z9hG4bK-ack-${Math.random().toString(36).slice(2)}`,
+    'Max-Forwards: 70',
+    `From: ${ok.headers.get('from')}`,
+    `To: ${ok.headers.get('to')}`,
+    `Call-ID: ${ok.callId}`,
+    `CSeq: ${cseq} ACK`,
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+function inDialog(method: string, client: SipTestClient, ok: SipResponse, cseq: number, body = ''): string {
+  return [
+    `${method} sip:bridge@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/${client.transport.toUpperCase()} 127.0.0.1:${client.localPort};branch=z9hG4bK-${method}-${Math.random().toString(36).slice(2)}`,
+    'Max-Forwards: 70',
+    `From: ${ok.headers.get('from')}`,
+    `To: ${ok.headers.get('to')}`,
+    `Call-ID: ${ok.callId}`,
+    `CSeq: ${cseq} ${method}`,
+    `Contact: <sip:carrier@127.0.0.1:${client.localPort}>`,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+function byeResponse(bye: { headers: { get(n: string): string | undefined } }): string {
+  return ['SIP/2.0 200 OK', ...['Via', 'From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${bye.headers.get(h)}`), 'Content-Length: 0', '', ''].join('\r\n');
+}
+
+describe('out-of-dialog requests', () => {
+  it('answers OPTIONS with 200, Allow, and the Via stamped with rport', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      client.send(request('OPTIONS', client));
+      const ok = await client.response(200, 'OPTIONS');
+      expect(ok.headers.get('allow')).toBe('INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE');
+      expect(ok.via[0].params.get('rport')).toBe(String(client.localPort));
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers an unknown method with 405 and Allow, and BYE for no dialog with 481', async () => {
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      client.send(request('SUBSCRIBE', client));
+      const refused = await client.response(405, 'SUBSCRIBE');
+      expect(refused.headers.get('allow')).toContain('INVITE');
+      client.send(request('BYE', client).replace('To: <sip:bridge@127.0.0.1>', 'To: <sip:bridge@127.0.0.1>;tag=nope'));
+      await client.response(481, 'BYE');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers a malformed request with 400 naming the problem, and an INVITE without Contact with 400', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      client.send(request('OPTIONS', client).replace(/Call-ID: .*\r\n/, ''));
+      const bad = await client.waitForRaw(/^SIP\/2\.0 400 Bad Request\r\n/);
+      expect(bad).toMatch(/\r\nWarning: 399 sip-ws-bridge "missing Call-ID header"\r\n/);
+      expect(bad).toMatch(/\r\nCSeq: 1 OPTIONS\r\n/);
+      const body = sdpOffer();
+      client.send(request('INVITE', client, ['Content-Type: application/sdp']).replace('Content-Length: 0\r\n\r\n', `Content-Length: ${body.length}\r\n\r\n${body}`));
+      const noContact = await client.response(400, 'INVITE');
+      expect(noContact.headers.get('warning')).toContain('missing Contact header');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('closes a TCP connection that sends unframeable bytes, and keeps serving others', async () => {
+    const garbage = net.connect(tcp());
+    await new Promise((resolve) => garbage.once('connect', resolve));
+    const closed = new Promise((resolve) => garbage.once('close', resolve));
+    garbage.write('HELLO sip:x SIP/2.0\r\nVia: nothing\r\n\r\n');
+    await closed;
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      client.send(request('OPTIONS', client));
+      await client.response(200, 'OPTIONS');
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('INVITE transactions and dialogs', () => {
+  it('retransmits 200 OK over UDP until the ACK, then answers a re-INVITE with the same SDP', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    const caller = await RtpPeer.open();
+    try {
+      const botIndex = bot.connections.length;
+      client.send(exotelInvite({ callId: 'retrans-1', transport: 'UDP', port: udp().port, localPort: client.localPort, sdp: sdpOffer({ port: caller.port }) }));
+      await client.response(100, 'INVITE');
+      const ok = await client.response(200, 'INVITE');
+      await new Promise((r) => setTimeout(r, 450));
+      const copies = client.count((m) => m.kind === 'response' && m.status === 200 && m.cseq.method === 'INVITE');
+      expect(copies).toBeGreaterThanOrEqual(3);
+      expect(client.raw.filter((raw) => raw.toString().startsWith('SIP/2.0 200')).every((raw, _i, all) => raw.equals(all[0]!))).toBe(true);
+      client.send(ack(client, ok));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(client.count((m) => m.kind === 'response' && m.status === 200 && m.cseq.method === 'INVITE')).toBeLessThanOrEqual(copies + 1);
+
+      const reinviteAt = client.received.length;
+      client.send(inDialog('INVITE', client, ok, 2, sdpOffer({ port: caller.port })));
+      const ok2 = (await client.waitFor((m) => m.kind === 'response' && m.status === 200 && m.cseq.seq === 2, 're-INVITE 200', 5000, reinviteAt)) as SipResponse;
+      expect(ok2.body.toString()).toBe(ok.body.toString());
+      client.send(ack(client, ok2, 2));
+
+      client.send(inDialog('BYE', client, ok, 3));
+      await client.waitFor((m) => m.kind === 'response' && m.status === 200 && m.cseq.method === 'BYE', '200 to BYE');
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('stop');
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+      caller.close();
+    }
+  });
+
+  it('ends the call with BYE when no ACK arrives within 64*T1, and stops the bot stream', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      const botIndex = bot.connections.length;
+      client.send(exotelInvite({ callId: 'no-ack-1', transport: 'UDP', port: udp().port, localPort: client.localPort }));
+      await client.response(200, 'INVITE');
+      const bye = await client.request('BYE', 10_000);
+      expect(bye.headers.get('to')).toContain('tag=exo-1');
+      client.send(byeResponse(bye));
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('stop');
+      expect(conn.stop!.stop.reason).toBe('stopped');
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+    }
+  });
+});
+
+describe('a call over TLS', () => {
+  it('carries audio both ways and ends on the caller BYE with stop', async () => {
+    const tls = { host: '127.0.0.1', port: bridge.sip.tls!.port };
+    const client = await SipTestClient.open('tls', tls);
+    const caller = await RtpPeer.open();
+    try {
+      const botIndex = bot.connections.length;
+      client.send(exotelInvite({ callId: 'tls-1', transport: 'TLS', port: tls.port, localPort: client.localPort, sdp: sdpOffer({ port: caller.port }), headers: [['X-Customer-Header', 'tls-bot']] }));
+      const ok = await client.response(200, 'INVITE');
+      expect(ok.headers.get('contact')).toMatch(/;transport=tls>$/);
+      client.send(ack(client, ok));
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      expect(conn.start!.start.custom_parameters).toEqual({ 'Customer-Header': 'tls-bot' });
+
+      const answerPort = Number(/m=audio (\d+)/.exec(ok.body.toString())![1]);
+      void caller.send({ address: '127.0.0.1', port: answerPort }, 'PCMA', tone(1000, 8000, 8000 * 2));
+      await conn.until((m) => m.filter((x) => x.event === 'media').length >= 12, 5000, 'caller audio');
+      expect(Math.abs(dominantFrequency(pcm16leToSamples(conn.callerAudio()).subarray(1600), 8000) - 1000)).toBeLessThanOrEqual(15);
+
+      const before = caller.received.length;
+      conn.sendAudio(toneBytesPcm16le(1500, 8000, 800));
+      await new Promise((r) => setTimeout(r, 1000));
+      const audio = caller.audio('PCMA');
+      const botPart = audio.subarray(audio.length - (caller.received.length - before) * 160);
+      expect(Math.abs(dominantFrequency(botPart.subarray(800, 4800), 8000) - 1500)).toBeLessThanOrEqual(15);
+
+      client.send(inDialog('BYE', client, ok, 2));
+      await client.response(200, 'BYE');
+      await conn.waitForEvent('stop');
+      expect(conn.stop!.stop.reason).toBe('callended');
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+      caller.close();
+    }
+  });
+});

@@ -1,0 +1,174 @@
+// An in-test voicebot: a WebSocket server that records what the bridge sends and can answer like a bot.
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export interface BotMessage {
+  readonly event: string;
+  readonly [key: string]: unknown;
+}
+
+export interface StartMessage extends BotMessage {
+  readonly sequence_number: string;
+  readonly stream_sid: string;
+  readonly start: {
+    readonly stream_sid: string;
+    readonly call_sid: string;
+    readonly account_sid: string;
+    readonly from: string;
+    readonly to: string;
+    readonly custom_parameters: Record<string, string>;
+    readonly media_format: Record<string, string>;
+  };
+}
+
+export interface StopMessage extends BotMessage {
+  readonly sequence_number: string;
+  readonly stream_sid: string;
+  readonly stop: { readonly call_sid: string; readonly account_sid: string; readonly reason: string };
+}
+
+export class BotConnection {
+  readonly messages: BotMessage[] = [];
+  readonly raw: string[] = [];
+  #waiters: Array<() => void> = [];
+  closed = false;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly request: IncomingMessage,
+  ) {
+    ws.on('message', (data) => {
+      const text = data.toString();
+      this.raw.push(text);
+      this.messages.push(JSON.parse(text) as BotMessage);
+      this.#wake();
+    });
+    ws.on('close', () => {
+      this.closed = true;
+      this.#wake();
+    });
+  }
+
+  get url(): URL {
+    return new URL(this.request.url ?? '/', 'ws://bot');
+  }
+
+  get start(): StartMessage | undefined {
+    return this.messages.find((m) => m.event === 'start') as StartMessage | undefined;
+  }
+
+  get stop(): StopMessage | undefined {
+    return this.messages.find((m) => m.event === 'stop') as StopMessage | undefined;
+  }
+
+  get streamSid(): string {
+    return this.start?.stream_sid ?? '';
+  }
+
+  /** Media payloads received so far, decoded to PCM16LE bytes, in order. */
+  callerAudio(): Buffer {
+    return Buffer.concat(
+      this.messages
+        .filter((m) => m.event === 'media')
+        .map((m) => Buffer.from(String((m.media as { payload: string }).payload), 'base64')),
+    );
+  }
+
+  /** Resolves once `predicate` holds for the messages received, or rejects after `timeoutMs`. */
+  async until(predicate: (messages: BotMessage[]) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.messages)) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`bot: timed out waiting for ${what}; got events ${this.messages.map((m) => m.event).join(',')}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  waitForEvent(event: string, timeoutMs = 10_000): Promise<void> {
+    return this.until((m) => m.some((x) => x.event === event), timeoutMs, `"${event}"`);
+  }
+
+  async waitForClose(timeoutMs = 10_000): Promise<void> {
+    await this.until(() => this.closed, timeoutMs, 'close');
+  }
+
+  send(message: object): void {
+    this.ws.send(JSON.stringify(message));
+  }
+
+  /** Sends PCM16LE audio as media messages of `chunkBytes` each. */
+  sendAudio(pcm: Buffer, chunkBytes = 3200): void {
+    for (let offset = 0; offset < pcm.length; offset += chunkBytes) {
+      this.send({ event: 'media', stream_sid: this.streamSid, media: { payload: pcm.subarray(offset, offset + chunkBytes).toString('base64') } });
+    }
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+export interface TestBotOptions {
+  /** Delay before the WebSocket handshake completes, to hold calls in setup. */
+  readonly handshakeDelayMs?: number;
+  /** Refuse upgrades with this HTTP status. */
+  readonly rejectStatus?: number;
+}
+
+export class TestBot {
+  readonly connections: BotConnection[] = [];
+  #waiters: Array<() => void> = [];
+
+  private constructor(readonly server: WebSocketServer) {
+    server.on('connection', (ws, req) => {
+      this.connections.push(new BotConnection(ws, req));
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  static async start(options: TestBotOptions = {}): Promise<TestBot> {
+    const server = new WebSocketServer({
+      host: '127.0.0.1',
+      port: 0,
+      verifyClient: (_info, done) => {
+        if (options.rejectStatus) done(false, options.rejectStatus);
+        else if (options.handshakeDelayMs) setTimeout(() => done(true), options.handshakeDelayMs);
+        else done(true);
+      },
+    });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    return new TestBot(server);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/media`;
+  }
+
+  async connection(index: number, timeoutMs = 10_000): Promise<BotConnection> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.connections.length <= index) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`bot: no connection #${index + 1} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    return this.connections[index]!;
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.server.clients) client.terminate();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,105 @@
+// The carrier's media leg in tests: sends G.711 RTP on a 20 ms schedule and records what arrives, with timing.
+import { createSocket, type Socket } from 'node:dgram';
+import { performance } from 'node:perf_hooks';
+import { decodeG711, encodeG711, G711_PAYLOAD_TYPE, type G711Codec } from '../../src/media/g711.js';
+import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, writeRtpHeader } from '../../src/media/rtp-packet.js';
+
+export interface ReceivedPacket {
+  /** performance.now() at arrival. */
+  readonly at: number;
+  readonly payloadType: number;
+  readonly sequence: number;
+  readonly timestamp: number;
+  readonly ssrc: number;
+  readonly marker: boolean;
+  readonly payload: Buffer;
+  readonly from: string;
+}
+
+export class RtpPeer {
+  readonly received: ReceivedPacket[] = [];
+  #sending: NodeJS.Timeout | undefined;
+
+  private constructor(readonly socket: Socket) {
+    const header = emptyRtpHeader();
+    socket.on('message', (packet, rinfo) => {
+      if (parseRtp(packet, header)) return;
+      this.received.push({
+        at: performance.now(),
+        payloadType: header.payloadType,
+        sequence: header.sequence,
+        timestamp: header.timestamp,
+        ssrc: header.ssrc,
+        marker: header.marker,
+        payload: Buffer.from(packet.subarray(header.payloadOffset, header.payloadOffset + header.payloadLength)),
+        from: `${rinfo.address}:${rinfo.port}`,
+      });
+    });
+  }
+
+  static async open(): Promise<RtpPeer> {
+    const socket = createSocket('udp4');
+    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+    return new RtpPeer(socket);
+  }
+
+  get port(): number {
+    return this.socket.address().port;
+  }
+
+  /**
+   * Streams `samples` (8 kHz) to `remote` as 20 ms packets on a drift-free schedule; resolves when all are sent.
+   * The signal loops when `loop` is set, until stop().
+   */
+  send(remote: { address: string; port: number }, codec: G711Codec, samples: Int16Array, options: { loop?: boolean } = {}): Promise<void> {
+    const pt = G711_PAYLOAD_TYPE[codec];
+    const ssrc = 0x11223344;
+    let seq = 1000;
+    let ts = 160_000;
+    let offset = 0;
+    const start = performance.now();
+    let sent = 0;
+    return new Promise((resolve) => {
+      const tick = () => {
+        while (start + sent * 20 <= performance.now()) {
+          if (offset + 160 > samples.length) {
+            if (!options.loop) {
+              this.#sending = undefined;
+              resolve();
+              return;
+            }
+            offset = 0;
+          }
+          const packet = Buffer.alloc(RTP_HEADER_BYTES + 160);
+          writeRtpHeader(packet, sent === 0, pt, seq++, ts, ssrc);
+          encodeG711(codec, samples, offset, 160, packet, RTP_HEADER_BYTES);
+          this.socket.send(packet, remote.port, remote.address);
+          ts += 160;
+          offset += 160;
+          sent++;
+        }
+        this.#sending = setTimeout(tick, Math.max(0, start + sent * 20 - performance.now()));
+      };
+      tick();
+    });
+  }
+
+  stop(): void {
+    clearTimeout(this.#sending);
+    this.#sending = undefined;
+  }
+
+  /** Received audio of one payload type, decoded to 8 kHz samples in arrival order. */
+  audio(codec: G711Codec): Int16Array {
+    const packets = this.received.filter((p) => p.payloadType === G711_PAYLOAD_TYPE[codec]);
+    const out = new Int16Array(packets.reduce((n, p) => n + p.payload.length, 0));
+    let offset = 0;
+    for (const p of packets) offset += decodeG711(codec, p.payload, out, offset);
+    return out;
+  }
+
+  close(): void {
+    this.stop();
+    this.socket.close();
+  }
+}

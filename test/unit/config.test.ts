@@ -1,0 +1,83 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configPath, ConfigError, loadConfig, parseConfig } from '../../src/config/index.js';
+
+function writeConfig(text: string): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'bridge-config-')), 'bridge.yaml');
+  writeFileSync(path, text);
+  return path;
+}
+
+function errorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', () => {
+  it('loads the shipped default config with the documented embedded defaults', () => {
+    const config = loadConfig('config/default.yaml');
+    expect(config.sip.udp).toEqual({ host: '127.0.0.1', port: 5060 });
+    expect(config.sip.tcp).toEqual({ host: '127.0.0.1', port: 5070 });
+    expect(config.sip.tls).toBeUndefined();
+    expect(config.media.rtpPorts).toEqual({ min: 10000, max: 20000 });
+    expect(config.http.port).toBe(8080);
+    expect(config.bot.defaultUrl?.href).toBe('ws://127.0.0.1:5001/media');
+    expect(config.bot.sampleRate).toBe(8000);
+    expect(config.bot.chunkMs).toBe(100);
+    expect(config.sip.timers).toEqual({ t1: 500, t2: 4000, t4: 5000 });
+  });
+
+  it('fills every default from an empty file', () => {
+    const config = parseConfig(null, 'empty');
+    expect(config.sip.tcp).toEqual({ host: '127.0.0.1', port: 5070 });
+    expect(config.bot.connectTimeoutMs).toBe(10_000);
+    expect(config.media.maxQueueMs).toBe(60_000);
+    expect(config.routes).toEqual([]);
+  });
+
+  it('names the key and the problem for invalid values, unknown keys and bad routes', () => {
+    const message = errorOf(() =>
+      parseConfig(
+        {
+          sip: { tcp: { port: 'abc' }, colour: 'blue' },
+          bot: { sampleRate: 11025 },
+          routes: [{ header: 'X-A', equals: 'a', url: 'http://bot' }, { header: 'X-B', url: 'ws://bot' }, { header: 'X-C', matches: '(', url: 'ws://bot' }],
+        },
+        'bad.yaml',
+      ),
+    );
+    expect(message).toMatch(/^invalid config bad\.yaml:/);
+    expect(message).toMatch(/sip\.tcp\.port: .*number/i);
+    expect(message).toMatch(/sip: .*colour/);
+    expect(message).toMatch(/bot\.sampleRate: /);
+    expect(message).toMatch(/routes\[0\]\.url: must be a ws:\/\/ or wss:\/\/ URL/);
+    expect(message).toMatch(/routes\[1\]: set exactly one of "equals" and "matches"/);
+    expect(message).toMatch(/routes\[2\]\.matches: invalid regular expression/);
+  });
+
+  it('rejects an empty RTP range and a config without any SIP listener', () => {
+    expect(errorOf(() => parseConfig({ media: { rtpPorts: { min: 20000, max: 10000 } } }, 'x'))).toMatch(/media\.rtpPorts: min 20000 is above max 10000/);
+    expect(errorOf(() => parseConfig({ sip: { udp: false, tcp: false } }, 'x'))).toMatch(/sip: no SIP listener/);
+  });
+
+  it('turns TLS on when a cert is configured, and reports unreadable or invalid files', () => {
+    const config = parseConfig({ sip: { tls: { port: 5061, cert: '/etc/cert.pem', key: '/etc/key.pem' } } }, 'x');
+    expect(config.sip.tls).toEqual({ host: '0.0.0.0', port: 5061, cert: '/etc/cert.pem', key: '/etc/key.pem' });
+    expect(errorOf(() => loadConfig('/nonexistent/bridge.yaml'))).toMatch(/cannot read config \/nonexistent\/bridge\.yaml/);
+    expect(errorOf(() => loadConfig(writeConfig('sip: [unclosed')))).toMatch(/is not valid YAML/);
+  });
+
+  it('takes the path from --config, then BRIDGE_CONFIG, then the default', () => {
+    expect(configPath(['--config', 'a.yaml'], { BRIDGE_CONFIG: 'b.yaml' })).toBe('a.yaml');
+    expect(configPath(['--config=c.yaml'], {})).toBe('c.yaml');
+    expect(configPath([], { BRIDGE_CONFIG: 'b.yaml' })).toBe('b.yaml');
+    expect(configPath([], {})).toBe('config/default.yaml');
+  });
+});
