@@ -248,7 +248,7 @@ export class Call extends EventEmitter<CallEvents> {
     bye.then(
       () => this.emit('ended', cause),
       (err: Error) => {
-        this.log.warn({ err: err.message }, 'BYE failed');
+        this.log.warn({ reason: err.message }, 'hangup incomplete');
         this.emit('ended', cause);
       },
     );

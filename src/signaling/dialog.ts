@@ -1,6 +1,5 @@
 // The UAS side of a dialog (RFC 3261 section 12-15): 2xx until ACK, in-dialog requests, BYE both ways.
 import { EventEmitter } from 'node:events';
-import type { Logger } from 'pino';
 import { splitCommaList, type SipRequest } from './message.js';
 import { parseNameAddr, parseUri } from './parser.js';
 import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
@@ -11,7 +10,6 @@ import type { Dialog, DialogEvents } from './types.js';
 /** What a dialog needs from the user agent that created it. */
 export interface DialogContext {
   readonly layer: TransactionLayer;
-  readonly log: Logger;
   /** Our Contact URI (with angle brackets) for the listener a flow arrived on. */
   contact(flow: Flow): string;
   /** host:port for the Via of requests we send over a protocol. */
@@ -46,7 +44,6 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
   readonly #remoteTarget: string;
   readonly #routeSet: string[];
   readonly #flow: Flow;
-  readonly #log: Logger;
 
   /** Creates the dialog from an INVITE with a Contact (checked by the caller) and sends the 200 OK. */
   constructor(
@@ -67,7 +64,6 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     this.#remoteTarget = contactUri(request) ?? request.from.uri;
     this.#routeSet = request.headers.getList('record-route');
     this.#flow = invite.flow;
-    this.#log = ctx.log.child({ callId: request.callId });
     this.#answer(invite, request.headers.getAll('record-route'));
   }
 
@@ -144,9 +140,8 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     this.#state = 'terminating';
     const hop = nextHop(this.#routeSet[0] ? parseNameAddr(this.#routeSet[0]) : undefined, this.#remoteTarget, this.#flow.protocol);
     if (!hop) {
-      this.#log.warn({ target: this.#remoteTarget }, 'cannot send BYE: unusable remote target');
       this.#terminate();
-      return;
+      throw new Error(`cannot send BYE: unusable remote target ${this.#remoteTarget}`);
     }
     const branch = newBranch();
     const headers: Array<readonly [string, string]> = [
@@ -164,12 +159,10 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
       ...(this.#flow.connection && this.#flow.protocol === hop.protocol && { connection: this.#flow.connection }),
     };
     const result = await this.ctx.layer.request({ method: 'BYE', uri: this.#remoteTarget, headers }, dest, branch);
-    if (result.kind !== 'response') {
-      this.#log.warn({ result: result.kind, ...(result.kind === 'transport-error' && { err: result.error.message }) }, 'BYE got no response');
-    } else if (result.response.status >= 300) {
-      this.#log.warn({ status: result.response.status }, 'BYE rejected');
-    }
     this.#terminate();
+    if (result.kind === 'timeout') throw new Error('BYE got no response');
+    if (result.kind === 'transport-error') throw new Error(`BYE could not be sent: ${result.error.message}`);
+    if (result.response.status >= 300) throw new Error(`BYE answered ${result.response.status} ${result.response.reason}`);
   }
 
   #ackSettled(): Promise<void> {
@@ -215,7 +208,6 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
         this.#stopWaitingForAck();
         // The session is established without its ACK; the application is expected to end it with BYE.
         if (this.#state === 'early') this.#state = 'confirmed';
-        this.#log.warn('no ACK for 200 OK within 64*T1');
         this.emit('ackTimeout');
       }, 64 * t1),
     );

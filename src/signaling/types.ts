@@ -57,7 +57,10 @@ export interface DialogEvents {
 /** An answered call's SIP dialog. */
 export interface Dialog extends EventEmitter<DialogEvents> {
   readonly callId: string;
-  /** Hangs up with BYE (after the ACK, if it is still due). Safe to call more than once. */
+  /**
+   * Hangs up with BYE (after the ACK, if it is still due). Safe to call more than once. Rejects with the reason
+   * when the BYE got no 2xx; the dialog is over either way.
+   */
   bye(): Promise<void>;
 }
 

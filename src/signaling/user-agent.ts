@@ -47,7 +47,6 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     this.transport.on('malformed', (error, flow) => this.#onMalformed(error, flow));
     this.#ctx = {
       layer: this.#layer,
-      log: this.#log,
       contact: (flow) => this.#contact(flow),
       sentBy: (protocol) => this.#sentBy(protocol),
       forget: (dialog) => this.#dialogs.delete(dialog.key),

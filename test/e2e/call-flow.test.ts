@@ -14,7 +14,14 @@ let bridge: Bridge;
 
 beforeAll(async () => {
   bot = await TestBot.start();
-  bridge = await startTestBridge({ bot: { defaultUrl: bot.url } });
+  const authUrl = new URL(bot.url);
+  authUrl.username = 'key';
+  authUrl.password = 's3cret';
+  authUrl.pathname = '/auth';
+  bridge = await startTestBridge({
+    bot: { defaultUrl: bot.url },
+    routes: [{ header: 'X-Customer-Header', equals: 'authbot', url: authUrl.href }],
+  });
 });
 
 afterAll(async () => {
@@ -114,6 +121,51 @@ describe.each([
       caller.close();
       await sipp;
     }
+  });
+});
+
+describe('media and bot connection details', () => {
+  it('latches RTP to where the caller media really comes from (symmetric RTP behind NAT)', async () => {
+    const advertised = await RtpPeer.open();
+    const natted = await RtpPeer.open();
+    const botIndex = bot.connections.length;
+    const sipp = runSipp({
+      scenario: { xml: callScenario({ sdp: sdpOffer({ port: advertised.port }), flow: { kind: 'hangup', afterMs: 2500 } }) },
+      transport: 't1',
+      target: sipTarget('t1'),
+    });
+    try {
+      const conn = await bot.connection(botIndex);
+      const bridgeRtp = await bridgeRtpAddress(advertised);
+      void natted.send(bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
+      await conn.until((m) => m.filter((x) => x.event === 'media').length >= 8, 5000, 'caller audio');
+      expect(Math.abs(dominantFrequency(pcm16leToSamples(conn.callerAudio()).subarray(800), 8000) - 1000)).toBeLessThanOrEqual(15);
+      const advertisedBefore = advertised.received.length;
+      const nattedBefore = natted.received.length;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(advertised.received.length).toBe(advertisedBefore);
+      expect(natted.received.length - nattedBefore).toBeGreaterThanOrEqual(12);
+      expectSippPassed(await sipp);
+    } finally {
+      advertised.close();
+      natted.close();
+      await sipp;
+    }
+  });
+
+  it('sends URL userinfo as Basic auth and puts sample-rate and custom parameters in the query', async () => {
+    const botIndex = bot.connections.length;
+    const sipp = runSipp({
+      scenario: { xml: callScenario({ sdp: sdpOffer(), headers: [['X-Customer-Header', 'authbot']], flow: { kind: 'hangup', afterMs: 500 } }) },
+      transport: 'u1',
+      target: sipTarget('u1'),
+    });
+    const conn = await bot.connection(botIndex);
+    expect(conn.request.headers.authorization).toBe(`Basic ${Buffer.from('key:s3cret').toString('base64')}`);
+    expect(conn.url.pathname).toBe('/auth');
+    expect(conn.url.search).toBe('?sample-rate=8000&Customer-Header=authbot');
+    expectSippPassed(await sipp);
+    await waitForIdle(bridge);
   });
 });
 

@@ -201,6 +201,39 @@ describe('INVITE transactions and dialogs', () => {
   });
 });
 
+describe('BYE from the bridge', () => {
+  it('follows the route set and the dialog identifiers when the bot hangs up', async () => {
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      const botIndex = bot.connections.length;
+      const invite = exotelInvite({
+        callId: 'rr-1',
+        port: tcp().port,
+        localPort: client.localPort,
+        headers: [['Record-Route', '<sip:edge2.example.com;lr>, <sip:edge1.example.com;transport=tcp;lr>']],
+      });
+      client.send(invite);
+      const ok = await client.response(200, 'INVITE');
+      expect(ok.headers.getList('record-route')).toEqual(['<sip:edge2.example.com;lr>', '<sip:edge1.example.com;transport=tcp;lr>']);
+      client.send(ack(client, ok));
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      conn.ws.close();
+      const bye = await client.request('BYE');
+      expect(bye.uri).toBe(`sip:+918888888888@127.0.0.1:${client.localPort};transport=tcp`);
+      expect(bye.headers.getList('route')).toEqual(['<sip:edge2.example.com;lr>', '<sip:edge1.example.com;transport=tcp;lr>']);
+      expect(bye.from.params.get('tag')).toBe(ok.to.params.get('tag'));
+      expect(bye.to.params.get('tag')).toBe('exo-1');
+      expect(bye.callId).toBe('rr-1');
+      expect(bye.cseq.method).toBe('BYE');
+      client.send(byeResponse(bye));
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('a call over TLS', () => {
   it('carries audio both ways and ends on the caller BYE with stop', async () => {
     const tls = { host: '127.0.0.1', port: bridge.sip.tls!.port };

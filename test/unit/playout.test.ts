@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { PlayoutQueue } from '../../src/media/playout.js';
+
+const ramp = (from: number, n: number) => Int16Array.from({ length: n }, (_, i) => from + i);
+
+describe('playout queue', () => {
+  it('plays samples in order across pushes of any size and pads a short frame with silence', () => {
+    const q = new PlayoutQueue(8000);
+    q.push(ramp(1, 100));
+    q.push(ramp(101, 150));
+    const frame = new Int16Array(160);
+    expect(q.pull(frame)).toBe(160);
+    expect([...frame]).toEqual([...ramp(1, 160)]);
+    expect(q.pull(frame)).toBe(90);
+    expect([...frame.subarray(0, 90)]).toEqual([...ramp(161, 90)]);
+    expect(frame.subarray(90).every((s) => s === 0)).toBe(true);
+    expect(q.pull(frame)).toBe(0);
+  });
+
+  it('answers a mark only once the audio queued before it has been pulled', () => {
+    const q = new PlayoutQueue(8000);
+    q.push(ramp(1, 320));
+    q.mark('a');
+    q.push(ramp(1, 160));
+    q.mark('b');
+    const frame = new Int16Array(160);
+    q.pull(frame);
+    expect(q.takeDueMarks()).toEqual([]);
+    q.pull(frame);
+    expect(q.takeDueMarks()).toEqual(['a']);
+    q.pull(frame);
+    expect(q.takeDueMarks()).toEqual(['b']);
+    q.mark('c');
+    expect(q.takeDueMarks()).toEqual(['c']);
+  });
+
+  it('clear drops everything at once and makes pending marks due', () => {
+    const q = new PlayoutQueue(8000);
+    q.push(ramp(1, 1000));
+    q.mark('m');
+    q.clear();
+    expect(q.size).toBe(0);
+    expect(q.takeDueMarks()).toEqual(['m']);
+    const frame = new Int16Array(160).fill(7);
+    expect(q.pull(frame)).toBe(0);
+    expect(frame.every((s) => s === 0)).toBe(true);
+  });
+
+  it('drops the oldest audio beyond its cap, counting what it dropped, and keeps marks consistent', () => {
+    const q = new PlayoutQueue(1000);
+    expect(q.push(ramp(0, 800))).toBe(0);
+    q.mark('early');
+    expect(q.push(ramp(800, 500))).toBe(300);
+    expect(q.size).toBe(1000);
+    expect(q.dropped).toBe(300);
+    const frame = new Int16Array(160);
+    q.pull(frame);
+    expect(frame[0]).toBe(300);
+    expect(q.push(ramp(0, 2500))).toBe(2340);
+    expect(q.size).toBe(1000);
+    expect(q.takeDueMarks()).toEqual(['early']);
+    q.pull(frame);
+    expect(frame[0]).toBe(1500);
+  });
+});
