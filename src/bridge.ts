@@ -60,7 +60,10 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       maxMessageBytes: bot.maxMessageBytes,
       chunkMs: bot.chunkMs,
       drainTimeoutMs: bot.drainTimeoutMs,
+      pingIntervalMs: bot.pingIntervalMs,
+      dtmfDurationMs: bot.dtmfDurationMs,
     },
+    maxDurationMs: config.limits.maxCallDurationMs,
   });
 
   const registry = new Registry();

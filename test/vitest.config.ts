@@ -7,6 +7,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
+    maxWorkers: 3,
     hookTimeout: 60_000,
     reporters: ['default', ['json', { outputFile: '.test-results/results.json' }]],
   },

@@ -37,6 +37,10 @@ export function mediaMessage(seq: number, streamSid: string, chunk: number, time
   return `{"event":"media","sequence_number":"${seq}","stream_sid":"${streamSid}","media":{"chunk":"${chunk}","timestamp":"${timestampMs}","payload":"${payloadBase64}"}}`;
 }
 
+export function dtmfMessage(seq: number, streamSid: string, digit: string, durationMs: number): string {
+  return JSON.stringify({ event: 'dtmf', sequence_number: String(seq), stream_sid: streamSid, dtmf: { digit, duration: String(durationMs) } });
+}
+
 export function markMessage(seq: number, streamSid: string, name: string): string {
   return JSON.stringify({ event: 'mark', sequence_number: String(seq), stream_sid: streamSid, mark: { name } });
 }
@@ -63,16 +67,25 @@ const inbound = z.discriminatedUnion('event', [
   }),
   z.looseObject({ event: z.literal('mark'), mark: z.looseObject({ name: z.string().min(1) }) }),
   z.looseObject({ event: z.literal('clear') }),
+  // Our extension: the bot presses a key toward the caller.
+  z.looseObject({
+    event: z.literal('dtmf'),
+    dtmf: z.looseObject({
+      digit: z.string().regex(/^[0-9*#A-D]$/, 'digit must be one of 0-9, *, #, A-D'),
+      duration: z.coerce.number().int().min(40).max(2000).optional(),
+    }),
+  }),
 ]);
 
 export type BotMessage =
   | { readonly event: 'media'; readonly audio: Buffer }
   | { readonly event: 'mark'; readonly name: string }
-  | { readonly event: 'clear' };
+  | { readonly event: 'clear' }
+  | { readonly event: 'dtmf'; readonly digit: string; readonly durationMs?: number };
 
 export type ParsedBotMessage = { ok: true; message: BotMessage } | { ok: false; reason: string; ignorable?: boolean };
 
-const KNOWN_EVENTS = new Set(['media', 'mark', 'clear']);
+const KNOWN_EVENTS = new Set(['media', 'mark', 'clear', 'dtmf']);
 
 export function parseBotMessage(text: string): ParsedBotMessage {
   let json: unknown;
@@ -98,5 +111,7 @@ export function parseBotMessage(text: string): ParsedBotMessage {
       return { ok: true, message: { event: 'mark', name: m.mark.name } };
     case 'clear':
       return { ok: true, message: { event: 'clear' } };
+    case 'dtmf':
+      return { ok: true, message: { event: 'dtmf', digit: m.dtmf.digit, ...(m.dtmf.duration !== undefined && { durationMs: m.dtmf.duration }) } };
   }
 }

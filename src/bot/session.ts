@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
   connectedMessage,
+  dtmfMessage,
   markMessage,
   mediaMessage,
   parseBotMessage,
@@ -20,6 +21,8 @@ export interface BotConnectOptions {
   /** Further attempts after a failed one (Exotel makes one). */
   readonly retries: number;
   readonly maxMessageBytes: number;
+  /** WebSocket ping period; a bot that has not answered the previous ping by the next is gone. 0 turns pings off. */
+  readonly pingIntervalMs: number;
   readonly log: Logger;
   /** Aborts a connection attempt (e.g. the caller cancelled). */
   readonly signal?: AbortSignal;
@@ -32,6 +35,8 @@ export interface BotSessionEvents {
   media: [pcm: Buffer];
   mark: [name: string];
   clear: [];
+  /** The bot presses a key toward the caller. */
+  dtmf: [digit: string, durationMs: number | undefined];
   /** The socket closed; `byBot` is false when we closed it. */
   closed: [info: { byBot: boolean; code: number; reason: string }];
 }
@@ -53,18 +58,27 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
   #closing = false;
   #closedByUs = false;
   #killTimer: NodeJS.Timeout | undefined;
+  #pingTimer: NodeJS.Timeout | undefined;
+  #awaitingPong = false;
+  #lostReason: string | undefined;
 
   private constructor(
     private readonly ws: WebSocket,
     private readonly log: Logger,
+    pingIntervalMs: number,
   ) {
     super();
     ws.on('message', (data, isBinary) => this.#receive(data, isBinary));
+    ws.on('pong', () => {
+      this.#awaitingPong = false;
+    });
     ws.on('close', (code, reason) => {
       clearTimeout(this.#killTimer);
-      this.emit('closed', { byBot: !this.#closedByUs, code, reason: reason.toString('utf8') });
+      clearInterval(this.#pingTimer);
+      this.emit('closed', { byBot: !this.#closedByUs, code, reason: this.#lostReason ?? reason.toString('utf8') });
       this.removeAllListeners();
     });
+    if (pingIntervalMs > 0) this.#pingTimer = setInterval(() => this.#ping(), pingIntervalMs);
     ws.on('error', (err) => this.log.warn({ err: err.message }, 'bot socket error'));
   }
 
@@ -74,7 +88,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
       if (options.signal?.aborted) break;
       try {
         const ws = await openSocket(options);
-        return new BotSession(ws, options.log);
+        return new BotSession(ws, options.log, options.pingIntervalMs);
       } catch (err) {
         lastError = err as Error;
         options.log.warn({ url: redactUrl(options.url), attempt: attempt + 1, reason: lastError.message }, 'bot connection failed');
@@ -103,6 +117,10 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     this.#send(mediaMessage(++this.#seq, start.streamSid, ++this.#chunks, timestamp, pcm.toString('base64')));
   }
 
+  sendDtmf(digit: string, durationMs: number): void {
+    if (this.#start && this.open) this.#send(dtmfMessage(++this.#seq, this.#start.streamSid, digit, durationMs));
+  }
+
   sendMark(name: string): void {
     if (this.#start && this.open) this.#send(markMessage(++this.#seq, this.#start.streamSid, name));
   }
@@ -123,6 +141,17 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     else this.ws.terminate();
     // A bot that never completes the closing handshake must not keep the socket alive.
     this.#killTimer = setTimeout(() => this.ws.terminate(), 2000);
+  }
+
+  #ping(): void {
+    if (this.#awaitingPong) {
+      this.#lostReason = 'bot stopped answering pings';
+      this.log.warn('bot did not answer the last WebSocket ping: treating it as gone');
+      this.ws.terminate();
+      return;
+    }
+    this.#awaitingPong = true;
+    this.ws.ping();
   }
 
   #send(text: string): void {
@@ -150,6 +179,9 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
         return;
       case 'clear':
         this.emit('clear');
+        return;
+      case 'dtmf':
+        this.emit('dtmf', message.digit, message.durationMs);
     }
   }
 }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { BotConnectError, BotSession, redactUrl, routeCall, type RoutingOptions } from '../bot/index.js';
-import { MediaSession, type FrameClock, type RtpPortPool } from '../media/index.js';
+import { isDtmfDigit, MediaSession, type FrameClock, type RtpPortPool } from '../media/index.js';
 import { buildAnswer, negotiate, type NegotiatedAudio } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
 
@@ -23,7 +23,10 @@ export interface CallOptions {
     readonly maxMessageBytes: number;
     readonly chunkMs: number;
     readonly drainTimeoutMs: number;
+    readonly pingIntervalMs: number;
+    readonly dtmfDurationMs: number;
   };
+  readonly maxDurationMs: number;
 }
 
 /**
@@ -66,6 +69,7 @@ export class Call extends EventEmitter<CallEvents> {
   #media: MediaSession | undefined;
   #bot: BotSession | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
+  #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
 
   constructor(
@@ -135,6 +139,7 @@ export class Call extends EventEmitter<CallEvents> {
       releasePort: () => options.media.pool.release(rtp.port),
       codec: negotiation.audio.codec,
       payloadType: negotiation.audio.payloadType,
+      ...(negotiation.audio.dtmfPayloadType !== undefined && { dtmfPayloadType: negotiation.audio.dtmfPayloadType }),
       remote: negotiation.audio.remote,
       botRate: route.sampleRate,
       chunkMs: options.bot.chunkMs,
@@ -150,6 +155,7 @@ export class Call extends EventEmitter<CallEvents> {
         connectTimeoutMs: options.bot.connectTimeoutMs,
         retries: options.bot.connectRetries,
         maxMessageBytes: options.bot.maxMessageBytes,
+        pingIntervalMs: options.bot.pingIntervalMs,
         log: this.log,
         signal: this.#abort.signal,
       });
@@ -188,7 +194,12 @@ export class Call extends EventEmitter<CallEvents> {
     this.#state = 'active';
     media.start();
     this.log.info({ rtp_port: media.port }, 'call answered');
+    this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), this.options.maxDurationMs);
     dialog.on('bye', () => this.end({ by: 'caller', reason: 'bye' }));
+    dialog.on('dtmf', (digit, durationMs) => {
+      this.log.info({ digit, source: 'SIP INFO' }, 'caller DTMF');
+      this.#bot?.sendDtmf(digit, durationMs ?? 0);
+    });
     dialog.on('ackTimeout', () => this.end({ by: 'system', reason: 'no ACK for 200 OK' }));
     dialog.on('remoteSdp', (offer) => {
       const renegotiated = negotiate(offer);
@@ -203,6 +214,13 @@ export class Call extends EventEmitter<CallEvents> {
     bot.on('media', (pcm) => media.playBotAudio(pcm));
     bot.on('mark', (name) => media.mark(name));
     bot.on('clear', () => media.clear());
+    bot.on('dtmf', (digit, durationMs) => {
+      if (isDtmfDigit(digit)) media.sendDtmf(digit, durationMs ?? this.options.bot.dtmfDurationMs);
+    });
+    media.on('dtmf', (digit, durationMs) => {
+      this.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
+      bot.sendDtmf(digit, durationMs);
+    });
     bot.on('closed', ({ byBot, code, reason }) => {
       if (!byBot || this.#state === 'ended') return;
       this.log.info({ code, reason }, 'bot closed the stream');
@@ -214,11 +232,7 @@ export class Call extends EventEmitter<CallEvents> {
   #drain(media: MediaSession): void {
     this.#state = 'draining';
     const finish = () => this.end({ by: 'bot', reason: 'bot closed the stream' });
-    if (media.queuedMs === 0) {
-      finish();
-      return;
-    }
-    media.once('drained', finish);
+    void media.drained().then(finish);
     this.#drainTimer = setTimeout(finish, this.options.bot.drainTimeoutMs);
   }
 
@@ -232,6 +246,7 @@ export class Call extends EventEmitter<CallEvents> {
     const answered = this.#dialog !== undefined;
     this.#state = 'ended';
     clearTimeout(this.#drainTimer);
+    clearTimeout(this.#durationTimer);
     this.#abort.abort();
     if (!answered && !this.invite.cancelled) {
       const rejection = (cause.by === 'system' && cause.rejection) || INTERNAL_ERROR;
@@ -242,8 +257,9 @@ export class Call extends EventEmitter<CallEvents> {
       });
     }
     this.#bot?.stop(cause.by === 'caller' ? 'callended' : 'stopped');
+    const media = this.#media?.stats;
     this.#media?.close();
-    this.log.info({ by: cause.by, reason: cause.reason }, 'call ended');
+    this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }) }, 'call ended');
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : Promise.resolve();
     bye.then(
       () => this.emit('ended', cause),

@@ -80,12 +80,22 @@ export const configSchema = z.strictObject({
       maxMessageBytes: z.number().int().min(4096).default(1_048_576),
       /** After the bot closes, how long queued audio may still play before the BYE. */
       drainTimeoutMs: z.number().int().min(0).default(10_000),
+      /** WebSocket ping period; a bot that misses a pong is gone. 0 turns pings off. */
+      pingIntervalMs: z.number().int().refine((v) => v === 0 || v >= 100, 'must be 0 (off) or at least 100').default(20_000),
+      /** Length of a key press the bot sends without a duration. */
+      dtmfDurationMs: z.number().int().min(40).max(2000).default(100),
       urlHeader: z
         .strictObject({ name: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'must be an X- header name'), allowedHosts: z.array(host).min(1) })
         .optional(),
     })
     .prefault({}),
   routes: z.array(route).default([]),
+  limits: z
+    .strictObject({
+      /** Calls are ended (BYE, stop "stopped") when they last this long; Exotel's own streams last 60 min. */
+      maxCallDurationMs: z.number().int().min(1000).default(3_600_000),
+    })
+    .prefault({}),
   log: z
     .strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
     .prefault({}),

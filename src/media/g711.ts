@@ -24,11 +24,6 @@ function buildTables(codec: typeof alaw): Tables {
 
 const TABLES: Readonly<Record<G711Codec, Tables>> = { PCMA: buildTables(alaw), PCMU: buildTables(mulaw) };
 
-/** The byte that encodes a zero sample: 0xD5 for A-law, 0xFF for mu-law. */
-export function g711Silence(codec: G711Codec): number {
-  return TABLES[codec].encode[0]!;
-}
-
 /** Decodes `src` into `dst` starting at dstOffset; returns the number of samples written (= src.length). No allocation. */
 export function decodeG711(codec: G711Codec, src: Uint8Array, dst: Int16Array, dstOffset = 0): number {
   if (dstOffset < 0 || dstOffset + src.length > dst.length) {

@@ -2,8 +2,11 @@
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
+import { performance } from 'node:perf_hooks';
+import { CallerTimeline } from './caller-timeline.js';
 import { PcmChunker } from './chunker.js';
 import { FRAME_MS, type FrameClock } from './clock.js';
+import { DtmfReceiver, DtmfSender, EVENT_PAYLOAD_BYTES, type DtmfDigit } from './dtmf.js';
 import { decodeG711, encodeG711, type G711Codec } from './g711.js';
 import { PlayoutQueue } from './playout.js';
 import type { BoundRtpSocket } from './ports.js';
@@ -22,6 +25,8 @@ export interface MediaSessionOptions {
   readonly releasePort: () => void;
   readonly codec: G711Codec;
   readonly payloadType: number;
+  /** telephone-event payload type from the SDP; without it DTMF can be neither received nor sent. */
+  readonly dtmfPayloadType?: number;
   readonly remote: { readonly address: string; readonly port: number };
   /** The bot's PCM rate, both ways. */
   readonly botRate: PcmRate;
@@ -38,8 +43,8 @@ export interface MediaSessionEvents {
   callerAudio: [chunk: Buffer];
   /** All bot audio queued before this mark has been sent to the caller. */
   markPlayed: [name: string];
-  /** The playout queue ran empty after playing audio. */
-  drained: [];
+  /** The caller pressed a key (RFC 4733 event). */
+  dtmf: [digit: DtmfDigit, durationMs: number];
 }
 
 export interface MediaStats {
@@ -47,17 +52,24 @@ export interface MediaStats {
   packetsOut: number;
   /** Packets ignored: malformed, from a foreign source, or with an unexpected payload type. */
   packetsDropped: number;
+  /** Caller packets dropped as duplicates or too late for the bot's stream. */
+  latePackets: number;
+  /** Caller audio replaced by silence (lost packets, pauses), in ms. */
+  silenceFilledMs: number;
   /** Bot audio dropped because the playout queue was full, in ms. */
   queueDroppedMs: number;
 }
 
 export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly port: number;
-  readonly stats: MediaStats = { packetsIn: 0, packetsOut: 0, packetsDropped: 0, queueDroppedMs: 0 };
+  readonly #counts = { packetsIn: 0, packetsOut: 0, packetsDropped: 0, queueDroppedMs: 0 };
   readonly #opts: MediaSessionOptions;
   readonly #log: Logger;
   readonly #queue: PlayoutQueue;
   readonly #chunker: PcmChunker;
+  readonly #timeline: CallerTimeline;
+  readonly #dtmfIn = new DtmfReceiver();
+  readonly #dtmfOut = new DtmfSender(FRAME_SAMPLES);
   readonly #toBot: Resampler;
   readonly #fromBot: Resampler;
   readonly #header = emptyRtpHeader();
@@ -71,7 +83,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   #latched = false;
   #stopClock: (() => void) | undefined;
   #closed = false;
-  #playing = false;
+  #drainWaiters: Array<() => void> = [];
   readonly #ssrc = randomInt(2 ** 32);
   #sequence = randomInt(2 ** 16);
   #timestamp = randomInt(2 ** 32);
@@ -87,18 +99,20 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#toBot = createResampler(CARRIER_RATE, options.botRate);
     this.#fromBot = createResampler(options.botRate, CARRIER_RATE);
     this.#chunker = new PcmChunker((options.botRate * options.chunkMs) / 1000, (chunk) => this.emit('callerAudio', chunk));
+    this.#timeline = new CallerTimeline((samples) => this.#chunker.push(this.#toBot.process(samples)));
     options.rtp.socket.on('message', (packet, rinfo) => this.#receive(packet, rinfo.address, rinfo.port));
     options.rtp.socket.on('error', (err) => this.#log.warn({ err: err.message }, 'RTP socket error'));
   }
 
-  /** Queued bot audio, in ms. */
-  get queuedMs(): number {
-    return (this.#queue.size * 1000) / CARRIER_RATE;
+  get stats(): MediaStats {
+    const { filledSamples, latePackets } = this.#timeline.stats;
+    return { ...this.#counts, latePackets, silenceFilledMs: (filledSamples * 1000) / CARRIER_RATE };
   }
 
   /** Starts sending a frame every 20 ms: the bot's audio when there is some, silence otherwise. */
   start(): void {
     if (this.#closed || this.#stopClock) return;
+    this.#timeline.start(performance.now());
     this.#stopClock = this.#opts.clock.add((skipped) => this.#tick(skipped));
   }
 
@@ -117,10 +131,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     for (let i = 0; i < count; i++) samples[i] = bytes.readInt16LE(2 * i);
     const dropped = this.#queue.push(this.#fromBot.process(samples));
     if (dropped > 0) {
-      this.stats.queueDroppedMs += (dropped * 1000) / CARRIER_RATE;
+      this.#counts.queueDroppedMs += (dropped * 1000) / CARRIER_RATE;
       this.#log.warn({ droppedMs: (dropped * 1000) / CARRIER_RATE, maxQueueMs: this.#opts.maxQueueMs }, 'bot audio queue full: dropped the oldest audio');
     }
-    if (this.#queue.size > 0) this.#playing = true;
+  }
+
+  /** Resolves once everything queued (audio and key presses) has been sent: at the next frame if nothing is. */
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
   mark(name: string): void {
@@ -132,6 +150,15 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   clear(): void {
     this.#queue.clear();
     this.#emitDueMarks();
+  }
+
+  /** Plays a key press to the caller as an RFC 4733 event; audio resumes after it. */
+  sendDtmf(digit: DtmfDigit, durationMs: number): void {
+    if (this.#opts.dtmfPayloadType === undefined) {
+      this.#log.warn({ digit }, 'cannot send DTMF: the caller offered no telephone-event');
+      return;
+    }
+    this.#dtmfOut.enqueue(digit, durationMs);
   }
 
   /** The remote side moved (re-INVITE): send there until packets latch us again. */
@@ -155,8 +182,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const header = this.#header;
     const problem = parseRtp(packet, header);
     const fromRemote = address === this.#remote.address && port === this.#remote.port;
-    if (problem || header.payloadType !== this.#opts.payloadType || (this.#latched && !fromRemote)) {
-      this.stats.packetsDropped++;
+    const isAudio = header.payloadType === this.#opts.payloadType;
+    const isEvent = header.payloadType === this.#opts.dtmfPayloadType;
+    if (problem || !(isAudio || isEvent) || (this.#latched && !fromRemote)) {
+      this.#counts.packetsDropped++;
       return;
     }
     if (!this.#latched) {
@@ -167,31 +196,49 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
         this.#remote = { address, port };
       }
     }
-    this.stats.packetsIn++;
+    this.#counts.packetsIn++;
     const payload = packet.subarray(header.payloadOffset, header.payloadOffset + Math.min(header.payloadLength, MAX_PACKET_SAMPLES));
+    if (isEvent) {
+      for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.emit('dtmf', digit, durationMs);
+      return;
+    }
     const n = decodeG711(this.#opts.codec, payload, this.#decoded);
-    this.#chunker.push(this.#toBot.process(this.#decoded, n));
+    this.#timeline.packet(header.ssrc, header.timestamp, this.#decoded.subarray(0, n), performance.now());
   }
 
   #tick(skipped: number): void {
     if (this.#closed) return;
+    this.#timeline.tick(performance.now());
     this.#timestamp = (this.#timestamp + skipped * FRAME_SAMPLES) >>> 0;
-    const real = this.#queue.pull(this.#frame);
-    if (this.#remote.port !== 0 && this.#remote.address !== '0.0.0.0') {
+    const event = this.#dtmfOut.next(this.#timestamp);
+    if (event) {
+      const packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);
+      writeRtpHeader(packet, event.marker, this.#opts.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
+      event.payload.copy(packet, RTP_HEADER_BYTES);
+      this.#send(packet);
+    } else {
+      this.#queue.pull(this.#frame);
       const packet = this.#freePackets.pop() ?? Buffer.alloc(PACKET_BYTES);
       writeRtpHeader(packet, this.#first, this.#opts.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
       encodeG711(this.#opts.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
-      this.#opts.rtp.socket.send(packet, this.#remote.port, this.#remote.address, () => this.#freePackets.push(packet));
-      this.#first = false;
-      this.stats.packetsOut++;
+      this.#send(packet, () => this.#freePackets.push(packet));
     }
+    this.#first = false;
     this.#sequence = (this.#sequence + 1) & 0xffff;
     this.#timestamp = (this.#timestamp + FRAME_SAMPLES) >>> 0;
     this.#emitDueMarks();
-    if (this.#playing && real < FRAME_SAMPLES && this.#queue.size === 0) {
-      this.#playing = false;
-      this.emit('drained');
+    if (this.#drainWaiters.length > 0 && this.#queue.size === 0 && !this.#dtmfOut.busy) {
+      for (const resolve of this.#drainWaiters.splice(0)) resolve();
     }
+  }
+
+  #send(packet: Buffer, sent?: () => void): void {
+    if (this.#remote.port === 0 || this.#remote.address === '0.0.0.0') {
+      sent?.();
+      return;
+    }
+    this.#opts.rtp.socket.send(packet, this.#remote.port, this.#remote.address, sent);
+    this.#counts.packetsOut++;
   }
 
   #emitDueMarks(): void {

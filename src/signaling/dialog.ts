@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import { splitCommaList, type SipRequest } from './message.js';
 import { parseNameAddr, parseUri } from './parser.js';
+import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
 import type { Destination, Flow, Protocol } from './transport.js';
@@ -115,8 +116,13 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
         return;
       }
       case 'INFO': {
+        const press = parseDtmfInfo(request.headers.get('content-type') ?? '', body ?? '');
+        if (!press) {
+          tx.respond(buildResponse(tx, 415, 'Unsupported Media Type', { headers: [['Accept', DTMF_INFO_TYPES.join(', ')]] }));
+          return;
+        }
         tx.respond(buildResponse(tx, 200, 'OK'));
-        this.emit('info', request.headers.get('content-type') ?? '', body ?? '');
+        this.emit('dtmf', press.digit, press.durationMs);
         return;
       }
       case 'OPTIONS': {

@@ -1,10 +1,11 @@
 // Builds responses that copy what RFC 3261 8.2.6.2 asks a UAS to copy from the request.
+import { DTMF_INFO_TYPES } from './dtmf-info.js';
 import type { HeaderFields, OutgoingResponse } from './message.js';
 import type { MalformedRequest } from './parser.js';
 import type { ServerTransaction } from './transaction.js';
 
 export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE';
-export const ACCEPT = 'application/sdp, application/dtmf-relay';
+export const ACCEPT = ['application/sdp', ...DTMF_INFO_TYPES].join(', ');
 export const SERVER_NAME = 'sip-ws-bridge';
 
 export interface ResponseOptions {

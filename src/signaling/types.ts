@@ -50,8 +50,8 @@ export interface DialogEvents {
   bye: [];
   /** A re-INVITE or UPDATE carried a new offer; the stack answered with our current SDP. */
   remoteSdp: [sdp: string];
-  /** An INFO request, answered 200. */
-  info: [contentType: string, body: string];
+  /** A key press in an INFO request (application/dtmf-relay or application/dtmf), answered 200. */
+  dtmf: [digit: string, durationMs: number | undefined];
 }
 
 /** An answered call's SIP dialog. */

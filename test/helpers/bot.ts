@@ -120,6 +120,8 @@ export interface TestBotOptions {
   readonly handshakeDelayMs?: number;
   /** Refuse upgrades with this HTTP status. */
   readonly rejectStatus?: number;
+  /** Answer WebSocket pings (default true); false plays a bot that hangs without closing its socket. */
+  readonly autoPong?: boolean;
 }
 
 export class TestBot {
@@ -137,6 +139,7 @@ export class TestBot {
     const server = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
+      autoPong: options.autoPong ?? true,
       verifyClient: (_info, done) => {
         if (options.rejectStatus) done(false, options.rejectStatus);
         else if (options.handshakeDelayMs) setTimeout(() => done(true), options.handshakeDelayMs);

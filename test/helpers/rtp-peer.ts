@@ -16,9 +16,16 @@ export interface ReceivedPacket {
   readonly from: string;
 }
 
+const SSRC = 0x11223344;
+const FIRST_SEQ = 1000;
+
 export class RtpPeer {
   readonly received: ReceivedPacket[] = [];
   #sending: NodeJS.Timeout | undefined;
+  #seq = FIRST_SEQ;
+  #ts = 160_000;
+  /** Wall-clock time the last send() ended at, to keep timestamps running between sends. */
+  #clockEnd: number | undefined;
 
   private constructor(readonly socket: Socket) {
     const header = emptyRtpHeader();
@@ -49,15 +56,19 @@ export class RtpPeer {
 
   /**
    * Streams `samples` (8 kHz) to `remote` as 20 ms packets on a drift-free schedule; resolves when all are sent.
-   * The signal loops when `loop` is set, until stop().
+   * Sequence numbers and timestamps continue across calls, the timestamp also counting the time between them (as a
+   * real sender's clock does). `drop(i)` skips packet i as if the network lost it; `loop` repeats until stop().
    */
-  send(remote: { address: string; port: number }, codec: G711Codec, samples: Int16Array, options: { loop?: boolean } = {}): Promise<void> {
+  send(
+    remote: { address: string; port: number },
+    codec: G711Codec,
+    samples: Int16Array,
+    options: { loop?: boolean; drop?: (packet: number) => boolean } = {},
+  ): Promise<void> {
     const pt = G711_PAYLOAD_TYPE[codec];
-    const ssrc = 0x11223344;
-    let seq = 1000;
-    let ts = 160_000;
-    let offset = 0;
     const start = performance.now();
+    if (this.#clockEnd !== undefined) this.#ts = (this.#ts + Math.round((start - this.#clockEnd) * 8)) >>> 0;
+    let offset = 0;
     let sent = 0;
     return new Promise((resolve) => {
       const tick = () => {
@@ -65,16 +76,20 @@ export class RtpPeer {
           if (offset + 160 > samples.length) {
             if (!options.loop) {
               this.#sending = undefined;
+              this.#clockEnd = start + sent * 20;
               resolve();
               return;
             }
             offset = 0;
           }
-          const packet = Buffer.alloc(RTP_HEADER_BYTES + 160);
-          writeRtpHeader(packet, sent === 0, pt, seq++, ts, ssrc);
-          encodeG711(codec, samples, offset, 160, packet, RTP_HEADER_BYTES);
-          this.socket.send(packet, remote.port, remote.address);
-          ts += 160;
+          if (!options.drop?.(sent)) {
+            const packet = Buffer.alloc(RTP_HEADER_BYTES + 160);
+            writeRtpHeader(packet, this.#seq === FIRST_SEQ, pt, this.#seq, this.#ts, SSRC);
+            encodeG711(codec, samples, offset, 160, packet, RTP_HEADER_BYTES);
+            this.socket.send(packet, remote.port, remote.address);
+          }
+          this.#seq = (this.#seq + 1) & 0xffff;
+          this.#ts = (this.#ts + 160) >>> 0;
           offset += 160;
           sent++;
         }

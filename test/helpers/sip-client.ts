@@ -41,6 +41,7 @@ export class SipTestClient {
           : net.connect({ host: target.host, port: target.port }, () => resolve(s));
       s.once('error', reject);
     });
+    socket.setNoDelay(true);
     const client = new SipTestClient(transport, (data) => socket.write(data), () => socket.destroy(), socket.localPort ?? 0);
     const framer = new StreamFramer(1 << 20);
     socket.on('data', (chunk: Buffer) => {

@@ -1,8 +1,10 @@
 // SIP and SDP text shaped like what Exotel sends (../shared/spec/exotel-vsip.md), for tests.
 
 export interface OfferOptions {
+  /** An IP, or SIPp's [media_ip] placeholder. */
   readonly address?: string;
-  readonly port?: number;
+  /** A port, or SIPp's [media_port] placeholder when SIPp plays the media itself. */
+  readonly port?: number | string;
   /** m-line payload types with their rtpmap lines; default Exotel's PCMA, PCMU and telephone-event 96. */
   readonly formats?: ReadonlyArray<{ readonly pt: number; readonly rtpmap?: string; readonly fmtp?: string }>;
   readonly proto?: string;

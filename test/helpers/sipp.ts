@@ -79,6 +79,8 @@ export interface CallScenario {
   /** SDP offer lines (without the final CRLF). Defaults to Exotel's offer for a media port. */
   readonly sdp: string;
   readonly headers?: ReadonlyArray<readonly [string, string]>;
+  /** Scenario steps after the ACK of an answered call (see playDtmf, playPcap, sendInfo, pause). */
+  readonly afterAck?: string;
   /** What happens after the INVITE. */
   readonly flow:
     | { readonly kind: 'hangup'; readonly afterMs: number }
@@ -154,13 +156,44 @@ Content-Length: 0
     ]]>
   </send>`;
 
+/** RFC 2833 key presses on PT 96, played by SIPp itself (raw socket: needs root). */
+export const playDtmf = (digits: string, toneMs = 100) => `
+  <nop><action><exec play_dtmf="${digits},${toneMs}"/></action></nop>`;
+
+/** RTP packets from a capture file, sent from SIPp's media port (raw socket: needs root). */
+export const playPcap = (file: string) => `
+  <nop><action><exec play_pcap_audio="${file}"/></action></nop>`;
+
+export const pause = (ms: number) => `
+  <pause milliseconds="${ms}"/>`;
+
+/** An in-dialog INFO (CSeq below the scenario's BYE) and its 200. */
+export const sendInfo = (cseq: number, contentType: string, body: string) => `
+  <send retrans="500">
+    <![CDATA[
+INFO [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+From: ${FROM}
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: ${cseq} INFO
+Max-Forwards: 70
+Content-Type: ${contentType}
+Content-Length: [len]
+
+${body}
+    ]]>
+  </send>
+  <recv response="200"/>`;
+
 export function callScenario(scenario: CallScenario): string {
   const { flow } = scenario;
   let body = invite(scenario);
   switch (flow.kind) {
     case 'hangup':
       body += `
-  <recv response="200" rrs="true"/>${ACK_2XX}
+  <recv response="200" rrs="true"/>${ACK_2XX}${scenario.afterAck ?? ''}
   <pause milliseconds="${flow.afterMs}"/>
   <send retrans="500">
     <![CDATA[
@@ -170,7 +203,7 @@ From: ${FROM}
 [last_To:]
 [routes]
 Call-ID: [call_id]
-CSeq: 2 BYE
+CSeq: 100 BYE
 Max-Forwards: 70
 Content-Length: 0
 
@@ -180,7 +213,7 @@ Content-Length: 0
       break;
     case 'await-bye':
       body += `
-  <recv response="200" rrs="true"/>${ACK_2XX}
+  <recv response="200" rrs="true"/>${ACK_2XX}${scenario.afterAck ?? ''}
   <recv request="BYE" timeout="${flow.timeoutMs}"/>
   <send>
     <![CDATA[
