@@ -5,7 +5,8 @@ import { dominantFrequency, pcm16leToSamples, rms, tone } from '../helpers/audio
 import { TestBot, type BotConnection } from '../helpers/bot.js';
 import { startTestBridge } from '../helpers/bridge.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
-import { callScenario, runSipp, type SippResult } from '../helpers/sipp.js';
+import { bridgeRtpAddress, placeCall } from '../helpers/carrier.js';
+import { callScenario, type SippResult } from '../helpers/sipp.js';
 import { sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
@@ -30,16 +31,12 @@ const mediaOf = (conn: BotConnection) => conn.messages.filter((m) => m.event ===
 
 /** A SIPp call whose media leg is `caller`; resolves once the bridge's RTP address is known. */
 async function call(caller: RtpPeer, ms: number): Promise<{ conn: BotConnection; sipp: Promise<SippResult>; bridgeRtp: { address: string; port: number } }> {
-  const botIndex = bot.connections.length;
-  const sipp = runSipp({
+  const { conn, sipp } = await placeCall(bot, {
     scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), flow: { kind: 'hangup', afterMs: ms } }) },
     transport: 't1',
     target: { host: '127.0.0.1', port: bridge.sip.tcp!.port },
   });
-  const conn = await bot.connection(botIndex);
-  while (caller.received.length === 0) await new Promise((r) => setTimeout(r, 5));
-  const [address, port] = caller.received[0]!.from.split(':');
-  return { conn, sipp, bridgeRtp: { address: address!, port: Number(port) } };
+  return { conn, sipp, bridgeRtp: await bridgeRtpAddress(caller) };
 }
 
 /** Samples of the bot's received stream between two stream times, in ms. */

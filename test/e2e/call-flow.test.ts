@@ -6,7 +6,8 @@ import { dominantFrequency, pcm16leToSamples, rms, tone, toneBytesPcm16le } from
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
-import { callScenario, runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
+import { bridgeRtpAddress, expectSippPassed, placeCall } from '../helpers/carrier.js';
+import { callScenario, runSipp, tracedMessages } from '../helpers/sipp.js';
 import { sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
@@ -29,25 +30,10 @@ afterAll(async () => {
   await bot?.close();
 });
 
-/** Waits for the bridge's first RTP packet at the caller; its source is the bridge's RTP address (symmetric RTP). */
-async function bridgeRtpAddress(peer: RtpPeer, timeoutMs = 5000): Promise<{ address: string; port: number }> {
-  const deadline = Date.now() + timeoutMs;
-  while (peer.received.length === 0) {
-    if (Date.now() > deadline) throw new Error('no RTP from the bridge');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  const [address, port] = peer.received[0]!.from.split(':');
-  return { address: address!, port: Number(port) };
-}
-
 function decodePacket(payload: Buffer): Int16Array {
   const out = new Int16Array(payload.length);
   decodeG711('PCMA', payload, out);
   return out;
-}
-
-function expectSippPassed(result: SippResult): void {
-  expect(result.code, `SIPp failed:\n${result.stderr}\n${result.errors}\n${result.messages}`).toBe(0);
 }
 
 function sipTarget(transport: 'u1' | 't1') {
@@ -61,14 +47,12 @@ describe.each([
 ] as const)('an Exotel-shaped call over %s', (_name, transport) => {
   it('streams the caller tone to the bot, the bot tone to the caller on a 20 ms clock, and ends with stop on BYE', async () => {
     const caller = await RtpPeer.open();
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({
+    const { conn, sipp } = await placeCall(bot, {
       scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), headers: [['X-Customer-Header', 'salesbot'], ['X-UUI', 'abc123']], flow: { kind: 'hangup', afterMs: 4000 } }) },
       transport,
       target: sipTarget(transport),
     });
     try {
-      const conn = await bot.connection(botIndex);
       await conn.waitForEvent('start');
       const [connected, start] = conn.messages;
       expect(connected).toEqual({ event: 'connected' });
@@ -128,14 +112,12 @@ describe('media and bot connection details', () => {
   it('latches RTP to where the caller media really comes from (symmetric RTP behind NAT)', async () => {
     const advertised = await RtpPeer.open();
     const natted = await RtpPeer.open();
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({
+    const { conn, sipp } = await placeCall(bot, {
       scenario: { xml: callScenario({ sdp: sdpOffer({ port: advertised.port }), flow: { kind: 'hangup', afterMs: 2500 } }) },
       transport: 't1',
       target: sipTarget('t1'),
     });
     try {
-      const conn = await bot.connection(botIndex);
       const bridgeRtp = await bridgeRtpAddress(advertised);
       void natted.send(bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
       await conn.until((m) => m.filter((x) => x.event === 'media').length >= 8, 5000, 'caller audio');
@@ -154,13 +136,11 @@ describe('media and bot connection details', () => {
   });
 
   it('sends URL userinfo as Basic auth and puts sample-rate and custom parameters in the query', async () => {
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({
+    const { conn, sipp } = await placeCall(bot, {
       scenario: { xml: callScenario({ sdp: sdpOffer(), headers: [['X-Customer-Header', 'authbot']], flow: { kind: 'hangup', afterMs: 500 } }) },
       transport: 'u1',
       target: sipTarget('u1'),
     });
-    const conn = await bot.connection(botIndex);
     expect(conn.request.headers.authorization).toBe(`Basic ${Buffer.from('key:s3cret').toString('base64')}`);
     expect(conn.url.pathname).toBe('/auth');
     expect(conn.url.search).toBe('?sample-rate=8000&Customer-Header=authbot');
@@ -171,9 +151,7 @@ describe('media and bot connection details', () => {
 
 describe('the shipped SIPp scenario test/sipp/exotel-inbound.xml', () => {
   it('plays its 1 kHz PCMA tone to the bot and hangs up cleanly', async () => {
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({ scenario: { file: 'test/sipp/exotel-inbound.xml' }, transport: 't1', target: sipTarget('t1') });
-    const conn = await bot.connection(botIndex);
+    const { conn, sipp } = await placeCall(bot, { scenario: { file: 'test/sipp/exotel-inbound.xml' }, transport: 't1', target: sipTarget('t1') });
     await conn.waitForEvent('stop', 15_000);
     const heard = pcm16leToSamples(conn.callerAudio());
     expect(heard.length).toBeGreaterThan(8000 * 3);
@@ -186,14 +164,12 @@ describe('the shipped SIPp scenario test/sipp/exotel-inbound.xml', () => {
 describe('hangups', () => {
   it('plays out what the bot queued, then sends BYE when the bot closes', async () => {
     const caller = await RtpPeer.open();
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({
+    const { conn, sipp } = await placeCall(bot, {
       scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), flow: { kind: 'await-bye', timeoutMs: 10_000 } }) },
       transport: 't1',
       target: sipTarget('t1'),
     });
     try {
-      const conn = await bot.connection(botIndex);
       await conn.waitForEvent('start');
       conn.sendAudio(toneBytesPcm16le(800, 8000, 600));
       conn.ws.close(1000, 'goodbye');
@@ -238,14 +214,12 @@ describe('hangups', () => {
 describe('setup failures on the wire', () => {
   it('answers a PCMU-only offer with PCMU and carries its audio', async () => {
     const caller = await RtpPeer.open();
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({
+    const { conn, sipp } = await placeCall(bot, {
       scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port, formats: [{ pt: 0, rtpmap: 'PCMU/8000' }, { pt: 101, rtpmap: 'telephone-event/8000', fmtp: '0-16' }] }), flow: { kind: 'hangup', afterMs: 2500 } }) },
       transport: 't1',
       target: sipTarget('t1'),
     });
     try {
-      const conn = await bot.connection(botIndex);
       const bridgeRtp = await bridgeRtpAddress(caller);
       expect(caller.received[0]!.payloadType).toBe(0);
       void caller.send(bridgeRtp, 'PCMU', tone(1000, 8000, 8000 * 2));

@@ -5,7 +5,8 @@ import { DtmfReceiver } from '../../src/media/dtmf.js';
 import { TestBot, type BotConnection, type BotMessage } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
-import { callScenario, pause, playDtmf, playPcap, runSipp, sendInfo, type SippResult } from '../helpers/sipp.js';
+import { expectSippPassed, placeCall } from '../helpers/carrier.js';
+import { callScenario, pause, playDtmf, playPcap, runSipp, sendInfo } from '../helpers/sipp.js';
 import { sdpOffer } from '../helpers/sip-messages.js';
 
 // SIPp plays DTMF and pcap files through a raw socket, which needs root (CI runs as root).
@@ -28,10 +29,6 @@ afterAll(async () => {
 });
 
 const target = () => ({ host: '127.0.0.1', port: bridge.sip.tcp!.port });
-
-function expectSippPassed(result: SippResult): void {
-  expect(result.code, `SIPp failed:\n${result.stderr}\n${result.errors}`).toBe(0);
-}
 
 const dtmfOf = (conn: BotConnection) =>
   conn.messages.filter((m): m is BotMessage & { dtmf: { digit: string; duration: string } } => m.event === 'dtmf').map((m) => m.dtmf);
@@ -105,14 +102,12 @@ describe('caller key presses reach the bot once each, in order', () => {
 describe('bot key presses reach the caller', () => {
   it('as RFC 4733 events on the negotiated payload type, between audio frames on one sequence', async () => {
     const caller = await RtpPeer.open();
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({
+    const { conn, sipp } = await placeCall(bot, {
       scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), flow: { kind: 'hangup', afterMs: 2000 } }) },
       transport: 't1',
       target: target(),
     });
     try {
-      const conn = await bot.connection(botIndex);
       await conn.waitForEvent('start');
       conn.send({ event: 'dtmf', stream_sid: conn.streamSid, dtmf: { digit: '1' } });
       conn.send({ event: 'dtmf', stream_sid: conn.streamSid, dtmf: { digit: '#', duration: '200' } });

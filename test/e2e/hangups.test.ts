@@ -6,7 +6,7 @@ import { toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { SipTestClient } from '../helpers/sip-client.js';
-import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
+import { exotelInvite, inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 
 /** Node's live handles by kind (timers, UDP and TCP sockets...), as the process reports them. */
@@ -60,27 +60,8 @@ async function establish(callId: string, headers: Array<[string, string]> = [], 
   const botIndex = botServer.connections.length;
   client.send(exotelInvite({ callId, port: bridge.sip.tcp!.port, localPort: client.localPort, sdp: sdpOffer({ port: caller.port }), headers }));
   const ok = await client.response(200, 'INVITE');
-  client.send(inDialog('ACK', client, ok, 1));
+  client.send(inDialogRequest('ACK', client, ok, 1));
   return { client, caller, ok, botIndex };
-}
-
-function inDialog(method: string, client: SipTestClient, ok: SipResponse, cseq: number): string {
-  return [
-    `${method} sip:bridge@127.0.0.1 SIP/2.0`,
-    `Via: SIP/2.0/TCP 127.0.0.1:${client.localPort};branch=z9hG4bK-${method}-${Math.random().toString(36).slice(2)}`,
-    'Max-Forwards: 70',
-    `From: ${ok.headers.get('from')}`,
-    `To: ${ok.headers.get('to')}`,
-    `Call-ID: ${ok.callId}`,
-    `CSeq: ${cseq} ${method}`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
-function answerBye(client: SipTestClient, bye: { headers: { get(n: string): string | undefined } }): void {
-  client.send(['SIP/2.0 200 OK', ...['Via', 'From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${bye.headers.get(h)}`), 'Content-Length: 0', '', ''].join('\r\n'));
 }
 
 const byes = (client: SipTestClient) => client.count((m) => m.kind === 'request' && m.method === 'BYE');
@@ -100,7 +81,7 @@ describe('hangups', () => {
       const waited = Date.now() - closedAt;
       expect(waited).toBeGreaterThanOrEqual(900);
       expect(waited).toBeLessThan(1500);
-      answerBye(client, bye);
+      client.send(okTo(bye));
       await waitForIdle(bridge);
     } finally {
       client.close();
@@ -117,7 +98,7 @@ describe('hangups', () => {
       const botIndex = bot.connections.length;
       client.send(exotelInvite({ callId: 'quick-bye', port: bridge.sip.tcp!.port, localPort: client.localPort, sdp: sdpOffer({ port: caller.port }) }));
       const ok = await client.response(200, 'INVITE');
-      client.send(inDialog('ACK', client, ok, 1) + inDialog('BYE', client, ok, 2));
+      client.send(inDialogRequest('ACK', client, ok, 1) + inDialogRequest('BYE', client, ok, 2));
       await client.response(200, 'BYE');
       const conn = await bot.connection(botIndex);
       await conn.waitForClose();
@@ -139,7 +120,7 @@ describe('hangups', () => {
       const conn = await bot.connection(botIndex);
       await conn.waitForEvent('start');
       conn.ws.close();
-      client.send(inDialog('BYE', client, ok, 2));
+      client.send(inDialogRequest('BYE', client, ok, 2));
       await client.response(200, 'BYE');
       await waitForIdle(bridge);
       await new Promise((r) => setTimeout(r, 200));
@@ -190,10 +171,10 @@ describe('hangups', () => {
       client.send(exotelInvite({ callId: 'max-duration', port: short.sip.tcp!.port, localPort: client.localPort }));
       const ok = await client.response(200, 'INVITE');
       const answeredAt = Date.now();
-      client.send(inDialog('ACK', client, ok, 1));
+      client.send(inDialogRequest('ACK', client, ok, 1));
       const bye = await client.request('BYE', 4000);
       expect(Date.now() - answeredAt).toBeGreaterThanOrEqual(1400);
-      answerBye(client, bye);
+      client.send(okTo(bye));
       const conn = await bot.connection(botIndex);
       await conn.waitForEvent('stop');
       expect(conn.stop!.stop.reason).toBe('stopped');
@@ -209,7 +190,7 @@ describe('hangups', () => {
     const { client, caller } = await establish('deaf-1', [['X-Customer-Header', 'deaf']], deafBot);
     try {
       const bye = await client.request('BYE', 3000);
-      answerBye(client, bye);
+      client.send(okTo(bye));
       await waitForIdle(bridge);
     } finally {
       client.close();

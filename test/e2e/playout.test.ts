@@ -8,7 +8,8 @@ import { dominantFrequency, rms, samplesToPcm16le, tone, toneBytesPcm16le } from
 import { TestBot, type BotConnection } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { RtpPeer, type ReceivedPacket } from '../helpers/rtp-peer.js';
-import { callScenario, runSipp, type SippResult } from '../helpers/sipp.js';
+import { placeCall } from '../helpers/carrier.js';
+import { callScenario, type SippResult } from '../helpers/sipp.js';
 import { sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
@@ -34,13 +35,11 @@ const isLoud = (p: ReceivedPacket) => rms(decode(p)) > 1000;
 
 /** A call from SIPp whose media leg is `caller`, lasting `ms`; resolves with the bot side once `start` is in. */
 async function call(caller: RtpPeer, ms: number): Promise<{ conn: BotConnection; sipp: Promise<SippResult> }> {
-  const botIndex = bot.connections.length;
-  const sipp = runSipp({
+  const { conn, sipp } = await placeCall(bot, {
     scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), flow: { kind: 'hangup', afterMs: ms } }) },
     transport: 't1',
     target: { host: '127.0.0.1', port: bridge.sip.tcp!.port },
   });
-  const conn = await bot.connection(botIndex);
   await conn.waitForEvent('start');
   return { conn, sipp };
 }

@@ -5,7 +5,8 @@ import { dominantFrequency, pcm16leToSamples, relativeLevelDb, samplesToPcm16le,
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
-import { callScenario, runSipp } from '../helpers/sipp.js';
+import { bridgeRtpAddress, placeCall } from '../helpers/carrier.js';
+import { callScenario } from '../helpers/sipp.js';
 import { sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
@@ -35,22 +36,18 @@ describe.each([
 ] as const)('a bot whose rate comes from %s (%s)', (_source, header, rate, images) => {
   it('gets and sends every payload at that rate; a 3 kHz tone keeps its frequency both ways with images and aliases below -30 dB', async () => {
     const caller = await RtpPeer.open();
-    const botIndex = bot.connections.length;
-    const sipp = runSipp({
+    const { conn, sipp } = await placeCall(bot, {
       scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), headers: [['X-Rate', header]], flow: { kind: 'hangup', afterMs: 3500 } }) },
       transport: 't1',
       target: { host: '127.0.0.1', port: bridge.sip.tcp!.port },
     });
     try {
-      const conn = await bot.connection(botIndex);
       await conn.waitForEvent('start');
       expect(conn.start!.start.media_format).toEqual({ encoding: 'audio/x-raw', sample_rate: String(rate), bit_rate: '16' });
       expect(conn.url.searchParams.get('sample-rate')).toBe(String(rate));
 
       // Caller -> bot: 8 kHz up to the bot's rate.
-      while (caller.received.length === 0) await new Promise((r) => setTimeout(r, 10));
-      const [address, port] = caller.received[0]!.from.split(':');
-      void caller.send({ address: address!, port: Number(port) }, 'PCMA', tone(3000, 8000, 8000 * 1.5, 12000));
+      void caller.send(await bridgeRtpAddress(caller), 'PCMA', tone(3000, 8000, 8000 * 1.5, 12000));
       await conn.until((m) => m.filter((x) => x.event === 'media').length >= 12, 5000, 'caller audio');
       const chunks = conn.messages.filter((m) => m.event === 'media').map((m) => Buffer.from(String((m.media as { payload: string }).payload), 'base64'));
       expect(chunks.every((c) => c.length === (rate / 10) * 2)).toBe(true);

@@ -13,7 +13,7 @@ import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { SipTestClient } from '../helpers/sip-client.js';
-import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
+import { exotelInvite, inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
 let bridge: Bridge;
@@ -52,42 +52,6 @@ function request(method: string, client: SipTestClient, extra: string[] = [], ca
     '',
     '',
   ].join('\r\n');
-}
-
-function ack(client: SipTestClient, ok: SipResponse, cseq = ok.cseq.seq): string {
-  return [
-    `ACK sip:bridge@127.0.0.1 SIP/2.0`,
-    `Via: SIP/2.0/${client.transport.toUpperCase()} 127.0.0.1:${client.localPort};branch=z9hG4bK-ack-${Math.random().toString(36).slice(2)}`,
-    'Max-Forwards: 70',
-    `From: ${ok.headers.get('from')}`,
-    `To: ${ok.headers.get('to')}`,
-    `Call-ID: ${ok.callId}`,
-    `CSeq: ${cseq} ACK`,
-    'Content-Length: 0',
-    '',
-    '',
-  ].join('\r\n');
-}
-
-function inDialog(method: string, client: SipTestClient, ok: SipResponse, cseq: number, body = ''): string {
-  return [
-    `${method} sip:bridge@127.0.0.1 SIP/2.0`,
-    `Via: SIP/2.0/${client.transport.toUpperCase()} 127.0.0.1:${client.localPort};branch=z9hG4bK-${method}-${Math.random().toString(36).slice(2)}`,
-    'Max-Forwards: 70',
-    `From: ${ok.headers.get('from')}`,
-    `To: ${ok.headers.get('to')}`,
-    `Call-ID: ${ok.callId}`,
-    `CSeq: ${cseq} ${method}`,
-    `Contact: <sip:carrier@127.0.0.1:${client.localPort}>`,
-    ...(body ? ['Content-Type: application/sdp'] : []),
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n');
-}
-
-function byeResponse(bye: { headers: { get(n: string): string | undefined } }): string {
-  return ['SIP/2.0 200 OK', ...['Via', 'From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${bye.headers.get(h)}`), 'Content-Length: 0', '', ''].join('\r\n');
 }
 
 describe('out-of-dialog requests', () => {
@@ -161,17 +125,17 @@ describe('INVITE transactions and dialogs', () => {
       const copies = client.count((m) => m.kind === 'response' && m.status === 200 && m.cseq.method === 'INVITE');
       expect(copies).toBeGreaterThanOrEqual(3);
       expect(client.raw.filter((raw) => raw.toString().startsWith('SIP/2.0 200')).every((raw, _i, all) => raw.equals(all[0]!))).toBe(true);
-      client.send(ack(client, ok));
+      client.send(inDialogRequest('ACK', client, ok, ok.cseq.seq));
       await new Promise((r) => setTimeout(r, 500));
       expect(client.count((m) => m.kind === 'response' && m.status === 200 && m.cseq.method === 'INVITE')).toBeLessThanOrEqual(copies + 1);
 
       const reinviteAt = client.received.length;
-      client.send(inDialog('INVITE', client, ok, 2, sdpOffer({ port: caller.port })));
+      client.send(inDialogRequest('INVITE', client, ok, 2, sdpOffer({ port: caller.port })));
       const ok2 = (await client.waitFor((m) => m.kind === 'response' && m.status === 200 && m.cseq.seq === 2, 're-INVITE 200', 5000, reinviteAt)) as SipResponse;
       expect(ok2.body.toString()).toBe(ok.body.toString());
-      client.send(ack(client, ok2, 2));
+      client.send(inDialogRequest('ACK', client, ok2, 2));
 
-      client.send(inDialog('BYE', client, ok, 3));
+      client.send(inDialogRequest('BYE', client, ok, 3));
       await client.waitFor((m) => m.kind === 'response' && m.status === 200 && m.cseq.method === 'BYE', '200 to BYE');
       const conn = await bot.connection(botIndex);
       await conn.waitForEvent('stop');
@@ -190,7 +154,7 @@ describe('INVITE transactions and dialogs', () => {
       await client.response(200, 'INVITE');
       const bye = await client.request('BYE', 10_000);
       expect(bye.headers.get('to')).toContain('tag=exo-1');
-      client.send(byeResponse(bye));
+      client.send(okTo(bye));
       const conn = await bot.connection(botIndex);
       await conn.waitForEvent('stop');
       expect(conn.stop!.stop.reason).toBe('stopped');
@@ -215,7 +179,7 @@ describe('BYE from the bridge', () => {
       client.send(invite);
       const ok = await client.response(200, 'INVITE');
       expect(ok.headers.getList('record-route')).toEqual(['<sip:edge2.example.com;lr>', '<sip:edge1.example.com;transport=tcp;lr>']);
-      client.send(ack(client, ok));
+      client.send(inDialogRequest('ACK', client, ok, ok.cseq.seq));
       const conn = await bot.connection(botIndex);
       await conn.waitForEvent('start');
       conn.ws.close();
@@ -226,7 +190,7 @@ describe('BYE from the bridge', () => {
       expect(bye.to.params.get('tag')).toBe('exo-1');
       expect(bye.callId).toBe('rr-1');
       expect(bye.cseq.method).toBe('BYE');
-      client.send(byeResponse(bye));
+      client.send(okTo(bye));
       await waitForIdle(bridge);
     } finally {
       client.close();
@@ -244,7 +208,7 @@ describe('a call over TLS', () => {
       client.send(exotelInvite({ callId: 'tls-1', transport: 'TLS', port: tls.port, localPort: client.localPort, sdp: sdpOffer({ port: caller.port }), headers: [['X-Customer-Header', 'tls-bot']] }));
       const ok = await client.response(200, 'INVITE');
       expect(ok.headers.get('contact')).toMatch(/;transport=tls>$/);
-      client.send(ack(client, ok));
+      client.send(inDialogRequest('ACK', client, ok, ok.cseq.seq));
       const conn = await bot.connection(botIndex);
       await conn.waitForEvent('start');
       expect(conn.start!.start.custom_parameters).toEqual({ 'Customer-Header': 'tls-bot' });
@@ -261,7 +225,7 @@ describe('a call over TLS', () => {
       const botPart = audio.subarray(audio.length - (caller.received.length - before) * 160);
       expect(Math.abs(dominantFrequency(botPart.subarray(800, 4800), 8000) - 1500)).toBeLessThanOrEqual(15);
 
-      client.send(inDialog('BYE', client, ok, 2));
+      client.send(inDialogRequest('BYE', client, ok, 2));
       await client.response(200, 'BYE');
       await conn.waitForEvent('stop');
       expect(conn.stop!.stop.reason).toBe('callended');

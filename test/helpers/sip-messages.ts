@@ -1,4 +1,5 @@
 // SIP and SDP text shaped like what Exotel sends (../shared/spec/exotel-vsip.md), for tests.
+import type { SipRequest, SipResponse } from '../../src/signaling/message.js';
 
 export interface OfferOptions {
   /** An IP, or SIPp's [media_ip] placeholder. */
@@ -68,4 +69,33 @@ export function exotelInvite(options: InviteOptions): Buffer {
     body,
   ];
   return Buffer.from(lines.join('\r\n'));
+}
+
+/** Where a bare test client sends from. */
+export interface ClientAddress {
+  readonly transport: string;
+  readonly localPort: number;
+}
+
+/** A request inside the dialog that the bridge's 2xx `ok` set up: ACK, BYE, INFO, re-INVITE. */
+export function inDialogRequest(method: string, client: ClientAddress, ok: SipResponse, cseq: number, body = ''): string {
+  return [
+    `${method} sip:bridge@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/${client.transport.toUpperCase()} 127.0.0.1:${client.localPort};branch=z9hG4bK-${method}-${Math.random().toString(36).slice(2)};rport`,
+    'Max-Forwards: 70',
+    `From: ${ok.headers.get('from')}`,
+    `To: ${ok.headers.get('to')}`,
+    `Call-ID: ${ok.callId}`,
+    `CSeq: ${cseq} ${method}`,
+    `Contact: <sip:carrier@127.0.0.1:${client.localPort}>`,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+/** A 200 OK to a request the bridge sent (its BYE), copying the fields RFC 3261 8.2.6.2 copies. */
+export function okTo(request: SipRequest): string {
+  return ['SIP/2.0 200 OK', ...['Via', 'From', 'To', 'Call-ID', 'CSeq'].map((h) => `${h}: ${request.headers.get(h)}`), 'Content-Length: 0', '', ''].join('\r\n');
 }

@@ -124,37 +124,30 @@ ${
   }`;
 }
 
-const ACK_2XX = `
-  <send>
+/**
+ * A request SIPp sends: in the dialog (the default: [next_url], [last_To:] and the route set), or, for CANCEL and
+ * the ACK of a non-2xx, on the INVITE's own branch and Request-URI (RFC 3261 9.1, 17.1.1.3).
+ */
+function request(method: string, cseq: number, options: { sameBranchAsInvite?: boolean; to?: string; body?: { type: string; text: string } } = {}): string {
+  const retrans = method === 'ACK' || method === 'CANCEL' ? '' : ' retrans="500"';
+  const outsideDialog = options.sameBranchAsInvite;
+  return `
+  <send${retrans}>
     <![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+${method} ${outsideDialog ? 'sip:+911234567890@[remote_ip]:[remote_port];transport=[transport]' : '[next_url]'} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=${outsideDialog ? INVITE_BRANCH : '[branch]'};rport
 From: ${FROM}
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 1 ACK
+${options.to ?? '[last_To:]'}
+${outsideDialog ? '' : '[routes]\n'}Call-ID: [call_id]
+CSeq: ${cseq} ${method}
 Max-Forwards: 70
-Content-Length: 0
-
+${options.body ? `Content-Type: ${options.body.type}\nContent-Length: [len]\n\n${options.body.text}` : 'Content-Length: 0\n'}
     ]]>
   </send>`;
+}
 
-/** ACK for a non-2xx final: same branch as the INVITE (RFC 3261 17.1.1.3). */
-const ACK_NON_2XX = `
-  <send>
-    <![CDATA[
-ACK sip:+911234567890@[remote_ip]:[remote_port];transport=[transport] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=${INVITE_BRANCH};rport
-From: ${FROM}
-[last_To:]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>`;
+const ACK_2XX = request('ACK', 1);
+const ACK_NON_2XX = request('ACK', 1, { sameBranchAsInvite: true });
 
 /** RFC 2833 key presses on PT 96, played by SIPp itself (raw socket: needs root). */
 export const playDtmf = (digits: string, toneMs = 100) => `
@@ -168,23 +161,7 @@ export const pause = (ms: number) => `
   <pause milliseconds="${ms}"/>`;
 
 /** An in-dialog INFO (CSeq below the scenario's BYE) and its 200. */
-export const sendInfo = (cseq: number, contentType: string, body: string) => `
-  <send retrans="500">
-    <![CDATA[
-INFO [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: ${FROM}
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: ${cseq} INFO
-Max-Forwards: 70
-Content-Type: ${contentType}
-Content-Length: [len]
-
-${body}
-    ]]>
-  </send>
+export const sendInfo = (cseq: number, contentType: string, body: string) => `${request('INFO', cseq, { body: { type: contentType, text: body } })}
   <recv response="200"/>`;
 
 export function callScenario(scenario: CallScenario): string {
@@ -194,21 +171,7 @@ export function callScenario(scenario: CallScenario): string {
     case 'hangup':
       body += `
   <recv response="200" rrs="true"/>${ACK_2XX}${scenario.afterAck ?? ''}
-  <pause milliseconds="${flow.afterMs}"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
-From: ${FROM}
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 100 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
+  <pause milliseconds="${flow.afterMs}"/>${request('BYE', 100)}
   <recv response="200" crlf="true"/>`;
       break;
     case 'await-bye':
@@ -234,20 +197,7 @@ Content-Length: 0
       break;
     case 'cancel':
       body += `
-  <pause milliseconds="${flow.afterMs}"/>
-  <send>
-    <![CDATA[
-CANCEL sip:+911234567890@[remote_ip]:[remote_port];transport=[transport] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=${INVITE_BRANCH};rport
-From: ${FROM}
-To: <sip:+911234567890@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 CANCEL
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
+  <pause milliseconds="${flow.afterMs}"/>${request('CANCEL', 1, { sameBranchAsInvite: true, to: 'To: <sip:+911234567890@[remote_ip]:[remote_port]>' })}
   <recv response="200"/>
   <recv response="487"/>${ACK_NON_2XX}`;
       break;
