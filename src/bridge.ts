@@ -5,7 +5,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { CallManager } from './call/index.js';
 import type { BridgeConfig } from './config/index.js';
 import { startHttpServer, type HttpServer } from './http/index.js';
-import { FrameClock, RtpPortPool } from './media/index.js';
+import { FrameClock, RtpengineRelay, RtpPortPool } from './media/index.js';
 import { EmbeddedSipBackend } from './signaling/index.js';
 
 export interface BridgeStats {
@@ -45,6 +45,10 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   });
   const pool = new RtpPortPool(media.address, media.rtpPorts.min, media.rtpPorts.max);
   const clock = new FrameClock();
+  const relay =
+    media.relay === 'rtpengine'
+      ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })
+      : undefined;
   const calls = new CallManager(backend, {
     log,
     routing: {
@@ -53,7 +57,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
       defaultSampleRate: bot.sampleRate,
     },
-    media: { pool, clock, advertisedAddress: media.advertisedAddress ?? media.address, maxQueueMs: media.maxQueueMs },
+    media: { pool, clock, advertisedAddress: media.advertisedAddress ?? media.address, maxQueueMs: media.maxQueueMs, ...(relay && { relay }) },
     bot: {
       connectTimeoutMs: bot.connectTimeoutMs,
       connectRetries: bot.connectRetries,
@@ -77,9 +81,9 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     },
   });
 
-  await backend.start();
   let http: HttpServer;
   try {
+    await backend.start();
     http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
@@ -88,6 +92,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     });
   } catch (err) {
     await backend.stop();
+    relay?.close();
     throw err;
   }
 
@@ -98,6 +103,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     async stop() {
       await calls.endAll('bridge shutting down');
       await backend.stop();
+      relay?.close();
       await http.close();
     },
   };

@@ -1,4 +1,5 @@
-// Installs what the end-to-end tests drive (SIPp; openssl for the TLS test's certificate) when missing, as root.
+// Installs what the end-to-end tests drive when missing, as root: SIPp (the carrier), rtpengine (the media relay),
+// openssl (the TLS test's certificate).
 import { execFileSync } from 'node:child_process';
 
 function has(cmd: string): boolean {
@@ -22,11 +23,14 @@ function aptInstall(packages: string[]): void {
 }
 
 export default function setup(): void {
+  const root = process.getuid?.() === 0;
   const missing: string[] = [];
   if (!has('sipp')) missing.push('sip-tester');
   if (!has('openssl')) missing.push('openssl');
+  // The rtpengine tests run only as root (the daemon needs it) and are skipped otherwise.
+  if (!has('rtpengine') && root) missing.push('rtpengine-daemon');
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) {
+  if (!root) {
     throw new Error(`tests need ${missing.join(', ')}; install with: sudo apt-get install -y ${missing.join(' ')}`);
   }
   aptInstall(missing);

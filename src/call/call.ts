@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { BotConnectError, BotSession, redactUrl, routeCall, type RoutingOptions } from '../bot/index.js';
-import { isDtmfDigit, MediaSession, type FrameClock, type RtpPortPool } from '../media/index.js';
-import { buildAnswer, negotiate, type NegotiatedAudio } from '../sdp/index.js';
+import { isDtmfDigit, MediaSession, type FrameClock, type RelaySession, type RtpengineRelay, type RtpPortPool } from '../media/index.js';
+import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
 
 export interface CallOptions {
@@ -16,6 +16,8 @@ export interface CallOptions {
     /** Address in our SDP. */
     readonly advertisedAddress: string;
     readonly maxQueueMs: number;
+    /** rtpengine in front of the bridge's media, when configured. */
+    readonly relay?: RtpengineRelay;
   };
   readonly bot: {
     readonly connectTimeoutMs: number;
@@ -55,6 +57,15 @@ export interface CallEvents {
   ended: [cause: EndCause];
 }
 
+const unavailable = (reason: string): Rejection => ({ status: 503, phrase: 'Service Unavailable', warnCode: 399, reason });
+
+const sdpRejection = (r: SdpRejection): Rejection => ({
+  status: r.status,
+  phrase: r.status === 488 ? 'Not Acceptable Here' : 'Bad Request',
+  warnCode: r.warnCode,
+  reason: r.reason,
+});
+
 const INTERNAL_ERROR: Rejection = { status: 500, phrase: 'Server Internal Error', warnCode: 399, reason: 'internal error' };
 const RESERVED_CALL_SID = 'x-exotel-callsid';
 const RESERVED_ACCOUNT_SID = 'x-exotel-accountsid';
@@ -63,11 +74,14 @@ export class Call extends EventEmitter<CallEvents> {
   readonly callSid: string;
   readonly accountSid: string;
   readonly streamSid = randomUUID().replace(/-/g, '');
+  /** Our tag toward rtpengine (its to-tag): stable for the call, whichever SIP backend answers it. */
+  readonly #relayTag = `bridge-${this.streamSid}`;
   readonly log: Logger;
   #state: CallState = 'setup';
   #dialog: Dialog | undefined;
   #media: MediaSession | undefined;
   #bot: BotSession | undefined;
+  #relay: RelaySession | undefined;
   #drainTimer: NodeJS.Timeout | undefined;
   #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
@@ -105,14 +119,15 @@ export class Call extends EventEmitter<CallEvents> {
 
   async #setup(): Promise<void> {
     const { invite, options } = this;
+    const relay = options.media.relay;
     if (invite.sdp === undefined) {
       this.#fail({ status: 488, phrase: 'Not Acceptable Here', warnCode: 399, reason: 'INVITE without an SDP offer is not supported' });
       return;
     }
-    const negotiation = negotiate(invite.sdp);
-    if (!negotiation.ok) {
-      const phrase = negotiation.status === 488 ? 'Not Acceptable Here' : 'Bad Request';
-      this.#fail({ status: negotiation.status, phrase, warnCode: negotiation.warnCode, reason: negotiation.reason });
+    // The carrier's offer is checked before anything is set up; behind a relay it may ask for SRTP.
+    const carrierOffer = negotiate(invite.sdp, relay ? RELAYABLE_TRANSPORTS : undefined);
+    if (!carrierOffer.ok) {
+      this.#fail(sdpRejection(carrierOffer));
       return;
     }
     const route = routeCall(invite.headers, options.routing);
@@ -120,13 +135,32 @@ export class Call extends EventEmitter<CallEvents> {
       this.#fail({ status: route.status, phrase: route.status === 404 ? 'Not Found' : 'Forbidden', warnCode: 399, reason: route.reason });
       return;
     }
-    this.log.info({ bot: redactUrl(route.url), route: route.via, codec: negotiation.audio.codec }, 'call routed');
+    this.log.info({ bot: redactUrl(route.url), route: route.via, codec: carrierOffer.audio.codec }, 'call routed');
+
+    let audio = carrierOffer.audio;
+    if (relay) {
+      this.#relay = relay.session(invite.callId, invite.from.tag ?? this.streamSid);
+      let relayed: string;
+      try {
+        relayed = await this.#relay.offer(invite.sdp);
+      } catch (err) {
+        this.#fail(unavailable(`media relay: ${(err as Error).message}`));
+        return;
+      }
+      if (this.#isEnded()) return;
+      const ours = negotiate(relayed);
+      if (!ours.ok) {
+        this.#fail(sdpRejection(ours));
+        return;
+      }
+      audio = ours.audio;
+    }
 
     let rtp;
     try {
       rtp = await options.media.pool.bind();
     } catch (err) {
-      this.#fail({ status: 503, phrase: 'Service Unavailable', warnCode: 399, reason: (err as Error).message });
+      this.#fail(unavailable((err as Error).message));
       return;
     }
     if (this.#isEnded()) {
@@ -134,19 +168,20 @@ export class Call extends EventEmitter<CallEvents> {
       options.media.pool.release(rtp.port);
       return;
     }
-    this.#media = new MediaSession({
+    const media = new MediaSession({
       rtp,
       releasePort: () => options.media.pool.release(rtp.port),
-      codec: negotiation.audio.codec,
-      payloadType: negotiation.audio.payloadType,
-      ...(negotiation.audio.dtmfPayloadType !== undefined && { dtmfPayloadType: negotiation.audio.dtmfPayloadType }),
-      remote: negotiation.audio.remote,
+      codec: audio.codec,
+      payloadType: audio.payloadType,
+      ...(audio.dtmfPayloadType !== undefined && { dtmfPayloadType: audio.dtmfPayloadType }),
+      remote: audio.remote,
       botRate: route.sampleRate,
       chunkMs: options.bot.chunkMs,
       maxQueueMs: options.media.maxQueueMs,
       clock: options.media.clock,
       log: this.log,
     });
+    this.#media = media;
 
     let bot: BotSession;
     try {
@@ -169,6 +204,18 @@ export class Call extends EventEmitter<CallEvents> {
       return;
     }
     this.#bot = bot;
+
+    const bridgeSdp = buildAnswer(audio, { address: options.media.advertisedAddress, port: media.port, sessionId: Date.now() });
+    let carrierSdp = bridgeSdp;
+    if (this.#relay) {
+      try {
+        carrierSdp = await this.#relay.answer(this.#relayTag, bridgeSdp);
+      } catch (err) {
+        this.#fail(unavailable(`media relay: ${(err as Error).message}`));
+        return;
+      }
+      if (this.#isEnded()) return;
+    }
     bot.begin({
       streamSid: this.streamSid,
       callSid: this.callSid,
@@ -178,8 +225,8 @@ export class Call extends EventEmitter<CallEvents> {
       customParameters: route.customParameters,
       sampleRate: route.sampleRate,
     });
-    this.#wireBot(bot, this.#media);
-    this.#answer(negotiation.audio, this.#media);
+    this.#wireBot(bot, media);
+    this.#answer(carrierSdp, bridgeSdp, media);
   }
 
   /** Re-reads the state after an await, where `end()` may have run meanwhile. */
@@ -187,13 +234,12 @@ export class Call extends EventEmitter<CallEvents> {
     return this.#state === 'ended';
   }
 
-  #answer(audio: NegotiatedAudio, media: MediaSession): void {
-    const sdp = buildAnswer(audio, { address: this.options.media.advertisedAddress, port: media.port, sessionId: Date.now() });
-    const dialog = this.invite.answer(sdp);
+  #answer(carrierSdp: string, bridgeSdp: string, media: MediaSession): void {
+    const dialog = this.invite.answer(carrierSdp);
     this.#dialog = dialog;
     this.#state = 'active';
     media.start();
-    this.log.info({ rtp_port: media.port }, 'call answered');
+    this.log.info({ rtp_port: media.port, relayed: this.#relay !== undefined }, 'call answered');
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), this.options.maxDurationMs);
     dialog.on('bye', () => this.end({ by: 'caller', reason: 'bye' }));
     dialog.on('dtmf', (digit, durationMs) => {
@@ -202,10 +248,24 @@ export class Call extends EventEmitter<CallEvents> {
     });
     dialog.on('ackTimeout', () => this.end({ by: 'system', reason: 'no ACK for 200 OK' }));
     dialog.on('remoteSdp', (offer) => {
-      const renegotiated = negotiate(offer);
-      if (renegotiated.ok) media.setRemote(renegotiated.audio.remote.address, renegotiated.audio.remote.port);
-      else this.log.warn({ reason: renegotiated.reason }, 'ignored unusable re-offer');
+      void this.#reoffer(offer, bridgeSdp, media);
     });
+  }
+
+  /** A re-INVITE or UPDATE offer: follow the caller to its new address (through the relay, when there is one). */
+  async #reoffer(offer: string, bridgeSdp: string, media: MediaSession): Promise<void> {
+    try {
+      const relayed = this.#relay ? await this.#relay.offer(offer) : offer;
+      const renegotiated = negotiate(relayed);
+      if (!renegotiated.ok) {
+        this.log.warn({ reason: renegotiated.reason }, 'ignored unusable re-offer');
+        return;
+      }
+      media.setRemote(renegotiated.audio.remote.address, renegotiated.audio.remote.port);
+      if (this.#relay) await this.#relay.answer(this.#relayTag, bridgeSdp);
+    } catch (err) {
+      this.log.warn({ reason: (err as Error).message }, 're-offer not applied');
+    }
   }
 
   #wireBot(bot: BotSession, media: MediaSession): void {
@@ -260,13 +320,10 @@ export class Call extends EventEmitter<CallEvents> {
     const media = this.#media?.stats;
     this.#media?.close();
     this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }) }, 'call ended');
-    const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : Promise.resolve();
-    bye.then(
-      () => this.emit('ended', cause),
-      (err: Error) => {
-        this.log.warn({ reason: err.message }, 'hangup incomplete');
-        this.emit('ended', cause);
-      },
-    );
+    const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
+    void Promise.allSettled([bye, this.#relay?.delete()]).then((results) => {
+      for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
+      this.emit('ended', cause);
+    });
   }
 }

@@ -65,6 +65,21 @@ export const configSchema = z.strictObject({
       rtpPorts: z.strictObject({ min: port.default(10000), max: port.default(20000) }).prefault({}),
       /** Cap on the bot audio waiting to be played; the oldest is dropped beyond it. */
       maxQueueMs: z.number().int().min(1000).default(60_000),
+      /** Who faces the carrier's RTP: the bridge itself, or rtpengine relaying to the bridge (SRTP, NAT). */
+      relay: z.enum(['embedded', 'rtpengine']).default('embedded'),
+      rtpengine: z
+        .strictObject({
+          /** rtpengine's ng control socket (its --listen-ng). */
+          host: host.default('127.0.0.1'),
+          port: port.default(22222),
+          timeoutMs: z.number().int().min(50).default(1000),
+          retries: z.number().int().min(0).max(5).default(1),
+          /** Address our ng client binds to. */
+          localAddress: z.string().refine((a) => net.isIP(a) !== 0, 'must be an IP address').optional(),
+          /** rtpengine interface names (--interface=NAME/IP) facing the carrier and facing the bridge. */
+          interfaces: z.strictObject({ carrier: z.string().min(1), bridge: z.string().min(1) }).optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),

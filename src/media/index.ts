@@ -3,5 +3,6 @@ export { FRAME_MS, FrameClock } from './clock.js';
 export { isDtmfDigit, type DtmfDigit } from './dtmf.js';
 export type { G711Codec } from './g711.js';
 export { RtpPortPool, type BoundRtpSocket } from './ports.js';
+export { RelayError, RelaySession, RtpengineRelay, type RtpengineOptions } from './rtpengine.js';
 export type { PcmRate } from './resampler.js';
 export { MediaSession, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';

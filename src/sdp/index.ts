@@ -1,2 +1,2 @@
 // SDP offer/answer for the carrier leg: codec choice, telephone-event, our RTP address in the answer.
-export { buildAnswer, negotiate, type AudioCodec, type LocalMedia, type NegotiatedAudio, type Negotiation, type SdpRejection } from './negotiate.js';
+export { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type AudioCodec, type LocalMedia, type NegotiatedAudio, type Negotiation, type SdpRejection } from './negotiate.js';

@@ -40,15 +40,20 @@ const reject = (status: 400 | 488, warnCode: SdpRejection['warnCode'], reason: s
 
 const ANSWER_DIRECTION = { sendrecv: 'sendrecv', sendonly: 'recvonly', recvonly: 'sendonly', inactive: 'inactive' } as const;
 
-export function negotiate(offerText: string): Negotiation {
+const PLAIN_RTP: readonly string[] = ['RTP/AVP', 'RTP/AVPF'];
+/** What a media relay that terminates SRTP (rtpengine) may accept from the carrier. */
+export const RELAYABLE_TRANSPORTS: readonly string[] = [...PLAIN_RTP, 'RTP/SAVP', 'RTP/SAVPF'];
+
+/** Answers an offer; `transports` are the m-line protocols we can take (plain RTP unless a relay handles SRTP). */
+export function negotiate(offerText: string, transports: readonly string[] = PLAIN_RTP): Negotiation {
   if (!/^v=0\r?$/m.test(offerText.split('\n', 1)[0] ?? '')) return reject(400, 399, 'SDP offer does not start with v=0');
   const offer = sdpTransform.parse(offerText);
   const mediaIndex = offer.media.findIndex((m) => m.type === 'audio' && m.port !== 0);
   if (mediaIndex < 0) return reject(488, 304, 'offer has no active audio stream');
   const media = offer.media[mediaIndex]!;
   if (!Number.isInteger(media.port) || media.port < 1 || media.port > 65535) return reject(400, 399, 'bad audio port in offer');
-  if (media.protocol !== 'RTP/AVP' && media.protocol !== 'RTP/AVPF') {
-    return reject(488, 302, `transport ${media.protocol ?? 'unknown'} not supported (plain RTP/AVP only)`);
+  if (!transports.includes(media.protocol)) {
+    return reject(488, 302, `transport ${media.protocol ?? 'unknown'} not supported (${transports.join(', ')} only)`);
   }
   const connection = media.connection ?? offer.connection;
   if (!connection) return reject(400, 399, 'offer has no connection address (c=)');

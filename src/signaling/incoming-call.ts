@@ -78,6 +78,7 @@ function party(addr: NameAddr): Party {
     uri: addr.uri,
     ...(uri.ok && uri.value.user !== undefined && { user: decodeURIComponentSafe(uri.value.user) }),
     ...(addr.displayName !== undefined && { displayName: addr.displayName }),
+    ...(typeof addr.params.get('tag') === 'string' && { tag: addr.params.get('tag')! }),
   };
 }
 

@@ -9,6 +9,8 @@ export interface Party {
   /** The URI's user part, e.g. "+918888888888". */
   readonly user?: string;
   readonly displayName?: string;
+  /** The tag parameter of the From or To header, when it has one. */
+  readonly tag?: string;
 }
 
 export interface IncomingCallEvents {

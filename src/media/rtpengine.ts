@@ -1,0 +1,106 @@
+// rtpengine as the media relay (ng protocol): the carrier's RTP or SRTP lands on rtpengine, which relays plain RTP
+// to the bridge's own media session. A call's relay session turns the carrier's SDP into ours and back.
+import type { Logger } from 'pino';
+import { Client, type NgResponse } from 'rtpengine-client';
+
+export interface RtpengineOptions {
+  readonly host: string;
+  readonly port: number;
+  /** Per attempt; a command that times out is sent again `retries` times. */
+  readonly timeoutMs: number;
+  readonly retries: number;
+  /** Address our ng client socket binds to. */
+  readonly localAddress?: string;
+  /** rtpengine interface names (its --interface=NAME/IP) for the carrier's side and for ours. */
+  readonly interfaces?: { readonly carrier: string; readonly bridge: string };
+  readonly log: Logger;
+}
+
+export class RelayError extends Error {}
+
+export class RtpengineRelay {
+  readonly #client: Client;
+
+  constructor(private readonly options: RtpengineOptions) {
+    this.#client = new Client({ timeout: options.timeoutMs, ...(options.localAddress && { localAddress: options.localAddress }) });
+    // Replies that arrive after their timeout are reported as errors by the client: they are only worth a log line.
+    this.#client.on('error', (err: Error) => options.log.warn({ err: err.message }, 'rtpengine client error'));
+  }
+
+  /** A relay session for one call, keyed by its SIP Call-ID and the caller's From tag. */
+  session(callId: string, fromTag: string): RelaySession {
+    return new RelaySession(this, callId, fromTag);
+  }
+
+  get flagsForOffer(): Record<string, unknown> {
+    const { interfaces } = this.options;
+    return {
+      'transport-protocol': 'RTP/AVP',
+      ICE: 'remove',
+      replace: ['origin', 'session-connection'],
+      ...(interfaces && { direction: [interfaces.carrier, interfaces.bridge] }),
+    };
+  }
+
+  async command(name: 'offer' | 'answer' | 'delete', params: Record<string, unknown>): Promise<NgResponse> {
+    const { host, port, retries, timeoutMs } = this.options;
+    let lastError: Error | undefined;
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      try {
+        const response = await this.#client[name](port, host, params);
+        if (response.result === 'error') throw new RelayError(`rtpengine refused ${name}: ${response['error-reason'] ?? 'no reason given'}`);
+        return response;
+      } catch (err) {
+        if (err instanceof RelayError) throw err;
+        lastError = err as Error;
+      }
+    }
+    throw new RelayError(`rtpengine at ${host}:${port} did not answer ${name} (${retries + 1} attempts of ${timeoutMs} ms): ${lastError?.message ?? ''}`);
+  }
+
+  close(): void {
+    this.#client.close();
+  }
+}
+
+export class RelaySession {
+  #offered = false;
+  #deleted = false;
+
+  constructor(
+    private readonly relay: RtpengineRelay,
+    readonly callId: string,
+    readonly fromTag: string,
+  ) {}
+
+  /** The carrier's offer in; the offer for our leg out: plain RTP/AVP on rtpengine's address. */
+  async offer(carrierSdp: string): Promise<string> {
+    this.#offered = true;
+    const response = await this.relay.command('offer', { 'call-id': this.callId, 'from-tag': this.fromTag, sdp: carrierSdp, ...this.relay.flagsForOffer });
+    return sdpOf(response, 'offer');
+  }
+
+  /** Our answer in; the carrier's answer out, in the carrier's transport (RTP/SAVP and a=crypto when it offered SRTP). */
+  async answer(toTag: string, bridgeSdp: string): Promise<string> {
+    const response = await this.relay.command('answer', {
+      'call-id': this.callId,
+      'from-tag': this.fromTag,
+      'to-tag': toTag,
+      sdp: bridgeSdp,
+      replace: ['origin', 'session-connection'],
+    });
+    return sdpOf(response, 'answer');
+  }
+
+  /** Ends the session on rtpengine at once; safe to call more than once, and before any offer. */
+  async delete(): Promise<void> {
+    if (!this.#offered || this.#deleted) return;
+    this.#deleted = true;
+    await this.relay.command('delete', { 'call-id': this.callId, 'from-tag': this.fromTag, 'delete-delay': 0 });
+  }
+}
+
+function sdpOf(response: NgResponse, command: string): string {
+  if (typeof response.sdp !== 'string') throw new RelayError(`rtpengine answered ${command} without SDP`);
+  return response.sdp;
+}

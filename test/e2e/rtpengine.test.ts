@@ -1,0 +1,177 @@
+// The production media path: rtpengine (Debian's daemon, userspace forwarding) faces the carrier and relays to the
+// bridge. Plain RTP audio both ways, SDES-SRTP offers, and failures of rtpengine itself.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bridge } from '../../src/bridge.js';
+import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
+import { TestBot } from '../helpers/bot.js';
+import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { expectSippPassed, placeCall } from '../helpers/carrier.js';
+import { RtpPeer } from '../helpers/rtp-peer.js';
+import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { exotelInvite, inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
+import { callScenario, runSipp, tracedMessages } from '../helpers/sipp.js';
+
+const root = process.getuid?.() === 0;
+if (!root) console.warn('skipping rtpengine tests: the rtpengine daemon needs root');
+
+const CRYPTO = 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR';
+
+let rtpengine: RtpengineDaemon;
+let bot: TestBot;
+let bridge: Bridge;
+
+beforeAll(async () => {
+  if (!root) return;
+  rtpengine = await startRtpengine();
+  bot = await TestBot.start();
+  bridge = await startTestBridge({
+    bot: { defaultUrl: bot.url },
+    media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: rtpengine.ngPort, localAddress: '127.0.0.1' } },
+  });
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await bot?.close();
+  await rtpengine?.stop();
+});
+
+const tcp = () => ({ host: '127.0.0.1', port: bridge.sip.tcp!.port });
+const answerPort = (sdp: string) => Number(/^m=audio (\d+) /m.exec(sdp)![1]);
+
+describe.skipIf(!root)('calls through rtpengine', () => {
+  it('relays plain RTP both ways: the carrier talks to rtpengine, the tones survive, and the session is deleted', async () => {
+    const caller = await RtpPeer.open();
+    try {
+      const { conn, sipp } = await placeCall(bot, {
+        scenario: { xml: callScenario({ sdp: sdpOffer({ port: caller.port }), flow: { kind: 'hangup', afterMs: 3000 } }) },
+        transport: 't1',
+        target: tcp(),
+      });
+      await conn.waitForEvent('start');
+      while (caller.received.length === 0) await new Promise((r) => setTimeout(r, 5));
+      const [address, port] = caller.received[0]!.from.split(':');
+      const relayPort = Number(port);
+      expect(relayPort).toBeGreaterThanOrEqual(rtpengine.portMin);
+      expect(relayPort).toBeLessThanOrEqual(rtpengine.portMax);
+      expect(await rtpengine.calls()).toHaveLength(1);
+
+      void caller.send({ address: address!, port: relayPort }, 'PCMA', tone(1000, 8000, 8000 * 2));
+      await conn.until((m) => m.filter((x) => x.event === 'media').length >= 12, 5000, 'caller audio');
+      expect(Math.abs(dominantFrequency(pcm16leToSamples(conn.callerAudio()).subarray(1600), 8000) - 1000)).toBeLessThanOrEqual(15);
+
+      const before = caller.received.length;
+      conn.sendAudio(toneBytesPcm16le(600, 8000, 800));
+      await new Promise((r) => setTimeout(r, 1000));
+      const audio = caller.audio('PCMA');
+      const botPart = audio.subarray(audio.length - (caller.received.length - before) * 160);
+      expect(Math.abs(dominantFrequency(botPart.subarray(800, 4800), 8000) - 600)).toBeLessThanOrEqual(15);
+      expect(caller.received.every((p) => p.from === `${address}:${relayPort}`)).toBe(true);
+
+      const result = await sipp;
+      expectSippPassed(result);
+      const ok = tracedMessages(result).find((m) => m.startsWith('SIP/2.0 200') && /CSeq:\s*1 INVITE/.test(m))!;
+      expect(answerPort(ok)).toBe(relayPort);
+      await conn.waitForEvent('stop');
+      await waitForIdle(bridge);
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      caller.close();
+    }
+  });
+
+  it('answers an SDES-SRTP offer with RTP/SAVP and its own crypto, while the bridge leg stays plain RTP', async () => {
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      const sdp = sdpOffer({ proto: 'RTP/SAVP' }).replace('a=sendrecv', `${CRYPTO}\r\na=sendrecv`);
+      client.send(exotelInvite({ callId: 'srtp-1', port: tcp().port, localPort: client.localPort, sdp }));
+      const ok = await client.response(200, 'INVITE');
+      const answer = ok.body.toString();
+      expect(answer).toMatch(/^m=audio \d+ RTP\/SAVP 8 96\r$/m);
+      expect(answer).toMatch(/^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:[A-Za-z0-9+/]{40}\r$/m);
+      expect(answerPort(answer)).toBeGreaterThanOrEqual(rtpengine.portMin);
+      client.send(inDialogRequest('ACK', client, ok, 1));
+      client.send(inDialogRequest('BYE', client, ok, 2));
+      await client.response(200, 'BYE');
+      await waitForIdle(bridge);
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses calls before reaching rtpengine when the offer or the route is wrong, leaving no session', async () => {
+    const unrouted = await startTestBridge({ media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: rtpengine.ngPort, localAddress: '127.0.0.1' } } });
+    try {
+      const result = await runSipp({
+        scenario: { xml: callScenario({ sdp: sdpOffer(), flow: { kind: 'reject', status: 404 } }) },
+        transport: 't1',
+        target: { host: '127.0.0.1', port: unrouted.sip.tcp!.port },
+      });
+      expectSippPassed(result);
+      const g729 = await runSipp({
+        scenario: { xml: callScenario({ sdp: sdpOffer({ formats: [{ pt: 18, rtpmap: 'G729/8000' }] }), flow: { kind: 'reject', status: 488 } }) },
+        transport: 't1',
+        target: { host: '127.0.0.1', port: unrouted.sip.tcp!.port },
+      });
+      expectSippPassed(g729);
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      await unrouted.stop();
+    }
+  });
+});
+
+describe.skipIf(!root)('rtpengine failures', () => {
+  it('answers 503 with the reason when rtpengine does not answer, within the bounded timeout, leaking nothing', async () => {
+    const deaf = await startTestBridge({
+      bot: { defaultUrl: bot.url },
+      media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: 9, localAddress: '127.0.0.1', timeoutMs: 300, retries: 1 } },
+    });
+    try {
+      const started = Date.now();
+      const result = await runSipp({
+        scenario: { xml: callScenario({ sdp: sdpOffer(), flow: { kind: 'reject', status: 503 } }) },
+        transport: 't1',
+        target: { host: '127.0.0.1', port: deaf.sip.tcp!.port },
+      });
+      expectSippPassed(result);
+      expect(Date.now() - started).toBeLessThan(3000);
+      const rejection = tracedMessages(result).find((m) => m.startsWith('SIP/2.0 503'))!;
+      expect(rejection).toMatch(/^Warning: 399 sip-ws-bridge "media relay: rtpengine at 127\.0\.0\.1:9 did not answer offer \(2 attempts of 300 ms\)/m);
+      await waitForIdle(deaf);
+      expect(deaf.stats().rtpPortsInUse).toBe(0);
+    } finally {
+      await deaf.stop();
+    }
+  });
+
+  it('answers 503 and deletes the session when rtpengine refuses a step half-way through setup', async () => {
+    const slowBot = await TestBot.start({ handshakeDelayMs: 600 });
+    const halfway = await startTestBridge({
+      bot: { defaultUrl: slowBot.url },
+      media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: rtpengine.ngPort, localAddress: '127.0.0.1' } },
+    });
+    try {
+      const result = runSipp({
+        scenario: { xml: callScenario({ sdp: sdpOffer(), flow: { kind: 'reject', status: 503 } }) },
+        transport: 't1',
+        target: { host: '127.0.0.1', port: halfway.sip.tcp!.port },
+      });
+      // While the bridge waits for the slow bot, the session disappears from rtpengine: its `answer` will fail.
+      let calls: string[] = [];
+      while (calls.length === 0) calls = await rtpengine.calls();
+      await rtpengine.command('delete', { 'call-id': calls[0], 'delete-delay': 0 });
+      const done = await result;
+      expectSippPassed(done);
+      expect(tracedMessages(done).find((m) => m.startsWith('SIP/2.0 503'))).toMatch(/^Warning: 399 sip-ws-bridge "media relay: rtpengine refused answer: /m);
+      await waitForIdle(halfway);
+      expect(await rtpengine.calls()).toEqual([]);
+      expect(slowBot.connections.every((c) => c.closed || c.messages.length === 0)).toBe(true);
+    } finally {
+      await halfway.stop();
+      await slowBot.close();
+    }
+  });
+});
