@@ -6,21 +6,21 @@ import { CallManager } from './call/index.js';
 import type { BridgeConfig } from './config/index.js';
 import { startHttpServer, type HttpServer } from './http/index.js';
 import { FrameClock, RtpengineRelay, RtpPortPool } from './media/index.js';
-import { EmbeddedSipBackend } from './signaling/index.js';
+import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
 
 export interface BridgeStats {
   readonly activeCalls: number;
   readonly rtpPortsInUse: number;
   readonly clockListeners: number;
-  readonly sip: EmbeddedSipBackend['stats'];
+  readonly sip: SipStats;
 }
 
 export interface Bridge {
   /** Bound addresses (ports resolved when configured as 0). */
-  readonly sip: EmbeddedSipBackend['transport']['listening'];
+  readonly sip: SipBackend['listening'];
   readonly httpPort: number;
   stats(): BridgeStats;
-  /** Ends every call with BYE, then closes every listener. */
+  /** Ends every call with BYE, then closes every listener; once, however often it is called. */
   stop(): Promise<void>;
 }
 
@@ -32,9 +32,10 @@ function readPem(path: string, key: string): Buffer {
   }
 }
 
-export async function startBridge(config: BridgeConfig, log: Logger): Promise<Bridge> {
-  const { sip, media, bot } = config;
-  const backend = new EmbeddedSipBackend({
+function sipBackend(config: BridgeConfig, log: Logger): SipBackend {
+  const { sip } = config;
+  if (sip.backend === 'drachtio') return new DrachtioBackend({ ...sip.drachtio, log: log.child({ layer: 'drachtio' }) });
+  return new EmbeddedSipBackend({
     ...(sip.udp && { udp: sip.udp }),
     ...(sip.tcp && { tcp: sip.tcp }),
     ...(sip.tls && { tls: { host: sip.tls.host, port: sip.tls.port, cert: readPem(sip.tls.cert, 'sip.tls.cert'), key: readPem(sip.tls.key, 'sip.tls.key') } }),
@@ -43,6 +44,11 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     timers: sip.timers,
     log: log.child({ layer: 'sip' }),
   });
+}
+
+export async function startBridge(config: BridgeConfig, log: Logger): Promise<Bridge> {
+  const { media, bot } = config;
+  const backend = sipBackend(config, log);
   const pool = new RtpPortPool(media.address, media.rtpPorts.min, media.rtpPorts.max);
   const clock = new FrameClock();
   const relay =
@@ -96,15 +102,19 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     throw err;
   }
 
+  let stopped: Promise<void> | undefined;
   return {
-    sip: backend.transport.listening,
+    sip: backend.listening,
     httpPort: http.port,
-    stats: () => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats }),
-    async stop() {
-      await calls.endAll('bridge shutting down');
-      await backend.stop();
-      relay?.close();
-      await http.close();
+    stats: () => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats() }),
+    stop() {
+      stopped ??= (async () => {
+        await calls.endAll('bridge shutting down');
+        await backend.stop();
+        relay?.close();
+        await http.close();
+      })();
+      return stopped;
     },
   };
 }

@@ -42,6 +42,11 @@ const route = z
 export const configSchema = z.strictObject({
   sip: z
     .strictObject({
+      /** Who speaks SIP on the wire: the bridge's own stack, or drachtio-server (the listeners below are then its). */
+      backend: z.enum(['embedded', 'drachtio']).default('embedded'),
+      drachtio: z
+        .strictObject({ host: host.default('127.0.0.1'), port: port.default(9022), secret: z.string().min(1).default('cymru') })
+        .prefault({}),
       udp: z.union([listener(5060), z.literal(false)]).prefault({}),
       tcp: z.union([listener(5070), z.literal(false)]).prefault({}),
       /** On when present; Exotel's TLS port is 443. */
@@ -118,7 +123,7 @@ export const configSchema = z.strictObject({
   .superRefine((config, ctx) => {
     const { min, max } = config.media.rtpPorts;
     if (min > max) ctx.addIssue({ code: 'custom', path: ['media', 'rtpPorts'], message: `min ${min} is above max ${max}` });
-    if (!config.sip.udp && !config.sip.tcp && !config.sip.tls) {
+    if (config.sip.backend === 'embedded' && !config.sip.udp && !config.sip.tcp && !config.sip.tls) {
       ctx.addIssue({ code: 'custom', path: ['sip'], message: 'no SIP listener: configure udp, tcp or tls' });
     }
   });

@@ -1,5 +1,6 @@
 // SIP signaling: the backend-neutral call/dialog interface and the embedded RFC 3261 UAS stack behind it.
 export type { HeaderFields } from './message.js';
 export { DEFAULT_TIMERS, type SipTimers } from './transaction.js';
-export type { Dialog, DialogEvents, IncomingCall, IncomingCallEvents, Party, RejectDetails, SipBackend, SipBackendEvents, SipProtocol } from './types.js';
+export { DrachtioBackend, type DrachtioOptions } from './drachtio.js';
+export type { Dialog, DialogEvents, IncomingCall, IncomingCallEvents, Party, RejectDetails, SipBackend, SipBackendEvents, SipProtocol, SipStats } from './types.js';
 export { EmbeddedSipBackend, type EmbeddedSipOptions } from './user-agent.js';

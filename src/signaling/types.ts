@@ -70,7 +70,18 @@ export interface SipBackendEvents {
   invite: [call: IncomingCall];
 }
 
+/** Live protocol state, for health and leak checks. */
+export interface SipStats {
+  readonly dialogs: number;
+  /** INVITEs not yet answered or rejected. */
+  readonly pendingInvites: number;
+  readonly [detail: string]: number;
+}
+
 export interface SipBackend extends EventEmitter<SipBackendEvents> {
+  /** Where the backend itself listens for SIP (nothing when drachtio-server does). */
+  readonly listening: Readonly<Partial<Record<SipProtocol, { readonly host: string; readonly port: number }>>>;
+  stats(): SipStats;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { ACCEPT, ALLOW, buildMalformedResponse, buildResponse, warningValue } fr
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
 import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint } from './transport.js';
-import type { SipBackend, SipBackendEvents } from './types.js';
+import type { SipBackend, SipBackendEvents, SipStats } from './types.js';
 
 export interface EmbeddedSipOptions {
   readonly udp?: Endpoint;
@@ -24,7 +24,7 @@ export interface EmbeddedSipOptions {
 }
 
 export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
-  readonly transport: SipTransport;
+  readonly #transport: SipTransport;
   readonly #layer: TransactionLayer;
   readonly #dialogs = new Map<string, UasDialog>();
   readonly #invites = new Map<ServerTransaction, IncomingInvite>();
@@ -34,17 +34,17 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
   constructor(private readonly options: EmbeddedSipOptions) {
     super();
     this.#log = options.log;
-    this.transport = new SipTransport({
+    this.#transport = new SipTransport({
       ...(options.udp && { udp: options.udp }),
       ...(options.tcp && { tcp: options.tcp }),
       ...(options.tls && { tls: options.tls }),
       maxMessageBytes: options.maxMessageBytes,
       log: options.log,
     });
-    this.#layer = new TransactionLayer(this.transport, options.timers, options.log);
+    this.#layer = new TransactionLayer(this.#transport, options.timers, options.log);
     this.#layer.on('request', (tx) => this.#onRequest(tx));
     this.#layer.on('ack', (ack) => this.#dialogOf(ack)?.acked(ack));
-    this.transport.on('malformed', (error, flow) => this.#onMalformed(error, flow));
+    this.#transport.on('malformed', (error, flow) => this.#onMalformed(error, flow));
     this.#ctx = {
       layer: this.#layer,
       contact: (flow) => this.#contact(flow),
@@ -55,24 +55,27 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     };
   }
 
-  /** Counts of live protocol state, for leak checks. */
-  get stats(): { dialogs: number; pendingInvites: number; transactions: number; connections: number } {
+  get listening() {
+    return this.#transport.listening;
+  }
+
+  stats(): SipStats {
     const { server, client } = this.#layer.size;
     return {
       dialogs: this.#dialogs.size,
       pendingInvites: this.#invites.size,
       transactions: server + client,
-      connections: this.transport.connectionCount,
+      connections: this.#transport.connectionCount,
     };
   }
 
   async start(): Promise<void> {
-    await this.transport.start();
+    await this.#transport.start();
   }
 
   async stop(): Promise<void> {
     this.#layer.stop();
-    await this.transport.stop();
+    await this.#transport.stop();
   }
 
   #onRequest(tx: ServerTransaction): void {
@@ -150,9 +153,9 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     const topVia = request.headers.getList('via')[0];
     const via = topVia ? parseVia(topVia) : undefined;
     const dest = via?.ok
-      ? this.transport.responseDestination(via.value, flow)
+      ? this.#transport.responseDestination(via.value, flow)
       : { protocol: flow.protocol, host: flow.address, port: flow.port, ...(flow.connection && { connection: flow.connection }) };
-    this.transport.send(data, dest).catch((err: Error) => this.#log.debug({ err: err.message }, 'could not answer malformed request'));
+    this.#transport.send(data, dest).catch((err: Error) => this.#log.debug({ err: err.message }, 'could not answer malformed request'));
   }
 
   #contact(flow: Flow): string {
@@ -161,7 +164,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
   }
 
   #sentBy(protocol: Protocol): string {
-    const bound = this.transport.listening[protocol];
+    const bound = this.#transport.listening[protocol];
     return `${hostForUri(this.options.advertisedHost ?? bound?.host ?? '127.0.0.1')}:${bound?.port ?? 5060}`;
   }
 }

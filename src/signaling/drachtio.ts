@@ -1,0 +1,250 @@
+// The drachtio backend: drachtio-server speaks SIP on the wire, drachtio-srf hands us its requests and dialogs, and
+// this adapter turns them into the same IncomingCall and Dialog the embedded stack produces.
+import { EventEmitter } from 'node:events';
+import Srf from 'drachtio-srf';
+import type { Logger } from 'pino';
+import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
+import type { HeaderFields } from './message.js';
+import { parseMessage, parseUri } from './parser.js';
+import { ALLOW, warningValue } from './responses.js';
+import type {
+  Dialog,
+  DialogEvents,
+  IncomingCall,
+  IncomingCallEvents,
+  Party,
+  RejectDetails,
+  SipBackend,
+  SipBackendEvents,
+  SipProtocol,
+  SipStats,
+} from './types.js';
+
+export interface DrachtioOptions {
+  /** drachtio-server's admin socket, which the bridge connects to ("inbound" connection). */
+  readonly host: string;
+  readonly port: number;
+  readonly secret: string;
+  readonly log: Logger;
+}
+
+type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
+
+/** The slice of drachtio-srf's Srf that the adapter uses; tests give it a stand-in. */
+export interface SrfLike {
+  connect(config: Srf.SrfConfig): Promise<void>;
+  disconnect(): void;
+  invite(handler: Handler): void;
+  options(handler: Handler): void;
+  createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions): Promise<Srf.Dialog>;
+  on(event: 'connect', listener: (err: Error | undefined, hostport: string) => void): unknown;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  removeAllListeners(): unknown;
+}
+
+/** drachtio-srf defines a handler per SIP method at run time (srf.options among them); its types omit them. */
+const newSrf = (): SrfLike => new Srf() as unknown as SrfLike;
+
+export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
+  readonly #dialogs = new Set<DrachtioDialog>();
+  readonly #pending = new Set<DrachtioIncomingCall>();
+
+  constructor(
+    private readonly options: DrachtioOptions,
+    private readonly srf: SrfLike = newSrf(),
+  ) {
+    super();
+  }
+
+  get listening(): Readonly<Partial<Record<SipProtocol, { host: string; port: number }>>> {
+    return {};
+  }
+
+  stats(): SipStats {
+    return { dialogs: this.#dialogs.size, pendingInvites: this.#pending.size };
+  }
+
+  async start(): Promise<void> {
+    const { host, port, secret, log } = this.options;
+    this.srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
+    this.srf.on('connect', (err: Error | undefined, hostport: string) => {
+      if (!err) log.info({ drachtio: `${host}:${port}`, sip: hostport }, 'connected to drachtio-server');
+    });
+    this.srf.invite((req, res) => {
+      const call = new DrachtioIncomingCall(this.srf, req, res, {
+        settled: () => this.#pending.delete(call),
+        adopt: (dialog) => this.#dialogs.add(dialog),
+        forget: (dialog) => this.#dialogs.delete(dialog),
+      });
+      this.#pending.add(call);
+      this.emit('invite', call);
+    });
+    this.srf.options((_req, res) => res.send(200, { headers: { Allow: ALLOW } }));
+    await this.srf.connect({ host, port, secret });
+  }
+
+  async stop(): Promise<void> {
+    this.srf.disconnect();
+    this.srf.removeAllListeners();
+  }
+}
+
+interface CallContext {
+  settled(): void;
+  adopt(dialog: DrachtioDialog): void;
+  forget(dialog: DrachtioDialog): void;
+}
+
+/** drachtio requests carry the raw message; our own parser gives the header fields in wire order. */
+function headerFields(req: Srf.SrfRequest): HeaderFields {
+  const parsed = parseMessage(Buffer.from(req.msg?.raw ?? req.raw ?? ''));
+  if (parsed.ok) return parsed.message.headers.entries;
+  return Object.entries(req.headers ?? {});
+}
+
+function party(header: Srf.AOR): Party {
+  const uri = parseUri(header.uri);
+  const tag = header.params?.tag;
+  return {
+    uri: header.uri,
+    ...(uri.ok && uri.value.user !== undefined && { user: uri.value.user }),
+    ...(header.name && { displayName: header.name.replace(/^"|"$/g, '') }),
+    ...(typeof tag === 'string' && { tag }),
+  };
+}
+
+function protocolOf(req: Srf.SrfRequest): SipProtocol {
+  const p = String(req.protocol ?? 'udp').toLowerCase();
+  return p === 'tcp' || p === 'tls' ? p : 'udp';
+}
+
+class DrachtioIncomingCall extends EventEmitter<IncomingCallEvents> implements IncomingCall {
+  readonly callId: string;
+  readonly from: Party;
+  readonly to: Party;
+  readonly requestUri: string;
+  readonly protocol: SipProtocol;
+  readonly source: { readonly address: string; readonly port: number };
+  readonly headers: HeaderFields;
+  readonly sdp: string | undefined;
+  #cancelled = false;
+  #settled = false;
+
+  constructor(
+    private readonly srf: SrfLike,
+    private readonly req: Srf.SrfRequest,
+    private readonly res: Srf.SrfResponse,
+    private readonly ctx: CallContext,
+  ) {
+    super();
+    this.callId = req.get('Call-ID');
+    this.from = party(req.getParsedHeader('From'));
+    this.to = party(req.getParsedHeader('To'));
+    this.requestUri = req.uri;
+    this.protocol = protocolOf(req);
+    this.source = { address: req.source_address, port: Number(req.source_port) };
+    this.headers = headerFields(req);
+    const contentType = req.has('Content-Type') ? req.get('Content-Type').split(';')[0]!.trim().toLowerCase() : '';
+    this.sdp = req.body && contentType === 'application/sdp' ? req.body : undefined;
+    // drachtio-server answers the CANCEL with 200 and the INVITE with 487 itself.
+    req.on('cancel', () => {
+      if (this.#settled) return;
+      this.#cancelled = true;
+      this.#settle();
+      this.emit('cancel');
+    });
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  answer(localSdp: string): Dialog {
+    if (this.#settled) throw new Error(`INVITE ${this.callId} was already answered or rejected`);
+    this.#settle();
+    const dialog = new DrachtioDialog(this.callId, localSdp, this.srf.createUAS(this.req, this.res, { localSdp }), () => this.ctx.forget(dialog));
+    this.ctx.adopt(dialog);
+    return dialog;
+  }
+
+  reject(status: number, phrase: string, details: RejectDetails = {}): void {
+    if (this.#settled) return;
+    this.#settle();
+    const headers: Record<string, string> = {};
+    if (details.warning) headers.Warning = warningValue(details.warning.code, details.warning.text);
+    if (details.retryAfter !== undefined) headers['Retry-After'] = String(details.retryAfter);
+    this.res.send(status, phrase, { headers });
+  }
+
+  #settle(): void {
+    this.#settled = true;
+    this.ctx.settled();
+  }
+}
+
+class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
+  #over = false;
+  #bye: Promise<void> | undefined;
+  readonly #ready: Promise<Srf.Dialog | undefined>;
+
+  constructor(
+    readonly callId: string,
+    private readonly localSdp: string,
+    created: Promise<Srf.Dialog>,
+    private readonly ended: () => void,
+  ) {
+    super();
+    this.#ready = created.then(
+      (dialog) => {
+        this.#wire(dialog);
+        return dialog;
+      },
+      () => {
+        // The 200 OK could not be sent (the caller cancelled or the connection to drachtio broke).
+        this.#end();
+        this.emit('bye');
+        return undefined;
+      },
+    );
+  }
+
+  bye(): Promise<void> {
+    this.#bye ??= this.#ready.then(async (dialog) => {
+      if (!dialog || this.#over) return;
+      this.#end();
+      await dialog.destroy();
+    });
+    return this.#bye;
+  }
+
+  #wire(dialog: Srf.Dialog): void {
+    dialog.on('ack', () => this.emit('confirmed'));
+    dialog.on('destroy', (req: Srf.SrfRequest) => {
+      if (this.#over) return;
+      this.#end();
+      // A BYE drachtio-server sent itself (it does when no ACK comes) reaches us as coming from the "application".
+      const fromServer = (req as Srf.SrfRequest & { meta?: { source?: string } }).meta?.source === 'application';
+      this.emit(fromServer ? 'ackTimeout' : 'bye');
+    });
+    const reoffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      res.send(200, { body: this.localSdp, headers: { 'Content-Type': 'application/sdp' } });
+      if (req.body) this.emit('remoteSdp', req.body);
+    };
+    dialog.on('modify', reoffer);
+    dialog.on('update', reoffer);
+    dialog.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      const press = parseDtmfInfo(req.has('Content-Type') ? req.get('Content-Type') : '', req.body ?? '');
+      if (!press) {
+        res.send(415, { headers: { Accept: DTMF_INFO_TYPES.join(', ') } });
+        return;
+      }
+      res.send(200);
+      this.emit('dtmf', press.digit, press.durationMs);
+    });
+  }
+
+  #end(): void {
+    this.#over = true;
+    this.ended();
+  }
+}

@@ -1,0 +1,111 @@
+// docker-compose.yml and docker/ can't be run here (no Docker engine), so their structure and their agreement
+// with each other and with the bridge's own config validation are checked by reading them.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { loadConfig } from '../../src/config/index.js';
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile?: string };
+  command?: string[];
+  entrypoint?: string[];
+  volumes?: string[];
+  ports?: string[];
+  networks?: Record<string, { ipv4_address?: string }>;
+}
+
+const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, Service> };
+const services = compose.services;
+const ip = (name: string) => Object.values(services[name]!.networks ?? {})[0]?.ipv4_address;
+const hostPath = (volume: string) => volume.split(':')[0]!;
+const read = (path: string) => readFileSync(path, 'utf8');
+
+describe('docker-compose.yml', () => {
+  it('has drachtio-server, rtpengine, the bridge and the example bot, on fixed addresses of one network', () => {
+    expect(Object.keys(services).sort()).toEqual(['bot', 'bridge', 'drachtio', 'rtpengine']);
+    expect(services.drachtio!.image).toMatch(/^drachtio\/drachtio-server:0\.9\.\d+$/);
+    for (const name of Object.keys(services)) expect(ip(name), name).toMatch(/^172\.28\.0\.\d+$/);
+  });
+
+  it('publishes the ports Exotel uses: SIP TCP 5070 and TLS 443 on drachtio, RTP 10000-20000/udp on rtpengine', () => {
+    expect(services.drachtio!.ports).toEqual(expect.arrayContaining(['5070:5070/tcp', '443:443/tcp']));
+    expect(services.rtpengine!.ports).toEqual(['10000-20000:10000-20000/udp']);
+    expect(read('docker/rtpengine/rtpengine.conf')).toMatch(/^port-min = 10000$/m);
+    expect(read('docker/rtpengine/rtpengine.conf')).toMatch(/^port-max = 20000$/m);
+    expect(read('docker/drachtio/drachtio.conf.xml')).toMatch(/<contact>sip:[\d.]+:5070;transport=tcp<\/contact>/);
+    expect(read('docker/drachtio/drachtio.conf.xml')).toMatch(/<contact>sips:[\d.]+:443;transport=tls<\/contact>/);
+  });
+
+  it('mounts and builds only files that are in the repository', () => {
+    for (const [name, service] of Object.entries(services)) {
+      for (const volume of service.volumes ?? []) expect(existsSync(hostPath(volume)), `${name}: ${volume}`).toBe(true);
+      if (service.build) {
+        expect(existsSync(service.build.context), name).toBe(true);
+        expect(existsSync(join(service.build.context, service.build.dockerfile ?? 'Dockerfile')), name).toBe(true);
+      }
+    }
+  });
+
+  it("runs the bridge with a config that passes the bridge's own validation and matches its neighbours", () => {
+    const mount = services.bridge!.volumes!.find((v) => v.endsWith(':/etc/bridge/bridge.yaml:ro'))!;
+    expect(services.bridge!.command).toEqual(['--config', '/etc/bridge/bridge.yaml']);
+    const config = loadConfig(hostPath(mount));
+    expect(config.sip.backend).toBe('drachtio');
+    expect(config.media.relay).toBe('rtpengine');
+
+    const admin = /<admin port="(\d+)" secret="([^"]+)">([\d.]+)<\/admin>/.exec(read('docker/drachtio/drachtio.conf.xml'))!;
+    expect(config.sip.drachtio).toEqual({ host: admin[3], port: Number(admin[1]), secret: admin[2] });
+    expect(admin[3]).toBe(ip('drachtio'));
+
+    const ng = /^listen-ng = ([\d.]+):(\d+)$/m.exec(read('docker/rtpengine/rtpengine.conf'))!;
+    expect([config.media.rtpengine.host, config.media.rtpengine.port]).toEqual([ng[1], Number(ng[2])]);
+    expect(ng[1]).toBe(ip('rtpengine'));
+    const names = services.rtpengine!.command!.map((arg) => /^--interface=(\w+)\//.exec(arg)?.[1]);
+    expect(names).toEqual([config.media.rtpengine.interfaces!.bridge, config.media.rtpengine.interfaces!.carrier]);
+
+    expect(config.media.address).toBe(ip('bridge'));
+    expect(config.http).toEqual({ host: '0.0.0.0', port: 8080 });
+    const botUrl = config.bot.defaultUrl!;
+    expect(botUrl.hostname).toBe(ip('bot'));
+    expect(services.bot!.command).toEqual(['--host', '0.0.0.0', '--port', botUrl.port, '--path', botUrl.pathname]);
+  });
+
+  it('is valid for docker-compose itself, where docker-compose is installed', (ctx) => {
+    let output: string;
+    try {
+      output = execFileSync('docker-compose', ['config', '--quiet'], { env: { ...process.env, PUBLIC_IP: '203.0.113.10' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { stderr?: string };
+      if (e.code === 'ENOENT') {
+        console.warn('skipping `docker-compose config`: docker-compose is not installed');
+        ctx.skip();
+        return;
+      }
+      throw new Error(`docker-compose config failed: ${e.stderr ?? e.message}`);
+    }
+    expect(output).toBe('');
+  });
+});
+
+describe('docker/Dockerfile', () => {
+  const dockerfile = read('docker/Dockerfile');
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+
+  it('builds in one stage and runs from another, with production dependencies only, as a non-root user', () => {
+    expect(stages.length).toBe(2);
+    const runtime = stages[1]!;
+    expect(runtime).toMatch(/^RUN npm ci --omit=dev/m);
+    expect(runtime).toMatch(/^COPY --from=build \/app\/dist \.\/dist$/m);
+    expect(runtime).toMatch(/^USER node$/m);
+    expect(runtime).not.toMatch(/^USER root$/m);
+  });
+
+  it('checks health on /health of the configured HTTP port', () => {
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\\\n\s+CMD .*\/health/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/main\.js"\]$/m);
+    expect(existsSync('docker/Dockerfile.dockerignore')).toBe(true);
+  });
+});

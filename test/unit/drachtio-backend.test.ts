@@ -1,0 +1,266 @@
+// The drachtio adapter at its interface: drachtio-srf's requests, responses and dialogs (stand-ins shaped like
+// drachtio-srf 5's) become the IncomingCall and Dialog the call layer knows, and a whole call runs through it.
+import { EventEmitter } from 'node:events';
+import type Srf from 'drachtio-srf';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CallManager } from '../../src/call/index.js';
+import { FrameClock, RtpPortPool } from '../../src/media/index.js';
+import { parseMessage } from '../../src/signaling/parser.js';
+import { DrachtioBackend, type SrfLike } from '../../src/signaling/drachtio.js';
+import type { Dialog, IncomingCall } from '../../src/signaling/index.js';
+import { TestBot } from '../helpers/bot.js';
+import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
+
+const log = pino({ level: 'silent' });
+
+/** A request as drachtio-srf presents one, built from real message text. */
+class FakeRequest extends EventEmitter {
+  readonly msg: { raw: string };
+  readonly body: string;
+  readonly uri: string;
+  readonly protocol = 'tcp';
+  readonly source_address = '182.76.143.61';
+  readonly source_port = '40123';
+  meta: { source: string } = { source: 'network' };
+  readonly #parsed;
+
+  constructor(raw: string) {
+    super();
+    const parsed = parseMessage(Buffer.from(raw));
+    if (!parsed.ok || parsed.message.kind !== 'request') throw new Error('bad test request');
+    this.#parsed = parsed.message;
+    this.msg = { raw };
+    this.body = parsed.message.body.toString();
+    this.uri = parsed.message.uri;
+  }
+
+  get(name: string): string {
+    return this.#parsed.headers.get(name) ?? '';
+  }
+
+  has(name: string): boolean {
+    return this.#parsed.headers.has(name);
+  }
+
+  getParsedHeader(name: string): { name?: string; uri: string; params: Record<string, string> } {
+    const addr = name.toLowerCase() === 'from' ? this.#parsed.from : this.#parsed.to;
+    return {
+      ...(addr.displayName !== undefined && { name: `"${addr.displayName}"` }),
+      uri: addr.uri,
+      params: Object.fromEntries([...addr.params].map(([k, v]) => [k, v ?? ''])),
+    };
+  }
+}
+
+class FakeResponse {
+  readonly sent: unknown[][] = [];
+  send(...args: unknown[]): void {
+    this.sent.push(args);
+  }
+}
+
+class FakeDialog extends EventEmitter {
+  destroyed = 0;
+  async destroy(): Promise<void> {
+    this.destroyed++;
+  }
+}
+
+class FakeSrf extends EventEmitter implements SrfLike {
+  config: Srf.SrfConfig | undefined;
+  disconnected = false;
+  inviteHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
+  optionsHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
+  readonly uas: Array<{ req: FakeRequest; localSdp: string; dialog: FakeDialog }> = [];
+  failUas = false;
+
+  async connect(config: Srf.SrfConfig): Promise<void> {
+    this.config = config;
+  }
+  disconnect(): void {
+    this.disconnected = true;
+  }
+  invite(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void {
+    this.inviteHandler = handler;
+  }
+  options(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void {
+    this.optionsHandler = handler;
+  }
+  createUAS(req: Srf.SrfRequest, _res: Srf.SrfResponse, opts: Srf.CreateUASOptions): Promise<Srf.Dialog> {
+    if (this.failUas) return Promise.reject(new Error('487 Request Terminated'));
+    const dialog = new FakeDialog();
+    this.uas.push({ req: req as unknown as FakeRequest, localSdp: opts.localSdp, dialog });
+    return Promise.resolve(dialog as unknown as Srf.Dialog);
+  }
+
+  /** drachtio-server delivering an INVITE; returns the call the backend emitted and the response object. */
+  deliver(backend: DrachtioBackend, raw: string): { call: IncomingCall; req: FakeRequest; res: FakeResponse } {
+    const req = new FakeRequest(raw);
+    const res = new FakeResponse();
+    let call: IncomingCall | undefined;
+    backend.once('invite', (c) => (call = c));
+    this.inviteHandler!(req as unknown as Srf.SrfRequest, res as unknown as Srf.SrfResponse);
+    return { call: call!, req, res };
+  }
+}
+
+async function started(): Promise<{ srf: FakeSrf; backend: DrachtioBackend }> {
+  const srf = new FakeSrf();
+  const backend = new DrachtioBackend({ host: '10.0.0.5', port: 9022, secret: 'cymru', log }, srf);
+  await backend.start();
+  return { srf, backend };
+}
+
+const invite = (headers: Array<[string, string]> = []) => exotelInvite({ callId: 'drachtio-1@182.76.143.61', transport: 'TCP', headers }).toString();
+
+describe('drachtio backend: requests', () => {
+  it('connects to drachtio-server with the configured host, port and secret, and answers OPTIONS', async () => {
+    const { srf } = await started();
+    expect(srf.config).toEqual({ host: '10.0.0.5', port: 9022, secret: 'cymru' });
+    const res = new FakeResponse();
+    srf.optionsHandler!({} as Srf.SrfRequest, res as unknown as Srf.SrfResponse);
+    expect(res.sent).toEqual([[200, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE' } }]]);
+  });
+
+  it('presents an INVITE as the same IncomingCall the embedded stack does', async () => {
+    const { srf, backend } = await started();
+    const { call } = srf.deliver(backend, invite([['X-Customer-Header', 'salesbot']]));
+    expect(call.callId).toBe('drachtio-1@182.76.143.61');
+    expect(call.from).toEqual({ uri: 'sip:+918888888888@exotelt.pstn.exotel.com', user: '+918888888888', displayName: '+918888888888', tag: 'exo-1' });
+    expect(call.to).toEqual({ uri: 'sip:+911234567890@127.0.0.1', user: '+911234567890' });
+    expect(call.protocol).toBe('tcp');
+    expect(call.source).toEqual({ address: '182.76.143.61', port: 40123 });
+    expect(call.headers.filter(([n]) => n.startsWith('X-'))).toEqual([
+      ['X-Exotel-CallSid', 'call-sid-1'],
+      ['X-Exotel-AccountSid', 'account-sid-1'],
+      ['X-Customer-Header', 'salesbot'],
+    ]);
+    expect(call.sdp).toContain('m=audio 37456 RTP/AVP 8 0 96');
+    expect(backend.stats()).toEqual({ dialogs: 0, pendingInvites: 1 });
+  });
+
+  it('rejects with the status, phrase, Warning and Retry-After, once', async () => {
+    const { srf, backend } = await started();
+    const { call, res } = srf.deliver(backend, invite());
+    call.reject(503, 'Service Unavailable', { warning: { code: 399, text: 'no free RTP port' }, retryAfter: 5 });
+    call.reject(500, 'Server Internal Error');
+    expect(res.sent).toEqual([[503, 'Service Unavailable', { headers: { Warning: '399 sip-ws-bridge "no free RTP port"', 'Retry-After': '5' } }]]);
+    expect(backend.stats().pendingInvites).toBe(0);
+  });
+
+  it('reports a CANCEL (drachtio-server answers it) and ignores the rejection that follows', async () => {
+    const { srf, backend } = await started();
+    const { call, req, res } = srf.deliver(backend, invite());
+    let cancelled = 0;
+    call.on('cancel', () => cancelled++);
+    req.emit('cancel');
+    req.emit('cancel');
+    expect(cancelled).toBe(1);
+    expect(call.cancelled).toBe(true);
+    call.reject(480, 'Temporarily Unavailable');
+    expect(res.sent).toEqual([]);
+    expect(() => call.answer('v=0\r\n')).toThrow(/already/);
+  });
+});
+
+describe('drachtio backend: dialogs', () => {
+  async function answered(): Promise<{ srf: FakeSrf; backend: DrachtioBackend; dialog: Dialog; fake: FakeDialog; events: string[] }> {
+    const { srf, backend } = await started();
+    const { call } = srf.deliver(backend, invite());
+    const dialog = call.answer('v=0\r\nour-sdp\r\n');
+    const events: string[] = [];
+    dialog.on('confirmed', () => events.push('confirmed'));
+    dialog.on('bye', () => events.push('bye'));
+    dialog.on('ackTimeout', () => events.push('ackTimeout'));
+    dialog.on('remoteSdp', (sdp) => events.push(`remoteSdp ${sdp.length}`));
+    dialog.on('dtmf', (digit, ms) => events.push(`dtmf ${digit} ${ms}`));
+    await new Promise((r) => setImmediate(r));
+    return { srf, backend, dialog, fake: srf.uas[0]!.dialog, events };
+  }
+
+  it('answers through createUAS with our SDP and maps ACK, re-INVITE, UPDATE and INFO', async () => {
+    const { srf, fake, events, backend } = await answered();
+    expect(srf.uas[0]!.localSdp).toBe('v=0\r\nour-sdp\r\n');
+    expect(backend.stats()).toEqual({ dialogs: 1, pendingInvites: 0 });
+    fake.emit('ack', {});
+    for (const method of ['modify', 'update']) {
+      const res = new FakeResponse();
+      fake.emit(method, { body: sdpOffer({ port: 4000 }) }, res);
+      expect(res.sent).toEqual([[200, { body: 'v=0\r\nour-sdp\r\n', headers: { 'Content-Type': 'application/sdp' } }]]);
+    }
+    const info = (type: string, body: string) => {
+      const res = new FakeResponse();
+      fake.emit('info', { has: () => true, get: () => type, body }, res);
+      return res.sent;
+    };
+    expect(info('application/dtmf-relay', 'Signal=5\r\nDuration=160')).toEqual([[200]]);
+    expect(info('application/json', '{}')).toEqual([[415, { headers: { Accept: 'application/dtmf-relay, application/dtmf' } }]]);
+    expect(events).toEqual(['confirmed', `remoteSdp ${sdpOffer({ port: 4000 }).length}`, `remoteSdp ${sdpOffer({ port: 4000 }).length}`, 'dtmf 5 160']);
+  });
+
+  it("reports the caller's BYE, and then does not send one of its own", async () => {
+    const { fake, dialog, events, backend } = await answered();
+    fake.emit('destroy', { meta: { source: 'network' } });
+    await dialog.bye();
+    expect(events).toEqual(['bye']);
+    expect(fake.destroyed).toBe(0);
+    expect(backend.stats().dialogs).toBe(0);
+  });
+
+  it("reports drachtio-server's own BYE after a missing ACK as an ACK timeout", async () => {
+    const { fake, dialog, events } = await answered();
+    fake.emit('destroy', { meta: { source: 'application' } });
+    await dialog.bye();
+    expect(events).toEqual(['ackTimeout']);
+    expect(fake.destroyed).toBe(0);
+  });
+
+  it('hangs up with one BYE however often bye() is called', async () => {
+    const { fake, dialog, backend } = await answered();
+    await Promise.all([dialog.bye(), dialog.bye()]);
+    await dialog.bye();
+    expect(fake.destroyed).toBe(1);
+    expect(backend.stats().dialogs).toBe(0);
+  });
+
+  it('ends the dialog when the 200 OK could not be sent', async () => {
+    const { srf, backend } = await started();
+    srf.failUas = true;
+    const { call } = srf.deliver(backend, invite());
+    const dialog = call.answer('v=0\r\n');
+    const ended = new Promise<void>((resolve) => dialog.once('bye', () => resolve()));
+    await ended;
+    await dialog.bye();
+    expect(backend.stats()).toEqual({ dialogs: 0, pendingInvites: 0 });
+  });
+});
+
+describe('a whole call through the drachtio backend', () => {
+  let bot: TestBot | undefined;
+  afterEach(async () => bot?.close());
+
+  it('reaches the bot, answers with our SDP, and stops the bot when the caller hangs up', async () => {
+    bot = await TestBot.start();
+    const { srf, backend } = await started();
+    const calls = new CallManager(backend, {
+      log,
+      routing: { routes: [], defaultUrl: new URL(bot.url), defaultSampleRate: 8000 },
+      media: { pool: new RtpPortPool('127.0.0.1', 20000, 29999), clock: new FrameClock(), advertisedAddress: '127.0.0.1', maxQueueMs: 60_000 },
+      bot: { connectTimeoutMs: 2000, connectRetries: 0, maxMessageBytes: 1 << 20, chunkMs: 100, drainTimeoutMs: 1000, pingIntervalMs: 0, dtmfDurationMs: 100 },
+      maxDurationMs: 60_000,
+    });
+    srf.deliver(backend, invite([['X-UUI', 'abc']]));
+    const conn = await bot.connection(0);
+    await conn.waitForEvent('start');
+    expect(conn.start!.start).toMatchObject({ call_sid: 'call-sid-1', account_sid: 'account-sid-1', from: '+918888888888', custom_parameters: { UUI: 'abc' } });
+    while (srf.uas.length === 0) await new Promise((r) => setTimeout(r, 5));
+    expect(srf.uas[0]!.localSdp).toMatch(/^m=audio \d+ RTP\/AVP 8 96\r$/m);
+    srf.uas[0]!.dialog.emit('destroy', { meta: { source: 'network' } });
+    await conn.waitForEvent('stop');
+    expect(conn.stop!.stop.reason).toBe('callended');
+    await calls.endAll('test over');
+    expect(calls.activeCalls).toBe(0);
+    expect(backend.stats()).toEqual({ dialogs: 0, pendingInvites: 0 });
+  });
+});
