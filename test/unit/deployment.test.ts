@@ -35,8 +35,13 @@ describe('docker-compose.yml', () => {
     expect(services.rtpengine!.ports).toEqual(['10000-20000:10000-20000/udp']);
     expect(read('docker/rtpengine/rtpengine.conf')).toMatch(/^port-min = 10000$/m);
     expect(read('docker/rtpengine/rtpengine.conf')).toMatch(/^port-max = 20000$/m);
-    expect(read('docker/drachtio/drachtio.conf.xml')).toMatch(/<contact>sip:[\d.]+:5070;transport=tcp<\/contact>/);
-    expect(read('docker/drachtio/drachtio.conf.xml')).toMatch(/<contact>sips:[\d.]+:443;transport=tls<\/contact>/);
+    const drachtio = services.drachtio!.command!;
+    const contacts = drachtio.flatMap((arg, i) => (arg === '--contact' ? [`${drachtio[i + 1]} ${drachtio[i + 2]}`] : []));
+    expect(contacts).toEqual([
+      `sip:${ip('drachtio')}:5070;transport=tcp --external-ip`,
+      `sips:${ip('drachtio')}:443;transport=tls --external-ip`,
+    ]);
+    expect(read('docker/drachtio/drachtio.conf.xml')).toMatch(/<chain-file>\/etc\/drachtio\/tls\/chain\.pem<\/chain-file>/);
   });
 
   it('mounts and builds only files that are in the repository', () => {
