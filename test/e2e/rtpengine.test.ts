@@ -9,6 +9,7 @@ import { expectSippPassed, placeCall } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
 import { SipTestClient } from '../helpers/sip-client.js';
+import { SrtpContext } from '../helpers/srtp.js';
 import { exotelInvite, inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
 import { callScenario, runSipp, tracedMessages } from '../helpers/sipp.js';
 
@@ -77,6 +78,46 @@ describe.skipIf(!root)('calls through rtpengine', () => {
       await waitForIdle(bridge);
       expect(await rtpengine.calls()).toEqual([]);
     } finally {
+      caller.close();
+    }
+  });
+
+  it('carries SDES-SRTP audio both ways: the carrier encrypts with its key, rtpengine with the one it answered', async () => {
+    const ours = 'PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR';
+    const toRtpengine = new SrtpContext(ours);
+    let fromRtpengine: SrtpContext | undefined;
+    const caller = await RtpPeer.open({ protect: (p) => toRtpengine.protect(p), unprotect: (p) => fromRtpengine?.unprotect(p) });
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      const sdp = sdpOffer({ port: caller.port, proto: 'RTP/SAVP' }).replace('a=sendrecv', `a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:${ours}\r\na=sendrecv`);
+      const botIndex = bot.connections.length;
+      client.send(exotelInvite({ callId: 'srtp-media-1', port: tcp().port, localPort: client.localPort, sdp }));
+      const ok = await client.response(200, 'INVITE');
+      client.send(inDialogRequest('ACK', client, ok, 1));
+      const answer = ok.body.toString();
+      fromRtpengine = new SrtpContext(/^a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:(\S+)\r$/m.exec(answer)![1]!);
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+
+      void caller.send({ address: '127.0.0.1', port: answerPort(answer) }, 'PCMA', tone(1000, 8000, 8000 * 2));
+      await conn.until((m) => m.filter((x) => x.event === 'media').length >= 12, 5000, 'caller audio');
+      expect(Math.abs(dominantFrequency(pcm16leToSamples(conn.callerAudio()).subarray(1600), 8000) - 1000)).toBeLessThanOrEqual(15);
+
+      const before = caller.received.length;
+      conn.sendAudio(toneBytesPcm16le(600, 8000, 800));
+      await new Promise((r) => setTimeout(r, 1000));
+      const audio = caller.audio('PCMA');
+      const botPart = audio.subarray(audio.length - (caller.received.length - before) * 160);
+      expect(Math.abs(dominantFrequency(botPart.subarray(800, 4800), 8000) - 600)).toBeLessThanOrEqual(15);
+      expect(caller.received.length).toBeGreaterThan(50);
+      expect(caller.rejected).toBe(0);
+
+      client.send(inDialogRequest('BYE', client, ok, 2));
+      await client.response(200, 'BYE');
+      await waitForIdle(bridge);
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      client.close();
       caller.close();
     }
   });

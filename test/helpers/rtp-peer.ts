@@ -19,17 +19,33 @@ export interface ReceivedPacket {
 const SSRC = 0x11223344;
 const FIRST_SEQ = 1000;
 
+export interface PacketTransform {
+  protect?(packet: Buffer): Buffer;
+  /** undefined for a packet that fails its check. */
+  unprotect?(packet: Buffer): Buffer | undefined;
+}
+
 export class RtpPeer {
   readonly received: ReceivedPacket[] = [];
+  /** Packets the transform refused (failed SRTP authentication). */
+  rejected = 0;
   #sending: NodeJS.Timeout | undefined;
   #seq = FIRST_SEQ;
   #ts = 160_000;
   /** Wall-clock time the last send() ended at, to keep timestamps running between sends. */
   #clockEnd: number | undefined;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    private readonly transform: PacketTransform,
+  ) {
     const header = emptyRtpHeader();
-    socket.on('message', (packet, rinfo) => {
+    socket.on('message', (wire, rinfo) => {
+      const packet = transform.unprotect ? transform.unprotect(wire) : wire;
+      if (!packet) {
+        this.rejected++;
+        return;
+      }
       if (parseRtp(packet, header)) return;
       this.received.push({
         at: performance.now(),
@@ -44,10 +60,11 @@ export class RtpPeer {
     });
   }
 
-  static async open(): Promise<RtpPeer> {
+  /** `transform` turns the leg into SRTP: packets are protected on the way out and checked on the way in. */
+  static async open(transform: PacketTransform = {}): Promise<RtpPeer> {
     const socket = createSocket('udp4');
     await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
-    return new RtpPeer(socket);
+    return new RtpPeer(socket, transform);
   }
 
   get port(): number {
@@ -86,7 +103,7 @@ export class RtpPeer {
             const packet = Buffer.alloc(RTP_HEADER_BYTES + 160);
             writeRtpHeader(packet, this.#seq === FIRST_SEQ, pt, this.#seq, this.#ts, SSRC);
             encodeG711(codec, samples, offset, 160, packet, RTP_HEADER_BYTES);
-            this.socket.send(packet, remote.port, remote.address);
+            this.socket.send(this.transform.protect ? this.transform.protect(packet) : packet, remote.port, remote.address);
           }
           this.#seq = (this.#seq + 1) & 0xffff;
           this.#ts = (this.#ts + 160) >>> 0;

@@ -1,6 +1,7 @@
 // Runs Debian's rtpengine daemon (userspace forwarding) on loopback for a test file, and asks it what it holds.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import net from 'node:net';
 import { Client, type NgResponse } from 'rtpengine-client';
 
 export interface RtpengineDaemon {
@@ -21,13 +22,32 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+async function freeTcpPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
 export async function startRtpengine(): Promise<RtpengineDaemon> {
   const ngPort = await freeUdpPort();
   const portMin = 30_000 + 200 * Math.floor(Math.random() * 40);
   const portMax = portMin + 199;
   const child: ChildProcess = spawn(
     'rtpengine',
-    ['--foreground', '--log-stderr', '--table=-1', '--interface=127.0.0.1', `--listen-ng=127.0.0.1:${ngPort}`, `--port-min=${portMin}`, `--port-max=${portMax}`],
+    [
+      '--foreground',
+      '--log-stderr',
+      '--table=-1',
+      '--interface=127.0.0.1',
+      `--listen-ng=127.0.0.1:${ngPort}`,
+      // Its CLI and HTTP ports (2224, 2225 by default) would clash with any other rtpengine on the machine.
+      `--listen-cli=127.0.0.1:${await freeTcpPort()}`,
+      `--listen-http=127.0.0.1:${await freeTcpPort()}`,
+      `--port-min=${portMin}`,
+      `--port-max=${portMax}`,
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let log = '';
@@ -45,6 +65,7 @@ export async function startRtpengine(): Promise<RtpengineDaemon> {
     if (child.exitCode !== null || Date.now() > deadline) {
       client.close();
       child.kill('SIGKILL');
+      await exited;
       throw new Error(`rtpengine did not start:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 100));
