@@ -1,7 +1,8 @@
 // Composition root: builds the signaling backend, media resources, call manager and HTTP server from a config.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { BotAddressPolicy } from './bot/index.js';
 import { CallManager } from './call/index.js';
 import type { BridgeConfig } from './config/index.js';
 import { startHttpServer, type HttpServer } from './http/index.js';
@@ -20,8 +21,13 @@ export interface Bridge {
   readonly sip: SipBackend['listening'];
   readonly httpPort: number;
   stats(): BridgeStats;
-  /** Ends every call with BYE, then closes every listener; once, however often it is called. */
-  stop(): Promise<void>;
+  /** Reads the TLS certificate, key and CA files again; new TLS connections use them, open ones go on. */
+  reloadTls(): void;
+  /**
+   * Stops taking calls (503), lets calls in progress end on their own for up to `drainTimeoutMs`, ends the rest
+   * with BYE, then closes every listener; once, however often it is called.
+   */
+  stop(drainTimeoutMs?: number): Promise<void>;
 }
 
 function readPem(path: string, key: string): Buffer {
@@ -32,16 +38,30 @@ function readPem(path: string, key: string): Buffer {
   }
 }
 
+/** The TLS files named in the config, read now (at start and on SIGHUP). */
+function tlsMaterial(tls: NonNullable<BridgeConfig['sip']['tls']>): { cert: Buffer; key: Buffer; ca?: Buffer } {
+  return {
+    cert: readPem(tls.cert, 'sip.tls.cert'),
+    key: readPem(tls.key, 'sip.tls.key'),
+    ...(tls.ca && { ca: readPem(tls.ca, 'sip.tls.ca') }),
+  };
+}
+
 function sipBackend(config: BridgeConfig, log: Logger): SipBackend {
   const { sip } = config;
-  if (sip.backend === 'drachtio') return new DrachtioBackend({ ...sip.drachtio, log: log.child({ layer: 'drachtio' }) });
+  const allowSource = (address: string) => sip.allowedSources.has(address);
+  if (sip.backend === 'drachtio') return new DrachtioBackend({ ...sip.drachtio, allowSource, log: log.child({ layer: 'drachtio' }) });
   return new EmbeddedSipBackend({
     ...(sip.udp && { udp: sip.udp }),
     ...(sip.tcp && { tcp: sip.tcp }),
-    ...(sip.tls && { tls: { host: sip.tls.host, port: sip.tls.port, cert: readPem(sip.tls.cert, 'sip.tls.cert'), key: readPem(sip.tls.key, 'sip.tls.key') } }),
+    ...(sip.tls && { tls: { host: sip.tls.host, port: sip.tls.port, ...tlsMaterial(sip.tls) } }),
     ...(sip.advertisedAddress && { advertisedHost: sip.advertisedAddress }),
     maxMessageBytes: sip.maxMessageBytes,
     timers: sip.timers,
+    allowSource,
+    refusedSources: sip.refusedSources,
+    maxConnectionsPerSource: sip.maxConnectionsPerSource,
+    messageTimeoutMs: sip.messageTimeoutMs,
     log: log.child({ layer: 'sip' }),
   });
 }
@@ -55,7 +75,9 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     media.relay === 'rtpengine'
       ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })
       : undefined;
-  const calls = new CallManager(backend, {
+  const calls = new CallManager(
+    backend,
+    {
     log,
     routing: {
       routes: config.routes,
@@ -63,7 +85,15 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
       defaultSampleRate: bot.sampleRate,
     },
-    media: { pool, clock, advertisedAddress: media.advertisedAddress ?? media.address, maxQueueMs: media.maxQueueMs, ...(relay && { relay }) },
+    media: {
+      pool,
+      clock,
+      advertisedAddress: media.advertisedAddress ?? media.address,
+      maxQueueMs: media.maxQueueMs,
+      latch: media.latch,
+      rtpTimeoutMs: media.rtpTimeoutMs,
+      ...(relay && { relay }),
+    },
     bot: {
       connectTimeoutMs: bot.connectTimeoutMs,
       connectRetries: bot.connectRetries,
@@ -72,9 +102,14 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       drainTimeoutMs: bot.drainTimeoutMs,
       pingIntervalMs: bot.pingIntervalMs,
       dtmfDurationMs: bot.dtmfDurationMs,
+      onDrop: bot.onDrop,
+      addressPolicy: new BotAddressPolicy((address) => bot.urlHeader?.allowedNetworks.has(address) ?? false),
     },
+    headerLimits: config.limits,
     maxDurationMs: config.limits.maxCallDurationMs,
-  });
+    },
+    config.limits,
+  );
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -86,6 +121,13 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       this.set(calls.activeCalls);
     },
   });
+  const refused = new Counter({
+    name: 'bridge_sip_refused_total',
+    help: 'SIP requests and connections turned away before reaching a call, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  backend.on('refused', ({ reason }) => refused.inc({ reason }));
 
   let http: HttpServer;
   try {
@@ -94,7 +136,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       host: config.http.host,
       port: config.http.port,
       registry,
-      health: () => ({ accepting: true, activeCalls: calls.activeCalls }),
+      health: () => ({ accepting: calls.accepting, activeCalls: calls.activeCalls }),
     });
   } catch (err) {
     await backend.stop();
@@ -107,9 +149,14 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     sip: backend.listening,
     httpPort: http.port,
     stats: () => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats() }),
-    stop() {
+    reloadTls() {
+      const { tls } = config.sip;
+      if (!tls || !backend.reloadTls) throw new Error('no TLS listener of our own to reload');
+      backend.reloadTls(tlsMaterial(tls));
+    },
+    stop(drainTimeoutMs = 0) {
       stopped ??= (async () => {
-        await calls.endAll('bridge shutting down');
+        await calls.drain(drainTimeoutMs);
         await backend.stop();
         relay?.close();
         await http.close();

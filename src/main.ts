@@ -1,4 +1,4 @@
-// Command line entry: loads the config, starts the bridge, stops it cleanly on SIGTERM/SIGINT.
+// Command line entry: loads the config, starts the bridge, drains it on SIGTERM/SIGINT, reloads TLS on SIGHUP.
 import { pino } from 'pino';
 import { startBridge } from './bridge.js';
 import { ConfigError, configPath, loadConfig } from './config/index.js';
@@ -18,20 +18,31 @@ async function main(): Promise<void> {
   log.info({ config: path, sip: bridge.sip, http: bridge.httpPort, rtpPorts: config.media.rtpPorts }, 'bridge started');
 
   let stopping = false;
-  const stop = (signal: string) => {
+  const stop = (signal: string, drainTimeoutMs: number) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'stopping: ending calls');
-    bridge.stop().then(
-      () => process.exit(0),
+    log.info({ signal, drainTimeoutMs }, 'stopping: no new calls, calls in progress may finish');
+    bridge.stop(drainTimeoutMs).then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
       (err: unknown) => {
         log.error({ err }, 'error while stopping');
         process.exit(1);
       },
     );
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM', config.shutdown.drainTimeoutMs));
+  process.on('SIGINT', () => stop('SIGINT', config.shutdown.interruptDrainTimeoutMs));
+  process.on('SIGHUP', () => {
+    try {
+      bridge.reloadTls();
+      log.info('TLS certificate reloaded');
+    } catch (err) {
+      log.error({ reason: (err as Error).message }, 'TLS certificate not reloaded');
+    }
+  });
 }
 
 main().catch((err: unknown) => {

@@ -31,6 +31,8 @@ export type RouteDecision =
       readonly customParameters: Readonly<Record<string, string>>;
       /** How the URL was chosen, for logs. */
       readonly via: string;
+      /** The URL came from a call header: it must pass the address policy before it is dialled. */
+      readonly fromHeader: boolean;
     }
   | { readonly ok: false; readonly status: 403 | 404; readonly reason: string };
 
@@ -56,6 +58,27 @@ export function customParameters(headers: Headers, urlHeader?: string): Record<s
   return out;
 }
 
+export interface HeaderLimits {
+  /** The custom X- headers together (names and values, UTF-8 bytes). */
+  readonly customHeaderBytes: number;
+  readonly uuiHeader: string;
+  readonly uuiBytes: number;
+}
+
+/** What is wrong with a call's custom headers by Exotel's limits, or undefined. */
+export function customHeaderProblem(headers: Headers, limits: HeaderLimits): string | undefined {
+  const uui = headerValue(headers, limits.uuiHeader);
+  if (uui !== undefined && Buffer.byteLength(uui) > limits.uuiBytes) {
+    return `${limits.uuiHeader} is ${Buffer.byteLength(uui)} bytes; the limit is ${limits.uuiBytes}`;
+  }
+  const custom = Object.entries(customParameters(headers));
+  const bytes = custom.reduce((n, [name, value]) => n + Buffer.byteLength(`X-${name}`) + Buffer.byteLength(value), 0);
+  if (bytes > limits.customHeaderBytes) {
+    return `custom X- headers are ${bytes} bytes together; the limit is ${limits.customHeaderBytes}`;
+  }
+  return undefined;
+}
+
 export function hostAllowed(host: string, allowed: readonly string[]): boolean {
   const h = host.toLowerCase();
   return allowed.some((pattern) => {
@@ -65,7 +88,7 @@ export function hostAllowed(host: string, allowed: readonly string[]): boolean {
 }
 
 export function routeCall(headers: Headers, options: RoutingOptions): RouteDecision {
-  let chosen: { url: URL; sampleRate?: BotSampleRate; via: string } | undefined;
+  let chosen: { url: URL; sampleRate?: BotSampleRate; via: string; fromHeader?: true } | undefined;
   const headerUrl = options.urlHeader && headerValue(headers, options.urlHeader.name);
   if (options.urlHeader && headerUrl !== undefined) {
     const parsed = parseBotUrl(headerUrl);
@@ -73,7 +96,7 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
     if (!hostAllowed(parsed.hostname, options.urlHeader.allowedHosts)) {
       return { ok: false, status: 403, reason: `bot host ${parsed.hostname} from ${options.urlHeader.name} is not allowed` };
     }
-    chosen = { url: parsed, via: `header ${options.urlHeader.name}` };
+    chosen = { url: parsed, via: `header ${options.urlHeader.name}`, fromHeader: true };
   }
   for (const [index, route] of options.routes.entries()) {
     if (chosen) break;
@@ -95,7 +118,7 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
   }
   const params: Record<string, string> = {};
   for (const [key, value] of url.searchParams) if (key !== 'sample-rate') params[key] = value;
-  return { ok: true, url, sampleRate, customParameters: params, via: chosen.via };
+  return { ok: true, url, sampleRate, customParameters: params, via: chosen.via, fromHeader: chosen.fromHeader ?? false };
 }
 
 /** A ws:// or wss:// URL, else undefined. */

@@ -1,5 +1,6 @@
 // One call's WebSocket to its bot: connect (timeout, one retry), the AgentStream messages out, validated ones in.
 import { EventEmitter } from 'node:events';
+import type { LookupFunction } from 'node:net';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
@@ -20,7 +21,10 @@ export interface BotConnectOptions {
   readonly connectTimeoutMs: number;
   /** Further attempts after a failed one (Exotel makes one). */
   readonly retries: number;
+  /** Messages from the bot larger than this are logged, counted and ignored. */
   readonly maxMessageBytes: number;
+  /** DNS lookup for the connection (a policy's guarded one for URLs that came from call headers). */
+  readonly lookup?: LookupFunction;
   /** WebSocket ping period; a bot that has not answered the previous ping by the next is gone. 0 turns pings off. */
   readonly pingIntervalMs: number;
   readonly log: Logger;
@@ -37,9 +41,25 @@ export interface BotSessionEvents {
   clear: [];
   /** The bot presses a key toward the caller. */
   dtmf: [digit: string, durationMs: number | undefined];
-  /** The socket closed; `byBot` is false when we closed it. */
-  closed: [info: { byBot: boolean; code: number; reason: string }];
+  /**
+   * The socket closed. `byBot` is false when we closed it; `clean` is true when the bot closed it on purpose (a close
+   * frame) and false when the connection dropped (no close frame, an error, missed pings).
+   */
+  closed: [info: { byBot: boolean; clean: boolean; code: number; reason: string }];
 }
+
+/** Messages from the bot that were not acted on, by why. */
+export interface BotMessageStats {
+  invalid: number;
+  oversize: number;
+  unknownEvent: number;
+}
+
+/** Close codes a bot sends when it hangs up on purpose: normal, going away, and a close frame without a code. */
+const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
+
+/** No frame may exceed this whatever maxMessageBytes says: the socket is closed (1009) beyond it, to bound memory. */
+const FRAME_HARD_LIMIT = 16 * 1024 * 1024;
 
 /** The URL without userinfo, for logs. */
 export function redactUrl(url: URL): string {
@@ -61,11 +81,13 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
   #pingTimer: NodeJS.Timeout | undefined;
   #awaitingPong = false;
   #lostReason: string | undefined;
+  readonly rejected: BotMessageStats = { invalid: 0, oversize: 0, unknownEvent: 0 };
 
   private constructor(
     private readonly ws: WebSocket,
     private readonly log: Logger,
     pingIntervalMs: number,
+    private readonly maxMessageBytes: number,
   ) {
     super();
     ws.on('message', (data, isBinary) => this.#receive(data, isBinary));
@@ -75,7 +97,8 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     ws.on('close', (code, reason) => {
       clearTimeout(this.#killTimer);
       clearInterval(this.#pingTimer);
-      this.emit('closed', { byBot: !this.#closedByUs, code, reason: this.#lostReason ?? reason.toString('utf8') });
+      const clean = CLEAN_CLOSE_CODES.has(code) && this.#lostReason === undefined;
+      this.emit('closed', { byBot: !this.#closedByUs, clean, code, reason: this.#lostReason ?? reason.toString('utf8') });
       this.removeAllListeners();
     });
     if (pingIntervalMs > 0) this.#pingTimer = setInterval(() => this.#ping(), pingIntervalMs);
@@ -88,7 +111,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
       if (options.signal?.aborted) break;
       try {
         const ws = await openSocket(options);
-        return new BotSession(ws, options.log, options.pingIntervalMs);
+        return new BotSession(ws, options.log, options.pingIntervalMs, options.maxMessageBytes);
       } catch (err) {
         lastError = err as Error;
         options.log.warn({ url: redactUrl(options.url), attempt: attempt + 1, reason: lastError.message }, 'bot connection failed');
@@ -154,19 +177,29 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     this.ws.ping();
   }
 
+  /** Counts a message not acted on; logs it, but stops logging a kind after a few so a broken bot cannot flood the log. */
+  #reject(kind: keyof BotMessageStats, reason: string): void {
+    const count = ++this.rejected[kind];
+    if (count <= 3) this.log.warn({ kind, reason, ...(count === 3 && { note: 'further ones only counted' }) }, 'ignored bot message');
+  }
+
   #send(text: string): void {
     this.ws.send(text);
   }
 
   #receive(data: WebSocket.RawData, isBinary: boolean): void {
+    const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
+    if (bytes > this.maxMessageBytes) {
+      this.#reject('oversize', `${bytes} bytes, more than bot.maxMessageBytes ${this.maxMessageBytes}`);
+      return;
+    }
     if (isBinary) {
-      this.log.warn('ignored binary frame from bot: the protocol is JSON text');
+      this.#reject('invalid', 'a binary frame: the protocol is JSON text');
       return;
     }
     const parsed = parseBotMessage(data.toString());
     if (!parsed.ok) {
-      if (parsed.ignorable) this.log.info({ reason: parsed.reason }, 'ignored bot message');
-      else this.log.warn({ reason: parsed.reason }, 'invalid bot message');
+      this.#reject(parsed.ignorable ? 'unknownEvent' : 'invalid', parsed.reason);
       return;
     }
     const message = parsed.message;
@@ -196,7 +229,12 @@ function openSocket(options: BotConnectOptions): Promise<WebSocket> {
     url.password = '';
   }
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, handshakeTimeout: options.connectTimeoutMs, maxPayload: options.maxMessageBytes });
+    const ws = new WebSocket(url, {
+      headers,
+      handshakeTimeout: options.connectTimeoutMs,
+      maxPayload: Math.max(FRAME_HARD_LIMIT, options.maxMessageBytes),
+      ...(options.lookup && { lookup: options.lookup }),
+    });
     const onAbort = () => {
       ws.terminate();
       fail(new Error('aborted'));

@@ -2,7 +2,18 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { BotConnectError, BotSession, redactUrl, routeCall, type RoutingOptions } from '../bot/index.js';
+import {
+  BotConnectError,
+  BotSession,
+  customHeaderProblem,
+  redactUrl,
+  routeCall,
+  type BotAddressPolicy,
+  type HeaderLimits,
+  type RouteDecision,
+  type RoutingOptions,
+  type StreamStart,
+} from '../bot/index.js';
 import { isDtmfDigit, MediaSession, type FrameClock, type RelaySession, type RtpengineRelay, type RtpPortPool } from '../media/index.js';
 import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
@@ -16,6 +27,8 @@ export interface CallOptions {
     /** Address in our SDP. */
     readonly advertisedAddress: string;
     readonly maxQueueMs: number;
+    readonly latch: 'sdp-ip' | 'any';
+    readonly rtpTimeoutMs: number;
     /** rtpengine in front of the bridge's media, when configured. */
     readonly relay?: RtpengineRelay;
   };
@@ -27,7 +40,12 @@ export interface CallOptions {
     readonly drainTimeoutMs: number;
     readonly pingIntervalMs: number;
     readonly dtmfDurationMs: number;
+    /** A dropped bot connection (no clean close): hang up, or connect again once. */
+    readonly onDrop: 'hangup' | 'reconnect';
+    /** Where a bot URL from a call header may lead. */
+    readonly addressPolicy: BotAddressPolicy;
   };
+  readonly headerLimits: HeaderLimits;
   readonly maxDurationMs: number;
 }
 
@@ -48,7 +66,7 @@ export interface Rejection {
 }
 
 export type EndCause =
-  | { readonly by: 'caller'; readonly reason: 'bye' | 'cancel' }
+  | { readonly by: 'caller'; readonly reason: 'bye' | 'cancel' | 'connection lost' }
   | { readonly by: 'bot'; readonly reason: string }
   | { readonly by: 'system'; readonly reason: string; readonly rejection?: Rejection };
 
@@ -82,6 +100,9 @@ export class Call extends EventEmitter<CallEvents> {
   #media: MediaSession | undefined;
   #bot: BotSession | undefined;
   #relay: RelaySession | undefined;
+  #route: Extract<RouteDecision, { ok: true }> | undefined;
+  #start: StreamStart | undefined;
+  #reconnected = false;
   #drainTimer: NodeJS.Timeout | undefined;
   #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
@@ -130,11 +151,25 @@ export class Call extends EventEmitter<CallEvents> {
       this.#fail(sdpRejection(carrierOffer));
       return;
     }
+    const headerProblem = customHeaderProblem(invite.headers, options.headerLimits);
+    if (headerProblem) {
+      this.#fail({ status: 400, phrase: 'Bad Request', warnCode: 399, reason: headerProblem });
+      return;
+    }
     const route = routeCall(invite.headers, options.routing);
     if (!route.ok) {
       this.#fail({ status: route.status, phrase: route.status === 404 ? 'Not Found' : 'Forbidden', warnCode: 399, reason: route.reason });
       return;
     }
+    if (route.fromHeader) {
+      const refusal = await options.bot.addressPolicy.check(route.url.hostname);
+      if (this.#isEnded()) return;
+      if (refusal) {
+        this.#fail({ status: 403, phrase: 'Forbidden', warnCode: 399, reason: refusal });
+        return;
+      }
+    }
+    this.#route = route;
     this.log.info({ bot: redactUrl(route.url), route: route.via, codec: carrierOffer.audio.codec }, 'call routed');
 
     let audio = carrierOffer.audio;
@@ -178,6 +213,8 @@ export class Call extends EventEmitter<CallEvents> {
       botRate: route.sampleRate,
       chunkMs: options.bot.chunkMs,
       maxQueueMs: options.media.maxQueueMs,
+      latch: options.media.latch,
+      rtpTimeoutMs: options.media.rtpTimeoutMs,
       clock: options.media.clock,
       log: this.log,
     });
@@ -185,15 +222,7 @@ export class Call extends EventEmitter<CallEvents> {
 
     let bot: BotSession;
     try {
-      bot = await BotSession.connect({
-        url: route.url,
-        connectTimeoutMs: options.bot.connectTimeoutMs,
-        retries: options.bot.connectRetries,
-        maxMessageBytes: options.bot.maxMessageBytes,
-        pingIntervalMs: options.bot.pingIntervalMs,
-        log: this.log,
-        signal: this.#abort.signal,
-      });
+      bot = await this.#connectBot(route, options.bot.connectRetries);
     } catch (err) {
       const reason = err instanceof BotConnectError ? `bot unreachable: ${err.message}` : String(err);
       this.#fail({ status: 480, phrase: 'Temporarily Unavailable', warnCode: 399, reason });
@@ -216,7 +245,7 @@ export class Call extends EventEmitter<CallEvents> {
       }
       if (this.#isEnded()) return;
     }
-    bot.begin({
+    this.#start = {
       streamSid: this.streamSid,
       callSid: this.callSid,
       accountSid: this.accountSid,
@@ -224,9 +253,26 @@ export class Call extends EventEmitter<CallEvents> {
       to: invite.to.user ?? invite.to.uri,
       customParameters: route.customParameters,
       sampleRate: route.sampleRate,
-    });
+    };
+    bot.begin(this.#start);
+    this.#wireMedia(media);
     this.#wireBot(bot, media);
     this.#answer(carrierSdp, bridgeSdp, media);
+  }
+
+  #connectBot(route: Extract<RouteDecision, { ok: true }>, retries: number): Promise<BotSession> {
+    const { bot } = this.options;
+    return BotSession.connect({
+      url: route.url,
+      connectTimeoutMs: bot.connectTimeoutMs,
+      retries,
+      maxMessageBytes: bot.maxMessageBytes,
+      pingIntervalMs: bot.pingIntervalMs,
+      // A URL from a call header is held to the address policy at connection time too: DNS may answer differently.
+      ...(route.fromHeader && { lookup: bot.addressPolicy.lookup }),
+      log: this.log,
+      signal: this.#abort.signal,
+    });
   }
 
   /** Re-reads the state after an await, where `end()` may have run meanwhile. */
@@ -242,6 +288,7 @@ export class Call extends EventEmitter<CallEvents> {
     this.log.info({ rtp_port: media.port, relayed: this.#relay !== undefined }, 'call answered');
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), this.options.maxDurationMs);
     dialog.on('bye', () => this.end({ by: 'caller', reason: 'bye' }));
+    dialog.on('lost', () => this.end({ by: 'caller', reason: 'connection lost' }));
     dialog.on('dtmf', (digit, durationMs) => {
       this.log.info({ digit, source: 'SIP INFO' }, 'caller DTMF');
       this.#bot?.sendDtmf(digit, durationMs ?? 0);
@@ -268,30 +315,62 @@ export class Call extends EventEmitter<CallEvents> {
     }
   }
 
+  /** Media events go to whichever bot session is current (there is a second one after a reconnect). */
+  #wireMedia(media: MediaSession): void {
+    media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
+    media.on('markPlayed', (name) => this.#bot?.sendMark(name));
+    media.on('dtmf', (digit, durationMs) => {
+      this.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
+      this.#bot?.sendDtmf(digit, durationMs);
+    });
+    media.on('rtpTimeout', () => this.end({ by: 'system', reason: `no RTP from the caller for ${this.options.media.rtpTimeoutMs} ms` }));
+  }
+
   #wireBot(bot: BotSession, media: MediaSession): void {
-    media.on('callerAudio', (chunk) => bot.sendMedia(chunk));
-    media.on('markPlayed', (name) => bot.sendMark(name));
     bot.on('media', (pcm) => media.playBotAudio(pcm));
     bot.on('mark', (name) => media.mark(name));
     bot.on('clear', () => media.clear());
     bot.on('dtmf', (digit, durationMs) => {
       if (isDtmfDigit(digit)) media.sendDtmf(digit, durationMs ?? this.options.bot.dtmfDurationMs);
     });
-    media.on('dtmf', (digit, durationMs) => {
-      this.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
-      bot.sendDtmf(digit, durationMs);
-    });
-    bot.on('closed', ({ byBot, code, reason }) => {
-      if (!byBot || this.#state === 'ended') return;
-      this.log.info({ code, reason }, 'bot closed the stream');
-      this.#drain(media);
+    bot.on('closed', ({ byBot, clean, code, reason }) => {
+      if (!byBot || bot !== this.#bot || this.#state !== 'active') return;
+      if (!clean && this.options.bot.onDrop === 'reconnect' && !this.#reconnected) {
+        this.log.warn({ code, reason }, 'bot connection dropped: connecting again once');
+        void this.#reconnect(media);
+        return;
+      }
+      this.log.info({ code, reason, clean }, clean ? 'bot closed the stream' : 'bot connection dropped');
+      this.#drain(media, clean ? 'bot closed the stream' : `bot connection dropped (${code}${reason ? ` ${reason}` : ''})`);
     });
   }
 
+  /** A second connection with the same stream_sid and a new `start`; the caller hears silence meanwhile. */
+  async #reconnect(media: MediaSession): Promise<void> {
+    this.#reconnected = true;
+    this.#bot = undefined;
+    media.clear();
+    let bot: BotSession;
+    try {
+      bot = await this.#connectBot(this.#route!, 0);
+    } catch (err) {
+      this.end({ by: 'bot', reason: `bot connection dropped and could not be made again: ${(err as Error).message}` });
+      return;
+    }
+    if (this.#isEnded()) {
+      bot.close();
+      return;
+    }
+    this.#bot = bot;
+    bot.begin(this.#start!);
+    this.#wireBot(bot, media);
+    this.log.info('bot connected again');
+  }
+
   /** The bot is gone: let its queued audio reach the caller (bounded), then hang up. */
-  #drain(media: MediaSession): void {
+  #drain(media: MediaSession, reason: string): void {
     this.#state = 'draining';
-    const finish = () => this.end({ by: 'bot', reason: 'bot closed the stream' });
+    const finish = () => this.end({ by: 'bot', reason });
     void media.drained().then(finish);
     this.#drainTimer = setTimeout(finish, this.options.bot.drainTimeoutMs);
   }

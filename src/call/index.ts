@@ -1,3 +1,3 @@
 // Calls: the per-call orchestrator that owns a dialog, a media session and a bot session, and the set of live calls.
 export { Call, type CallEvents, type CallOptions, type CallState, type EndCause, type Rejection } from './call.js';
-export { CallManager } from './manager.js';
+export { CallManager, type AdmissionLimits, type CallManagerEvents } from './manager.js';

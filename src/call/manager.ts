@@ -1,34 +1,114 @@
-// Turns each INVITE from the signaling backend into a Call and keeps the set of live calls.
-import type { SipBackend } from '../signaling/index.js';
-import { Call, type CallOptions } from './call.js';
+// Turns each INVITE from the signaling backend into a Call, after admission: not while shutting down, not beyond
+// the concurrent-call limit, not faster than each source's INVITE rate. Keeps the set of live calls.
+import { EventEmitter } from 'node:events';
+import type { IncomingCall, SipBackend } from '../signaling/index.js';
+import { Call, type CallOptions, type EndCause } from './call.js';
 
-export class CallManager {
+export interface AdmissionLimits {
+  readonly maxConcurrentCalls: number;
+  /** New INVITEs per second from one source address; the bucket holds one second's worth. */
+  readonly invitesPerSecondPerSource: number;
+}
+
+export interface CallManagerEvents {
+  /** A call ended (after its teardown), or was turned away before it became a call (`status` then set). */
+  ended: [cause: EndCause | { readonly by: 'system'; readonly reason: string; readonly status: number }];
+}
+
+/** Per-source token buckets; idle full ones are forgotten so the map stays small. */
+class SourceRate {
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(private readonly perSecond: number) {}
+
+  take(source: string, now = Date.now()): boolean {
+    const capacity = Math.max(1, this.perSecond);
+    const bucket = this.#buckets.get(source) ?? { tokens: capacity, at: now };
+    bucket.tokens = Math.min(capacity, bucket.tokens + ((now - bucket.at) / 1000) * this.perSecond);
+    bucket.at = now;
+    this.#buckets.set(source, bucket);
+    if (this.#buckets.size > 10_000) {
+      for (const [key, b] of this.#buckets) if (b.tokens >= capacity && key !== source) this.#buckets.delete(key);
+    }
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
+  }
+}
+
+export class CallManager extends EventEmitter<CallManagerEvents> {
   readonly #calls = new Set<Call>();
   readonly #idle: Array<() => void> = [];
+  readonly #rate: SourceRate;
+  #accepting = true;
 
   constructor(
     backend: SipBackend,
     private readonly options: CallOptions,
+    private readonly limits: AdmissionLimits,
   ) {
-    backend.on('invite', (invite) => {
-      const call = new Call(invite, this.options);
-      this.#calls.add(call);
-      call.once('ended', () => {
-        this.#calls.delete(call);
-        if (this.#calls.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
-      });
-      void call.run();
-    });
+    super();
+    this.#rate = new SourceRate(limits.invitesPerSecondPerSource);
+    backend.on('invite', (invite) => this.#admit(invite));
   }
 
   get activeCalls(): number {
     return this.#calls.size;
   }
 
+  /** False once draining for shutdown has begun. */
+  get accepting(): boolean {
+    return this.#accepting;
+  }
+
+  /**
+   * Stops taking calls (503 from now on), lets the calls in progress end on their own for up to `timeoutMs`, then
+   * ends the rest with BYE. Resolves when none is left.
+   */
+  async drain(timeoutMs: number): Promise<void> {
+    this.#accepting = false;
+    if (this.#calls.size > 0 && timeoutMs > 0) {
+      this.options.log.info({ activeCalls: this.#calls.size, timeoutMs }, 'draining: waiting for calls to end');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([this.#whenIdle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    await this.endAll('bridge shutting down');
+  }
+
   /** Ends every call (BYE to answered ones) and resolves when none is left. */
   endAll(reason: string): Promise<void> {
-    const idle = this.#calls.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.#idle.push(resolve));
+    const idle = this.#whenIdle();
     for (const call of [...this.#calls]) call.end({ by: 'system', reason });
     return idle;
+  }
+
+  #whenIdle(): Promise<void> {
+    return this.#calls.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => this.#idle.push(resolve));
+  }
+
+  #admit(invite: IncomingCall): void {
+    const source = invite.source.address;
+    const refusal = !this.#accepting
+      ? { reason: 'the bridge is shutting down', retryAfter: 30 }
+      : this.#calls.size >= this.limits.maxConcurrentCalls
+        ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
+        : !this.#rate.take(source)
+          ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
+          : undefined;
+    if (refusal) {
+      this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
+      invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });
+      this.emit('ended', { by: 'system', reason: refusal.reason, status: 503 });
+      return;
+    }
+    const call = new Call(invite, this.options);
+    this.#calls.add(call);
+    call.once('ended', (cause) => {
+      this.#calls.delete(call);
+      this.emit('ended', cause);
+      if (this.#calls.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    });
+    void call.run();
   }
 }

@@ -1,6 +1,7 @@
 // The configuration file's shape, defaults and rules; every key is documented in README.md.
 import net from 'node:net';
 import { z } from 'zod';
+import { cidrList } from './cidr.js';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -49,10 +50,25 @@ export const configSchema = z.strictObject({
         .prefault({}),
       udp: z.union([listener(5060), z.literal(false)]).prefault({}),
       tcp: z.union([listener(5070), z.literal(false)]).prefault({}),
-      /** On when present; Exotel's TLS port is 443. */
+      /** On when present; Exotel's TLS port is 443. Files are read again on SIGHUP. */
       tls: z
-        .strictObject({ host: host.default('0.0.0.0'), port: port.default(5061), cert: z.string().min(1), key: z.string().min(1) })
+        .strictObject({
+          host: host.default('0.0.0.0'),
+          port: port.default(5061),
+          cert: z.string().min(1),
+          key: z.string().min(1),
+          /** CA bundle: when set, clients must present a certificate it signed (mutual TLS). */
+          ca: z.string().min(1).optional(),
+        })
         .optional(),
+      /** Who may send us SIP (Exotel authenticates by IP: list its edge addresses). */
+      allowedSources: cidrList.prefault(['127.0.0.0/8', '::1/128']),
+      /** What requests from elsewhere get: 403 Forbidden, or nothing at all. */
+      refusedSources: z.enum(['reject', 'drop']).default('reject'),
+      /** TCP/TLS connections one address may hold open at once. */
+      maxConnectionsPerSource: z.number().int().min(1).default(64),
+      /** A message on a TCP/TLS connection must arrive whole within this long (slow senders are cut off). */
+      messageTimeoutMs: z.number().int().min(100).default(10_000),
       /** Host or IP carriers reach us at, for Via and Contact; defaults to the listener's address. */
       advertisedAddress: host.optional(),
       maxMessageBytes: z.number().int().min(1024).max(1_048_576).default(65_535),
@@ -70,6 +86,10 @@ export const configSchema = z.strictObject({
       rtpPorts: z.strictObject({ min: port.default(10000), max: port.default(20000) }).prefault({}),
       /** Cap on the bot audio waiting to be played; the oldest is dropped beyond it. */
       maxQueueMs: z.number().int().min(1000).default(60_000),
+      /** Where caller RTP may come from: the SDP's IP (any port, for NAT), or any address (the first one wins). */
+      latch: z.enum(['sdp-ip', 'any']).default('sdp-ip'),
+      /** A caller that sends no RTP this long is gone: the call ends. 0 turns this off. */
+      rtpTimeoutMs: z.number().int().refine((v) => v === 0 || v >= 1000, 'must be 0 (off) or at least 1000').default(30_000),
       /** Who faces the carrier's RTP: the bridge itself, or rtpengine relaying to the bridge (SRTP, NAT). */
       relay: z.enum(['embedded', 'rtpengine']).default('embedded'),
       rtpengine: z
@@ -104,8 +124,15 @@ export const configSchema = z.strictObject({
       pingIntervalMs: z.number().int().refine((v) => v === 0 || v >= 100, 'must be 0 (off) or at least 100').default(20_000),
       /** Length of a key press the bot sends without a duration. */
       dtmfDurationMs: z.number().int().min(40).max(2000).default(100),
+      /** When the bot's socket drops (no clean close): hang up, or connect again once with the same stream_sid. */
+      onDrop: z.enum(['hangup', 'reconnect']).default('hangup'),
       urlHeader: z
-        .strictObject({ name: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'must be an X- header name'), allowedHosts: z.array(host).min(1) })
+        .strictObject({
+          name: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'must be an X- header name'),
+          allowedHosts: z.array(host).min(1),
+          /** Loopback, private and link-local addresses are refused unless they are in these CIDRs. */
+          allowedNetworks: cidrList.prefault([]),
+        })
         .optional(),
     })
     .prefault({}),
@@ -114,6 +141,22 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Calls are ended (BYE, stop "stopped") when they last this long; Exotel's own streams last 60 min. */
       maxCallDurationMs: z.number().int().min(1000).default(3_600_000),
+      /** Calls at once; more get 503 with Retry-After. */
+      maxConcurrentCalls: z.number().int().min(1).default(1000),
+      /** New INVITEs per second from one address (a token bucket as deep as one second); more get 503. */
+      invitesPerSecondPerSource: z.number().min(0.1).default(20),
+      /** Exotel's limits on custom headers: the X- headers together, and the UUI header alone; more gets 400. */
+      customHeaderBytes: z.number().int().min(1).default(200),
+      uuiHeader: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'must be an X- header name').default('X-UUI'),
+      uuiBytes: z.number().int().min(1).default(45),
+    })
+    .prefault({}),
+  shutdown: z
+    .strictObject({
+      /** After SIGTERM: new calls get 503 while calls in progress may finish for this long; then BYE. */
+      drainTimeoutMs: z.number().int().min(0).default(30_000),
+      /** The same after SIGINT (Ctrl-C): shorter. */
+      interruptDrainTimeoutMs: z.number().int().min(0).default(2_000),
     })
     .prefault({}),
   log: z

@@ -34,6 +34,10 @@ export interface MediaSessionOptions {
   readonly chunkMs: number;
   /** Cap on queued bot audio; the oldest is dropped beyond it. */
   readonly maxQueueMs: number;
+  /** Where caller RTP may come from before latching: the SDP's IP (any port), or anywhere. */
+  readonly latch: 'sdp-ip' | 'any';
+  /** No caller RTP for this long raises `rtpTimeout`; 0 never does. */
+  readonly rtpTimeoutMs: number;
   readonly clock: FrameClock;
   readonly log: Logger;
 }
@@ -45,13 +49,17 @@ export interface MediaSessionEvents {
   markPlayed: [name: string];
   /** The caller pressed a key (RFC 4733 event). */
   dtmf: [digit: DtmfDigit, durationMs: number];
+  /** No RTP from the caller for rtpTimeoutMs: the caller is gone. */
+  rtpTimeout: [];
 }
+
+export type DropReason = 'malformed' | 'foreignSource' | 'unexpectedPayloadType';
 
 export interface MediaStats {
   packetsIn: number;
   packetsOut: number;
-  /** Packets ignored: malformed, from a foreign source, or with an unexpected payload type. */
-  packetsDropped: number;
+  /** Packets ignored, by why: not RTP, from an address that is not the caller's, a payload type not negotiated. */
+  dropped: Record<DropReason, number>;
   /** Caller packets dropped as duplicates or too late for the bot's stream. */
   latePackets: number;
   /** Caller audio replaced by silence (lost packets, pauses), in ms. */
@@ -62,7 +70,10 @@ export interface MediaStats {
 
 export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly port: number;
-  readonly #counts = { packetsIn: 0, packetsOut: 0, packetsDropped: 0, queueDroppedMs: 0 };
+  readonly #counts = { packetsIn: 0, packetsOut: 0, queueDroppedMs: 0 };
+  readonly #dropped: Record<DropReason, number> = { malformed: 0, foreignSource: 0, unexpectedPayloadType: 0 };
+  #lastPacketAt = 0;
+  #timedOut = false;
   readonly #opts: MediaSessionOptions;
   readonly #log: Logger;
   readonly #queue: PlayoutQueue;
@@ -106,13 +117,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   get stats(): MediaStats {
     const { filledSamples, latePackets } = this.#timeline.stats;
-    return { ...this.#counts, latePackets, silenceFilledMs: (filledSamples * 1000) / CARRIER_RATE };
+    return { ...this.#counts, dropped: { ...this.#dropped }, latePackets, silenceFilledMs: (filledSamples * 1000) / CARRIER_RATE };
   }
 
   /** Starts sending a frame every 20 ms: the bot's audio when there is some, silence otherwise. */
   start(): void {
     if (this.#closed || this.#stopClock) return;
     this.#timeline.start(performance.now());
+    this.#lastPacketAt = performance.now();
     this.#stopClock = this.#opts.clock.add((skipped) => this.#tick(skipped));
   }
 
@@ -165,6 +177,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   setRemote(address: string, port: number): void {
     this.#remote = { address, port };
     this.#latched = false;
+    this.#lastPacketAt = performance.now();
   }
 
   close(): void {
@@ -181,11 +194,19 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   #receive(packet: Buffer, address: string, port: number): void {
     const header = this.#header;
     const problem = parseRtp(packet, header);
+    if (problem) {
+      this.#drop('malformed', `${problem} (${packet.length} bytes from ${address}:${port})`);
+      return;
+    }
     const fromRemote = address === this.#remote.address && port === this.#remote.port;
+    if (this.#latched ? !fromRemote : !this.#latchable(address)) {
+      this.#drop('foreignSource', `from ${address}:${port}, expected ${this.#remote.address}${this.#latched ? `:${this.#remote.port}` : ''}`);
+      return;
+    }
     const isAudio = header.payloadType === this.#opts.payloadType;
     const isEvent = header.payloadType === this.#opts.dtmfPayloadType;
-    if (problem || !(isAudio || isEvent) || (this.#latched && !fromRemote)) {
-      this.#counts.packetsDropped++;
+    if (!isAudio && !isEvent) {
+      this.#drop('unexpectedPayloadType', `payload type ${header.payloadType}`);
       return;
     }
     if (!this.#latched) {
@@ -196,6 +217,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
         this.#remote = { address, port };
       }
     }
+    this.#lastPacketAt = performance.now();
     this.#counts.packetsIn++;
     const payload = packet.subarray(header.payloadOffset, header.payloadOffset + Math.min(header.payloadLength, MAX_PACKET_SAMPLES));
     if (isEvent) {
@@ -206,9 +228,23 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#timeline.packet(header.ssrc, header.timestamp, this.#decoded.subarray(0, n), performance.now());
   }
 
+  #latchable(address: string): boolean {
+    return this.#opts.latch === 'any' || address === this.#remote.address || this.#remote.address === '0.0.0.0';
+  }
+
+  /** Counts a dropped packet; the first of each kind is logged with its reason, the rest only counted. */
+  #drop(reason: DropReason, detail: string): void {
+    if (this.#dropped[reason]++ === 0) this.#log.warn({ reason, detail }, 'dropped caller RTP (further ones of this kind only counted)');
+  }
+
   #tick(skipped: number): void {
     if (this.#closed) return;
-    this.#timeline.tick(performance.now());
+    const now = performance.now();
+    this.#timeline.tick(now);
+    if (this.#opts.rtpTimeoutMs > 0 && !this.#timedOut && now - this.#lastPacketAt > this.#opts.rtpTimeoutMs) {
+      this.#timedOut = true;
+      this.emit('rtpTimeout');
+    }
     this.#timestamp = (this.#timestamp + skipped * FRAME_SAMPLES) >>> 0;
     const event = this.#dtmfOut.next(this.#timestamp);
     if (event) {

@@ -5,7 +5,7 @@ import { parseNameAddr, parseUri } from './parser.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
-import type { Destination, Flow, Protocol } from './transport.js';
+import type { Connection, Destination, Flow, Protocol } from './transport.js';
 import type { Dialog, DialogEvents } from './types.js';
 
 /** What a dialog needs from the user agent that created it. */
@@ -70,6 +70,18 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
 
   get state(): DialogState {
     return this.#state;
+  }
+
+  /** Whether the dialog's requests come over this stream connection. */
+  usesConnection(connection: Connection): boolean {
+    return this.#flow.connection === connection;
+  }
+
+  /** Its connection closed under it: nothing more can be said to the caller. */
+  connectionLost(): void {
+    if (this.#state === 'terminating' || this.#state === 'terminated') return;
+    this.#terminate();
+    this.emit('lost');
   }
 
   /** An ACK routed to this dialog. */

@@ -25,6 +25,8 @@ export interface DrachtioOptions {
   readonly host: string;
   readonly port: number;
   readonly secret: string;
+  /** Who may send us SIP; the others get 403 (drachtio-server's transaction needs an answer, so there is no silent drop). */
+  readonly allowSource: (address: string) => boolean;
   readonly log: Logger;
 }
 
@@ -71,6 +73,7 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
       if (!err) log.info({ drachtio: `${host}:${port}`, sip: hostport }, 'connected to drachtio-server');
     });
     this.srf.invite((req, res) => {
+      if (this.#refuse(req, res)) return;
       const call = new DrachtioIncomingCall(this.srf, req, res, {
         settled: () => this.#pending.delete(call),
         adopt: (dialog) => this.#dialogs.add(dialog),
@@ -79,13 +82,24 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
       this.#pending.add(call);
       this.emit('invite', call);
     });
-    this.srf.options((_req, res) => res.send(200, { headers: { Allow: ALLOW } }));
+    this.srf.options((req, res) => {
+      if (!this.#refuse(req, res)) res.send(200, { headers: { Allow: ALLOW } });
+    });
     await this.srf.connect({ host, port, secret });
   }
 
   async stop(): Promise<void> {
     this.srf.disconnect();
     this.srf.removeAllListeners();
+  }
+
+  #refuse(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
+    const source = req.source_address;
+    if (this.options.allowSource(source)) return false;
+    this.options.log.warn({ source, reason: 'source-not-allowed' }, 'SIP refused');
+    res.send(403, 'Forbidden', { headers: { Warning: warningValue(399, `source address ${source} is not allowed`) } });
+    this.emit('refused', { reason: 'source-not-allowed', source });
+    return true;
   }
 }
 

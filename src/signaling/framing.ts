@@ -15,6 +15,11 @@ export class StreamFramer {
 
   constructor(private readonly maxMessageBytes: number) {}
 
+  /** Bytes of a message not yet complete. */
+  get buffered(): number {
+    return this.#buffer.length;
+  }
+
   /** Feeds bytes; returns the events they complete, in order. After an error nothing more is framed. */
   push(chunk: Buffer): FrameEvent[] {
     if (this.#failed) return [];

@@ -1,7 +1,6 @@
 // Builds responses that copy what RFC 3261 8.2.6.2 asks a UAS to copy from the request.
 import { DTMF_INFO_TYPES } from './dtmf-info.js';
-import type { HeaderFields, OutgoingResponse } from './message.js';
-import type { MalformedRequest } from './parser.js';
+import type { HeaderFields, OutgoingResponse, SipHeaders } from './message.js';
 import type { ServerTransaction } from './transaction.js';
 
 export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE';
@@ -33,17 +32,16 @@ export function buildResponse(tx: ServerTransaction, status: number, reason: str
   return { status, reason, headers, ...(options.body !== undefined && { body: options.body }) };
 }
 
-/** A stateless answer to a request the parser rejected, copying whatever fields it has. */
-export function buildMalformedResponse(request: MalformedRequest, status: number, reason: string, warning: string): OutgoingResponse {
-  const h = request.headers;
-  const headers: Array<readonly [string, string]> = [];
-  for (const via of h.getList('via')) headers.push(['Via', via]);
+/** A stateless answer (no transaction) copying whatever Via/From/To/Call-ID/CSeq fields the request has. */
+export function buildStatelessResponse(headers: SipHeaders, status: number, reason: string, warning: string): OutgoingResponse {
+  const fields: Array<readonly [string, string]> = [];
+  for (const via of headers.getList('via')) fields.push(['Via', via]);
   for (const name of ['From', 'To', 'Call-ID', 'CSeq']) {
-    const value = h.get(name);
-    if (value !== undefined) headers.push([name, value]);
+    const value = headers.get(name);
+    if (value !== undefined) fields.push([name, value]);
   }
-  headers.push(['Warning', warningValue(399, warning)], ['Server', SERVER_NAME]);
-  return { status, reason, headers };
+  fields.push(['Warning', warningValue(399, warning)], ['Server', SERVER_NAME]);
+  return { status, reason, headers: fields };
 }
 
 /** A Warning header value (RFC 3261 20.43); the text is quoted with inner quotes escaped. */

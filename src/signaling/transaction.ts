@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipRequest, type SipResponse, type Via } from './message.js';
+import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipMessage, type SipRequest, type SipResponse, type Via } from './message.js';
 import { serializeRequest, serializeResponse } from './serializer.js';
 import type { Destination, Flow, SipTransport } from './transport.js';
 
@@ -237,10 +237,12 @@ export class TransactionLayer extends EventEmitter<TransactionEvents> {
     readonly log: Logger,
   ) {
     super();
-    transport.on('message', (message, flow) => {
-      if (message.kind === 'request') this.#onRequest(message, flow);
-      else this.#client.get(clientKey(message.via[0].params.get('branch') ?? '', message.cseq.method))?.received(message);
-    });
+  }
+
+  /** A message the transport received and the user agent admitted. */
+  receive(message: SipMessage, flow: Flow): void {
+    if (message.kind === 'request') this.#onRequest(message, flow);
+    else this.#client.get(clientKey(message.via[0].params.get('branch') ?? '', message.cseq.method))?.received(message);
   }
 
   get size(): { server: number; client: number } {

@@ -15,16 +15,25 @@ export interface Endpoint {
   readonly port: number;
 }
 
-export interface TlsEndpoint extends Endpoint {
+export interface TlsMaterial {
   readonly cert: Buffer;
   readonly key: Buffer;
+  /** When set, clients must present a certificate this CA signed (mutual TLS). */
+  readonly ca?: Buffer;
 }
+
+export interface TlsEndpoint extends Endpoint, TlsMaterial {}
 
 export interface TransportOptions {
   readonly udp?: Endpoint;
   readonly tcp?: Endpoint;
   readonly tls?: TlsEndpoint;
   readonly maxMessageBytes: number;
+  /** Whether a TCP/TLS connection from this address is taken at all. */
+  readonly acceptConnection: (address: string) => boolean;
+  readonly maxConnectionsPerSource: number;
+  /** How long a message may take to arrive whole on a stream; slower senders are disconnected. */
+  readonly messageTimeoutMs: number;
   readonly log: Logger;
 }
 
@@ -50,6 +59,10 @@ export interface Destination {
 interface TransportEvents {
   message: [message: SipMessage, flow: Flow];
   malformed: [error: { reason: string; status: 400 | 505; request?: MalformedRequest }, flow: Flow];
+  /** A TCP/TLS connection from this address was refused at once. */
+  refusedConnection: [address: string, reason: 'source-not-allowed' | 'too-many-connections'];
+  /** A TCP/TLS connection closed, whoever closed it. */
+  connectionClosed: [connection: Connection];
 }
 
 const DEFAULT_PORT: Readonly<Record<Protocol, number>> = { udp: 5060, tcp: 5060, tls: 5061 };
@@ -84,6 +97,11 @@ export class Connection {
     return this.#framer.push(chunk);
   }
 
+  /** Whether part of a message has arrived and the rest has not. */
+  get midMessage(): boolean {
+    return this.#framer.buffered > 0;
+  }
+
   write(data: Buffer): Promise<void> {
     return new Promise((resolve, reject) => {
       if (!this.open) {
@@ -100,6 +118,14 @@ export class Connection {
   }
 }
 
+function tlsContext(material: TlsMaterial): tls.SecureContextOptions & tls.TlsOptions {
+  return {
+    cert: material.cert,
+    key: material.key,
+    ...(material.ca && { ca: material.ca, requestCert: true, rejectUnauthorized: true }),
+  };
+}
+
 function connectionKey(protocol: Protocol, host: string, port: number): string {
   return `${protocol}:${host}:${port}`;
 }
@@ -107,6 +133,8 @@ function connectionKey(protocol: Protocol, host: string, port: number): string {
 export class SipTransport extends EventEmitter<TransportEvents> {
   readonly #connections = new Map<string, Connection>();
   readonly #servers: Array<net.Server> = [];
+  readonly #perSource = new Map<string, number>();
+  #tlsServer: tls.Server | undefined;
   #udp: UdpSocket | undefined;
   readonly #bound: Partial<Record<Protocol, Endpoint>> = {};
 
@@ -128,8 +156,15 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     if (udp) await this.#startUdp(udp);
     if (tcp) await this.#startStream('tcp', tcp, net.createServer());
     if (tlsOptions) {
-      await this.#startStream('tls', tlsOptions, tls.createServer({ cert: tlsOptions.cert, key: tlsOptions.key }));
+      this.#tlsServer = tls.createServer(tlsContext(tlsOptions));
+      await this.#startStream('tls', tlsOptions, this.#tlsServer);
     }
+  }
+
+  /** New TLS connections use this certificate (and CA); connections already open keep theirs. */
+  reloadTls(material: TlsMaterial): void {
+    if (!this.#tlsServer) throw new Error('no TLS listener to reload');
+    this.#tlsServer.setSecureContext(tlsContext(material));
   }
 
   async stop(): Promise<void> {
@@ -191,8 +226,17 @@ export class SipTransport extends EventEmitter<TransportEvents> {
   }
 
   #startStream(protocol: 'tcp' | 'tls', endpoint: Endpoint, server: net.Server): Promise<void> {
-    const event = protocol === 'tls' ? 'secureConnection' : 'connection';
-    server.on(event, (socket: net.Socket) => this.#adopt(protocol, socket));
+    // Every TCP connection is checked before anything else (a TLS handshake included) is spent on it.
+    server.on('connection', (socket: net.Socket) => {
+      const refusal = this.#refusal(socket.remoteAddress ?? '');
+      if (refusal) {
+        socket.destroy();
+        this.emit('refusedConnection', socket.remoteAddress ?? '', refusal);
+      } else if (protocol === 'tcp') {
+        this.#adopt(protocol, socket);
+      }
+    });
+    if (protocol === 'tls') server.on('secureConnection', (socket: tls.TLSSocket) => this.#adopt(protocol, socket));
     server.on('tlsClientError', (err: Error, socket: net.Socket) => {
       this.options.log.warn({ err: err.message, remote: socket.remoteAddress }, 'TLS handshake failed');
     });
@@ -208,29 +252,56 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     });
   }
 
+  #refusal(address: string): 'source-not-allowed' | 'too-many-connections' | undefined {
+    if (!this.options.acceptConnection(address)) return 'source-not-allowed';
+    if ((this.#perSource.get(address) ?? 0) >= this.options.maxConnectionsPerSource) return 'too-many-connections';
+    return undefined;
+  }
+
   #adopt(protocol: 'tcp' | 'tls', socket: net.Socket): Connection {
     const remote = { host: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 };
     const local = this.#bound[protocol] ?? { host: socket.localAddress ?? '', port: socket.localPort ?? 0 };
     const connection = new Connection(protocol, socket, remote, local, this.options.maxMessageBytes);
     this.#connections.set(connection.key, connection);
+    this.#perSource.set(remote.host, (this.#perSource.get(remote.host) ?? 0) + 1);
     socket.setNoDelay(true);
+    let slow: NodeJS.Timeout | undefined;
     socket.on('data', (chunk: Buffer) => {
-      for (const event of connection.frame(chunk)) {
-        if (event.type === 'message') {
-          this.#receive(event.data, { protocol, address: remote.host, port: remote.port, local, connection });
-        } else if (event.type === 'ping') {
-          socket.write('\r\n');
-        } else {
-          this.options.log.warn({ remote: connection.key, reason: event.reason }, 'closing SIP connection: unframeable stream');
+      this.#frame(connection, chunk);
+      if (!connection.midMessage) {
+        clearTimeout(slow);
+        slow = undefined;
+      } else if (!slow) {
+        slow = setTimeout(() => {
+          this.options.log.warn({ remote: connection.key, timeoutMs: this.options.messageTimeoutMs }, 'closing SIP connection: message not completed in time');
           connection.close();
-        }
+        }, this.options.messageTimeoutMs);
       }
     });
     socket.on('error', (err) => this.options.log.debug({ err: err.message, remote: connection.key }, 'SIP connection error'));
     socket.once('close', () => {
+      clearTimeout(slow);
       if (this.#connections.get(connection.key) === connection) this.#connections.delete(connection.key);
+      const left = (this.#perSource.get(remote.host) ?? 1) - 1;
+      if (left > 0) this.#perSource.set(remote.host, left);
+      else this.#perSource.delete(remote.host);
+      this.emit('connectionClosed', connection);
     });
     return connection;
+  }
+
+  #frame(connection: Connection, chunk: Buffer): void {
+    const { protocol, remote, local, socket } = connection;
+    for (const event of connection.frame(chunk)) {
+      if (event.type === 'message') {
+        this.#receive(event.data, { protocol, address: remote.host, port: remote.port, local, connection });
+      } else if (event.type === 'ping') {
+        socket.write('\r\n');
+      } else {
+        this.options.log.warn({ remote: connection.key, reason: event.reason }, 'closing SIP connection: unframeable stream');
+        connection.close();
+      }
+    }
   }
 
   #connect(protocol: 'tcp' | 'tls', host: string, port: number): Promise<Connection> {

@@ -52,6 +52,8 @@ export interface DialogEvents {
   bye: [];
   /** A re-INVITE or UPDATE carried a new offer; the stack answered with our current SDP. */
   remoteSdp: [sdp: string];
+  /** The TCP/TLS connection the dialog lives on closed: the caller is gone, no BYE can reach it. */
+  lost: [];
   /** A key press in an INFO request (application/dtmf-relay or application/dtmf), answered 200. */
   dtmf: [digit: string, durationMs: number | undefined];
 }
@@ -66,8 +68,16 @@ export interface Dialog extends EventEmitter<DialogEvents> {
   bye(): Promise<void>;
 }
 
+/** A request or connection turned away before it reached the application. */
+export interface Refusal {
+  readonly reason: 'source-not-allowed' | 'too-many-connections' | 'malformed';
+  /** The sender's IP address. */
+  readonly source: string;
+}
+
 export interface SipBackendEvents {
   invite: [call: IncomingCall];
+  refused: [refusal: Refusal];
 }
 
 /** Live protocol state, for health and leak checks. */
@@ -82,6 +92,8 @@ export interface SipBackend extends EventEmitter<SipBackendEvents> {
   /** Where the backend itself listens for SIP (nothing when drachtio-server does). */
   readonly listening: Readonly<Partial<Record<SipProtocol, { readonly host: string; readonly port: number }>>>;
   stats(): SipStats;
+  /** Takes a new TLS certificate (and CA) for new connections, where the backend terminates TLS itself. */
+  reloadTls?(material: { cert: Buffer; key: Buffer; ca?: Buffer }): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -4,13 +4,13 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { dialogKey, type UasDialog } from './dialog.js';
 import { IncomingInvite, type InviteContext } from './incoming-call.js';
-import type { SipRequest } from './message.js';
+import type { SipHeaders, SipRequest } from './message.js';
 import { parseVia, type MalformedRequest } from './parser.js';
-import { ACCEPT, ALLOW, buildMalformedResponse, buildResponse, warningValue } from './responses.js';
+import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, warningValue } from './responses.js';
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
-import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint } from './transport.js';
-import type { SipBackend, SipBackendEvents, SipStats } from './types.js';
+import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial } from './transport.js';
+import type { Refusal, SipBackend, SipBackendEvents, SipStats } from './types.js';
 
 export interface EmbeddedSipOptions {
   readonly udp?: Endpoint;
@@ -20,8 +20,16 @@ export interface EmbeddedSipOptions {
   readonly advertisedHost?: string;
   readonly maxMessageBytes: number;
   readonly timers: SipTimers;
+  /** Who may send us SIP, and what the others get: 403, or silence. */
+  readonly allowSource: (address: string) => boolean;
+  readonly refusedSources: 'reject' | 'drop';
+  readonly maxConnectionsPerSource: number;
+  readonly messageTimeoutMs: number;
   readonly log: Logger;
 }
+
+/** Refusals are logged once a minute per source and reason: a scanner must not flood the log. */
+const REFUSAL_LOG_INTERVAL_MS = 60_000;
 
 export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
   readonly #transport: SipTransport;
@@ -30,6 +38,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
   readonly #invites = new Map<ServerTransaction, IncomingInvite>();
   readonly #log: Logger;
   readonly #ctx: InviteContext;
+  readonly #lastRefusalLog = new Map<string, number>();
 
   constructor(private readonly options: EmbeddedSipOptions) {
     super();
@@ -39,12 +48,27 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
       ...(options.tcp && { tcp: options.tcp }),
       ...(options.tls && { tls: options.tls }),
       maxMessageBytes: options.maxMessageBytes,
+      // In "reject" mode a refused source may connect, so that its requests can be answered 403.
+      acceptConnection: (address) => options.refusedSources === 'reject' || options.allowSource(address),
+      maxConnectionsPerSource: options.maxConnectionsPerSource,
+      messageTimeoutMs: options.messageTimeoutMs,
       log: options.log,
     });
     this.#layer = new TransactionLayer(this.#transport, options.timers, options.log);
     this.#layer.on('request', (tx) => this.#onRequest(tx));
     this.#layer.on('ack', (ack) => this.#dialogOf(ack)?.acked(ack));
-    this.#transport.on('malformed', (error, flow) => this.#onMalformed(error, flow));
+    this.#transport.on('message', (message, flow) => {
+      if (this.options.allowSource(flow.address)) this.#layer.receive(message, flow);
+      else this.#refuse(message.kind === 'request' ? message.headers : undefined, message.kind === 'request' ? message.method : undefined, flow);
+    });
+    this.#transport.on('malformed', (error, flow) => {
+      if (this.options.allowSource(flow.address)) this.#onMalformed(error, flow);
+      else this.#refuse(error.request?.headers, error.request?.method, flow);
+    });
+    this.#transport.on('refusedConnection', (address, reason) => this.#refused(reason, address));
+    this.#transport.on('connectionClosed', (connection) => {
+      for (const dialog of [...this.#dialogs.values()]) if (dialog.usesConnection(connection)) dialog.connectionLost();
+    });
     this.#ctx = {
       layer: this.#layer,
       contact: (flow) => this.#contact(flow),
@@ -71,6 +95,10 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
 
   async start(): Promise<void> {
     await this.#transport.start();
+  }
+
+  reloadTls(material: TlsMaterial): void {
+    this.#transport.reloadTls(material);
   }
 
   async stop(): Promise<void> {
@@ -145,17 +173,39 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
   }
 
   #onMalformed(error: { reason: string; status: 400 | 505; request?: MalformedRequest }, flow: Flow): void {
-    this.#log.warn({ remote: `${flow.protocol}:${flow.address}:${flow.port}`, reason: error.reason }, 'malformed SIP message');
+    this.#refused('malformed', flow.address, error.reason);
     const { request } = error;
     if (!request || request.method === 'ACK') return;
-    const reason = error.status === 505 ? 'Version Not Supported' : 'Bad Request';
-    const data = serializeResponse(buildMalformedResponse(request, error.status, reason, error.reason));
-    const topVia = request.headers.getList('via')[0];
+    this.#sendStateless(request.headers, error.status, error.status === 505 ? 'Version Not Supported' : 'Bad Request', error.reason, flow);
+  }
+
+  /** A message from a source that may not send us SIP: 403 (for requests other than ACK), or nothing. */
+  #refuse(headers: SipHeaders | undefined, method: string | undefined, flow: Flow): void {
+    this.#refused('source-not-allowed', flow.address);
+    if (this.options.refusedSources === 'reject' && headers && method !== 'ACK') {
+      this.#sendStateless(headers, 403, 'Forbidden', `source address ${flow.address} is not allowed`, flow);
+    }
+  }
+
+  #refused(reason: Refusal['reason'], source: string, detail?: string): void {
+    const key = `${reason}|${source}`;
+    const now = Date.now();
+    if ((this.#lastRefusalLog.get(key) ?? 0) + REFUSAL_LOG_INTERVAL_MS <= now) {
+      if (this.#lastRefusalLog.size > 10_000) this.#lastRefusalLog.clear();
+      this.#lastRefusalLog.set(key, now);
+      this.#log.warn({ source, reason, ...(detail && { detail }) }, 'SIP refused');
+    }
+    this.emit('refused', { reason, source });
+  }
+
+  #sendStateless(headers: SipHeaders, status: number, phrase: string, warning: string, flow: Flow): void {
+    const data = serializeResponse(buildStatelessResponse(headers, status, phrase, warning));
+    const topVia = headers.getList('via')[0];
     const via = topVia ? parseVia(topVia) : undefined;
     const dest = via?.ok
       ? this.#transport.responseDestination(via.value, flow)
       : { protocol: flow.protocol, host: flow.address, port: flow.port, ...(flow.connection && { connection: flow.connection }) };
-    this.#transport.send(data, dest).catch((err: Error) => this.#log.debug({ err: err.message }, 'could not answer malformed request'));
+    this.#transport.send(data, dest).catch((err: Error) => this.#log.debug({ err: err.message }, 'could not send stateless response'));
   }
 
   #contact(flow: Flow): string {

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type Srf from 'drachtio-srf';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
+import { BotAddressPolicy } from '../../src/bot/index.js';
 import { CallManager } from '../../src/call/index.js';
 import { FrameClock, RtpPortPool } from '../../src/media/index.js';
 import { parseMessage } from '../../src/signaling/parser.js';
@@ -20,7 +21,7 @@ class FakeRequest extends EventEmitter {
   readonly body: string;
   readonly uri: string;
   readonly protocol = 'tcp';
-  readonly source_address = '182.76.143.61';
+  source_address = '182.76.143.61';
   readonly source_port = '40123';
   meta: { source: string } = { source: 'network' };
   readonly #parsed;
@@ -95,8 +96,9 @@ class FakeSrf extends EventEmitter implements SrfLike {
   }
 
   /** drachtio-server delivering an INVITE; returns the call the backend emitted and the response object. */
-  deliver(backend: DrachtioBackend, raw: string): { call: IncomingCall; req: FakeRequest; res: FakeResponse } {
+  deliver(backend: DrachtioBackend, raw: string, source?: string): { call: IncomingCall; req: FakeRequest; res: FakeResponse } {
     const req = new FakeRequest(raw);
+    if (source) req.source_address = source;
     const res = new FakeResponse();
     let call: IncomingCall | undefined;
     backend.once('invite', (c) => (call = c));
@@ -107,7 +109,7 @@ class FakeSrf extends EventEmitter implements SrfLike {
 
 async function started(): Promise<{ srf: FakeSrf; backend: DrachtioBackend }> {
   const srf = new FakeSrf();
-  const backend = new DrachtioBackend({ host: '10.0.0.5', port: 9022, secret: 'cymru', log }, srf);
+  const backend = new DrachtioBackend({ host: '10.0.0.5', port: 9022, secret: 'cymru', allowSource: (a) => a.startsWith('182.76.'), log }, srf);
   await backend.start();
   return { srf, backend };
 }
@@ -119,7 +121,7 @@ describe('drachtio backend: requests', () => {
     const { srf } = await started();
     expect(srf.config).toEqual({ host: '10.0.0.5', port: 9022, secret: 'cymru' });
     const res = new FakeResponse();
-    srf.optionsHandler!({} as Srf.SrfRequest, res as unknown as Srf.SrfResponse);
+    srf.optionsHandler!({ source_address: '182.76.143.61' } as Srf.SrfRequest, res as unknown as Srf.SrfResponse);
     expect(res.sent).toEqual([[200, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE' } }]]);
   });
 
@@ -138,6 +140,17 @@ describe('drachtio backend: requests', () => {
     ]);
     expect(call.sdp).toContain('m=audio 37456 RTP/AVP 8 0 96');
     expect(backend.stats()).toEqual({ dialogs: 0, pendingInvites: 1 });
+  });
+
+  it('answers 403 to a source that may not send SIP, and reports the refusal', async () => {
+    const { srf, backend } = await started();
+    const refusals: unknown[] = [];
+    backend.on('refused', (r) => refusals.push(r));
+    const { call, res } = srf.deliver(backend, invite(), '198.51.100.66');
+    expect(call).toBeUndefined();
+    expect(res.sent).toEqual([[403, 'Forbidden', { headers: { Warning: '399 sip-ws-bridge "source address 198.51.100.66 is not allowed"' } }]]);
+    expect(refusals).toEqual([{ reason: 'source-not-allowed', source: '198.51.100.66' }]);
+    expect(backend.stats().pendingInvites).toBe(0);
   });
 
   it('rejects with the status, phrase, Warning and Retry-After, once', async () => {
@@ -243,13 +256,28 @@ describe('a whole call through the drachtio backend', () => {
   it('reaches the bot, answers with our SDP, and stops the bot when the caller hangs up', async () => {
     bot = await TestBot.start();
     const { srf, backend } = await started();
-    const calls = new CallManager(backend, {
+    const calls = new CallManager(
+      backend,
+      {
       log,
       routing: { routes: [], defaultUrl: new URL(bot.url), defaultSampleRate: 8000 },
-      media: { pool: new RtpPortPool('127.0.0.1', 20000, 29999), clock: new FrameClock(), advertisedAddress: '127.0.0.1', maxQueueMs: 60_000 },
-      bot: { connectTimeoutMs: 2000, connectRetries: 0, maxMessageBytes: 1 << 20, chunkMs: 100, drainTimeoutMs: 1000, pingIntervalMs: 0, dtmfDurationMs: 100 },
+      media: { pool: new RtpPortPool('127.0.0.1', 20000, 29999), clock: new FrameClock(), advertisedAddress: '127.0.0.1', maxQueueMs: 60_000, latch: 'sdp-ip', rtpTimeoutMs: 0 },
+      bot: {
+        connectTimeoutMs: 2000,
+        connectRetries: 0,
+        maxMessageBytes: 1 << 20,
+        chunkMs: 100,
+        drainTimeoutMs: 1000,
+        pingIntervalMs: 0,
+        dtmfDurationMs: 100,
+        onDrop: 'hangup',
+        addressPolicy: new BotAddressPolicy(() => false),
+      },
+      headerLimits: { customHeaderBytes: 200, uuiHeader: 'X-UUI', uuiBytes: 45 },
       maxDurationMs: 60_000,
-    });
+      },
+      { maxConcurrentCalls: 10, invitesPerSecondPerSource: 10 },
+    );
     srf.deliver(backend, invite([['X-UUI', 'abc']]));
     const conn = await bot.connection(0);
     await conn.waitForEvent('start');
