@@ -244,6 +244,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (this.#opts.rtpTimeoutMs > 0 && !this.#timedOut && now - this.#lastPacketAt > this.#opts.rtpTimeoutMs) {
       this.#timedOut = true;
       this.emit('rtpTimeout');
+      // A listener may have ended the call and closed this session.
+      if (this.#closed) return;
     }
     this.#timestamp = (this.#timestamp + skipped * FRAME_SAMPLES) >>> 0;
     const event = this.#dtmfOut.next(this.#timestamp);

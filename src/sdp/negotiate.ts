@@ -66,7 +66,7 @@ export function negotiate(offerText: string, transports: readonly string[] = PLA
     .map(Number);
   const codecOf = (pt: number): string | undefined => {
     const rtp = media.rtp.find((r) => r.payload === pt);
-    if (rtp) return rtp.rate === 8000 || rtp.rate === undefined ? rtp.codec.toUpperCase() : `${rtp.codec}/${rtp.rate}`;
+    if (rtp) return rtp.rate === 8000 || rtp.rate === undefined ? String(rtp.codec).toUpperCase() : `${rtp.codec}/${rtp.rate}`;
     return STATIC_PAYLOAD_TYPES[pt];
   };
   const codec = CODEC_PREFERENCE.find((c) => payloads.some((pt) => codecOf(pt) === c));
@@ -75,7 +75,8 @@ export function negotiate(offerText: string, transports: readonly string[] = PLA
     return reject(488, 305, `no common codec: offered ${offered || 'none'}; supported PCMA, PCMU`);
   }
   const payloadType = payloads.find((pt) => codecOf(pt) === codec)!;
-  const dtmf = media.rtp.find((r) => r.codec.toLowerCase() === 'telephone-event' && r.rate === 8000 && payloads.includes(r.payload));
+  // sdp-transform types fields by the grammar, but a broken line can leave a number where a name belongs.
+  const dtmf = media.rtp.find((r) => String(r.codec).toLowerCase() === 'telephone-event' && r.rate === 8000 && payloads.includes(r.payload));
   const direction = ANSWER_DIRECTION[media.direction ?? offer.direction ?? 'sendrecv'];
   return {
     ok: true,

@@ -1,0 +1,147 @@
+// Limits and faults: admission (concurrent calls, INVITE rate), a bot that drops (hang up, or reconnect once), and a
+// caller that vanishes (no RTP, or its TCP connection gone). Each ends as described, leaving nothing behind.
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Bridge } from '../../src/bridge.js';
+import type { BridgeConfigInput } from '../../src/config/index.js';
+import type { SipResponse } from '../../src/signaling/message.js';
+import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
+import { TestBot, type BotConnection } from '../helpers/bot.js';
+import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { bridgeRtpAddress } from '../helpers/carrier.js';
+import { RtpPeer } from '../helpers/rtp-peer.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { exotelInvite, inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+async function setup(overrides: BridgeConfigInput = {}, botOptions = {}): Promise<{ bot: TestBot; bridge: Bridge }> {
+  const bot = await TestBot.start(botOptions);
+  cleanup.push(() => bot.close());
+  const bridge = await startTestBridge({ ...overrides, bot: { defaultUrl: bot.url, ...overrides.bot } });
+  cleanup.push(() => bridge.stop());
+  return { bot, bridge };
+}
+
+interface Leg {
+  client: SipTestClient;
+  caller: RtpPeer;
+  ok: SipResponse;
+  conn: BotConnection;
+}
+
+/** An answered, ACKed call over TCP with a media leg; resolves once the bot has `start`. */
+async function call(bridge: Bridge, bot: TestBot, callId: string): Promise<Leg> {
+  const client = await SipTestClient.open('tcp', { host: '127.0.0.1', port: bridge.sip.tcp!.port });
+  const caller = await RtpPeer.open();
+  cleanup.push(() => client.close(), () => caller.close());
+  const index = bot.connections.length;
+  client.send(exotelInvite({ callId, port: bridge.sip.tcp!.port, localPort: client.localPort, sdp: sdpOffer({ port: caller.port }) }));
+  const ok = await client.response(200, 'INVITE');
+  client.send(inDialogRequest('ACK', client, ok, 1));
+  const conn = await bot.connection(index);
+  await conn.waitForEvent('start');
+  return { client, caller, ok, conn };
+}
+
+describe('admission', () => {
+  it('answers calls beyond maxConcurrentCalls with 503 and Retry-After', async () => {
+    const { bot, bridge } = await setup({ limits: { maxConcurrentCalls: 1 } });
+    const first = await call(bridge, bot, 'first');
+    const second = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
+    cleanup.push(() => second.close());
+    second.send(exotelInvite({ callId: 'second', transport: 'UDP', port: bridge.sip.udp!.port, localPort: second.localPort }));
+    const refused = await second.response(503, 'INVITE');
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(refused.headers.get('warning')).toBe('399 sip-ws-bridge "1 calls in progress, the limit is 1"');
+    first.client.send(inDialogRequest('BYE', first.client, first.ok, 2));
+    await first.client.response(200, 'BYE');
+    await waitForIdle(bridge);
+  });
+
+  it("answers INVITEs beyond a source's rate with 503 and Retry-After", async () => {
+    const { bridge } = await setup({ limits: { invitesPerSecondPerSource: 1 }, bot: { defaultUrl: 'ws://127.0.0.1:9/' } });
+    const client = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
+    cleanup.push(() => client.close());
+    for (const id of ['r1', 'r2']) client.send(exotelInvite({ callId: id, transport: 'UDP', port: bridge.sip.udp!.port, localPort: client.localPort, branch: `z9hG4bK-${id}` }));
+    const limited = (await client.waitFor((m) => m.kind === 'response' && m.status === 503, '503')) as SipResponse;
+    expect(limited.callId).toBe('r2');
+    expect(limited.headers.get('retry-after')).toBe('1');
+    expect(limited.headers.get('warning')).toContain('more than 1 INVITEs per second from 127.0.0.1');
+    await waitForIdle(bridge);
+  });
+});
+
+describe('a bot that drops', () => {
+  it('hangs up with BYE by default', async () => {
+    const { bot, bridge } = await setup();
+    const { client, conn } = await call(bridge, bot, 'drop-hangup');
+    conn.ws.terminate();
+    const bye = await client.request('BYE', 3000);
+    client.send(okTo(bye));
+    await waitForIdle(bridge);
+  });
+
+  it('with onDrop: reconnect, connects again once with the same stream_sid and a new start, and audio flows again', async () => {
+    const { bot, bridge } = await setup({ bot: { onDrop: 'reconnect' } });
+    const { client, caller, ok, conn } = await call(bridge, bot, 'drop-reconnect');
+    void caller.send(await bridgeRtpAddress(caller), 'PCMA', tone(1000, 8000, 8000 * 3));
+    conn.ws.terminate();
+    const again = await bot.connection(1);
+    await again.waitForEvent('start');
+    expect(again.messages[0]).toEqual({ event: 'connected' });
+    expect(again.start).toMatchObject({ sequence_number: '1', stream_sid: conn.streamSid, start: { stream_sid: conn.streamSid, call_sid: conn.start!.start.call_sid } });
+    await again.until((m) => m.filter((x) => x.event === 'media').length >= 5, 3000, 'caller audio on the new connection');
+    expect(Math.abs(dominantFrequency(pcm16leToSamples(again.callerAudio()), 8000) - 1000)).toBeLessThanOrEqual(15);
+    const before = caller.received.length;
+    again.sendAudio(toneBytesPcm16le(600, 8000, 600));
+    await new Promise((r) => setTimeout(r, 800));
+    const audio = caller.audio('PCMA');
+    expect(Math.abs(dominantFrequency(audio.subarray(audio.length - (caller.received.length - before) * 160).subarray(0, 4000), 8000) - 600)).toBeLessThanOrEqual(15);
+    expect(client.count((m) => m.kind === 'request' && m.method === 'BYE')).toBe(0);
+
+    // A second drop is not retried: the call ends.
+    again.ws.terminate();
+    const bye = await client.request('BYE', 3000);
+    client.send(okTo(bye));
+    await waitForIdle(bridge);
+    expect(bot.connections).toHaveLength(2);
+    void ok;
+  });
+
+  it('hangs up when the reconnection fails', async () => {
+    const { bot, bridge } = await setup({ bot: { onDrop: 'reconnect', connectTimeoutMs: 500 } });
+    const { client, conn } = await call(bridge, bot, 'drop-no-way-back');
+    await bot.close();
+    conn.ws.terminate();
+    const bye = await client.request('BYE', 5000);
+    client.send(okTo(bye));
+    await waitForIdle(bridge);
+  });
+});
+
+describe('a caller that vanishes', () => {
+  it('is hung up on after rtpTimeoutMs without RTP, and the bot gets stop "stopped"', async () => {
+    const { bot, bridge } = await setup({ media: { rtpTimeoutMs: 1000 } });
+    const { client, caller, conn } = await call(bridge, bot, 'no-rtp');
+    await caller.send(await bridgeRtpAddress(caller), 'PCMA', tone(1000, 8000, 4000));
+    const stoppedAt = Date.now();
+    const bye = await client.request('BYE', 3000);
+    expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(900);
+    client.send(okTo(bye));
+    await conn.waitForEvent('stop');
+    expect(conn.stop!.stop.reason).toBe('stopped');
+    await waitForIdle(bridge);
+  });
+
+  it('ends the call when its TCP connection is lost, with stop "callended" and no BYE to send', async () => {
+    const { bot, bridge } = await setup();
+    const { client, conn } = await call(bridge, bot, 'tcp-lost');
+    client.close();
+    await conn.waitForEvent('stop');
+    expect(conn.stop!.stop.reason).toBe('callended');
+    await waitForIdle(bridge);
+  });
+});

@@ -1,0 +1,108 @@
+// One media session on real loopback sockets: which caller packets it takes, which it drops and why, and when it
+// declares the caller gone.
+import { createSocket, type Socket } from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FrameClock, MediaSession, RtpPortPool } from '../../src/media/index.js';
+import { writeRtpHeader } from '../../src/media/rtp-packet.js';
+import { testLogger } from '../helpers/bridge.js';
+
+const sockets: Socket[] = [];
+const sessions: MediaSession[] = [];
+
+afterEach(() => {
+  for (const s of sessions.splice(0)) s.close();
+  for (const s of sockets.splice(0)) s.close();
+});
+
+async function udp(address: string): Promise<Socket> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, address, () => resolve()));
+  sockets.push(socket);
+  return socket;
+}
+
+async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpTimeoutMs?: number } = {}): Promise<MediaSession> {
+  const pool = new RtpPortPool('127.0.0.1', 20000, 29999);
+  const rtp = await pool.bind();
+  const media = new MediaSession({
+    rtp,
+    releasePort: () => pool.release(rtp.port),
+    codec: 'PCMA',
+    payloadType: 8,
+    dtmfPayloadType: 96,
+    remote: { address: '127.0.0.1', port: remote.address().port },
+    botRate: 8000,
+    chunkMs: 20,
+    maxQueueMs: 2000,
+    latch: options.latch ?? 'sdp-ip',
+    rtpTimeoutMs: options.rtpTimeoutMs ?? 0,
+    clock: new FrameClock(),
+    log: testLogger(),
+  });
+  sessions.push(media);
+  return media;
+}
+
+const packet = (pt: number, seq: number) => {
+  const p = Buffer.alloc(172, 0xd5);
+  writeRtpHeader(p, false, pt, seq, seq * 160, 1234);
+  return p;
+};
+
+const settle = () => new Promise((r) => setTimeout(r, 100));
+
+describe('media session input', () => {
+  it('drops and counts malformed packets, strangers and unknown payload types, and keeps the good ones', async () => {
+    const caller = await udp('127.0.0.1');
+    const stranger = await udp('127.0.0.2');
+    const media = await session(caller);
+    let chunks = 0;
+    media.on('callerAudio', () => chunks++);
+    const to = (s: Socket, data: Buffer) => s.send(data, media.port, '127.0.0.1');
+    to(stranger, packet(8, 1));
+    to(caller, Buffer.alloc(5));
+    to(caller, Buffer.from([0x40, 8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]));
+    to(caller, packet(18, 2));
+    to(caller, packet(8, 3));
+    to(caller, packet(8, 4));
+    await settle();
+    const otherPortSameIp = await udp('127.0.0.1');
+    to(otherPortSameIp, packet(8, 5));
+    to(stranger, packet(8, 6));
+    await settle();
+    expect(media.stats.dropped).toEqual({ malformed: 2, foreignSource: 3, unexpectedPayloadType: 1 });
+    expect(media.stats.packetsIn).toBe(2);
+    expect(chunks).toBe(2);
+  });
+
+  it('latches to the SDP address on another port (NAT), but to another address only when told to', async () => {
+    const sdpAddress = await udp('127.0.0.1');
+    const natted = await udp('127.0.0.1');
+    const media = await session(sdpAddress);
+    natted.send(packet(8, 1), media.port, '127.0.0.1');
+    await settle();
+    expect(media.stats.packetsIn).toBe(1);
+
+    const elsewhere = await udp('127.0.0.3');
+    const open = await session(sdpAddress, { latch: 'any' });
+    elsewhere.send(packet(8, 1), open.port, '127.0.0.1');
+    await settle();
+    expect(open.stats.packetsIn).toBe(1);
+    expect(open.stats.dropped.foreignSource).toBe(0);
+  });
+
+  it('declares the caller gone after rtpTimeoutMs without RTP, once', async () => {
+    const caller = await udp('127.0.0.1');
+    const media = await session(caller, { rtpTimeoutMs: 300 });
+    let timeouts = 0;
+    media.on('rtpTimeout', () => timeouts++);
+    media.start();
+    for (let i = 0; i < 10; i++) {
+      caller.send(packet(8, i), media.port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(timeouts).toBe(0);
+    await new Promise((r) => setTimeout(r, 700));
+    expect(timeouts).toBe(1);
+  });
+});
