@@ -129,6 +129,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   });
   backend.on('refused', ({ reason }) => refused.inc({ reason }));
 
+  const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats() });
   let http: HttpServer;
   try {
     await backend.start();
@@ -136,7 +137,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       host: config.http.host,
       port: config.http.port,
       registry,
-      health: () => ({ accepting: calls.accepting, activeCalls: calls.activeCalls }),
+      health: () => ({ accepting: calls.accepting, ...stats() }),
     });
   } catch (err) {
     await backend.stop();
@@ -148,7 +149,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   return {
     sip: backend.listening,
     httpPort: http.port,
-    stats: () => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats() }),
+    stats,
     reloadTls() {
       const { tls } = config.sip;
       if (!tls || !backend.reloadTls) throw new Error('no TLS listener of our own to reload');

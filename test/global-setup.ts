@@ -1,5 +1,5 @@
 // Installs what the end-to-end tests drive when missing, as root: SIPp (the carrier), rtpengine (the media relay),
-// openssl (the TLS test's certificate).
+// openssl (the TLS test's certificate); builds dist/ for the tests that run the bridge as its own process.
 import { execFileSync } from 'node:child_process';
 
 function has(cmd: string): boolean {
@@ -23,6 +23,7 @@ function aptInstall(packages: string[]): void {
 }
 
 export default function setup(): void {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
   const root = process.getuid?.() === 0;
   const missing: string[] = [];
   if (!has('sipp')) missing.push('sip-tester');

@@ -5,12 +5,11 @@ import type { Bridge } from '../../src/bridge.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
 import type { SipResponse } from '../../src/signaling/message.js';
 import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
-import { TestBot, type BotConnection } from '../helpers/bot.js';
+import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
-import { bridgeRtpAddress } from '../helpers/carrier.js';
-import { RtpPeer } from '../helpers/rtp-peer.js';
+import { answeredCall, bridgeRtpAddress, type AnsweredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
-import { exotelInvite, inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
+import { exotelInvite, inDialogRequest, okTo } from '../helpers/sip-messages.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -25,25 +24,11 @@ async function setup(overrides: BridgeConfigInput = {}, botOptions = {}): Promis
   return { bot, bridge };
 }
 
-interface Leg {
-  client: SipTestClient;
-  caller: RtpPeer;
-  ok: SipResponse;
-  conn: BotConnection;
-}
-
-/** An answered, ACKed call over TCP with a media leg; resolves once the bot has `start`. */
-async function call(bridge: Bridge, bot: TestBot, callId: string): Promise<Leg> {
-  const client = await SipTestClient.open('tcp', { host: '127.0.0.1', port: bridge.sip.tcp!.port });
-  const caller = await RtpPeer.open();
-  cleanup.push(() => client.close(), () => caller.close());
-  const index = bot.connections.length;
-  client.send(exotelInvite({ callId, port: bridge.sip.tcp!.port, localPort: client.localPort, sdp: sdpOffer({ port: caller.port }) }));
-  const ok = await client.response(200, 'INVITE');
-  client.send(inDialogRequest('ACK', client, ok, 1));
-  const conn = await bot.connection(index);
-  await conn.waitForEvent('start');
-  return { client, caller, ok, conn };
+/** An answered call whose sockets the test's cleanup closes. */
+async function call(bridge: Bridge, bot: TestBot, callId: string): Promise<AnsweredCall> {
+  const leg = await answeredCall(bridge.sip.tcp!, bot, callId);
+  cleanup.push(() => leg.close());
+  return leg;
 }
 
 describe('admission', () => {

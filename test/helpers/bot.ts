@@ -154,11 +154,18 @@ export class TestBot {
     return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/media`;
   }
 
-  async connection(index: number, timeoutMs = 10_000): Promise<BotConnection> {
+  connection(index: number, timeoutMs = 10_000): Promise<BotConnection> {
+    return this.connectionWhere((_, i) => i === index, `connection #${index + 1}`, timeoutMs);
+  }
+
+  /** The first connection that satisfies `match`, once it has come in. */
+  async connectionWhere(match: (conn: BotConnection, index: number) => boolean, what: string, timeoutMs = 10_000): Promise<BotConnection> {
     const deadline = Date.now() + timeoutMs;
-    while (this.connections.length <= index) {
+    for (;;) {
+      const found = this.connections.find(match);
+      if (found) return found;
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`bot: no connection #${index + 1} within ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(`bot: no ${what} within ${timeoutMs} ms`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.#waiters.push(() => {
@@ -167,7 +174,6 @@ export class TestBot {
         });
       });
     }
-    return this.connections[index]!;
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,11 @@
-// A carrier call in one step: SIPp places it, the test gets the bot's side of it, and SIPp's own words on failure.
+// A carrier call in one step: SIPp (or a bare SIP client) places it, the test gets the bot's side of it, and SIPp's
+// own words on failure.
 import { expect } from 'vitest';
+import type { SipResponse } from '../../src/signaling/message.js';
 import type { BotConnection, TestBot } from './bot.js';
-import type { RtpPeer } from './rtp-peer.js';
+import { RtpPeer } from './rtp-peer.js';
+import { SipTestClient } from './sip-client.js';
+import { exotelInvite, inDialogRequest, sdpOffer, type InviteOptions } from './sip-messages.js';
 import { runSipp, type SippResult, type SippRun } from './sipp.js';
 
 export interface CarrierCall {
@@ -36,4 +40,50 @@ export async function bridgeRtpAddress(peer: RtpPeer, timeoutMs = 5000): Promise
   }
   const [address, port] = peer.received[0]!.from.split(':');
   return { address: address!, port: Number(port) };
+}
+
+/** A call a bare SIP client placed over TCP and ACKed, with its media leg and the bot's side. */
+export interface AnsweredCall {
+  readonly client: SipTestClient;
+  readonly caller: RtpPeer;
+  /** The bridge's 200 OK to the INVITE. */
+  readonly ok: SipResponse;
+  readonly conn: BotConnection;
+  /** Where the bridge takes the caller's RTP, from its SDP answer. */
+  readonly bridgeRtp: { readonly address: string; readonly port: number };
+  /** Closes the client's SIP connection and media socket. */
+  close(): void;
+}
+
+/**
+ * Dials the bridge's TCP listener like the carrier does; resolves once the call is answered and the bot has `start`.
+ * The INVITE carries `X-Test-Call: <callId>` to tell this call's bot connection from others placed at the same time.
+ */
+export async function answeredCall(
+  sipTcp: { host: string; port: number },
+  bot: TestBot,
+  callId: string,
+  headers?: InviteOptions['headers'],
+): Promise<AnsweredCall> {
+  const client = await SipTestClient.open('tcp', sipTcp);
+  const caller = await RtpPeer.open();
+  const close = () => {
+    client.close();
+    caller.close();
+  };
+  try {
+    const sdp = sdpOffer({ port: caller.port });
+    const tagged: InviteOptions['headers'] = [['X-Test-Call', callId], ...(headers ?? [])];
+    client.send(exotelInvite({ callId, branch: `z9hG4bK-${callId}`, port: sipTcp.port, localPort: client.localPort, sdp, headers: tagged }));
+    const ok = await client.response(200, 'INVITE');
+    client.send(inDialogRequest('ACK', client, ok, 1));
+    const answer = ok.body.toString();
+    const bridgeRtp = { address: /^c=IN IP4 (\S+)/m.exec(answer)![1]!, port: Number(/^m=audio (\d+) /m.exec(answer)![1]) };
+    const conn = await bot.connectionWhere((c) => c.url.searchParams.get('Test-Call') === callId, `connection for ${callId}`);
+    await conn.waitForEvent('start');
+    return { client, caller, ok, conn, bridgeRtp, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
 }

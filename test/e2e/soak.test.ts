@@ -1,0 +1,146 @@
+// Soak: 2000 short calls one after another, then 100 at once, each ended at random by the caller's BYE, by the bot
+// closing its socket or by the bot's connection dropping. The bridge runs as its own process; afterwards it holds
+// no call, RTP port, dialog, transaction, socket or timer beyond its idle baseline, and its memory stays in bounds.
+// SOAK_CALLS changes the number of sequential calls; SOAK_SEED replays a run (the seed is printed).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tone, toneBytesPcm16le } from '../helpers/audio.js';
+import { TestBot } from '../helpers/bot.js';
+import { BridgeProcess, health, metrics, type BridgeHealth } from '../helpers/bridge-process.js';
+import { answeredCall, type AnsweredCall } from '../helpers/carrier.js';
+import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
+
+const SEQUENTIAL = Number(process.env.SOAK_CALLS ?? 2000);
+const CONCURRENT = 100;
+const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
+/** Live heap (after a full GC) may grow by at most this much per call once warmed up: a leak of a call's state shows. */
+const HEAP_BYTES_PER_CALL = 1024;
+/** Resident memory may grow by at most this much over the whole run (V8 keeps freed pages for reuse). */
+const RSS_GROWTH_BYTES = 64 * 2 ** 20;
+/** Lets the test ask the bridge process for a full garbage collection (SIGUSR2) before reading its heap. */
+const GC_ON_SIGUSR2 = ['--expose-gc', '--import', 'data:text/javascript,process.on("SIGUSR2",()=>globalThis.gc())'];
+
+/** mulberry32: a small seeded generator, so a failing run can be replayed. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
+  };
+}
+
+const ENDINGS = ['caller BYE', 'bot close', 'bot drop'] as const;
+type Ending = (typeof ENDINGS)[number];
+
+async function hangUp(call: AnsweredCall, how: Ending): Promise<void> {
+  if (how === 'caller BYE') {
+    call.client.send(inDialogRequest('BYE', call.client, call.ok, 2));
+    await call.client.response(200, 'BYE');
+  } else {
+    if (how === 'bot close') call.conn.ws.close();
+    else call.conn.ws.terminate();
+    call.client.send(okTo(await call.client.request('BYE', 5000)));
+  }
+  await call.conn.waitForClose(5000);
+  call.close();
+}
+
+describe('soak', () => {
+  const rand = random(SEED);
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(rand() * items.length)]!;
+  const counts: Record<Ending, number> = { 'caller BYE': 0, 'bot close': 0, 'bot drop': 0 };
+  let bot: TestBot;
+  let started: Awaited<ReturnType<typeof BridgeProcess.start>>;
+
+  beforeAll(async () => {
+    console.log(`soak: SOAK_SEED=${SEED}`);
+    bot = await TestBot.start();
+    started = await BridgeProcess.start(
+      {
+        // The test's carrier opens a TCP connection per call, all from 127.0.0.1.
+        sip: { timers: { t1: 100, t2: 400, t4: 500 }, maxConnectionsPerSource: 2 * CONCURRENT },
+        bot: { defaultUrl: bot.url, drainTimeoutMs: 500 },
+        limits: { invitesPerSecondPerSource: 10_000 },
+      },
+      GC_ON_SIGUSR2,
+    );
+  });
+  afterAll(async () => {
+    await started?.bridge.kill();
+    await bot?.close();
+  });
+
+  /** One call: a few packets each way, then ended at random. */
+  async function shortCall(id: string, holdMs: number): Promise<void> {
+    const call = await answeredCall(started.sip.tcp, bot, id);
+    const caller = call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 8000), { loop: true });
+    if (rand() < 0.5) call.conn.sendAudio(toneBytesPcm16le(600, 8000, 20 + Math.floor(rand() * 80)));
+    await new Promise((resolve) => setTimeout(resolve, holdMs));
+    call.caller.stop();
+    void caller;
+    const how = pick(ENDINGS);
+    counts[how]++;
+    await hangUp(call, how);
+  }
+
+  async function settled(): Promise<BridgeHealth> {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { body } = await health(started.httpPort);
+      const { sip } = body;
+      const busy = body.activeCalls + body.rtpPortsInUse + body.clockListeners + sip.dialogs + sip.pendingInvites + sip.transactions + sip.connections;
+      if (busy === 0 || Date.now() > deadline) return body;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  /** Process-wide counts from /metrics after a full GC: live heap, RSS, open fds, and handles by type. */
+  async function footprint(): Promise<{ heap: number; rss: number; fds: number; resources: Record<string, number> }> {
+    started.bridge.signal('SIGUSR2');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const m = await metrics(started.httpPort);
+    const resources: Record<string, number> = {};
+    for (const [sample, value] of m) {
+      const type = /^nodejs_active_resources\{type="(\w+)"\}$/.exec(sample)?.[1];
+      if (type) resources[type] = value;
+    }
+    return { heap: m.get('nodejs_heap_size_used_bytes')!, rss: m.get('process_resident_memory_bytes')!, fds: m.get('process_open_fds')!, resources };
+  }
+
+  it(`returns to idle after ${SEQUENTIAL} sequential and ${CONCURRENT} concurrent calls, ended at random`, { timeout: 300_000 }, async () => {
+    const idle = await footprint();
+    const warmUp = Math.min(100, SEQUENTIAL);
+    for (let i = 0; i < warmUp; i++) await shortCall(`warm-${i}`, Math.floor(rand() * 40));
+    await settled();
+    const warm = await footprint();
+
+    const sequentialStart = Date.now();
+    for (let i = warmUp; i < SEQUENTIAL; i++) await shortCall(`seq-${i}`, Math.floor(rand() * 40));
+    const sequentialMs = Date.now() - sequentialStart;
+    await Promise.all(
+      Array.from({ length: CONCURRENT }, async (_, i) => {
+        await new Promise((resolve) => setTimeout(resolve, i * 5));
+        await shortCall(`par-${i}`, 200 + Math.floor(rand() * 1300));
+      }),
+    );
+
+    const after = await settled();
+    expect(after).toMatchObject({ activeCalls: 0, rtpPortsInUse: 0, clockListeners: 0, sip: { dialogs: 0, pendingInvites: 0, transactions: 0, connections: 0 } });
+    const end = await footprint();
+    const calls = SEQUENTIAL + CONCURRENT - warmUp;
+    console.log(
+      `soak: ${SEQUENTIAL + CONCURRENT} calls, ${Math.round(sequentialMs / (SEQUENTIAL - warmUp || 1))} ms per sequential call (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}); ` +
+        `heap ${mb(idle.heap)} -> ${mb(warm.heap)} -> ${mb(end.heap)} (${Math.round((end.heap - warm.heap) / calls)} B/call), ` +
+        `rss ${mb(idle.rss)} -> ${mb(warm.rss)} -> ${mb(end.rss)}, fds ${idle.fds} -> ${end.fds}`,
+    );
+    expect(end.fds).toBe(idle.fds);
+    expect(end.resources).toEqual(idle.resources);
+    expect(end.heap - warm.heap).toBeLessThan(HEAP_BYTES_PER_CALL * calls);
+    expect(end.rss - idle.rss).toBeLessThan(RSS_GROWTH_BYTES);
+    expect(Object.values(counts).every((n) => n > 0)).toBe(true);
+  });
+});
+
+const mb = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MB`;

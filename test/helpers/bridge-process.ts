@@ -1,0 +1,146 @@
+// Runs the built bridge (dist/main.js) as its own process, as `npm start` does, on free loopback ports: for signals,
+// exit codes and process-wide resource counts. test/global-setup.ts builds dist/ first.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify } from 'yaml';
+import type { BridgeConfigInput } from '../../src/config/index.js';
+
+const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+
+type Address = { host: string; port: number };
+
+export interface BridgeHealth {
+  readonly status: 'ok' | 'draining';
+  readonly accepting: boolean;
+  readonly activeCalls: number;
+  readonly rtpPortsInUse: number;
+  readonly clockListeners: number;
+  readonly sip: { readonly dialogs: number; readonly pendingInvites: number; readonly transactions: number; readonly connections: number };
+}
+
+export class BridgeProcess {
+  /** Parsed JSON log lines from stdout. */
+  readonly logs: Array<Record<string, unknown>> = [];
+  stderr = '';
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #waiters: Array<() => void> = [];
+
+  private constructor(
+    private readonly child: ChildProcess,
+    dir: string,
+  ) {
+    let pending = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const lines = (pending + chunk.toString()).split('\n');
+      pending = lines.pop()!;
+      for (const line of lines) {
+        try {
+          this.logs.push(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          this.stderr += `${line}\n`;
+        }
+      }
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    void this.exited.then(() => {
+      rmSync(dir, { recursive: true, force: true });
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  /** Starts the bridge with `config` (ports 0 unless given) and resolves once it logs that it has started. */
+  static async start(config: BridgeConfigInput, nodeArgs: string[] = []): Promise<{ bridge: BridgeProcess; sip: { udp: Address; tcp: Address }; httpPort: number }> {
+    const dir = mkdtempSync(join(tmpdir(), 'bridge-process-'));
+    const file = join(dir, 'bridge.yaml');
+    writeFileSync(
+      file,
+      stringify({
+        ...config,
+        sip: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, ...config.sip },
+        http: { host: '127.0.0.1', port: 0, ...config.http },
+        media: { address: '127.0.0.1', rtpPorts: { min: 30000, max: 39999 }, ...config.media },
+        log: { level: 'info', ...config.log },
+      }),
+    );
+    const child = spawn(process.execPath, [...nodeArgs, MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const bridge = new BridgeProcess(child, dir);
+    try {
+      const started = await bridge.waitForLog('bridge started', 10_000);
+      return { bridge, sip: started.sip as { udp: Address; tcp: Address }, httpPort: started.http as number };
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  signal(signal: NodeJS.Signals): void {
+    this.child.kill(signal);
+  }
+
+  /** Ends the process at once (test cleanup); resolves when it is gone. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+
+  /** The first log line whose `msg` is `msg`, once it has been written. */
+  async waitForLog(msg: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.logs.find((line) => line.msg === msg);
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0 || this.child.exitCode !== null) {
+        throw new Error(`bridge process: no log "${msg}" within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr:\n${this.stderr}`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+/** A GET on a connection of its own, closed after the response, so no idle keep-alive socket skews counts. */
+function get(httpPort: number, path: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port: httpPort, path, agent: false }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      })
+      .on('error', reject);
+  });
+}
+
+/** GET /health: its status code and JSON body. */
+export async function health(httpPort: number): Promise<{ status: number; body: BridgeHealth }> {
+  const { status, text } = await get(httpPort, '/health');
+  return { status, body: JSON.parse(text) as BridgeHealth };
+}
+
+/** GET /metrics, as a map from sample (`name{labels}`) to value. */
+export async function metrics(httpPort: number): Promise<Map<string, number>> {
+  const { text } = await get(httpPort, '/metrics');
+  const samples = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const match = /^(\S+)\s+(\S+)$/.exec(line);
+    if (match && !line.startsWith('#')) samples.set(match[1]!, Number(match[2]));
+  }
+  return samples;
+}
