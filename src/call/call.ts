@@ -398,7 +398,7 @@ export class Call extends EventEmitter<CallEvents> {
     this.#bot?.stop(cause.by === 'caller' ? 'callended' : 'stopped');
     const media = this.#media?.stats;
     this.#media?.close();
-    this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }) }, 'call ended');
+    this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(this.#bot && { botMessagesRefused: this.#bot.rejected }) }, 'call ended');
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     void Promise.allSettled([bye, this.#relay?.delete()]).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');

@@ -5,7 +5,7 @@ import type { Bridge } from '../../src/bridge.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
 import type { SipResponse } from '../../src/signaling/message.js';
 import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
-import { TestBot } from '../helpers/bot.js';
+import { TestBot, type TestBotOptions } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { answeredCall, bridgeRtpAddress, type AnsweredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
@@ -16,7 +16,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(overrides: BridgeConfigInput = {}, botOptions = {}): Promise<{ bot: TestBot; bridge: Bridge }> {
+async function setup(overrides: BridgeConfigInput = {}, botOptions: TestBotOptions = {}): Promise<{ bot: TestBot; bridge: Bridge }> {
   const bot = await TestBot.start(botOptions);
   cleanup.push(() => bot.close());
   const bridge = await startTestBridge({ ...overrides, bot: { defaultUrl: bot.url, ...overrides.bot } });
@@ -55,6 +55,30 @@ describe('admission', () => {
     expect(limited.callId).toBe('r2');
     expect(limited.headers.get('retry-after')).toBe('1');
     expect(limited.headers.get('warning')).toContain('more than 1 INVITEs per second from 127.0.0.1');
+    await waitForIdle(bridge);
+  });
+});
+
+describe('a bot that does not answer', () => {
+  it('is given connectTimeoutMs per attempt and one retry, then the INVITE fails with 480 and the reason', async () => {
+    const { bot, bridge } = await setup({ bot: { connectTimeoutMs: 300 } }, { handshakeDelayMs: 1500 });
+    const client = await SipTestClient.open('tcp', bridge.sip.tcp!);
+    cleanup.push(() => client.close());
+    const sent = Date.now();
+    client.send(exotelInvite({ callId: 'mute-bot', port: bridge.sip.tcp!.port, localPort: client.localPort }));
+    const refused = await client.response(480, 'INVITE');
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(550);
+    expect(refused.headers.get('warning')).toMatch(/^399 sip-ws-bridge "bot unreachable: .*handshake has timed out/);
+    expect(bot.attempts).toBe(2);
+    await waitForIdle(bridge);
+  });
+
+  it('answers the call when the retry gets through', async () => {
+    const { bot, bridge } = await setup({ bot: { connectTimeoutMs: 300 } }, { handshakeDelayMs: (attempt: number) => (attempt === 0 ? 1500 : 0) });
+    const leg = await call(bridge, bot, 'second-try');
+    expect(bot.attempts).toBe(2);
+    leg.client.send(inDialogRequest('BYE', leg.client, leg.ok, 2));
+    await leg.client.response(200, 'BYE');
     await waitForIdle(bridge);
   });
 });

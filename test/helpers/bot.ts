@@ -116,8 +116,8 @@ export class BotConnection {
 }
 
 export interface TestBotOptions {
-  /** Delay before the WebSocket handshake completes, to hold calls in setup. */
-  readonly handshakeDelayMs?: number;
+  /** Delay before the WebSocket handshake completes, to hold calls in setup; a function gets the attempt's index. */
+  readonly handshakeDelayMs?: number | ((attempt: number) => number);
   /** Refuse upgrades with this HTTP status. */
   readonly rejectStatus?: number;
   /** Answer WebSocket pings (default true); false plays a bot that hangs without closing its socket. */
@@ -126,6 +126,8 @@ export interface TestBotOptions {
 
 export class TestBot {
   readonly connections: BotConnection[] = [];
+  /** WebSocket upgrade requests seen, completed or not. */
+  attempts = 0;
   #waiters: Array<() => void> = [];
 
   private constructor(readonly server: WebSocketServer) {
@@ -136,18 +138,23 @@ export class TestBot {
   }
 
   static async start(options: TestBotOptions = {}): Promise<TestBot> {
+    let bot: TestBot | undefined;
     const server = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
       autoPong: options.autoPong ?? true,
       verifyClient: (_info, done) => {
+        const attempt = bot!.attempts++;
+        const { handshakeDelayMs: delay } = options;
+        const delayMs = typeof delay === 'function' ? delay(attempt) : (delay ?? 0);
         if (options.rejectStatus) done(false, options.rejectStatus);
-        else if (options.handshakeDelayMs) setTimeout(() => done(true), options.handshakeDelayMs);
+        else if (delayMs > 0) setTimeout(() => done(true), delayMs);
         else done(true);
       },
     });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    return new TestBot(server);
+    bot = new TestBot(server);
+    return bot;
   }
 
   get url(): string {

@@ -15,6 +15,7 @@ interface Service {
   volumes?: string[];
   ports?: string[];
   networks?: Record<string, { ipv4_address?: string }>;
+  stop_grace_period?: string;
 }
 
 const compose = parse(readFileSync('docker-compose.yml', 'utf8')) as { services: Record<string, Service> };
@@ -76,6 +77,10 @@ describe('docker-compose.yml', () => {
     const botUrl = config.bot.defaultUrl!;
     expect(botUrl.hostname).toBe(ip('bot'));
     expect(services.bot!.command).toEqual(['--host', '0.0.0.0', '--port', botUrl.port, '--path', botUrl.pathname]);
+
+    // docker stop must wait for the drain, else calls in progress are cut without a BYE.
+    const grace = /^(\d+)s$/.exec(services.bridge!.stop_grace_period ?? '')?.[1];
+    expect(Number(grace) * 1000).toBeGreaterThan(config.shutdown.drainTimeoutMs);
   });
 
   it('is valid for docker-compose itself, where docker-compose is installed', (ctx) => {
