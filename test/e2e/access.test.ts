@@ -1,33 +1,18 @@
 // Who may reach the bridge and where calls may lead: source allowlist, connection limits, slow senders, TLS
 // reload and mutual TLS, the bot address policy, and Exotel's custom-header limits.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { CertDir } from '../helpers/certs.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest } from '../helpers/sip-messages.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'bridge-access-'));
-const path = (name: string) => join(dir, name);
-
-function openssl(...args: string[]): void {
-  execFileSync('openssl', args, { stdio: 'ignore' });
-}
-
-/** A self-signed CA, and certificates it signs. */
-function makeCa(name: string): void {
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', path(`${name}.key`), '-out', path(`${name}.pem`));
-}
-function makeCert(name: string, ca: string): void {
-  openssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', path(`${name}.key`), '-out', path(`${name}.csr`));
-  openssl('x509', '-req', '-in', path(`${name}.csr`), '-CA', path(`${ca}.pem`), '-CAkey', path(`${ca}.key`), '-CAcreateserial', '-days', '1', '-out', path(`${name}.pem`));
-}
+const certs = new CertDir();
+const path = (name: string) => certs.path(name);
 
 /** An OPTIONS request; `port` is the sender's, for its Via. */
 function options(port: number, transport = 'UDP'): string {
@@ -148,13 +133,14 @@ describe('stream connection limits', () => {
 
 describe('TLS', () => {
   beforeAll(() => {
-    makeCa('ca');
-    makeCert('server-a', 'ca');
-    makeCert('server-b', 'ca');
-    makeCert('carrier', 'ca');
-    makeCa('stranger-ca');
-    makeCert('stranger', 'stranger-ca');
+    certs.selfSigned('ca');
+    certs.signed('server-a', 'ca');
+    certs.signed('server-b', 'ca');
+    certs.signed('carrier', 'ca');
+    certs.selfSigned('stranger-ca');
+    certs.signed('stranger', 'stranger-ca');
   });
+  afterAll(() => certs.remove());
 
   function tlsConnect(port: number, client?: string): Promise<tls.TLSSocket> {
     return new Promise((resolve, reject) => {
@@ -162,7 +148,7 @@ describe('TLS', () => {
         host: '127.0.0.1',
         port,
         rejectUnauthorized: false,
-        ...(client && { cert: execFileSync('cat', [path(`${client}.pem`)]), key: execFileSync('cat', [path(`${client}.key`)]) }),
+        ...(client && { cert: readFileSync(path(`${client}.pem`)), key: readFileSync(path(`${client}.key`)) }),
       });
       socket.once('secureConnect', () => resolve(socket));
       socket.once('error', reject);
@@ -170,15 +156,15 @@ describe('TLS', () => {
   }
 
   it('reloads its certificate for new connections while open ones carry on', async () => {
-    writeFileSync(path('live.pem'), execFileSync('cat', [path('server-a.pem')]));
-    writeFileSync(path('live.key'), execFileSync('cat', [path('server-a.key')]));
+    writeFileSync(path('live.pem'), readFileSync(path('server-a.pem')));
+    writeFileSync(path('live.key'), readFileSync(path('server-a.key')));
     const bridge = await startTestBridge({ sip: { tls: { host: '127.0.0.1', port: 0, cert: path('live.pem'), key: path('live.key') } } });
     try {
       const port = bridge.sip.tls!.port;
       const before = await tlsConnect(port);
       expect(before.getPeerCertificate().subject.CN).toBe('server-a');
-      writeFileSync(path('live.pem'), execFileSync('cat', [path('server-b.pem')]));
-      writeFileSync(path('live.key'), execFileSync('cat', [path('server-b.key')]));
+      writeFileSync(path('live.pem'), readFileSync(path('server-b.pem')));
+      writeFileSync(path('live.key'), readFileSync(path('server-b.key')));
       bridge.reloadTls();
       const after = await tlsConnect(port);
       expect(after.getPeerCertificate().subject.CN).toBe('server-b');

@@ -1,37 +1,34 @@
 // RFC 3261 behaviour on the wire, driven by a bare SIP peer: OPTIONS, 405, 400, 481, 2xx retransmission,
 // re-INVITE, and a whole call over TLS with a certificate made by the test.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { SipResponse } from '../../src/signaling/message.js';
 import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { CertDir } from '../helpers/certs.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
 let bridge: Bridge;
-let certDir: string;
+const certs = new CertDir();
 
 beforeAll(async () => {
-  certDir = mkdtempSync(join(tmpdir(), 'bridge-tls-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')], { stdio: 'ignore' });
+  const tls = certs.selfSigned('localhost');
   bot = await TestBot.start();
   bridge = await startTestBridge({
     bot: { defaultUrl: bot.url },
-    sip: { tls: { host: '127.0.0.1', port: 0, cert: join(certDir, 'cert.pem'), key: join(certDir, 'key.pem') } },
+    sip: { tls: { host: '127.0.0.1', port: 0, ...tls } },
   });
 });
 
 afterAll(async () => {
   await bridge?.stop();
   await bot?.close();
+  certs.remove();
 });
 
 const udp = () => ({ host: '127.0.0.1', port: bridge.sip.udp!.port });

@@ -2,7 +2,6 @@
 // exit codes and process-wide resource counts. test/global-setup.ts builds dist/ first.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,15 +11,6 @@ import type { BridgeConfigInput } from '../../src/config/index.js';
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 
 type Address = { host: string; port: number };
-
-export interface BridgeHealth {
-  readonly status: 'ok' | 'draining';
-  readonly accepting: boolean;
-  readonly activeCalls: number;
-  readonly rtpPortsInUse: number;
-  readonly clockListeners: number;
-  readonly sip: { readonly dialogs: number; readonly pendingInvites: number; readonly transactions: number; readonly connections: number };
-}
 
 export class BridgeProcess {
   /** Parsed JSON log lines from stdout. */
@@ -112,35 +102,4 @@ export class BridgeProcess {
       });
     }
   }
-}
-
-/** A GET on a connection of its own, closed after the response, so no idle keep-alive socket skews counts. */
-function get(httpPort: number, path: string): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get({ host: '127.0.0.1', port: httpPort, path, agent: false }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      })
-      .on('error', reject);
-  });
-}
-
-/** GET /health: its status code and JSON body. */
-export async function health(httpPort: number): Promise<{ status: number; body: BridgeHealth }> {
-  const { status, text } = await get(httpPort, '/health');
-  return { status, body: JSON.parse(text) as BridgeHealth };
-}
-
-/** GET /metrics, as a map from sample (`name{labels}`) to value. */
-export async function metrics(httpPort: number): Promise<Map<string, number>> {
-  const { text } = await get(httpPort, '/metrics');
-  const samples = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    const match = /^(\S+)\s+(\S+)$/.exec(line);
-    if (match && !line.startsWith('#')) samples.set(match[1]!, Number(match[2]));
-  }
-  return samples;
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createResampler, PCM_RATES, type PcmRate, type Resampler } from '../../src/media/resampler.js';
 import { dominantFrequency, goertzelPower, relativeLevelDb, tone } from '../helpers/audio.js';
+import { seededRandom } from '../helpers/random.js';
 
 const PAIRS: ReadonlyArray<readonly [PcmRate, PcmRate]> = [
   [8000, 16000],
@@ -11,18 +12,6 @@ const PAIRS: ReadonlyArray<readonly [PcmRate, PcmRate]> = [
 
 /** Output samples covering the filter's start-up transient (at most ~75 samples at any rate), skipped before measuring. */
 const SETTLE = 200;
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function concat(parts: Int16Array[]): Int16Array {
   const out = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
@@ -77,7 +66,7 @@ describe('resampler', () => {
   });
 
   it('emits exactly length * L samples when upsampling and floor(total / M) over a stream when downsampling', () => {
-    const rnd = random(7);
+    const rnd = seededRandom(7);
     for (const [from, to] of PAIRS) {
       const r = createResampler(from, to);
       const input = tone(440, from, 4000);
@@ -145,7 +134,7 @@ describe('resampler', () => {
 
   it('gives the same output for any chunking of the stream, and again after reset()', () => {
     for (const [from, to] of PAIRS) {
-      const rnd = random(from + to);
+      const rnd = seededRandom(from + to);
       const input = tone(700, from, from, 6000);
       for (let i = 0; i < input.length; i++) input[i] = input[i]! + Math.round((rnd() - 0.5) * 4000);
       const whole = resample(from, to, input);

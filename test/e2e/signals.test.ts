@@ -1,9 +1,14 @@
 // Signals to the bridge process: SIGTERM stops new calls (503, /health 503), lets calls in progress finish up to the
-// drain timeout, then ends the rest with BYE and exits 0; SIGINT does the same with its shorter timeout.
+// drain timeout, then ends the rest with BYE and exits 0; SIGINT does the same with its shorter timeout; SIGHUP
+// reads the TLS certificate again.
+import { copyFileSync, rmSync } from 'node:fs';
+import tls from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestBot } from '../helpers/bot.js';
-import { BridgeProcess, health } from '../helpers/bridge-process.js';
+import { health } from '../helpers/bridge-http.js';
+import { BridgeProcess } from '../helpers/bridge-process.js';
 import { answeredCall } from '../helpers/carrier.js';
+import { CertDir } from '../helpers/certs.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest, okTo } from '../helpers/sip-messages.js';
 
@@ -73,5 +78,43 @@ describe('SIGINT', () => {
     call.client.send(okTo(bye));
     expect(await bridge.exited).toEqual({ code: 0, signal: null });
     expect(bridge.logs.find((l) => l.msg === 'stopping: no new calls, calls in progress may finish')).toMatchObject({ signal: 'SIGINT', drainTimeoutMs: 300 });
+  });
+});
+
+describe('SIGHUP', () => {
+  it('serves new TLS connections with the certificate now on disk, keeps the old one when the new cannot be read', async () => {
+    const certs = new CertDir();
+    cleanup.push(() => certs.remove());
+    const a = certs.selfSigned('server-a');
+    const b = certs.selfSigned('server-b');
+    const live = { cert: certs.path('live.pem'), key: certs.path('live.key') };
+    copyFileSync(a.cert, live.cert);
+    copyFileSync(a.key, live.key);
+    const { bridge } = await BridgeProcess.start({ sip: { tls: { host: '127.0.0.1', port: 0, ...live } } });
+    cleanup.push(() => bridge.kill());
+    const started = await bridge.waitForLog('bridge started');
+    const port = (started.sip as { tls: { port: number } }).tls.port;
+    const served = async () => {
+      const socket = await new Promise<tls.TLSSocket>((resolve, reject) => {
+        const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false }, () => resolve(s));
+        s.once('error', reject);
+      });
+      const name = socket.getPeerCertificate().subject.CN;
+      socket.destroy();
+      return name;
+    };
+    expect(await served()).toBe('server-a');
+
+    copyFileSync(b.cert, live.cert);
+    copyFileSync(b.key, live.key);
+    bridge.signal('SIGHUP');
+    await bridge.waitForLog('TLS certificate reloaded');
+    expect(await served()).toBe('server-b');
+
+    rmSync(live.key);
+    bridge.signal('SIGHUP');
+    const failed = await bridge.waitForLog('TLS certificate not reloaded');
+    expect(failed.reason).toMatch(/^cannot read sip\.tls\.key .*live\.key/);
+    expect(await served()).toBe('server-b');
   });
 });
