@@ -1,11 +1,10 @@
 // Composition root: builds the signaling backend, media resources, call manager and HTTP server from a config.
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { BotAddressPolicy } from './bot/index.js';
-import { CallManager } from './call/index.js';
+import { CallManager, WebhookSender, type Call } from './call/index.js';
 import type { BridgeConfig } from './config/index.js';
-import { startHttpServer, type HttpServer } from './http/index.js';
+import { BridgeMetrics, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
 import { FrameClock, RtpengineRelay, RtpPortPool } from './media/index.js';
 import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
 
@@ -75,59 +74,53 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     media.relay === 'rtpengine'
       ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })
       : undefined;
+  const metrics = new BridgeMetrics();
   const calls = new CallManager(
     backend,
     {
-    log,
-    routing: {
-      routes: config.routes,
-      ...(bot.defaultUrl && { defaultUrl: bot.defaultUrl }),
-      ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
-      defaultSampleRate: bot.sampleRate,
-    },
-    media: {
-      pool,
-      clock,
-      advertisedAddress: media.advertisedAddress ?? media.address,
-      maxQueueMs: media.maxQueueMs,
-      latch: media.latch,
-      rtpTimeoutMs: media.rtpTimeoutMs,
-      ...(relay && { relay }),
-    },
-    bot: {
-      connectTimeoutMs: bot.connectTimeoutMs,
-      connectRetries: bot.connectRetries,
-      maxMessageBytes: bot.maxMessageBytes,
-      chunkMs: bot.chunkMs,
-      drainTimeoutMs: bot.drainTimeoutMs,
-      pingIntervalMs: bot.pingIntervalMs,
-      dtmfDurationMs: bot.dtmfDurationMs,
-      onDrop: bot.onDrop,
-      addressPolicy: new BotAddressPolicy((address) => bot.urlHeader?.allowedNetworks.has(address) ?? false),
-    },
-    headerLimits: config.limits,
-    maxDurationMs: config.limits.maxCallDurationMs,
+      log,
+      observer: metrics,
+      routing: {
+        routes: config.routes,
+        ...(bot.defaultUrl && { defaultUrl: bot.defaultUrl }),
+        ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
+        defaultSampleRate: bot.sampleRate,
+      },
+      media: {
+        pool,
+        clock,
+        advertisedAddress: media.advertisedAddress ?? media.address,
+        maxQueueMs: media.maxQueueMs,
+        latch: media.latch,
+        rtpTimeoutMs: media.rtpTimeoutMs,
+        ...(relay && { relay }),
+      },
+      bot: {
+        connectTimeoutMs: bot.connectTimeoutMs,
+        connectRetries: bot.connectRetries,
+        maxMessageBytes: bot.maxMessageBytes,
+        chunkMs: bot.chunkMs,
+        drainTimeoutMs: bot.drainTimeoutMs,
+        pingIntervalMs: bot.pingIntervalMs,
+        dtmfDurationMs: bot.dtmfDurationMs,
+        onDrop: bot.onDrop,
+        addressPolicy: new BotAddressPolicy((address) => bot.urlHeader?.allowedNetworks.has(address) ?? false),
+      },
+      headerLimits: config.limits,
+      maxDurationMs: config.limits.maxCallDurationMs,
     },
     config.limits,
   );
 
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  new Gauge({
-    name: 'bridge_active_calls',
-    help: 'Calls being set up or in progress',
-    registers: [registry],
-    collect() {
-      this.set(calls.activeCalls);
-    },
+  metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls) }));
+  backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
+  calls.on('refused', ({ status }) => metrics.setup(status));
+  const webhooks = new WebhookSender({ ...config.webhook, log: log.child({ layer: 'webhook' }) }, (result) => metrics.webhook(result));
+  calls.on('ended', (report, call) => {
+    metrics.callEnded(report);
+    const url = call.webhookUrl ?? config.webhook.url;
+    if (url) webhooks.send(url, report);
   });
-  const refused = new Counter({
-    name: 'bridge_sip_refused_total',
-    help: 'SIP requests and connections turned away before reaching a call, by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-  });
-  backend.on('refused', ({ reason }) => refused.inc({ reason }));
 
   const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats() });
   let http: HttpServer;
@@ -136,7 +129,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     http = await startHttpServer({
       host: config.http.host,
       port: config.http.port,
-      registry,
+      registry: metrics.registry,
       health: () => ({ accepting: calls.accepting, ...stats() }),
     });
   } catch (err) {
@@ -160,9 +153,17 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
         await calls.drain(drainTimeoutMs);
         await backend.stop();
         relay?.close();
+        await webhooks.close(config.webhook.timeoutMs);
         await http.close();
       })();
       return stopped;
     },
   };
+}
+
+function* liveMedia(calls: Iterable<Call>): Iterable<LiveCall> {
+  for (const call of calls) {
+    const media = call.liveMedia;
+    if (media) yield media;
+  }
 }

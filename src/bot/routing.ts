@@ -11,6 +11,8 @@ export interface Route {
   readonly matches?: RegExp;
   readonly url: URL;
   readonly sampleRate?: BotSampleRate;
+  /** Where the post-call report of calls this route takes goes, instead of the global webhook. */
+  readonly webhook?: URL;
 }
 
 export interface RoutingOptions {
@@ -33,6 +35,8 @@ export type RouteDecision =
       readonly via: string;
       /** The URL came from a call header: it must pass the address policy before it is dialled. */
       readonly fromHeader: boolean;
+      /** The chosen route's own webhook. */
+      readonly webhookUrl?: URL;
     }
   | { readonly ok: false; readonly status: 403 | 404; readonly reason: string };
 
@@ -88,7 +92,7 @@ export function hostAllowed(host: string, allowed: readonly string[]): boolean {
 }
 
 export function routeCall(headers: Headers, options: RoutingOptions): RouteDecision {
-  let chosen: { url: URL; sampleRate?: BotSampleRate; via: string; fromHeader?: true } | undefined;
+  let chosen: { url: URL; sampleRate?: BotSampleRate; via: string; fromHeader?: true; webhookUrl?: URL } | undefined;
   const headerUrl = options.urlHeader && headerValue(headers, options.urlHeader.name);
   if (options.urlHeader && headerUrl !== undefined) {
     const parsed = parseBotUrl(headerUrl);
@@ -103,7 +107,12 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
     const value = headerValue(headers, route.header);
     if (value === undefined) continue;
     if ((route.equals !== undefined && value === route.equals) || route.matches?.test(value)) {
-      chosen = { url: route.url, ...(route.sampleRate && { sampleRate: route.sampleRate }), via: `route ${index + 1} (${route.header})` };
+      chosen = {
+        url: route.url,
+        ...(route.sampleRate && { sampleRate: route.sampleRate }),
+        ...(route.webhook && { webhookUrl: route.webhook }),
+        via: `route ${index + 1} (${route.header})`,
+      };
     }
   }
   if (!chosen && options.defaultUrl) chosen = { url: options.defaultUrl, via: 'default' };
@@ -118,7 +127,15 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
   }
   const params: Record<string, string> = {};
   for (const [key, value] of url.searchParams) if (key !== 'sample-rate') params[key] = value;
-  return { ok: true, url, sampleRate, customParameters: params, via: chosen.via, fromHeader: chosen.fromHeader ?? false };
+  return {
+    ok: true,
+    url,
+    sampleRate,
+    customParameters: params,
+    via: chosen.via,
+    fromHeader: chosen.fromHeader ?? false,
+    ...(chosen.webhookUrl && { webhookUrl: chosen.webhookUrl }),
+  };
 }
 
 /** A ws:// or wss:// URL, else undefined. */

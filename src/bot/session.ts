@@ -1,6 +1,7 @@
 // One call's WebSocket to its bot: connect (timeout, one retry), the AgentStream messages out, validated ones in.
 import { EventEmitter } from 'node:events';
 import type { LookupFunction } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import {
@@ -35,8 +36,8 @@ export interface BotConnectOptions {
 export class BotConnectError extends Error {}
 
 export interface BotSessionEvents {
-  /** Bot audio, PCM16LE at the stream's rate. */
-  media: [pcm: Buffer];
+  /** Bot audio, PCM16LE at the stream's rate; `receivedAt` is performance.now() when its message arrived. */
+  media: [pcm: Buffer, receivedAt: number];
   mark: [name: string];
   clear: [];
   /** The bot presses a key toward the caller. */
@@ -188,6 +189,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
   }
 
   #receive(data: WebSocket.RawData, isBinary: boolean): void {
+    const receivedAt = performance.now();
     const bytes = Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : data.byteLength;
     if (bytes > this.maxMessageBytes) {
       this.#reject('oversize', `${bytes} bytes, more than bot.maxMessageBytes ${this.maxMessageBytes}`);
@@ -205,7 +207,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     const message = parsed.message;
     switch (message.event) {
       case 'media':
-        this.emit('media', message.audio);
+        this.emit('media', message.audio, receivedAt);
         return;
       case 'mark':
         this.emit('mark', message.name);

@@ -1,6 +1,7 @@
 // One call: owns its SIP dialog, RTP session and bot session, moves through explicit states, ends exactly once.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
   BotConnectError,
@@ -14,9 +15,18 @@ import {
   type RoutingOptions,
   type StreamStart,
 } from '../bot/index.js';
-import { isDtmfDigit, MediaSession, type FrameClock, type RelaySession, type RtpengineRelay, type RtpPortPool } from '../media/index.js';
+import {
+  isDtmfDigit,
+  MediaSession,
+  type FrameClock,
+  type MediaStats,
+  type RelaySession,
+  type RtpengineRelay,
+  type RtpPortPool,
+} from '../media/index.js';
 import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
+import type { CallObserver, CallReport } from './report.js';
 
 export interface CallOptions {
   readonly log: Logger;
@@ -47,6 +57,7 @@ export interface CallOptions {
   };
   readonly headerLimits: HeaderLimits;
   readonly maxDurationMs: number;
+  readonly observer?: CallObserver;
 }
 
 /**
@@ -72,7 +83,7 @@ export type EndCause =
 
 export interface CallEvents {
   /** Everything is released and our BYE, if any, has been answered (or given up on). */
-  ended: [cause: EndCause];
+  ended: [report: CallReport];
 }
 
 const unavailable = (reason: string): Rejection => ({ status: 503, phrase: 'Service Unavailable', warnCode: 399, reason });
@@ -106,6 +117,10 @@ export class Call extends EventEmitter<CallEvents> {
   #drainTimer: NodeJS.Timeout | undefined;
   #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
+  readonly #startedAt = new Date();
+  #answeredAt: Date | undefined;
+  #botConnectMs: number | undefined;
+  #dtmf = '';
 
   constructor(
     private readonly invite: IncomingCall,
@@ -121,6 +136,16 @@ export class Call extends EventEmitter<CallEvents> {
 
   get state(): CallState {
     return this.#state;
+  }
+
+  /** Where this call's report goes: its route's webhook, if it has one. */
+  get webhookUrl(): URL | undefined {
+    return this.#route?.webhookUrl;
+  }
+
+  /** Packet counts and queued bot audio so far, for metrics read while the call goes on. */
+  get liveMedia(): { readonly packets: MediaSession['packetCounts']; readonly queuedMs: number } | undefined {
+    return this.#media && { packets: this.#media.packetCounts, queuedMs: this.#media.queuedMs };
   }
 
   /** Sets the call up and answers it, or rejects the INVITE with the reason. Never throws. */
@@ -217,12 +242,16 @@ export class Call extends EventEmitter<CallEvents> {
       rtpTimeoutMs: options.media.rtpTimeoutMs,
       clock: options.media.clock,
       log: this.log,
+      ...(options.observer && { onLatency: options.observer.latency.bind(options.observer) }),
     });
     this.#media = media;
 
     let bot: BotSession;
+    const connecting = performance.now();
     try {
       bot = await this.#connectBot(route, options.bot.connectRetries);
+      this.#botConnectMs = performance.now() - connecting;
+      options.observer?.botConnected(this.#botConnectMs);
     } catch (err) {
       const reason = err instanceof BotConnectError ? `bot unreachable: ${err.message}` : String(err);
       this.#fail({ status: 480, phrase: 'Temporarily Unavailable', warnCode: 399, reason });
@@ -283,7 +312,9 @@ export class Call extends EventEmitter<CallEvents> {
   #answer(carrierSdp: string, bridgeSdp: string, media: MediaSession): void {
     const dialog = this.invite.answer(carrierSdp);
     this.#dialog = dialog;
+    this.#answeredAt = new Date();
     this.#state = 'active';
+    this.options.observer?.setup(200);
     media.start();
     this.log.info({ rtp_port: media.port, relayed: this.#relay !== undefined }, 'call answered');
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), this.options.maxDurationMs);
@@ -291,7 +322,7 @@ export class Call extends EventEmitter<CallEvents> {
     dialog.on('lost', () => this.end({ by: 'caller', reason: 'connection lost' }));
     dialog.on('dtmf', (digit, durationMs) => {
       this.log.info({ digit, source: 'SIP INFO' }, 'caller DTMF');
-      this.#bot?.sendDtmf(digit, durationMs ?? 0);
+      this.#callerDtmf(digit, durationMs ?? 0);
     });
     dialog.on('ackTimeout', () => this.end({ by: 'system', reason: 'no ACK for 200 OK' }));
     dialog.on('remoteSdp', (offer) => {
@@ -321,17 +352,25 @@ export class Call extends EventEmitter<CallEvents> {
     media.on('markPlayed', (name) => this.#bot?.sendMark(name));
     media.on('dtmf', (digit, durationMs) => {
       this.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
-      this.#bot?.sendDtmf(digit, durationMs);
+      this.#callerDtmf(digit, durationMs);
     });
     media.on('rtpTimeout', () => this.end({ by: 'system', reason: `no RTP from the caller for ${this.options.media.rtpTimeoutMs} ms` }));
   }
 
+  #callerDtmf(digit: string, durationMs: number): void {
+    this.#dtmf += digit;
+    this.options.observer?.dtmf('caller_to_bot');
+    this.#bot?.sendDtmf(digit, durationMs);
+  }
+
   #wireBot(bot: BotSession, media: MediaSession): void {
-    bot.on('media', (pcm) => media.playBotAudio(pcm));
+    bot.on('media', (pcm, receivedAt) => media.playBotAudio(pcm, receivedAt));
     bot.on('mark', (name) => media.mark(name));
     bot.on('clear', () => media.clear());
     bot.on('dtmf', (digit, durationMs) => {
-      if (isDtmfDigit(digit)) media.sendDtmf(digit, durationMs ?? this.options.bot.dtmfDurationMs);
+      if (!isDtmfDigit(digit)) return;
+      this.options.observer?.dtmf('bot_to_caller');
+      media.sendDtmf(digit, durationMs ?? this.options.bot.dtmfDurationMs);
     });
     bot.on('closed', ({ byBot, clean, code, reason }) => {
       if (!byBot || bot !== this.#bot || this.#state !== 'active') return;
@@ -387,22 +426,62 @@ export class Call extends EventEmitter<CallEvents> {
     clearTimeout(this.#drainTimer);
     clearTimeout(this.#durationTimer);
     this.#abort.abort();
+    let sipStatus = answered ? 200 : 487;
     if (!answered && !this.invite.cancelled) {
       const rejection = (cause.by === 'system' && cause.rejection) || INTERNAL_ERROR;
+      sipStatus = rejection.status;
       this.log.warn({ status: rejection.status, reason: rejection.reason }, 'call rejected');
       this.invite.reject(rejection.status, rejection.phrase, {
         warning: { code: rejection.warnCode, text: rejection.reason },
         ...(rejection.status === 503 && { retryAfter: 5 }),
       });
     }
+    if (!answered) this.options.observer?.setup(sipStatus);
     this.#bot?.stop(cause.by === 'caller' ? 'callended' : 'stopped');
     const media = this.#media?.stats;
     this.#media?.close();
     this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(this.#bot && { botMessagesRefused: this.#bot.rejected }) }, 'call ended');
+    const report = this.#buildReport(cause, sipStatus, media);
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     void Promise.allSettled([bye, this.#relay?.delete()]).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
-      this.emit('ended', cause);
+      this.emit('ended', report);
     });
+  }
+
+  #buildReport(cause: EndCause, sipStatus: number, media: MediaStats | undefined): CallReport {
+    const { invite } = this;
+    const endedAt = new Date();
+    const answeredAt = this.#answeredAt;
+    return {
+      call_sid: this.callSid,
+      stream_sid: this.streamSid,
+      account_sid: this.accountSid,
+      sip_call_id: invite.callId,
+      from: invite.from.user ?? invite.from.uri,
+      to: invite.to.user ?? invite.to.uri,
+      custom_parameters: this.#route?.customParameters ?? {},
+      started_at: this.#startedAt.toISOString(),
+      answered_at: answeredAt?.toISOString() ?? null,
+      ended_at: endedAt.toISOString(),
+      duration_s: answeredAt ? (endedAt.getTime() - answeredAt.getTime()) / 1000 : 0,
+      disconnected_by: cause.by,
+      end_reason: cause.reason,
+      sip_status: sipStatus,
+      bot_connect_ms: this.#botConnectMs === undefined ? null : Math.round(this.#botConnectMs * 10) / 10,
+      dtmf: this.#dtmf,
+      media: media
+        ? {
+            packets_in: media.packetsIn,
+            packets_out: media.packetsOut,
+            packets_lost: media.packetsLost,
+            jitter_ms: media.jitterMs,
+            latency_ms: {
+              caller_to_bot: { mean: media.latency.caller_to_bot.meanMs, p99: media.latency.caller_to_bot.p99Ms },
+              bot_to_caller: { mean: media.latency.bot_to_caller.meanMs, p99: media.latency.bot_to_caller.p99Ms },
+            },
+          }
+        : null,
+    };
   }
 }

@@ -2,7 +2,8 @@
 // the concurrent-call limit, not faster than each source's INVITE rate. Keeps the set of live calls.
 import { EventEmitter } from 'node:events';
 import type { IncomingCall, SipBackend } from '../signaling/index.js';
-import { Call, type CallOptions, type EndCause } from './call.js';
+import { Call, type CallOptions } from './call.js';
+import type { CallReport } from './report.js';
 
 export interface AdmissionLimits {
   readonly maxConcurrentCalls: number;
@@ -11,8 +12,10 @@ export interface AdmissionLimits {
 }
 
 export interface CallManagerEvents {
-  /** A call ended (after its teardown), or was turned away before it became a call (`status` then set). */
-  ended: [cause: EndCause | { readonly by: 'system'; readonly reason: string; readonly status: number }];
+  /** A call ended, after its teardown. */
+  ended: [report: CallReport, call: Call];
+  /** An INVITE turned away before it became a call (shutting down, too many calls, too fast). */
+  refused: [refusal: { readonly status: number; readonly reason: string }];
 }
 
 /** Per-source token buckets; idle full ones are forgotten so the map stays small. */
@@ -54,6 +57,11 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
 
   get activeCalls(): number {
     return this.#calls.size;
+  }
+
+  /** The calls in progress. */
+  get calls(): ReadonlySet<Call> {
+    return this.#calls;
   }
 
   /** False once draining for shutdown has begun. */
@@ -99,14 +107,14 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
     if (refusal) {
       this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
       invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });
-      this.emit('ended', { by: 'system', reason: refusal.reason, status: 503 });
+      this.emit('refused', { status: 503, reason: refusal.reason });
       return;
     }
     const call = new Call(invite, this.options);
     this.#calls.add(call);
-    call.once('ended', (cause) => {
+    call.once('ended', (report) => {
       this.#calls.delete(call);
-      this.emit('ended', cause);
+      this.emit('ended', report, call);
       if (this.#calls.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
     });
     void call.run();

@@ -19,6 +19,17 @@ const wsUrl = z
   }, 'must be a ws:// or wss:// URL')
   .transform((text) => new URL(text));
 
+const httpUrl = z
+  .string()
+  .refine((text) => {
+    try {
+      return ['http:', 'https:'].includes(new URL(text).protocol);
+    } catch {
+      return false;
+    }
+  }, 'must be an http:// or https:// URL')
+  .transform((text) => new URL(text));
+
 const sampleRate = z.union([z.literal(8000), z.literal(16000), z.literal(24000)], { error: 'must be 8000, 16000 or 24000' });
 
 const regex = z.string().transform((pattern, ctx) => {
@@ -37,6 +48,8 @@ const route = z
     matches: regex.optional(),
     url: wsUrl,
     sampleRate: sampleRate.optional(),
+    /** Post-call report for this route's calls, instead of `webhook.url`. */
+    webhook: httpUrl.optional(),
   })
   .refine((r) => (r.equals === undefined) !== (r.matches === undefined), 'set exactly one of "equals" and "matches"');
 
@@ -137,6 +150,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   routes: z.array(route).default([]),
+  /** A JSON POST after each call (see README); off without a URL. */
+  webhook: z
+    .strictObject({
+      url: httpUrl.optional(),
+      /** Each attempt may take this long. */
+      timeoutMs: z.number().int().min(100).default(5000),
+      /** Further attempts after a failed one (no answer, 5xx, 408, 429), waiting backoffMs, then twice that, ... */
+      retries: z.number().int().min(0).max(10).default(3),
+      backoffMs: z.number().int().min(10).default(1000),
+      /** Reports waiting to be sent at once; beyond it new ones are dropped with a warning. */
+      maxPending: z.number().int().min(1).default(1000),
+    })
+    .prefault({}),
   limits: z
     .strictObject({
       /** Calls are ended (BYE, stop "stopped") when they last this long; Exotel's own streams last 60 min. */

@@ -5,4 +5,5 @@ export type { G711Codec } from './g711.js';
 export { RtpPortPool, type BoundRtpSocket } from './ports.js';
 export { RelayError, RelaySession, RtpengineRelay, type RtpengineOptions } from './rtpengine.js';
 export type { PcmRate } from './resampler.js';
-export { MediaSession, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';
+export type { LatencySummary } from './latency.js';
+export { MediaSession, type LatencyPath, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';

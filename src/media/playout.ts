@@ -6,6 +6,12 @@ interface PendingMark {
   readonly at: number;
 }
 
+/** Where a piece of audio starts, and when it was received: its latency is known once that sample is played. */
+interface PendingStart {
+  readonly at: number;
+  readonly receivedAt: number;
+}
+
 export class PlayoutQueue {
   #ring = new Int16Array(8000);
   #read = 0;
@@ -15,8 +21,13 @@ export class PlayoutQueue {
   #played = 0;
   #dropped = 0;
   readonly #marks: PendingMark[] = [];
+  readonly #starts: PendingStart[] = [];
 
-  constructor(private readonly maxSamples: number) {}
+  /** @param onStarted called when the first sample of audio pushed with a `receivedAt` is pulled to be played. */
+  constructor(
+    private readonly maxSamples: number,
+    private readonly onStarted?: (receivedAt: number) => void,
+  ) {}
 
   get size(): number {
     return this.#size;
@@ -27,8 +38,11 @@ export class PlayoutQueue {
     return this.#dropped;
   }
 
-  /** Queues samples; when the cap is reached the oldest are dropped. Returns how many were dropped. */
-  push(samples: Int16Array): number {
+  /**
+   * Queues samples; when the cap is reached the oldest are dropped. Returns how many were dropped. With `receivedAt`
+   * (ms), `onStarted` hears of it when the first of these samples is played.
+   */
+  push(samples: Int16Array, receivedAt?: number): number {
     let input = samples;
     let dropped = 0;
     if (input.length > this.maxSamples) {
@@ -41,9 +55,10 @@ export class PlayoutQueue {
     }
     const overflow = this.#size + input.length - this.maxSamples;
     if (overflow > 0) {
-      this.#skip(overflow);
+      this.#skip(overflow, false);
       dropped += overflow;
     }
+    if (receivedAt !== undefined && input.length > 0 && input.length === samples.length) this.#starts.push({ at: this.#queued, receivedAt });
     this.#grow(this.#size + input.length);
     const cap = this.#ring.length;
     const write = (this.#read + this.#size) % cap;
@@ -64,13 +79,13 @@ export class PlayoutQueue {
     frame.set(this.#ring.subarray(this.#read, this.#read + first), 0);
     if (first < n) frame.set(this.#ring.subarray(0, n - first), first);
     frame.fill(0, n);
-    this.#skip(n);
+    this.#skip(n, true);
     return n;
   }
 
   /** Drops everything queued; pending marks become due at once. */
   clear(): void {
-    this.#skip(this.#size);
+    this.#skip(this.#size, false);
   }
 
   mark(name: string): void {
@@ -84,10 +99,16 @@ export class PlayoutQueue {
     return due === 0 ? EMPTY : this.#marks.splice(0, due).map((m) => m.name);
   }
 
-  #skip(n: number): void {
+  /** Moves past `n` samples, `played` to the caller or dropped. */
+  #skip(n: number, played: boolean): void {
+    const end = this.#played + n;
+    while (this.#starts.length > 0 && this.#starts[0]!.at < end) {
+      const start = this.#starts.shift()!;
+      if (played) this.onStarted?.(start.receivedAt);
+    }
     this.#read = (this.#read + n) % this.#ring.length;
     this.#size -= n;
-    this.#played += n;
+    this.#played = end;
   }
 
   #grow(needed: number): void {

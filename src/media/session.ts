@@ -8,8 +8,10 @@ import { PcmChunker } from './chunker.js';
 import { FRAME_MS, type FrameClock } from './clock.js';
 import { DtmfReceiver, DtmfSender, EVENT_PAYLOAD_BYTES, type DtmfDigit } from './dtmf.js';
 import { decodeG711, encodeG711, type G711Codec } from './g711.js';
+import { LatencyHistogram, type LatencySummary } from './latency.js';
 import { PlayoutQueue } from './playout.js';
 import type { BoundRtpSocket } from './ports.js';
+import { RtpReception } from './reception.js';
 import { createResampler, type PcmRate, type Resampler } from './resampler.js';
 import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, writeRtpHeader } from './rtp-packet.js';
 
@@ -40,7 +42,15 @@ export interface MediaSessionOptions {
   readonly rtpTimeoutMs: number;
   readonly clock: FrameClock;
   readonly log: Logger;
+  /** Hears every latency observation as it is made (for process-wide metrics). */
+  readonly onLatency?: (path: LatencyPath, ms: number) => void;
 }
+
+/**
+ * caller_to_bot: arrival of the RTP packet that completes a chunk -> that chunk handed to the bot's socket.
+ * bot_to_caller: a bot media message received -> its first sample sent to the caller (after the audio queued before it).
+ */
+export type LatencyPath = 'caller_to_bot' | 'bot_to_caller';
 
 export interface MediaSessionEvents {
   /** A chunk of caller audio, PCM16LE at the bot's rate; the buffer is reused after the listener returns. */
@@ -58,6 +68,11 @@ export type DropReason = 'malformed' | 'foreignSource' | 'unexpectedPayloadType'
 export interface MediaStats {
   packetsIn: number;
   packetsOut: number;
+  /** Caller audio packets that never came (RFC 3550: expected minus received). */
+  packetsLost: number;
+  /** The caller stream's RFC 3550 interarrival jitter, in ms. */
+  jitterMs: number;
+  latency: Record<LatencyPath, LatencySummary>;
   /** Packets ignored, by why: not RTP, from an address that is not the caller's, a payload type not negotiated. */
   dropped: Record<DropReason, number>;
   /** Caller packets dropped as duplicates or too late for the bot's stream. */
@@ -79,6 +94,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #queue: PlayoutQueue;
   readonly #chunker: PcmChunker;
   readonly #timeline: CallerTimeline;
+  readonly #reception = new RtpReception();
+  readonly #latency: Record<LatencyPath, LatencyHistogram> = { caller_to_bot: new LatencyHistogram(), bot_to_caller: new LatencyHistogram() };
+  /** Arrival time of the caller packet being handled, while it is. */
+  #arrival: number | undefined;
   readonly #dtmfIn = new DtmfReceiver();
   readonly #dtmfOut = new DtmfSender(FRAME_SAMPLES);
   readonly #toBot: Resampler;
@@ -106,10 +125,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#log = options.log;
     this.port = options.rtp.port;
     this.#remote = { ...options.remote };
-    this.#queue = new PlayoutQueue((options.maxQueueMs * CARRIER_RATE) / 1000);
+    this.#queue = new PlayoutQueue((options.maxQueueMs * CARRIER_RATE) / 1000, (receivedAt) => this.#observe('bot_to_caller', receivedAt));
     this.#toBot = createResampler(CARRIER_RATE, options.botRate);
     this.#fromBot = createResampler(options.botRate, CARRIER_RATE);
-    this.#chunker = new PcmChunker((options.botRate * options.chunkMs) / 1000, (chunk) => this.emit('callerAudio', chunk));
+    this.#chunker = new PcmChunker((options.botRate * options.chunkMs) / 1000, (chunk) => {
+      this.emit('callerAudio', chunk);
+      // Chunks of silence filled in on the clock have no packet to measure from.
+      if (this.#arrival !== undefined) this.#observe('caller_to_bot', this.#arrival);
+    });
     this.#timeline = new CallerTimeline((samples) => this.#chunker.push(this.#toBot.process(samples)));
     options.rtp.socket.on('message', (packet, rinfo) => this.#receive(packet, rinfo.address, rinfo.port));
     options.rtp.socket.on('error', (err) => this.#log.warn({ err: err.message }, 'RTP socket error'));
@@ -117,7 +140,25 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   get stats(): MediaStats {
     const { filledSamples, latePackets } = this.#timeline.stats;
-    return { ...this.#counts, dropped: { ...this.#dropped }, latePackets, silenceFilledMs: (filledSamples * 1000) / CARRIER_RATE };
+    return {
+      ...this.#counts,
+      packetsLost: this.#reception.lost,
+      jitterMs: Math.round(this.#reception.jitterMs * 1000) / 1000,
+      latency: { caller_to_bot: this.#latency.caller_to_bot.summary(), bot_to_caller: this.#latency.bot_to_caller.summary() },
+      dropped: { ...this.#dropped },
+      latePackets,
+      silenceFilledMs: (filledSamples * 1000) / CARRIER_RATE,
+    };
+  }
+
+  /** Packets counted so far, cheaply, for metrics read while the call goes on. */
+  get packetCounts(): { readonly in: number; readonly out: number; readonly lost: number } {
+    return { in: this.#counts.packetsIn, out: this.#counts.packetsOut, lost: this.#reception.lost };
+  }
+
+  /** Bot audio waiting to be played, in ms. */
+  get queuedMs(): number {
+    return (this.#queue.size * 1000) / CARRIER_RATE;
   }
 
   /** Starts sending a frame every 20 ms: the bot's audio when there is some, silence otherwise. */
@@ -128,8 +169,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#stopClock = this.#opts.clock.add((skipped) => this.#tick(skipped));
   }
 
-  /** Queues the bot's PCM16LE audio (at the bot's rate); any byte count, odd ones carried to the next call. */
-  playBotAudio(pcm: Buffer): void {
+  /**
+   * Queues the bot's PCM16LE audio (at the bot's rate); any byte count, odd ones carried to the next call.
+   * `receivedAt` (performance.now() when its message arrived) measures the bot-to-caller latency.
+   */
+  playBotAudio(pcm: Buffer, receivedAt?: number): void {
     if (this.#closed) return;
     let bytes = pcm;
     if (this.#carry !== undefined) {
@@ -141,7 +185,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (this.#botSamples.length < count) this.#botSamples = new Int16Array(count);
     const samples = this.#botSamples.subarray(0, count);
     for (let i = 0; i < count; i++) samples[i] = bytes.readInt16LE(2 * i);
-    const dropped = this.#queue.push(this.#fromBot.process(samples));
+    const dropped = this.#queue.push(this.#fromBot.process(samples), receivedAt);
     if (dropped > 0) {
       this.#counts.queueDroppedMs += (dropped * 1000) / CARRIER_RATE;
       this.#log.warn({ droppedMs: (dropped * 1000) / CARRIER_RATE, maxQueueMs: this.#opts.maxQueueMs }, 'bot audio queue full: dropped the oldest audio');
@@ -217,15 +261,25 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
         this.#remote = { address, port };
       }
     }
-    this.#lastPacketAt = performance.now();
+    const now = performance.now();
+    this.#lastPacketAt = now;
     this.#counts.packetsIn++;
+    this.#reception.packet(header.ssrc, header.sequence, now, isAudio ? header.timestamp : undefined);
     const payload = packet.subarray(header.payloadOffset, header.payloadOffset + Math.min(header.payloadLength, MAX_PACKET_SAMPLES));
     if (isEvent) {
       for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.emit('dtmf', digit, durationMs);
       return;
     }
     const n = decodeG711(this.#opts.codec, payload, this.#decoded);
-    this.#timeline.packet(header.ssrc, header.timestamp, this.#decoded.subarray(0, n), performance.now());
+    this.#arrival = now;
+    this.#timeline.packet(header.ssrc, header.timestamp, this.#decoded.subarray(0, n), now);
+    this.#arrival = undefined;
+  }
+
+  #observe(path: LatencyPath, since: number): void {
+    const ms = performance.now() - since;
+    this.#latency[path].observe(ms);
+    this.#opts.onLatency?.(path, ms);
   }
 
   #latchable(address: string): boolean {

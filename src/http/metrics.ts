@@ -1,0 +1,171 @@
+// The bridge's Prometheus metrics. Per-packet counts are not pushed into prom-client on the hot path: they are read
+// from the calls in progress (plus the totals of ended ones) when /metrics is scraped.
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CallObserver, CallReport } from '../call/index.js';
+import type { LatencyPath } from '../media/index.js';
+
+/** What the metrics read from the calls in progress at scrape time. */
+export interface LiveCall {
+  readonly packets: { readonly in: number; readonly out: number; readonly lost: number };
+  readonly queuedMs: number;
+}
+
+export interface LiveCalls {
+  readonly count: number;
+  readonly calls: Iterable<LiveCall>;
+}
+
+export class BridgeMetrics implements CallObserver {
+  readonly registry = new Registry();
+  /** Packet totals of the calls that have ended. */
+  readonly #ended = { in: 0, out: 0, lost: 0 };
+  readonly #setups: Counter<'status'>;
+  readonly #endedCalls: Counter<'by'>;
+  readonly #duration: Histogram;
+  readonly #jitter: Histogram;
+  readonly #botConnect: Histogram;
+  readonly #latency: Histogram<'path'>;
+  readonly #dtmf: Counter<'direction'>;
+  readonly #refused: Counter<'reason'>;
+  readonly #webhooks: Counter<'result'>;
+  #live: () => LiveCalls = () => ({ count: 0, calls: [] });
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    const ended = this.#ended;
+    const live = () => this.#live();
+    const sum = (pick: (call: LiveCall) => number) => {
+      let total = 0;
+      for (const call of live().calls) total += pick(call);
+      return total;
+    };
+    new Gauge({
+      name: 'bridge_active_calls',
+      help: 'Calls being set up or in progress',
+      registers,
+      collect() {
+        this.set(live().count);
+      },
+    });
+    this.#setups = new Counter({
+      name: 'bridge_call_setups_total',
+      help: 'INVITEs by the final response they got: 200 answered, else the reason as a SIP status',
+      labelNames: ['status'],
+      registers,
+    });
+    this.#endedCalls = new Counter({ name: 'bridge_calls_ended_total', help: 'Answered calls ended, by who ended them', labelNames: ['by'], registers });
+    this.#duration = new Histogram({
+      name: 'bridge_call_duration_seconds',
+      help: 'Answered calls, from the answer to the end',
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600],
+      registers,
+    });
+    new Counter({
+      name: 'bridge_rtp_packets_total',
+      help: 'RTP packets from callers (in) and to callers (out)',
+      labelNames: ['direction'],
+      registers,
+      collect() {
+        this.reset();
+        this.inc({ direction: 'in' }, ended.in + sum((c) => c.packets.in));
+        this.inc({ direction: 'out' }, ended.out + sum((c) => c.packets.out));
+      },
+    });
+    new Counter({
+      name: 'bridge_rtp_lost_packets_total',
+      help: 'Caller RTP packets that never arrived (RFC 3550: expected minus received)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(ended.lost + sum((c) => c.packets.lost));
+      },
+    });
+    this.#jitter = new Histogram({
+      name: 'bridge_rtp_inbound_jitter_seconds',
+      help: "Each answered call's RFC 3550 interarrival jitter of the caller's RTP, at its end",
+      buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1],
+      registers,
+    });
+    this.#botConnect = new Histogram({
+      name: 'bridge_bot_connect_seconds',
+      help: "Time to open the bot's WebSocket (retries included)",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20],
+      registers,
+    });
+    this.#latency = new Histogram({
+      name: 'bridge_latency_seconds',
+      help: "Time audio spends in the bridge: caller_to_bot from the RTP packet completing a chunk to its WebSocket send; bot_to_caller from a bot media message to the RTP packet with its first sample",
+      labelNames: ['path'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5, 1],
+      registers,
+    });
+    new Gauge({
+      name: 'bridge_bot_queue_seconds',
+      help: 'Bot audio waiting to be played, over all calls',
+      registers,
+      collect() {
+        this.set(sum((c) => c.queuedMs) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'bridge_bot_queue_max_seconds',
+      help: 'Bot audio waiting to be played in the call with the most',
+      registers,
+      collect() {
+        let max = 0;
+        for (const call of live().calls) max = Math.max(max, call.queuedMs);
+        this.set(max / 1000);
+      },
+    });
+    this.#dtmf = new Counter({ name: 'bridge_dtmf_total', help: 'Key presses relayed, by direction', labelNames: ['direction'], registers });
+    this.#refused = new Counter({
+      name: 'bridge_sip_refused_total',
+      help: 'SIP requests and connections turned away before reaching a call, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.#webhooks = new Counter({ name: 'bridge_webhooks_total', help: 'Post-call reports, by outcome', labelNames: ['result'], registers });
+  }
+
+  /** Where the calls in progress are read from at scrape time. */
+  track(live: () => LiveCalls): void {
+    this.#live = live;
+  }
+
+  setup(status: number): void {
+    this.#setups.inc({ status: String(status) });
+  }
+
+  botConnected(ms: number): void {
+    this.#botConnect.observe(ms / 1000);
+  }
+
+  dtmf(direction: 'caller_to_bot' | 'bot_to_caller'): void {
+    this.#dtmf.inc({ direction });
+  }
+
+  latency(path: LatencyPath, ms: number): void {
+    this.#latency.observe({ path }, ms / 1000);
+  }
+
+  callEnded(report: CallReport): void {
+    if (report.media) {
+      this.#ended.in += report.media.packets_in;
+      this.#ended.out += report.media.packets_out;
+      this.#ended.lost += report.media.packets_lost;
+    }
+    if (report.answered_at === null) return;
+    this.#endedCalls.inc({ by: report.disconnected_by });
+    this.#duration.observe(report.duration_s);
+    if (report.media && report.media.packets_in > 1) this.#jitter.observe(report.media.jitter_ms / 1000);
+  }
+
+  sipRefused(reason: string): void {
+    this.#refused.inc({ reason });
+  }
+
+  webhook(result: 'delivered' | 'failed' | 'dropped'): void {
+    this.#webhooks.inc({ result });
+  }
+}
