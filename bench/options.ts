@@ -1,0 +1,93 @@
+// The bench's options, from the command line (`npm run bench -- --calls 50,200`) or the environment (BENCH_CALLS=...);
+// the command line wins.
+import { parseArgs } from 'node:util';
+import { MAX_CALLS } from './ports.js';
+import type { CallerRtp } from './sipp-scenarios.js';
+
+export const STEPS = ['load', 'rtpengine', 'setup-rate'] as const;
+export type Step = (typeof STEPS)[number];
+
+export interface BenchOptions {
+  readonly steps: ReadonlySet<Step>;
+  readonly calls: readonly number[];
+  readonly durationSeconds: number;
+  readonly rampRate: number;
+  readonly rates: readonly number[];
+  readonly secondsPerRate: number;
+  readonly callerRtp: CallerRtp;
+  /** Whether the results replace those in docs/benchmarks.md. */
+  readonly writeDocs: boolean;
+  readonly quick: boolean;
+}
+
+const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5' };
+const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream' };
+
+export const USAGE = `npm run bench -- [options]   (each option can also be given as the environment variable shown)
+  --steps LIST        BENCH_STEPS          runs among load, rtpengine, setup-rate (default: all three)
+  --calls LIST        BENCH_CALLS          concurrent calls per load step (default ${DEFAULTS.calls});
+                                           stepping stops after the first step whose callers lose frames
+  --duration S        BENCH_DURATION       seconds measured while all calls are up (default ${DEFAULTS.duration})
+  --ramp R            BENCH_RAMP           new calls per second while the calls ramp up (default ${DEFAULTS.ramp})
+  --rates LIST        BENCH_RATES          setup rates tried, calls/s (default ${DEFAULTS.rates})
+  --rate-duration S   BENCH_RATE_DURATION  seconds each setup rate is offered (default ${DEFAULTS['rate-duration']})
+  --caller-rtp MODE   BENCH_CALLER_RTP     stream (SIPp rtp_stream, default) or pcap (play_pcap_audio); see docs
+  --quick             BENCH_QUICK=1        calls ${QUICK.calls} for ${QUICK.duration} s, rates ${QUICK.rates} for ${QUICK['rate-duration']} s; docs/ not written
+  --no-docs, --docs                        do not / do replace the results in docs/benchmarks.md`;
+
+export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      steps: { type: 'string' },
+      calls: { type: 'string' },
+      duration: { type: 'string' },
+      ramp: { type: 'string' },
+      rates: { type: 'string' },
+      'rate-duration': { type: 'string' },
+      'caller-rtp': { type: 'string' },
+      quick: { type: 'boolean' },
+      docs: { type: 'boolean' },
+      'no-docs': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const quick = values.quick ?? env.BENCH_QUICK === '1';
+  const pick = (name: keyof typeof DEFAULTS): string => {
+    const envName = `BENCH_${name.toUpperCase().replace('-', '_')}`;
+    return values[name] ?? env[envName] ?? (quick ? (QUICK as Record<string, string>)[name] : undefined) ?? DEFAULTS[name];
+  };
+
+  const steps = list(pick('steps'), 'steps', (s) => s).map((step) => {
+    if (!(STEPS as readonly string[]).includes(step)) throw new Error(`unknown step "${step}": one of ${STEPS.join(', ')}`);
+    return step as Step;
+  });
+  const calls = list(pick('calls'), 'calls', Number);
+  for (const n of calls) if (!Number.isInteger(n) || n < 1 || n > MAX_CALLS) throw new Error(`calls: ${n} is not a whole number from 1 to ${MAX_CALLS}`);
+  const callerRtp = pick('caller-rtp');
+  if (callerRtp !== 'pcap' && callerRtp !== 'stream') throw new Error(`caller-rtp: "${callerRtp}" is neither pcap nor stream`);
+  return {
+    steps: new Set(steps),
+    calls,
+    durationSeconds: positive(pick('duration'), 'duration'),
+    rampRate: positive(pick('ramp'), 'ramp'),
+    rates: list(pick('rates'), 'rates', (text) => positive(text, 'rates')),
+    secondsPerRate: positive(pick('rate-duration'), 'rate-duration'),
+    callerRtp,
+    writeDocs: values['no-docs'] ? false : (values.docs ?? !quick),
+    quick,
+  };
+}
+
+function list<T>(text: string, name: string, parse: (item: string) => T): T[] {
+  const items = text.split(',').map((item) => item.trim()).filter(Boolean);
+  if (items.length === 0) throw new Error(`${name}: empty list`);
+  return items.map(parse);
+}
+
+function positive(text: string, name: string): number {
+  const value = Number(text);
+  if (!(value > 0)) throw new Error(`${name}: "${text}" is not a positive number`);
+  return value;
+}

@@ -1,0 +1,165 @@
+// The bench's results as Markdown: printed, and put between the markers of docs/benchmarks.md in place of the
+// previous results.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { LoadResult } from './load-step.js';
+import type { BenchOptions } from './options.js';
+import type { Machine } from './proc-stats.js';
+import { MAX_FAILED_PERCENT, type SetupRateResult } from './setup-rate.js';
+
+const RESULTS_START = '<!-- bench:results:start -->';
+const RESULTS_END = '<!-- bench:results:end -->';
+
+/** The issue's targets, for a later optimisation: checked against every run. */
+const TARGET_CALLS = 1000;
+const TARGET_CPU_PERCENT = 100;
+const TARGET_JITTER_P99_MS = 2;
+const TARGET_SETUP_RATE = 300;
+
+export interface LoadRow {
+  readonly calls: number;
+  readonly bridge?: LoadResult;
+  readonly rtpengine?: LoadResult;
+}
+
+export interface BenchRun {
+  readonly startedAt: Date;
+  readonly machine: Machine;
+  readonly options: BenchOptions;
+  readonly load: LoadRow[];
+  readonly setupRate?: SetupRateResult;
+  /** Why stepping stopped, or a step failed. */
+  readonly notes: string[];
+}
+
+const fixed = (value: number | undefined, digits: number) => (value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+const pair = (a: number | undefined, b: number | undefined, digits: number) => (a === undefined || Number.isNaN(a) ? 'n/a' : `${fixed(a, digits)} / ${fixed(b, digits)}`);
+const mb = (bytes: number) => bytes / 1024 / 1024;
+
+function table(header: string[], rows: string[][]): string {
+  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
+}
+
+function loadTable(rows: LoadRow[]): string {
+  return table(
+    ['N', 'bridge CPU %', 'bridge RSS MB', 'RSS/call KB', 'RTP loss % at caller', 'jitter p50 / p99 ms', 'latency caller→bot p50 / p99 ms', 'latency bot→caller p50 / p99 ms', 'rtpengine CPU %', 'CPU/call bridge ÷ rtpengine'],
+    rows.map(({ calls, bridge, rtpengine }) => {
+      const latency = (path: 'caller_to_bot' | 'bot_to_caller') => {
+        const q = bridge?.latency[path];
+        if (!q) return 'n/a';
+        const ms = (value: number) => (value >= q.topBoundMs ? `> ${q.topBoundMs}` : value <= q.firstBoundMs ? `≤ ${q.firstBoundMs}` : fixed(value, 2));
+        return `${ms(q.p50Ms)} / ${ms(q.p99Ms)}`;
+      };
+      return [
+        String(calls),
+        fixed(bridge?.cpuPercent, 1),
+        bridge?.rss ? fixed(mb(bridge.rss.loadedBytes), 1) : 'n/a',
+        bridge?.rss ? fixed((bridge.rss.loadedBytes - bridge.rss.idleBytes) / 1024 / calls, 0) : 'n/a',
+        fixed(bridge?.rtp.lossPercent, 3),
+        pair(bridge?.rtp.jitterMs.p50, bridge?.rtp.jitterMs.p99, 2),
+        latency('caller_to_bot'),
+        latency('bot_to_caller'),
+        fixed(rtpengine?.cpuPercent, 1),
+        bridge && rtpengine ? `${fixed(bridge.cpuPercent / rtpengine.cpuPercent, 1)}×` : 'n/a',
+      ];
+    }),
+  );
+}
+
+function detailsTable(rows: LoadRow[]): string {
+  const results = rows.flatMap(({ bridge, rtpengine }) => [bridge, rtpengine].filter((r): r is LoadResult => r !== undefined));
+  return table(
+    ['N', 'tested', 'calls up (window start / end)', 'failed calls', 'streams captured', 'frames lost / expected', 'jitter max ms', 'kernel UDP drops (own sockets / InErrors / RcvbufErrors)', 'capture drops', 'CPU % SIPp / bot or echo / dumpcap / whole machine'],
+    results.map((r) => [
+      String(r.calls),
+      r.target,
+      `${r.callsUp.start} / ${r.callsUp.end}`,
+      `${r.sipp.failed} of ${r.sipp.created}`,
+      String(r.rtp.streams),
+      `${r.rtp.expected - r.rtp.received} / ${r.rtp.expected}`,
+      fixed(r.rtp.jitterMs.max, 1),
+      `${r.kernelDrops.ownSockets} / ${r.kernelDrops.inErrors} / ${r.kernelDrops.rcvbufErrors}`,
+      String(r.captureDropped),
+      `${fixed(r.otherCpu.sipp, 0)} / ${fixed(r.otherCpu.helper, 0)} / ${fixed(r.otherCpu.dumpcap, 0)} / ${fixed(r.otherCpu.machine, 0)}`,
+    ]),
+  );
+}
+
+function setupTable(result: SetupRateResult): string {
+  return table(
+    ['offered calls/s', 'calls', `failed % (< ${MAX_FAILED_PERCENT} to pass)`, 'placed calls/s', 'INVITE→200 mean ms', 'bridge CPU %', 'sustained'],
+    result.rates.map((r) => [
+      String(r.rate),
+      String(r.sipp.created),
+      fixed(r.failedPercent, 2),
+      fixed(r.sipp.creationRate, 0),
+      fixed(r.sipp.setupMs, 0),
+      fixed(r.bridgeCpuPercent, 0),
+      r.sustained ? 'yes' : 'no',
+    ]),
+  );
+}
+
+function problems(run: BenchRun): string[] {
+  const lines: string[] = [];
+  const add = (where: string, counts: Map<string, number>) => {
+    for (const [message, count] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`- ${where}: ${count} × ${message}`);
+  };
+  for (const { calls, bridge, rtpengine } of run.load) {
+    if (bridge) add(`bridge, N=${calls}`, bridge.problems);
+    if (rtpengine) add(`rtpengine reference, N=${calls}`, rtpengine.problems);
+    for (const r of [bridge, rtpengine]) if (r) add(`SIPp against ${r.target}, N=${calls}`, r.sipp.errors);
+  }
+  if (run.setupRate) {
+    add('bridge, setup-rate run', run.setupRate.problems);
+    for (const r of run.setupRate.rates) add(`SIPp at ${r.rate} calls/s`, r.sipp.errors);
+  }
+  return lines;
+}
+
+function targets(run: BenchRun): string[] {
+  const lines: string[] = [];
+  const row = run.load.find((r) => r.calls === TARGET_CALLS)?.bridge;
+  if (row) {
+    const met = row.cpuPercent <= TARGET_CPU_PERCENT && row.rtp.lossPercent === 0 && row.rtp.jitterMs.p99 <= TARGET_JITTER_P99_MS;
+    lines.push(
+      `- ${TARGET_CALLS} concurrent calls on one core (CPU ≤ ${TARGET_CPU_PERCENT} %), zero loss, p99 jitter ≤ ${TARGET_JITTER_P99_MS} ms: ` +
+        `**${met ? 'met' : 'not met'}** (CPU ${fixed(row.cpuPercent, 1)} %, loss ${fixed(row.rtp.lossPercent, 3)} %, p99 jitter ${fixed(row.rtp.jitterMs.p99, 2)} ms)`,
+    );
+  } else if (run.options.steps.has('load')) {
+    const why = run.options.calls.includes(TARGET_CALLS) ? `stepping stopped at N=${run.load.at(-1)?.calls}` : `N=${TARGET_CALLS} is not among this run's steps`;
+    lines.push(`- ${TARGET_CALLS} concurrent calls: **not measured** (${why})`);
+  }
+  if (run.setupRate) {
+    const { maxSustained } = run.setupRate;
+    lines.push(`- ≥ ${TARGET_SETUP_RATE} call setups/s: **${maxSustained >= TARGET_SETUP_RATE ? 'met' : 'not met'}** (highest sustained rate ${maxSustained}/s)`);
+  }
+  return lines;
+}
+
+export function resultsMarkdown(run: BenchRun): string {
+  const { machine, options } = run;
+  const parts = [
+    `Run of ${run.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC on ${machine.cores} cores (${machine.cpuModel}), ` +
+      `Node ${machine.node}, Linux ${machine.kernel}. Options: calls ${options.calls.join(', ')}, ${options.durationSeconds} s measured per step, ` +
+      `ramp ${options.rampRate} calls/s, caller RTP by SIPp ${options.callerRtp === 'pcap' ? 'play_pcap_audio' : 'rtp_stream'}` +
+      (options.steps.has('setup-rate') ? `, setup rates ${options.rates.join(', ')}/s for ${options.secondsPerRate} s each` : '') +
+      '.',
+  ];
+  if (run.load.length) parts.push('### Concurrent calls', loadTable(run.load), '#### Each step in detail', detailsTable(run.load));
+  if (run.setupRate) parts.push('### Call setup rate', setupTable(run.setupRate), `Highest sustained rate: **${run.setupRate.maxSustained} calls/s**.`);
+  parts.push('### Against the targets', targets(run).join('\n') || 'Nothing measured that a target applies to.');
+  const issues = problems(run);
+  parts.push('### Warnings, errors and failed calls', issues.length ? issues.join('\n') : 'None: no warning or error in the bridge log, no failed call.');
+  if (run.notes.length) parts.push('### Notes', run.notes.map((note) => `- ${note}`).join('\n'));
+  return parts.join('\n\n');
+}
+
+/** Puts `markdown` between the result markers of `file` (appended, with the markers, when they are missing). */
+export function writeResults(file: string, markdown: string): void {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const start = text.indexOf(RESULTS_START);
+  const end = text.indexOf(RESULTS_END);
+  const block = `${RESULTS_START}\n${markdown}\n${RESULTS_END}`;
+  const updated = start >= 0 && end > start ? text.slice(0, start) + block + text.slice(end + RESULTS_END.length) : `${text.trimEnd()}\n\n## Results\n\n${block}\n`;
+  writeFileSync(file, updated);
+}

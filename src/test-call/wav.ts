@@ -1,0 +1,95 @@
+// WAV files for the test call: reads RIFF PCM16 and G.711 WAV into 16-bit samples, writes PCM16.
+import { decodeG711, type G711Codec } from '../media/g711.js';
+import { createResampler, PCM_RATES, type PcmRate } from '../media/resampler.js';
+import type { Parsed } from '../signaling/parser.js';
+
+export interface WavAudio {
+  readonly sampleRate: PcmRate;
+  /** 1 (mono) or 2 (stereo). */
+  readonly channels: number;
+  /** Interleaved when stereo; G.711 files are decoded. */
+  readonly samples: Int16Array;
+}
+
+const FORMAT_PCM = 1;
+const FORMAT_EXTENSIBLE = 0xfffe;
+const G711_FORMATS: Readonly<Record<number, G711Codec>> = { 6: 'PCMA', 7: 'PCMU' };
+const FORMAT_NAMES: Readonly<Record<number, string>> = { 2: 'ADPCM', 3: 'IEEE float', 17: 'IMA ADPCM', 49: 'GSM 6.10', 85: 'MPEG' };
+
+const unsupported = (what: string): Parsed<WavAudio> => ({
+  ok: false,
+  reason: `unsupported WAV (${what}): use PCM16 mono or stereo at 8000, 16000 or 24000 Hz, or G.711 A-law/µ-law (format 6/7) at 8000 Hz`,
+});
+
+/** Reads a RIFF WAVE file; anything but the supported formats gets a reason naming what the file holds. */
+export function readWav(bytes: Buffer): Parsed<WavAudio> {
+  if (bytes.length < 12 || bytes.toString('latin1', 0, 4) !== 'RIFF' || bytes.toString('latin1', 8, 12) !== 'WAVE') {
+    return { ok: false, reason: 'not a WAV file (no RIFF/WAVE header)' };
+  }
+  let fmt: Buffer | undefined;
+  let data: Buffer | undefined;
+  for (let offset = 12; offset + 8 <= bytes.length && !data; ) {
+    const id = bytes.toString('latin1', offset, offset + 4);
+    const body = offset + 8;
+    // Writers that stream to a pipe leave the data size at 0xffffffff: take what is there.
+    const size = Math.min(bytes.readUInt32LE(offset + 4), bytes.length - body);
+    if (id === 'fmt ') fmt = bytes.subarray(body, body + size);
+    else if (id === 'data') data = bytes.subarray(body, body + size);
+    offset = body + size + (size & 1);
+  }
+  if (!fmt || fmt.length < 16) return { ok: false, reason: 'WAV file has no fmt chunk' };
+  if (!data) return { ok: false, reason: 'WAV file has no data chunk' };
+
+  const channels = fmt.readUInt16LE(2);
+  const sampleRate = fmt.readUInt32LE(4);
+  const bits = fmt.readUInt16LE(14);
+  let format = fmt.readUInt16LE(0);
+  // WAVE_FORMAT_EXTENSIBLE names the real format in the first two bytes of its sub-format GUID.
+  if (format === FORMAT_EXTENSIBLE && fmt.length >= 26) format = fmt.readUInt16LE(24);
+  const codec = G711_FORMATS[format];
+  if (format !== FORMAT_PCM && !codec) return unsupported(`format ${format}${FORMAT_NAMES[format] ? `, ${FORMAT_NAMES[format]}` : ''}`);
+  if (channels !== 1 && channels !== 2) return unsupported(`${channels} channels`);
+  if (codec) {
+    if (bits !== 8) return unsupported(`G.711 with ${bits} bits per sample`);
+    if (sampleRate !== 8000) return unsupported(`G.711 at ${sampleRate} Hz`);
+    const samples = new Int16Array(data.length);
+    decodeG711(codec, data, samples);
+    return { ok: true, value: { sampleRate, channels, samples } };
+  }
+  if (bits !== 16) return unsupported(`${bits}-bit PCM`);
+  if (!(PCM_RATES as readonly number[]).includes(sampleRate)) return unsupported(`PCM16 at ${sampleRate} Hz`);
+  const samples = new Int16Array(data.length >> 1);
+  for (let i = 0; i < samples.length; i++) samples[i] = data.readInt16LE(2 * i);
+  return { ok: true, value: { sampleRate: sampleRate as PcmRate, channels, samples } };
+}
+
+/** A RIFF WAVE file of 16-bit PCM. */
+export function writeWav(audio: WavAudio): Buffer {
+  const dataBytes = audio.samples.length * 2;
+  const out = Buffer.alloc(44 + dataBytes);
+  out.write('RIFF', 0, 'latin1');
+  out.writeUInt32LE(36 + dataBytes, 4);
+  out.write('WAVEfmt ', 8, 'latin1');
+  out.writeUInt32LE(16, 16);
+  out.writeUInt16LE(FORMAT_PCM, 20);
+  out.writeUInt16LE(audio.channels, 22);
+  out.writeUInt32LE(audio.sampleRate, 24);
+  out.writeUInt32LE(audio.sampleRate * audio.channels * 2, 28);
+  out.writeUInt16LE(audio.channels * 2, 32);
+  out.writeUInt16LE(16, 34);
+  out.write('data', 36, 'latin1');
+  out.writeUInt32LE(dataBytes, 40);
+  for (let i = 0; i < audio.samples.length; i++) out.writeInt16LE(audio.samples[i]!, 44 + 2 * i);
+  return out;
+}
+
+/** The audio as a phone line carries it: mono (channels averaged) at 8 kHz. */
+export function toCarrierAudio(audio: WavAudio): Int16Array {
+  const frames = Math.floor(audio.samples.length / audio.channels);
+  let mono = audio.samples.subarray(0, frames);
+  if (audio.channels === 2) {
+    mono = new Int16Array(frames);
+    for (let i = 0; i < frames; i++) mono[i] = Math.round((audio.samples[2 * i]! + audio.samples[2 * i + 1]!) / 2);
+  }
+  return createResampler(audio.sampleRate, 8000).process(mono).slice();
+}
