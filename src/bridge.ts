@@ -5,7 +5,7 @@ import { BotAddressPolicy } from './bot/index.js';
 import { CallManager, WebhookSender, type Call } from './call/index.js';
 import type { BridgeConfig } from './config/index.js';
 import { BridgeMetrics, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
-import { FrameClock, RtpengineRelay, RtpPortPool } from './media/index.js';
+import { FRAME_MS, FrameClock, RtpengineRelay, RtpPortPool } from './media/index.js';
 import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
 
 export interface BridgeStats {
@@ -69,7 +69,13 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   const { media, bot } = config;
   const backend = sipBackend(config, log);
   const pool = new RtpPortPool(media.address, media.rtpPorts.min, media.rtpPorts.max);
-  const clock = new FrameClock();
+  let lastSkipLog = 0;
+  const clock = new FrameClock(FRAME_MS, (frames) => {
+    // Once a second at most: an overloaded process would otherwise log on every tick.
+    if (Date.now() - lastSkipLog < 1000) return;
+    lastSkipLog = Date.now();
+    log.warn({ skippedFrames: frames, activeCalls: calls.activeCalls }, 'event loop fell behind the 20 ms clock: frames skipped (overloaded?)');
+  });
   const relay =
     media.relay === 'rtpengine'
       ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })

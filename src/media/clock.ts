@@ -15,7 +15,11 @@ export class FrameClock {
   #firing = false;
   #next = 0;
 
-  constructor(private readonly periodMs = FRAME_MS) {}
+  /** @param onSkipped hears of frames dropped because the event loop fell behind (an overloaded process). */
+  constructor(
+    private readonly periodMs = FRAME_MS,
+    private readonly onSkipped?: (frames: number) => void,
+  ) {}
 
   get listenerCount(): number {
     return this.#listeners.size;
@@ -51,6 +55,7 @@ export class FrameClock {
       skipped = due - 1;
       due = 1;
       this.#next += skipped * this.periodMs;
+      this.onSkipped?.(skipped);
     }
     for (let i = 0; i < due; i++) {
       this.#next += this.periodMs;

@@ -83,6 +83,11 @@ export class PlayoutQueue {
     return n;
   }
 
+  /** Drops the next `n` samples (or all there are), as if played: for frames the clock skipped. */
+  discard(n: number): void {
+    this.#skip(Math.min(n, this.#size), false);
+  }
+
   /** Drops everything queued; pending marks become due at once. */
   clear(): void {
     this.#skip(this.#size, false);

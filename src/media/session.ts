@@ -301,7 +301,9 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       // A listener may have ended the call and closed this session.
       if (this.#closed) return;
     }
+    // Skipped frames are skipped time: their audio goes too, or the bot's audio would fall further behind each stall.
     this.#timestamp = (this.#timestamp + skipped * FRAME_SAMPLES) >>> 0;
+    if (skipped > 0) this.#queue.discard(skipped * FRAME_SAMPLES);
     const event = this.#dtmfOut.next(this.#timestamp);
     if (event) {
       const packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { FrameClock } from '../../src/media/clock.js';
 import { PlayoutQueue } from '../../src/media/playout.js';
 
 const ramp = (from: number, n: number) => Int16Array.from({ length: n }, (_, i) => from + i);
@@ -61,5 +62,36 @@ describe('playout queue', () => {
     expect(q.takeDueMarks()).toEqual(['early']);
     q.pull(frame);
     expect(frame[0]).toBe(1500);
+  });
+});
+
+describe('frames the clock skips', () => {
+  it('are reported when the event loop stalls, and listeners hear how many', async () => {
+    const reported: number[] = [];
+    const heard: number[] = [];
+    const clock = new FrameClock(20, (frames) => reported.push(frames));
+    const stop = clock.add((skipped) => heard.push(skipped));
+    await new Promise((r) => setTimeout(r, 30));
+    const until = Date.now() + 250;
+    while (Date.now() < until); // an event loop that falls 250 ms behind
+    await new Promise((r) => setTimeout(r, 30));
+    stop();
+    expect(reported).toHaveLength(1);
+    expect(reported[0]).toBeGreaterThanOrEqual(10);
+    expect(heard.filter((n) => n > 0)).toEqual(reported);
+  });
+
+  it('take their audio out of the queue, so the bot does not fall behind, and answer the marks they pass', () => {
+    const q = new PlayoutQueue(8000);
+    q.push(ramp(1, 800));
+    q.mark('passed');
+    q.push(ramp(801, 400));
+    q.discard(900);
+    expect(q.takeDueMarks()).toEqual(['passed']);
+    const frame = new Int16Array(160);
+    q.pull(frame);
+    expect(frame[0]).toBe(901);
+    q.discard(10_000);
+    expect(q.size).toBe(0);
   });
 });
