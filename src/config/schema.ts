@@ -8,27 +8,21 @@ const host = z.string().min(1);
 
 const listener = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
 
-const wsUrl = z
-  .string()
-  .refine((text) => {
-    try {
-      return ['ws:', 'wss:'].includes(new URL(text).protocol);
-    } catch {
-      return false;
-    }
-  }, 'must be a ws:// or wss:// URL')
-  .transform((text) => new URL(text));
+/** A URL with one of `schemes` (e.g. "ws"), parsed. */
+const urlWith = (schemes: readonly [string, string]) =>
+  z
+    .string()
+    .refine((text) => {
+      try {
+        return schemes.includes(new URL(text).protocol.slice(0, -1));
+      } catch {
+        return false;
+      }
+    }, `must be a ${schemes[0]}:// or ${schemes[1]}:// URL`)
+    .transform((text) => new URL(text));
 
-const httpUrl = z
-  .string()
-  .refine((text) => {
-    try {
-      return ['http:', 'https:'].includes(new URL(text).protocol);
-    } catch {
-      return false;
-    }
-  }, 'must be an http:// or https:// URL')
-  .transform((text) => new URL(text));
+const wsUrl = urlWith(['ws', 'wss']);
+const httpUrl = urlWith(['http', 'https']);
 
 const sampleRate = z.union([z.literal(8000), z.literal(16000), z.literal(24000)], { error: 'must be 8000, 16000 or 24000' });
 
