@@ -87,6 +87,8 @@ describe('metrics', () => {
     expect(live.get('bridge_call_setups_total{status="200"}')).toBe(1);
     expect(live.get('bridge_rtp_packets_total{direction="in"}')).toBe(58);
     expect(live.get('bridge_rtp_lost_packets_total')).toBe(2);
+    // One a frame for the 1.2 s the caller sent, give or take a loaded machine's stalls.
+    expect(live.get('bridge_rtp_packets_total{direction="out"}')).toBeGreaterThan(40);
     expect(live.get('bridge_bot_queue_seconds')).toBeGreaterThan(0.5);
     expect(live.get('bridge_bot_queue_max_seconds')).toBe(live.get('bridge_bot_queue_seconds'));
     expect(live.get('bridge_dtmf_total{direction="caller_to_bot"}')).toBe(1);
@@ -117,7 +119,7 @@ describe('metrics', () => {
     expect(after.get('bridge_call_duration_seconds_sum')).toBeGreaterThan(1);
     // The counts of the ended call carry on after it is gone.
     expect(after.get('bridge_rtp_packets_total{direction="in"}')).toBe(58);
-    expect(after.get('bridge_rtp_packets_total{direction="out"}')).toBeGreaterThan(60);
+    expect(after.get('bridge_rtp_packets_total{direction="out"}')).toBeGreaterThanOrEqual(live.get('bridge_rtp_packets_total{direction="out"}')!);
     expect(after.get('bridge_rtp_lost_packets_total')).toBe(2);
     expect(after.get('bridge_rtp_inbound_jitter_seconds_count')).toBe(1);
     expect(after.get('bridge_bot_queue_seconds')).toBe(0);
