@@ -42,7 +42,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number)
   const stdout = openSync(logFile, 'w');
   let bridge: Started;
   try {
-    bridge = start('bridge', process.execPath, [MAIN, '--config', configFile], { stdio: ['ignore', stdout, 'pipe'] });
+    bridge = start('bridge', process.execPath, [...(process.env.BENCH_BRIDGE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--config', configFile], { stdio: ['ignore', stdout, 'pipe'] });
   } finally {
     closeSync(stdout);
   }
