@@ -1,7 +1,7 @@
 // The UAS side of a dialog (RFC 3261 section 12-15): 2xx until ACK, in-dialog requests, BYE both ways.
 import { EventEmitter } from 'node:events';
-import { splitCommaList, type SipRequest } from './message.js';
-import { parseNameAddr, parseUri } from './parser.js';
+import type { SipRequest } from './message.js';
+import { contactUri, parseNameAddr, parseUri } from './parser.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
@@ -242,13 +242,6 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     this.#state = 'terminated';
     this.ctx.forget(this);
   }
-}
-
-function contactUri(request: SipRequest): string | undefined {
-  const first = splitCommaList(request.headers.get('contact') ?? '')[0];
-  if (!first) return undefined;
-  const parsed = parseNameAddr(first);
-  return parsed.ok ? parsed.value.uri : undefined;
 }
 
 /** Where an in-dialog request goes: the first route (loose routing) or the remote target. */

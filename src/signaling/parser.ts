@@ -1,6 +1,7 @@
 // Pure SIP parser: bytes in, a message or the reason it is malformed out. Never throws.
 import {
   SipHeaders,
+  splitCommaList,
   type CSeq,
   type NameAddr,
   type SipMessage,
@@ -241,6 +242,14 @@ export function parseVia(text: string): Parsed<Via> {
   const params = parseParams(m[3]!);
   if (!params.ok) return params;
   return ok({ transport: m[1]!.toUpperCase(), ...hostPort.value, params: params.value, raw: text.trim() });
+}
+
+/** The URI of a message's first Contact, when it has a well-formed one. */
+export function contactUri(message: SipMessage): string | undefined {
+  const first = splitCommaList(message.headers.get('contact') ?? '')[0];
+  if (!first) return undefined;
+  const parsed = parseNameAddr(first);
+  return parsed.ok ? parsed.value.uri : undefined;
 }
 
 export function parseNameAddr(text: string): Parsed<NameAddr> {

@@ -4,14 +4,13 @@ import net from 'node:net';
 import sdpTransform from 'sdp-transform';
 import {
   headerKey,
-  splitCommaList,
   type HeaderFields,
   type OutgoingRequest,
   type OutgoingResponse,
   type SipRequest,
   type SipResponse,
 } from '../signaling/message.js';
-import { parseNameAddr } from '../signaling/parser.js';
+import { contactUri } from '../signaling/parser.js';
 import { newTag } from '../signaling/transaction.js';
 import type { CallTarget } from './target.js';
 
@@ -123,10 +122,9 @@ export function sdpOffer(address: string, rtpPort: number): string {
 }
 
 export function dialogOf(response: SipResponse, leg: CallLeg): CallerDialog {
-  const contact = parseNameAddr(splitCommaList(response.headers.get('contact') ?? '')[0] ?? '');
   return {
     to: response.headers.get('to')!,
-    remoteTarget: contact.ok ? contact.value.uri : leg.target.uri,
+    remoteTarget: contactUri(response) ?? leg.target.uri,
     routeSet: response.headers.getList('record-route').reverse(),
   };
 }
