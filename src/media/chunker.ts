@@ -1,7 +1,9 @@
 // Gathers samples into fixed-size PCM16LE chunks (the bot's media messages, 100 ms by default).
+import { pcm16Samples } from './pcm16.js';
 
 export class PcmChunker {
   readonly #chunk: Buffer;
+  readonly #samples: Int16Array;
   #filled = 0;
 
   /** `onChunk` receives a buffer that is reused: it is valid only during the call. */
@@ -10,16 +12,16 @@ export class PcmChunker {
     private readonly onChunk: (chunk: Buffer) => void,
   ) {
     this.#chunk = Buffer.alloc(samplesPerChunk * 2);
+    this.#samples = pcm16Samples(this.#chunk);
   }
 
   push(samples: Int16Array): void {
-    const chunk = this.#chunk;
+    const out = this.#samples;
     for (let i = 0; i < samples.length; i++) {
-      chunk.writeInt16LE(samples[i]!, this.#filled);
-      this.#filled += 2;
-      if (this.#filled === chunk.length) {
+      out[this.#filled++] = samples[i]!;
+      if (this.#filled === out.length) {
         this.#filled = 0;
-        this.onChunk(chunk);
+        this.onChunk(this.#chunk);
       }
     }
   }

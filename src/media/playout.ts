@@ -73,12 +73,16 @@ export class PlayoutQueue {
 
   /** Fills `frame` with the next samples, silence where the queue runs out; returns how many were real audio. */
   pull(frame: Int16Array): number {
+    // Element loops rather than subarray views: this runs every frame of every call, and views are allocations.
     const n = Math.min(frame.length, this.#size);
-    const cap = this.#ring.length;
-    const first = Math.min(n, cap - this.#read);
-    frame.set(this.#ring.subarray(this.#read, this.#read + first), 0);
-    if (first < n) frame.set(this.#ring.subarray(0, n - first), first);
-    frame.fill(0, n);
+    const ring = this.#ring;
+    const cap = ring.length;
+    let read = this.#read;
+    for (let i = 0; i < n; i++) {
+      frame[i] = ring[read]!;
+      if (++read === cap) read = 0;
+    }
+    for (let i = n; i < frame.length; i++) frame[i] = 0;
     this.#skip(n, true);
     return n;
   }

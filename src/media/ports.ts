@@ -1,5 +1,6 @@
 // Hands out UDP sockets bound to even ports of the configured RTP range, and takes them back.
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
+import { lookup as dnsLookup } from 'node:dns';
 import net from 'node:net';
 
 export interface BoundRtpSocket {
@@ -49,7 +50,7 @@ export class RtpPortPool {
 
   #tryBind(port: number): Promise<Socket | undefined> {
     return new Promise((resolve) => {
-      const socket = createSocket({ type: net.isIPv6(this.host) ? 'udp6' : 'udp4' });
+      const socket = createSocket({ type: net.isIPv6(this.host) ? 'udp6' : 'udp4', lookup: literalFirstLookup });
       socket.once('error', () => {
         socket.close();
         resolve(undefined);
@@ -61,3 +62,13 @@ export class RtpPortPool {
     });
   }
 }
+
+/**
+ * dgram resolves every send's address, and dns.lookup answers even an IP literal on the next tick: a deferred call and
+ * a closure per RTP packet. SDP addresses are literals, so they are answered at once; names still go to DNS.
+ */
+const literalFirstLookup: NonNullable<SocketOptions['lookup']> = (hostname, options, callback) => {
+  const family = net.isIP(hostname);
+  if (family) callback(null, hostname, family);
+  else dnsLookup(hostname, options, callback);
+};

@@ -9,6 +9,7 @@ import { FRAME_MS, type FrameClock } from './clock.js';
 import { DtmfReceiver, DtmfSender, EVENT_PAYLOAD_BYTES, type DtmfDigit } from './dtmf.js';
 import { decodeG711, encodeG711, type G711Codec } from './g711.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
+import { pcm16Samples } from './pcm16.js';
 import { PlayoutQueue } from './playout.js';
 import type { BoundRtpSocket } from './ports.js';
 import { RtpReception } from './reception.js';
@@ -105,9 +106,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #header = emptyRtpHeader();
   readonly #decoded = new Int16Array(MAX_PACKET_SAMPLES);
   readonly #frame = new Int16Array(FRAME_SAMPLES);
-  /** Packet buffers not in flight; a send holds its buffer until the kernel has copied it. */
-  readonly #freePackets: Buffer[] = [];
-  #botSamples = new Int16Array(0);
+  /** The next audio packet's buffer: reused unless the socket still holds it in its send queue. */
+  #packet = Buffer.alloc(PACKET_BYTES);
   #carry: number | undefined;
   #remote: { address: string; port: number };
   #latched = false;
@@ -135,7 +135,13 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     });
     this.#timeline = new CallerTimeline((samples) => this.#chunker.push(this.#toBot.process(samples)));
     options.rtp.socket.on('message', (packet, rinfo) => this.#receive(packet, rinfo.address, rinfo.port));
-    options.rtp.socket.on('error', (err) => this.#log.warn({ err: err.message }, 'RTP socket error'));
+    // Failed sends surface here, one per packet: each distinct error is logged once.
+    const seen = new Set<string>();
+    options.rtp.socket.on('error', (err) => {
+      if (seen.has(err.message)) return;
+      seen.add(err.message);
+      this.#log.warn({ err: err.message }, 'RTP socket error (repeats of it not logged)');
+    });
   }
 
   get stats(): MediaStats {
@@ -180,11 +186,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       bytes = Buffer.concat([Buffer.of(this.#carry), pcm]);
       this.#carry = undefined;
     }
-    const count = bytes.length >> 1;
     if (bytes.length & 1) this.#carry = bytes[bytes.length - 1];
-    if (this.#botSamples.length < count) this.#botSamples = new Int16Array(count);
-    const samples = this.#botSamples.subarray(0, count);
-    for (let i = 0; i < count; i++) samples[i] = bytes.readInt16LE(2 * i);
+    const samples = pcm16Samples(bytes.subarray(0, bytes.length & ~1));
     const dropped = this.#queue.push(this.#fromBot.process(samples), receivedAt);
     if (dropped > 0) {
       this.#counts.queueDroppedMs += (dropped * 1000) / CARRIER_RATE;
@@ -312,10 +315,12 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.#send(packet);
     } else {
       this.#queue.pull(this.#frame);
-      const packet = this.#freePackets.pop() ?? Buffer.alloc(PACKET_BYTES);
+      const packet = this.#packet;
       writeRtpHeader(packet, this.#first, this.#opts.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
       encodeG711(this.#opts.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
-      this.#send(packet, () => this.#freePackets.push(packet));
+      this.#send(packet);
+      // Sent at once almost always (the kernel has copied it); a queued send keeps its buffer, so take a new one.
+      if (this.#opts.rtp.socket.getSendQueueCount() > 0) this.#packet = Buffer.alloc(PACKET_BYTES);
     }
     this.#first = false;
     this.#sequence = (this.#sequence + 1) & 0xffff;
@@ -326,12 +331,9 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     }
   }
 
-  #send(packet: Buffer, sent?: () => void): void {
-    if (this.#remote.port === 0 || this.#remote.address === '0.0.0.0') {
-      sent?.();
-      return;
-    }
-    this.#opts.rtp.socket.send(packet, this.#remote.port, this.#remote.address, sent);
+  #send(packet: Buffer): void {
+    if (this.#remote.port === 0 || this.#remote.address === '0.0.0.0') return;
+    this.#opts.rtp.socket.send(packet, this.#remote.port, this.#remote.address);
     this.#counts.packetsOut++;
   }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { connectedMessage, markMessage, mediaMessage, parseBotMessage, startMessage, stopMessage } from '../../src/bot/protocol.js';
 
@@ -60,5 +61,19 @@ describe('messages from the bot', () => {
     expect(reason('null')).toMatch(/.+/);
     const unknown = parseBotMessage('{"event":"hangup"}');
     expect(unknown).toEqual({ ok: false, reason: 'unknown event "hangup"', ignorable: true });
+  });
+
+  it('takes a media payload exactly when it is standard base64 that decodes to whole bytes', () => {
+    const standard = /^[A-Za-z0-9+/]*={0,2}$/;
+    const wholeBytes = (p: string) => (p.length - (p.match(/=*$/)?.[0].length ?? 0)) % 4 !== 1;
+    const payload = fc.string({ unit: fc.constantFrom(...'AZaz09+/=-_ @.\n\té'), maxLength: 16 });
+    fc.assert(
+      fc.property(payload, (p) => {
+        const parsed = parseBotMessage(JSON.stringify({ event: 'media', media: { payload: p } }));
+        if (standard.test(p) && wholeBytes(p)) expect(parsed).toEqual({ ok: true, message: { event: 'media', audio: Buffer.from(p, 'base64') } });
+        else expect(parsed).toEqual({ ok: false, reason: 'media.payload: payload is not base64' });
+      }),
+      { numRuns: 20_000 },
+    );
   });
 });

@@ -3,6 +3,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameClock, MediaSession, RtpPortPool } from '../../src/media/index.js';
+import { decodeG711, encodeG711 } from '../../src/media/g711.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
 import { testLogger } from '../helpers/bridge.js';
 
@@ -104,5 +105,32 @@ describe('media session input', () => {
     expect(timeouts).toBe(0);
     await new Promise((r) => setTimeout(r, 700));
     expect(timeouts).toBe(1);
+  });
+});
+
+describe('media session output', () => {
+  it('plays bot audio split at odd bytes and held at odd buffer offsets, sample for sample', async () => {
+    const caller = await udp('127.0.0.1');
+    const media = await session(caller);
+    const frames: Buffer[] = [];
+    caller.on('message', (p) => frames.push(p.subarray(12)));
+    const samples = Int16Array.from({ length: 480 }, (_, i) => ((i * 97) % 4000) - 2000);
+    const bytes = Buffer.alloc(samples.length * 2 + 1);
+    samples.forEach((v, i) => bytes.writeInt16LE(v, 1 + 2 * i));
+    const pcm = bytes.subarray(1);
+    expect(pcm.byteOffset % 2).toBe(1);
+    media.playBotAudio(pcm.subarray(0, 3));
+    media.playBotAudio(pcm.subarray(3, 4));
+    media.playBotAudio(pcm.subarray(4));
+    media.start();
+    while (frames.length < 3) await new Promise((r) => setTimeout(r, 20));
+
+    const g711 = new Uint8Array(samples.length);
+    encodeG711('PCMA', samples, 0, samples.length, g711, 0);
+    const expected = new Int16Array(samples.length);
+    decodeG711('PCMA', g711, expected);
+    const played = new Int16Array(samples.length);
+    decodeG711('PCMA', Buffer.concat(frames.slice(0, 3)), played);
+    expect(played).toEqual(expected);
   });
 });
