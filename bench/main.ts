@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startEchoBot } from './echo-bot.js';
+import { runFloorStep, type FloorResult } from './floor-step.js';
 import { runLoadStep, type LoadResult, type LoadSettings, type LoadTarget } from './load-step.js';
 import { readOptions, USAGE, type BenchOptions } from './options.js';
 import { killAll, stillRunning } from './processes.js';
@@ -25,7 +26,7 @@ function requireTools(options: BenchOptions): void {
     }
   };
   if (!has('sipp')) missing.push('sipp (apt-get install sip-tester)');
-  if (options.steps.has('load') || options.steps.has('rtpengine')) {
+  if (options.steps.has('load') || options.steps.has('rtpengine') || options.steps.has('floor')) {
     if (!has('dumpcap')) missing.push('dumpcap (apt-get install wireshark-common)');
     if (process.getuid?.() !== 0) missing.push('root: play_pcap_audio sends through a raw socket and dumpcap captures on lo');
   }
@@ -58,7 +59,17 @@ async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => 
         failed = true;
       }
     }
-    rows.push({ calls, ...results });
+    let floor: FloorResult | undefined;
+    if (options.steps.has('floor')) {
+      process.stderr.write(`floor: ${calls} calls\n`);
+      try {
+        floor = await runFloorStep(calls, options.durationSeconds, settingsFor(calls).botUrl);
+        process.stderr.write(`  floor N=${calls}: CPU ${floor.cpuPercent.toFixed(1)} %\n`);
+      } catch (err) {
+        notes.push(`the floor step with ${calls} calls failed: ${(err as Error).message}`);
+      }
+    }
+    rows.push({ calls, ...results, ...(floor && { floor }) });
     const stepped = results.bridge ?? results.rtpengine;
     if (failed) break;
     // NaN, nothing captured, stops the stepping too.
@@ -104,7 +115,7 @@ async function main(): Promise<void> {
     toneFile: TONE_FILE,
     botUrl: bot.url,
   });
-  const load = options.steps.has('load') || options.steps.has('rtpengine') ? await loadSteps(options, settingsFor, notes) : [];
+  const load = (['load', 'rtpengine', 'floor'] as const).some((step) => options.steps.has(step)) ? await loadSteps(options, settingsFor, notes) : [];
   let setupRate;
   if (options.steps.has('setup-rate')) {
     process.stderr.write(`setup rate: ${options.rates.join(', ')} calls/s\n`);

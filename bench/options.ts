@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { MAX_CALLS } from './ports.js';
 import type { CallerRtp } from './sipp-scenarios.js';
 
-export const STEPS = ['load', 'rtpengine', 'setup-rate'] as const;
+export const STEPS = ['load', 'rtpengine', 'floor', 'setup-rate'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface BenchOptions {
@@ -24,7 +24,7 @@ const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duratio
 const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream' };
 
 export const USAGE = `npm run bench -- [options]   (each option can also be given as the environment variable shown)
-  --steps LIST        BENCH_STEPS          runs among load, rtpengine, setup-rate (default: all three)
+  --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate (default: all four)
   --calls LIST        BENCH_CALLS          concurrent calls per load step (default ${DEFAULTS.calls});
                                            stepping stops after the first step whose callers lose frames
   --duration S        BENCH_DURATION       seconds measured while all calls are up (default ${DEFAULTS.duration})

@@ -1,6 +1,7 @@
 // The bench's results as Markdown: printed, and put between the markers of docs/benchmarks.md in place of the
 // previous results.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import type { FloorResult } from './floor-step.js';
 import type { LoadResult } from './load-step.js';
 import type { BenchOptions } from './options.js';
 import type { Machine } from './proc-stats.js';
@@ -19,6 +20,7 @@ export interface LoadRow {
   readonly calls: number;
   readonly bridge?: LoadResult;
   readonly rtpengine?: LoadResult;
+  readonly floor?: FloorResult;
 }
 
 export interface BenchRun {
@@ -41,8 +43,8 @@ function table(header: string[], rows: string[][]): string {
 
 function loadTable(rows: LoadRow[]): string {
   return table(
-    ['N', 'bridge CPU %', 'bridge RSS MB', 'RSS/call KB', 'RTP loss % at caller', 'jitter p50 / p99 ms', 'latency caller→bot p50 / p99 ms', 'latency bot→caller p50 / p99 ms', 'rtpengine CPU %', 'CPU/call bridge ÷ rtpengine'],
-    rows.map(({ calls, bridge, rtpengine }) => {
+    ['N', 'bridge CPU %', 'bridge RSS MB', 'RSS/call KB', 'RTP loss % at caller', 'jitter p50 / p99 ms', 'latency caller→bot p50 / p99 ms', 'latency bot→caller p50 / p99 ms', 'rtpengine CPU %', 'CPU/call bridge ÷ rtpengine', 'Node floor CPU %', 'bridge ÷ floor'],
+    rows.map(({ calls, bridge, rtpengine, floor }) => {
       const latency = (path: 'caller_to_bot' | 'bot_to_caller') => {
         const q = bridge?.latency[path];
         if (!q) return 'n/a';
@@ -60,6 +62,8 @@ function loadTable(rows: LoadRow[]): string {
         latency('bot_to_caller'),
         fixed(rtpengine?.cpuPercent, 1),
         bridge && rtpengine ? `${fixed(bridge.cpuPercent / rtpengine.cpuPercent, 1)}×` : 'n/a',
+        fixed(floor?.cpuPercent, 1),
+        bridge && floor ? `${fixed(bridge.cpuPercent / floor.cpuPercent, 1)}×` : 'n/a',
       ];
     }),
   );
@@ -145,7 +149,8 @@ export function resultsMarkdown(run: BenchRun): string {
       (options.steps.has('setup-rate') ? `, setup rates ${options.rates.join(', ')}/s for ${options.secondsPerRate} s each` : '') +
       '.',
   ];
-  if (run.load.length) parts.push('### Concurrent calls', loadTable(run.load), '#### Each step in detail', detailsTable(run.load));
+  if (run.load.length) parts.push('### Concurrent calls', loadTable(run.load));
+  if (run.load.some((row) => row.bridge ?? row.rtpengine)) parts.push('#### Each step in detail', detailsTable(run.load));
   if (run.setupRate) parts.push('### Call setup rate', setupTable(run.setupRate), `Highest sustained rate: **${run.setupRate.maxSustained} calls/s**.`);
   parts.push('### Against the targets', targets(run).join('\n') || 'Nothing measured that a target applies to.');
   const issues = problems(run);
