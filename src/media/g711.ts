@@ -24,14 +24,17 @@ function buildTables(codec: typeof alaw): Tables {
 
 const TABLES: Readonly<Record<G711Codec, Tables>> = { PCMA: buildTables(alaw), PCMU: buildTables(mulaw) };
 
-/** Decodes `src` into `dst` starting at dstOffset; returns the number of samples written (= src.length). No allocation. */
-export function decodeG711(codec: G711Codec, src: Uint8Array, dst: Int16Array, dstOffset = 0): number {
-  if (dstOffset < 0 || dstOffset + src.length > dst.length) {
-    throw new RangeError(`decodeG711: ${src.length} samples do not fit at offset ${dstOffset} of ${dst.length}`);
+/**
+ * Decodes `count` bytes of `src` from srcOffset (all of it by default) into `dst` at dstOffset; returns `count`. No
+ * allocation: an RTP payload is decoded in place in its packet.
+ */
+export function decodeG711(codec: G711Codec, src: Uint8Array, dst: Int16Array, dstOffset = 0, srcOffset = 0, count = src.length - srcOffset): number {
+  if (srcOffset < 0 || count < 0 || srcOffset + count > src.length || dstOffset < 0 || dstOffset + count > dst.length) {
+    throw new RangeError(`decodeG711: ${count} samples out of range (src ${srcOffset}/${src.length}, dst ${dstOffset}/${dst.length})`);
   }
   const table = TABLES[codec].decode;
-  for (let i = 0; i < src.length; i++) dst[dstOffset + i] = table[src[i]!]!;
-  return src.length;
+  for (let i = 0; i < count; i++) dst[dstOffset + i] = table[src[srcOffset + i]!]!;
+  return count;
 }
 
 /** Encodes `count` samples of `src` from srcOffset into `dst` at dstOffset. No allocation. */

@@ -105,6 +105,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #fromBot: Resampler;
   readonly #header = emptyRtpHeader();
   readonly #decoded = new Int16Array(MAX_PACKET_SAMPLES);
+  #decodedView = this.#decoded.subarray(0, FRAME_SAMPLES);
   readonly #frame = new Int16Array(FRAME_SAMPLES);
   /** The next audio packet's buffer: reused unless the socket still holds it in its send queue. */
   #packet = Buffer.alloc(PACKET_BYTES);
@@ -268,14 +269,17 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#lastPacketAt = now;
     this.#counts.packetsIn++;
     this.#reception.packet(header.ssrc, header.sequence, now, isAudio ? header.timestamp : undefined);
-    const payload = packet.subarray(header.payloadOffset, header.payloadOffset + Math.min(header.payloadLength, MAX_PACKET_SAMPLES));
+    const length = Math.min(header.payloadLength, MAX_PACKET_SAMPLES);
     if (isEvent) {
+      const payload = packet.subarray(header.payloadOffset, header.payloadOffset + length);
       for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.emit('dtmf', digit, durationMs);
       return;
     }
-    const n = decodeG711(this.#opts.codec, payload, this.#decoded);
+    decodeG711(this.#opts.codec, packet, this.#decoded, 0, header.payloadOffset, length);
+    // A view per payload size (nearly always 20 ms), not one per packet.
+    if (this.#decodedView.length !== length) this.#decodedView = this.#decoded.subarray(0, length);
     this.#arrival = now;
-    this.#timeline.packet(header.ssrc, header.timestamp, this.#decoded.subarray(0, n), now);
+    this.#timeline.packet(header.ssrc, header.timestamp, this.#decodedView, now);
     this.#arrival = undefined;
   }
 

@@ -68,10 +68,15 @@ describe('G.711', () => {
         expect(Array.from(decoded.subarray(0, 3))).toEqual([99, 99, 99]);
         expect(decoded[6]).toBe(99);
         for (let i = 0; i < 3; i++) expect(decoded[3 + i]).toBe(reference[codec].decodeSample(bytes[2 + i]!));
+
+        const inPlace = new Int16Array(7).fill(99);
+        expect(decodeG711(codec, bytes, inPlace, 3, 2, 3)).toBe(3);
+        expect(inPlace).toEqual(decoded);
       });
 
       it('rejects ranges that do not fit', () => {
         expect(() => decodeG711(codec, new Uint8Array(4), new Int16Array(5), 2)).toThrow(RangeError);
+        expect(() => decodeG711(codec, new Uint8Array(4), new Int16Array(8), 0, 2, 3)).toThrow(RangeError);
         expect(() => encodeG711(codec, new Int16Array(4), 2, 3, new Uint8Array(8), 0)).toThrow(RangeError);
         expect(() => encodeG711(codec, new Int16Array(4), 0, 4, new Uint8Array(4), 1)).toThrow(RangeError);
       });
