@@ -48,3 +48,9 @@ export function buildStatelessResponse(headers: SipHeaders, status: number, reas
 export function warningValue(code: number, text: string): string {
   return `${code} ${SERVER_NAME} "${text.replace(/["\\]/g, '\\$&')}"`;
 }
+
+/** The text of a Warning header value (`399 host "text"`), unescaped; the whole value when it has no quoted text. */
+export function warningText(value: string): string {
+  const quoted = /"((?:[^"\\]|\\.)*)"/.exec(value);
+  return quoted ? quoted[1]!.replace(/\\(.)/g, '$1') : value;
+}

@@ -6,6 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { DtmfDigit } from '../media/dtmf.js';
 import { negotiate, type NegotiatedAudio, type Negotiation } from '../sdp/index.js';
 import { headerKey, type HeaderFields, type OutgoingRequest, type SipMessage, type SipRequest, type SipResponse } from '../signaling/message.js';
+import { warningText } from '../signaling/responses.js';
 import { serializeRequest, serializeResponse } from '../signaling/serializer.js';
 import { DEFAULT_TIMERS, newBranch } from '../signaling/transaction.js';
 import {
@@ -143,8 +144,7 @@ function bindRtp(address: string): Promise<Socket> {
 /** The INVITE's final response, with the text of its Warning header (`399 host "text"`) when it has one. */
 function finalOf(response: SipResponse): NonNullable<TestCallResult['final']> {
   const warning = response.headers.get('warning');
-  const quoted = warning === undefined ? undefined : /"((?:[^"\\]|\\.)*)"/.exec(warning);
-  const text = quoted ? quoted[1]!.replace(/\\(.)/g, '$1') : warning;
+  const text = warning === undefined ? undefined : warningText(warning);
   return { status: response.status, reason: response.reason, ...(text !== undefined && { warning: text }) };
 }
 

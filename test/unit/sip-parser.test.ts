@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { StreamFramer } from '../../src/signaling/framing.js';
 import type { SipRequest } from '../../src/signaling/message.js';
 import { parseMessage, parseNameAddr, parseUri, parseVia } from '../../src/signaling/parser.js';
+import { warningText, warningValue } from '../../src/signaling/responses.js';
 import { serializeRequest, serializeResponse } from '../../src/signaling/serializer.js';
 import { exotelInvite } from '../helpers/sip-messages.js';
 
@@ -221,5 +222,15 @@ describe('stream framing', () => {
     expect(new StreamFramer(65535).push(Buffer.from('OPTIONS sip:a SIP/2.0\r\nContent-Length: -1\r\n\r\n'))[0]?.type).toBe('error');
     expect(new StreamFramer(1000).push(Buffer.from('OPTIONS sip:a SIP/2.0\r\nContent-Length: 5000\r\n\r\n'))[0]?.type).toBe('error');
     expect(new StreamFramer(1000).push(Buffer.alloc(2000, 'a'))[0]?.type).toBe('error');
+  });
+});
+
+describe('Warning header', () => {
+  it('carries any text there and back: quotes and backslashes escaped, then unescaped', () => {
+    const text = 'bot said "no" \\ twice';
+    const value = warningValue(399, text);
+    expect(value).toBe('399 sip-ws-bridge "bot said \\"no\\" \\\\ twice"');
+    expect(warningText(value)).toBe(text);
+    expect(warningText('399 carrier.example unquoted')).toBe('399 carrier.example unquoted');
   });
 });
