@@ -12,6 +12,8 @@ export interface BridgeStats {
   readonly activeCalls: number;
   readonly rtpPortsInUse: number;
   readonly clockListeners: number;
+  /** How late the media clock fires, 90th percentile over the last 2 s (ms): see limits.maxClockLagMs. */
+  readonly clockLagMs: number;
   readonly sip: SipStats;
 }
 
@@ -118,7 +120,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     config.limits,
   );
 
-  metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls) }));
+  metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls), clockLagMs: clock.lagMs }));
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
   const webhooks = new WebhookSender({ ...config.webhook, log: log.child({ layer: 'webhook' }) }, (result) => metrics.webhook(result));
@@ -128,7 +130,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     if (url) webhooks.send(url, report);
   });
 
-  const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, sip: backend.stats() });
+  const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, clockLagMs: Math.round(clock.lagMs), sip: backend.stats() });
   let http: HttpServer;
   try {
     await backend.start();

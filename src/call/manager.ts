@@ -1,5 +1,6 @@
 // Turns each INVITE from the signaling backend into a Call, after admission: not while shutting down, not beyond
-// the concurrent-call limit, not faster than each source's INVITE rate. Keeps the set of live calls.
+// the concurrent-call limit, not while the media clock runs late (overload), not faster than each source's INVITE
+// rate. Keeps the set of live calls.
 import { EventEmitter } from 'node:events';
 import type { IncomingCall, SipBackend } from '../signaling/index.js';
 import { Call, type CallOptions } from './call.js';
@@ -9,6 +10,8 @@ export interface AdmissionLimits {
   readonly maxConcurrentCalls: number;
   /** New INVITEs per second from one source address; the bucket holds one second's worth. */
   readonly invitesPerSecondPerSource: number;
+  /** New calls are refused while the media clock has run later than this in the last seconds; 0 never refuses. */
+  readonly maxClockLagMs: number;
 }
 
 export interface CallManagerEvents {
@@ -97,13 +100,16 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
 
   #admit(invite: IncomingCall): void {
     const source = invite.source.address;
+    const lag = this.options.media.clock.lagMs;
     const refusal = !this.#accepting
       ? { reason: 'the bridge is shutting down', retryAfter: 30 }
       : this.#calls.size >= this.limits.maxConcurrentCalls
         ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
-        : !this.#rate.take(source)
-          ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
-          : undefined;
+        : this.limits.maxClockLagMs > 0 && lag > this.limits.maxClockLagMs
+          ? { reason: `overloaded: the media clock ran ${Math.round(lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
+          : !this.#rate.take(source)
+            ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
+            : undefined;
     if (refusal) {
       this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
       invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });

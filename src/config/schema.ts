@@ -165,6 +165,11 @@ export const configSchema = z.strictObject({
       maxConcurrentCalls: z.number().int().min(1).default(1000),
       /** New INVITEs per second from one address (a token bucket as deep as one second); more get 503. */
       invitesPerSecondPerSource: z.number().min(0.1).default(20),
+      /**
+       * New calls get 503 while the 20 ms media clock fires later than this (90th percentile over the last 2 s); 0
+       * never. Two frames: a healthy bridge's clock is a few ms late, and at 100 ms it drops frames of every call.
+       */
+      maxClockLagMs: z.number().int().min(0).default(40),
       /** Exotel's limits on custom headers: the X- headers together, and the UUI header alone; more gets 400. */
       customHeaderBytes: z.number().int().min(1).default(200),
       uuiHeader: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'must be an X- header name').default('X-UUI'),

@@ -13,6 +13,8 @@ export interface LiveCall {
 export interface LiveCalls {
   readonly count: number;
   readonly calls: Iterable<LiveCall>;
+  /** The media clock's lateness, 90th percentile over the last 2 s. */
+  readonly clockLagMs: number;
 }
 
 export class BridgeMetrics implements CallObserver {
@@ -28,7 +30,7 @@ export class BridgeMetrics implements CallObserver {
   readonly #dtmf: Counter<'direction'>;
   readonly #refused: Counter<'reason'>;
   readonly #webhooks: Counter<'result'>;
-  #live: () => LiveCalls = () => ({ count: 0, calls: [] });
+  #live: () => LiveCalls = () => ({ count: 0, calls: [], clockLagMs: 0 });
 
   constructor() {
     const registers = [this.registry];
@@ -99,6 +101,14 @@ export class BridgeMetrics implements CallObserver {
       labelNames: ['path'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5, 1],
       registers,
+    });
+    new Gauge({
+      name: 'bridge_clock_lag_seconds',
+      help: 'How late the 20 ms media clock fires, 90th percentile over the last 2 s; above limits.maxClockLagMs new calls get 503',
+      registers,
+      collect() {
+        this.set(live().clockLagMs / 1000);
+      },
     });
     new Gauge({
       name: 'bridge_bot_queue_seconds',

@@ -6,6 +6,12 @@ export const FRAME_MS = 20;
 /** Beyond this many missed ticks the clock stops catching up and jumps ahead (listeners see `skipped`). */
 const MAX_CATCH_UP = 5;
 
+/** `lagMs` looks at the firings of this last stretch of time (at most LAG_HISTORY of them, two seconds' worth)... */
+const LAG_WINDOW_MS = 2000;
+const LAG_HISTORY = 100;
+/** ...and is the lateness that this share of them stayed within. */
+const LAG_QUANTILE = 0.9;
+
 /** Called once per frame period; `skipped` counts frames the clock dropped instead of bursting them. */
 export type TickListener = (skipped: number) => void;
 
@@ -14,6 +20,10 @@ export class FrameClock {
   #timer: NodeJS.Timeout | undefined;
   #firing = false;
   #next = 0;
+  /** When each of the last LAG_HISTORY firings happened and how late it was: a ring, NaN where none was yet. */
+  readonly #firedAt = new Float64Array(LAG_HISTORY).fill(Number.NaN);
+  readonly #lateness = new Float64Array(LAG_HISTORY);
+  #ringAt = 0;
 
   /** @param onSkipped hears of frames dropped because the event loop fell behind (an overloaded process). */
   constructor(
@@ -25,11 +35,26 @@ export class FrameClock {
     return this.#listeners.size;
   }
 
+  /**
+   * How late the timer fires behind its schedule, in ms: the 90th percentile over the firings of the last 2 s, so
+   * one pause (a GC) does not count but an event loop that keeps falling behind does; 0 while the clock is stopped.
+   */
+  get lagMs(): number {
+    if (!this.#timer && !this.#firing) return 0;
+    const since = performance.now() - LAG_WINDOW_MS;
+    const recent: number[] = [];
+    for (let i = 0; i < LAG_HISTORY; i++) if (this.#firedAt[i]! >= since) recent.push(this.#lateness[i]!);
+    if (recent.length === 0) return 0;
+    recent.sort((a, b) => a - b);
+    return recent[Math.floor(LAG_QUANTILE * (recent.length - 1))]!;
+  }
+
   /** Adds a listener; the returned function removes it. The timer runs only while someone listens. */
   add(listener: TickListener): () => void {
     this.#listeners.add(listener);
     if (!this.#timer && !this.#firing) {
       this.#next = performance.now() + this.periodMs;
+      this.#firedAt.fill(Number.NaN);
       this.#schedule();
     }
     return () => {
@@ -49,6 +74,7 @@ export class FrameClock {
     this.#timer = undefined;
     this.#firing = true;
     const now = performance.now();
+    this.#noteLateness(now);
     let due = Math.floor((now - this.#next) / this.periodMs) + 1;
     let skipped = 0;
     if (due > MAX_CATCH_UP) {
@@ -63,5 +89,11 @@ export class FrameClock {
     }
     this.#firing = false;
     if (this.#listeners.size > 0) this.#schedule();
+  }
+
+  #noteLateness(now: number): void {
+    this.#firedAt[this.#ringAt] = now;
+    this.#lateness[this.#ringAt] = Math.max(0, now - this.#next);
+    this.#ringAt = (this.#ringAt + 1) % LAG_HISTORY;
   }
 }

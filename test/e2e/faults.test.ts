@@ -10,6 +10,7 @@ import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { answeredCall, bridgeRtpAddress, type AnsweredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest, okTo } from '../helpers/sip-messages.js';
+import { stallEventLoop } from '../helpers/stall.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -55,6 +56,35 @@ describe('admission', () => {
     expect(limited.callId).toBe('r2');
     expect(limited.headers.get('retry-after')).toBe('1');
     expect(limited.headers.get('warning')).toContain('more than 1 INVITEs per second from 127.0.0.1');
+    await waitForIdle(bridge);
+  });
+});
+
+describe('overload', () => {
+  it('refuses new calls with 503 while the media clock runs late, and takes them again once it keeps time', async () => {
+    const { bot, bridge } = await setup({ limits: { maxClockLagMs: 100 } });
+    const running = await call(bridge, bot, 'running');
+    // More work than the event loop can do in time, as an overloaded bridge has.
+    const hog = setInterval(() => stallEventLoop(150), 10);
+    cleanup.push(() => clearInterval(hog));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(bridge.stats().clockLagMs).toBeGreaterThan(100);
+
+    const client = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
+    cleanup.push(() => client.close());
+    client.send(exotelInvite({ callId: 'while-late', transport: 'UDP', port: bridge.sip.udp!.port, localPort: client.localPort }));
+    const refused = await client.response(503, 'INVITE');
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(refused.headers.get('warning')).toMatch(/^399 sip-ws-bridge "overloaded: the media clock ran \d+ ms late, the limit is 100"$/);
+
+    clearInterval(hog);
+    const deadline = Date.now() + 3000;
+    while (bridge.stats().clockLagMs > 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const later = await call(bridge, bot, 'later');
+    for (const leg of [running, later]) {
+      leg.client.send(inDialogRequest('BYE', leg.client, leg.ok, 2));
+      await leg.client.response(200, 'BYE');
+    }
     await waitForIdle(bridge);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameClock } from '../../src/media/clock.js';
 import { PlayoutQueue } from '../../src/media/playout.js';
+import { stallEventLoop } from '../helpers/stall.js';
 
 const ramp = (from: number, n: number) => Int16Array.from({ length: n }, (_, i) => from + i);
 
@@ -72,13 +73,34 @@ describe('frames the clock skips', () => {
     const clock = new FrameClock(20, (frames) => reported.push(frames));
     const stop = clock.add((skipped) => heard.push(skipped));
     await new Promise((r) => setTimeout(r, 30));
-    const until = Date.now() + 250;
-    while (Date.now() < until); // an event loop that falls 250 ms behind
+    stallEventLoop(250); // an event loop that falls 250 ms behind
     await new Promise((r) => setTimeout(r, 30));
     stop();
     expect(reported).toHaveLength(1);
     expect(reported[0]).toBeGreaterThanOrEqual(10);
     expect(heard.filter((n) => n > 0)).toEqual(reported);
+  });
+});
+
+describe("the clock's lag", () => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('shows an event loop that keeps falling behind, not a single pause, and is forgotten after two seconds', async () => {
+    const clock = new FrameClock(20);
+    const stop = clock.add(() => {});
+    await sleep(300);
+    stallEventLoop(150); // one pause, as a GC makes
+    await sleep(100);
+    expect(clock.lagMs).toBeLessThan(20);
+
+    const hog = setInterval(() => stallEventLoop(35), 10); // busier than the clock's period: it falls behind and stays there
+    await sleep(1500);
+    clearInterval(hog);
+    expect(clock.lagMs).toBeGreaterThan(20);
+    await sleep(2300);
+    expect(clock.lagMs).toBeLessThan(20);
+    stop();
+    expect(clock.lagMs).toBe(0);
   });
 
   it('take their audio out of the queue, so the bot does not fall behind, and answer the marks they pass', () => {
