@@ -67,14 +67,21 @@ export interface EventPacket {
 
 const END_REPEATS = 3;
 const VOLUME = 10;
+/**
+ * Frames without an event between two key presses: a gateway that plays the events as tones needs a pause to hear
+ * two presses of one key as two (ITU-T Q.24 asks detectors for 40 ms at least).
+ */
+const PAUSE_FRAMES = 3;
 
 /**
  * Plays digits as RFC 4733 events, one packet per 20 ms frame: a start packet with the marker bit, updates with
- * a growing duration, then the final duration three times with the End bit. Digits queue behind each other.
+ * a growing duration, then the final duration three times with the End bit. Digits queue behind each other,
+ * PAUSE_FRAMES apart.
  */
 export class DtmfSender {
   readonly #queue: Array<{ digit: DtmfDigit; frames: number }> = [];
   #current: { code: number; frames: number; sent: number; ends: number; timestamp: number } | undefined;
+  #pause = 0;
 
   constructor(private readonly frameSamples: number) {}
 
@@ -89,6 +96,10 @@ export class DtmfSender {
   /** The packet for this frame, or undefined when no digit is playing. `timestamp` is this frame's RTP time. */
   next(timestamp: number): EventPacket | undefined {
     if (!this.#current) {
+      if (this.#pause > 0) {
+        this.#pause--;
+        return undefined;
+      }
       const next = this.#queue.shift();
       if (!next) return undefined;
       this.#current = { code: DIGITS.indexOf(next.digit), frames: next.frames, sent: 0, ends: 0, timestamp };
@@ -105,7 +116,10 @@ export class DtmfSender {
       c.ends++;
       payload[1] = 0x80 | VOLUME;
       payload.writeUInt16BE(c.frames * this.frameSamples, 2);
-      if (c.ends === END_REPEATS) this.#current = undefined;
+      if (c.ends === END_REPEATS) {
+        this.#current = undefined;
+        this.#pause = PAUSE_FRAMES;
+      }
     }
     return { marker, timestamp: c.timestamp, payload };
   }
