@@ -51,21 +51,23 @@ function loadTable(rows: LoadRow[]): string {
         const ms = (value: number) => (value >= q.topBoundMs ? `> ${q.topBoundMs}` : value <= q.firstBoundMs ? `≤ ${q.firstBoundMs}` : fixed(value, 2));
         return `${ms(q.p50Ms)} / ${ms(q.p99Ms)}`;
       };
-      // The bridge turns calls away when overloaded: the figures are then those of the calls it took.
+      // The bridge turns calls away when overloaded: the figures are then those of the calls it took, and per call
+      // means per call taken.
       const up = bridge?.callsUp.start;
+      const taken = (r: LoadResult) => Math.min(r.callsUp.start, calls) || calls;
       return [
         up !== undefined && up < calls ? `${calls} (${up} up)` : String(calls),
         fixed(bridge?.cpuPercent, 1),
         bridge?.rss ? fixed(mb(bridge.rss.loadedBytes), 1) : 'n/a',
-        bridge?.rss ? fixed((bridge.rss.loadedBytes - bridge.rss.idleBytes) / 1024 / calls, 0) : 'n/a',
+        bridge?.rss ? fixed((bridge.rss.loadedBytes - bridge.rss.idleBytes) / 1024 / taken(bridge), 0) : 'n/a',
         fixed(bridge?.rtp.lossPercent, 3),
         pair(bridge?.rtp.jitterMs.p50, bridge?.rtp.jitterMs.p99, 2),
         latency('caller_to_bot'),
         latency('bot_to_caller'),
         fixed(rtpengine?.cpuPercent, 1),
-        bridge && rtpengine ? `${fixed(bridge.cpuPercent / rtpengine.cpuPercent, 1)}×` : 'n/a',
+        bridge && rtpengine ? `${fixed(bridge.cpuPercent / taken(bridge) / (rtpengine.cpuPercent / taken(rtpengine)), 1)}×` : 'n/a',
         fixed(floor?.cpuPercent, 1),
-        bridge && floor ? `${fixed(bridge.cpuPercent / floor.cpuPercent, 1)}×` : 'n/a',
+        bridge && floor ? `${fixed(bridge.cpuPercent / taken(bridge) / (floor.cpuPercent / calls), 1)}×` : 'n/a',
       ];
     }),
   );
