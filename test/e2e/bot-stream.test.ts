@@ -1,7 +1,7 @@
 // The caller's audio as the bot sees it: fixed chunks with exact timestamps, and no holes when the caller's RTP has them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
-import { dominantFrequency, pcm16leToSamples, rms, tone } from '../helpers/audio.js';
+import { dominantFrequency, pcm16leToSamples, relativeLevelDb, rms, tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot, type BotConnection } from '../helpers/bot.js';
 import { startTestBridge } from '../helpers/bridge.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
@@ -108,6 +108,42 @@ describe('caller audio to the bot', () => {
       expect(rms(audio.subarray(second - 8 * 80, second - 8 * 40))).toBe(0);
     } finally {
       caller.close();
+    }
+  });
+});
+
+/** One second of audio from 20 ms after it first gets loud: the middle of a 1.5 s tone. */
+function loudSecond(audio: Int16Array): Int16Array {
+  const start = audio.findIndex((s) => Math.abs(s) > 1000);
+  expect(start).toBeGreaterThanOrEqual(0);
+  const second = audio.subarray(start + 160, start + 160 + 8000);
+  expect(second.length).toBe(8000);
+  return second;
+}
+
+describe('calls at once', () => {
+  it('keep their audio apart both ways: each bot hears only its caller, each caller only its bot', async () => {
+    const callers = [await RtpPeer.open(), await RtpPeer.open()];
+    try {
+      // One after the other, so that each bot connection is known to belong to its call.
+      const calls = [await call(callers[0]!, 3000), await call(callers[1]!, 3000)];
+      const callerHz = [700, 1300];
+      const botHz = [500, 1100];
+      calls.forEach(({ conn }, i) => conn.sendAudio(toneBytesPcm16le(botHz[i]!, 8000, 1500)));
+      await Promise.all(calls.map(({ bridgeRtp }, i) => callers[i]!.send(bridgeRtp, 'PCMA', tone(callerHz[i]!, 8000, 8000 * 1.5))));
+      for (const [i, { conn, sipp }] of calls.entries()) {
+        expectSippPassed(await sipp);
+        await conn.waitForEvent('stop');
+        const other = 1 - i;
+        const heardByBot = loudSecond(pcm16leToSamples(conn.callerAudio()));
+        expect(Math.abs(dominantFrequency(heardByBot, 8000) - callerHz[i]!)).toBeLessThanOrEqual(15);
+        expect(relativeLevelDb(heardByBot, 8000, callerHz[other]!, callerHz[i]!)).toBeLessThan(-30);
+        const heardByCaller = loudSecond(callers[i]!.audio('PCMA'));
+        expect(Math.abs(dominantFrequency(heardByCaller, 8000) - botHz[i]!)).toBeLessThanOrEqual(15);
+        expect(relativeLevelDb(heardByCaller, 8000, botHz[other]!, botHz[i]!)).toBeLessThan(-30);
+      }
+    } finally {
+      for (const caller of callers) caller.close();
     }
   });
 });
