@@ -17,12 +17,18 @@ export class PcmChunker {
 
   push(samples: Int16Array): void {
     const out = this.#samples;
-    for (let i = 0; i < samples.length; i++) {
-      out[this.#filled++] = samples[i]!;
-      if (this.#filled === out.length) {
+    let filled = this.#filled;
+    for (let from = 0; from < samples.length; ) {
+      const count = Math.min(samples.length - from, out.length - filled);
+      for (let i = 0; i < count; i++) out[filled + i] = samples[from + i]!;
+      from += count;
+      filled += count;
+      if (filled === out.length) {
+        filled = 0;
         this.#filled = 0;
         this.onChunk(this.#chunk);
       }
     }
+    this.#filled = filled;
   }
 }

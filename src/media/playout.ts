@@ -76,12 +76,10 @@ export class PlayoutQueue {
     // Element loops rather than subarray views: this runs every frame of every call, and views are allocations.
     const n = Math.min(frame.length, this.#size);
     const ring = this.#ring;
-    const cap = ring.length;
-    let read = this.#read;
-    for (let i = 0; i < n; i++) {
-      frame[i] = ring[read]!;
-      if (++read === cap) read = 0;
-    }
+    const read = this.#read;
+    const first = Math.min(n, ring.length - read);
+    for (let i = 0; i < first; i++) frame[i] = ring[read + i]!;
+    for (let i = first; i < n; i++) frame[i] = ring[i - first]!;
     for (let i = n; i < frame.length; i++) frame[i] = 0;
     this.#skip(n, true);
     return n;

@@ -19,6 +19,23 @@ describe('playout queue', () => {
     expect(q.pull(frame)).toBe(0);
   });
 
+  it('plays on unbroken where a frame straddles the end of its ring buffer', () => {
+    const q = new PlayoutQueue(8000);
+    const frame = new Int16Array(160);
+    // 100 samples first, so that the later 160-sample frames are not aligned with the ring's 8000 samples.
+    q.push(ramp(0, 100));
+    expect(q.pull(frame)).toBe(100);
+    let next = 100;
+    const played: number[] = [];
+    for (let i = 0; i < 60; i++) {
+      q.push(ramp(next, 160));
+      next += 160;
+      expect(q.pull(frame)).toBe(160);
+      played.push(...frame);
+    }
+    expect(played).toEqual([...ramp(100, 60 * 160)]);
+  });
+
   it('answers a mark only once the audio queued before it has been pulled', () => {
     const q = new PlayoutQueue(8000);
     q.push(ramp(1, 320));
