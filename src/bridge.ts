@@ -14,6 +14,8 @@ export interface BridgeStats {
   readonly clockListeners: number;
   /** How late the media clock fires, 90th percentile over the last 2 s (ms): see limits.maxClockLagMs. */
   readonly clockLagMs: number;
+  /** The event loop's utilisation over the last 0.5-1 s, 0-1: see limits.maxEventLoopUtilization. */
+  readonly eventLoopUtilization: number;
   readonly sip: SipStats;
 }
 
@@ -120,7 +122,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     config.limits,
   );
 
-  metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls), clockLagMs: clock.lagMs }));
+  metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls), clockLagMs: clock.lagMs, eventLoopUtilization: clock.busy }));
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
   const webhooks = new WebhookSender({ ...config.webhook, log: log.child({ layer: 'webhook' }) }, (result) => metrics.webhook(result));
@@ -130,7 +132,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     if (url) webhooks.send(url, report);
   });
 
-  const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, clockLagMs: Math.round(clock.lagMs), sip: backend.stats() });
+  const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, clockLagMs: Math.round(clock.lagMs), eventLoopUtilization: Math.round(clock.busy * 100) / 100, sip: backend.stats() });
   let http: HttpServer;
   try {
     await backend.start();

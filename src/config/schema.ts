@@ -170,6 +170,11 @@ export const configSchema = z.strictObject({
        * never. Two frames: a healthy bridge's clock is a few ms late, and at 100 ms it drops frames of every call.
        */
       maxClockLagMs: z.number().int().min(0).default(40),
+      /**
+       * New calls get 503 while the event loop is busy more than this share of the last second (0-1); 1 never. The
+       * leading sign of overload: the bench's bridge lost no frames at 0.75-0.85 and some at 0.95-1.
+       */
+      maxEventLoopUtilization: z.number().gt(0).max(1).default(0.9),
       /** Exotel's limits on custom headers: the X- headers together, and the UUI header alone; more gets 400. */
       customHeaderBytes: z.number().int().min(1).default(200),
       uuiHeader: z.string().regex(/^X-[A-Za-z0-9-]+$/i, 'must be an X- header name').default('X-UUI'),

@@ -15,6 +15,8 @@ export interface LiveCalls {
   readonly calls: Iterable<LiveCall>;
   /** The media clock's lateness, 90th percentile over the last 2 s. */
   readonly clockLagMs: number;
+  /** The event loop's utilisation over the last 0.5-1 s, 0-1. */
+  readonly eventLoopUtilization: number;
 }
 
 export class BridgeMetrics implements CallObserver {
@@ -30,7 +32,7 @@ export class BridgeMetrics implements CallObserver {
   readonly #dtmf: Counter<'direction'>;
   readonly #refused: Counter<'reason'>;
   readonly #webhooks: Counter<'result'>;
-  #live: () => LiveCalls = () => ({ count: 0, calls: [], clockLagMs: 0 });
+  #live: () => LiveCalls = () => ({ count: 0, calls: [], clockLagMs: 0, eventLoopUtilization: 0 });
 
   constructor() {
     const registers = [this.registry];
@@ -108,6 +110,14 @@ export class BridgeMetrics implements CallObserver {
       registers,
       collect() {
         this.set(live().clockLagMs / 1000);
+      },
+    });
+    new Gauge({
+      name: 'bridge_event_loop_utilization',
+      help: 'Share of the last second the event loop was busy (0-1), while calls are up; above limits.maxEventLoopUtilization new calls get 503',
+      registers,
+      collect() {
+        this.set(live().eventLoopUtilization);
       },
     });
     new Gauge({

@@ -1,5 +1,5 @@
 // One 20 ms clock for every call: ticks on a drift-free schedule and catches up after event-loop stalls.
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 export const FRAME_MS = 20;
 
@@ -11,6 +11,9 @@ const LAG_WINDOW_MS = 2000;
 const LAG_HISTORY = 100;
 /** ...and is the lateness that this share of them stayed within. */
 const LAG_QUANTILE = 0.9;
+
+/** `busy` is measured from the older of two snapshots of the event loop's utilisation taken this far apart. */
+const BUSY_SNAPSHOT_MS = 500;
 
 /** Called once per frame period; `skipped` counts frames the clock dropped instead of bursting them. */
 export type TickListener = (skipped: number) => void;
@@ -24,6 +27,8 @@ export class FrameClock {
   readonly #firedAt = new Float64Array(LAG_HISTORY).fill(Number.NaN);
   readonly #lateness = new Float64Array(LAG_HISTORY);
   #ringAt = 0;
+  /** Snapshots of the event loop's utilisation as the clock fires, oldest first: at most two, BUSY_SNAPSHOT_MS apart. */
+  #busySnapshots: Array<{ at: number; utilization: EventLoopUtilization }> = [];
 
   /** @param onSkipped hears of frames dropped because the event loop fell behind (an overloaded process). */
   constructor(
@@ -49,12 +54,24 @@ export class FrameClock {
     return recent[Math.floor(LAG_QUANTILE * (recent.length - 1))]!;
   }
 
+  /**
+   * The share of the last 0.5-1 s that the event loop spent working rather than waiting for work (Node's event loop
+   * utilisation, 0-1). Near 1 the loop has no room left, and the clock falls behind at the next burst of work; 0 while
+   * the clock is stopped and in its first 0.5 s.
+   */
+  get busy(): number {
+    const since = this.#busySnapshots[0];
+    if ((!this.#timer && !this.#firing) || !since || performance.now() - since.at < BUSY_SNAPSHOT_MS) return 0;
+    return performance.eventLoopUtilization(performance.eventLoopUtilization(), since.utilization).utilization;
+  }
+
   /** Adds a listener; the returned function removes it. The timer runs only while someone listens. */
   add(listener: TickListener): () => void {
     this.#listeners.add(listener);
     if (!this.#timer && !this.#firing) {
       this.#next = performance.now() + this.periodMs;
       this.#firedAt.fill(Number.NaN);
+      this.#busySnapshots = [{ at: performance.now(), utilization: performance.eventLoopUtilization() }];
       this.#schedule();
     }
     return () => {
@@ -75,6 +92,7 @@ export class FrameClock {
     this.#firing = true;
     const now = performance.now();
     this.#noteLateness(now);
+    this.#noteBusy(now);
     let due = Math.floor((now - this.#next) / this.periodMs) + 1;
     let skipped = 0;
     if (due > MAX_CATCH_UP) {
@@ -89,6 +107,13 @@ export class FrameClock {
     }
     this.#firing = false;
     if (this.#listeners.size > 0) this.#schedule();
+  }
+
+  #noteBusy(now: number): void {
+    const newest = this.#busySnapshots.at(-1);
+    if (newest && now - newest.at < BUSY_SNAPSHOT_MS) return;
+    this.#busySnapshots.push({ at: now, utilization: performance.eventLoopUtilization() });
+    if (this.#busySnapshots.length > 2) this.#busySnapshots.shift();
   }
 
   #noteLateness(now: number): void {

@@ -87,6 +87,33 @@ describe('overload', () => {
     }
     await waitForIdle(bridge);
   });
+
+  it('refuses new calls with 503 while the event loop has no room left, and takes them again once it has', async () => {
+    const { bot, bridge } = await setup({ limits: { maxEventLoopUtilization: 0.5 } });
+    // The clock, which watches the event loop, runs while a call is up.
+    const running = await call(bridge, bot, 'running');
+    const hog = setInterval(() => stallEventLoop(30), 5);
+    cleanup.push(() => clearInterval(hog));
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(bridge.stats().eventLoopUtilization).toBeGreaterThan(0.5);
+
+    const client = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
+    cleanup.push(() => client.close());
+    client.send(exotelInvite({ callId: 'while-busy', transport: 'UDP', port: bridge.sip.udp!.port, localPort: client.localPort }));
+    const refused = await client.response(503, 'INVITE');
+    expect(refused.headers.get('retry-after')).toBe('5');
+    expect(refused.headers.get('warning')).toMatch(/^399 sip-ws-bridge "overloaded: the event loop was busy \d+\.\d % of the last second, the limit is 50 %"$/);
+
+    clearInterval(hog);
+    const deadline = Date.now() + 3000;
+    while (bridge.stats().eventLoopUtilization > 0.5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const later = await call(bridge, bot, 'later');
+    for (const leg of [running, later]) {
+      leg.client.send(inDialogRequest('BYE', leg.client, leg.ok, 2));
+      await leg.client.response(200, 'BYE');
+    }
+    await waitForIdle(bridge);
+  });
 });
 
 describe('a bot that does not answer', () => {

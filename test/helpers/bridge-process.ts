@@ -57,7 +57,7 @@ export class BridgeProcess {
         media: { address: '127.0.0.1', rtpPorts: { min: 30000, max: 39999 }, ...config.media },
         log: { level: 'info', ...config.log },
         // As in the in-process helper: a loaded test machine must not make the bridge refuse calls as overloaded.
-        limits: { maxClockLagMs: 0, ...config.limits },
+        limits: { maxClockLagMs: 0, maxEventLoopUtilization: 1, ...config.limits },
       }),
     );
     const child = spawn(process.execPath, [...nodeArgs, MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -19,7 +19,7 @@ export async function startTestBridge(overrides: BridgeConfigInput = {}): Promis
       bot: { connectTimeoutMs: 2000, ...overrides.bot },
       // Test files run in parallel on small machines, whose event loops stall past the overload limit for reasons of
       // their own; refusing calls for it is tested where it is the subject (faults.test.ts).
-      limits: { maxClockLagMs: 0, ...overrides.limits },
+      limits: { maxClockLagMs: 0, maxEventLoopUtilization: 1, ...overrides.limits },
     },
     'test overrides',
   );

@@ -276,7 +276,7 @@ describe('a whole call through the drachtio backend', () => {
       headerLimits: { customHeaderBytes: 200, uuiHeader: 'X-UUI', uuiBytes: 45 },
       maxDurationMs: 60_000,
       },
-      { maxConcurrentCalls: 10, invitesPerSecondPerSource: 10, maxClockLagMs: 0 },
+      { maxConcurrentCalls: 10, invitesPerSecondPerSource: 10, maxClockLagMs: 0, maxEventLoopUtilization: 1 },
     );
     srf.deliver(backend, invite([['X-UUI', 'abc']]));
     const conn = await bot.connection(0);

@@ -120,6 +120,22 @@ describe("the clock's lag", () => {
     expect(clock.lagMs).toBe(0);
   });
 
+  it('sees how busy the event loop is: 0 while stopped and in its first half second, high while work fills the loop, low once it idles', async () => {
+    const clock = new FrameClock(20);
+    expect(clock.busy).toBe(0);
+    const stop = clock.add(() => {});
+    stallEventLoop(200);
+    expect(clock.busy).toBe(0);
+    const hog = setInterval(() => stallEventLoop(30), 5); // busy about 30 ms of every 35
+    await sleep(1200);
+    clearInterval(hog);
+    expect(clock.busy).toBeGreaterThan(0.7);
+    await sleep(1200);
+    expect(clock.busy).toBeLessThan(0.3);
+    stop();
+    expect(clock.busy).toBe(0);
+  });
+
   it('take their audio out of the queue, so the bot does not fall behind, and answer the marks they pass', () => {
     const q = new PlayoutQueue(8000);
     q.push(ramp(1, 800));
