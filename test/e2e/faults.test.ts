@@ -10,7 +10,7 @@ import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { answeredCall, bridgeRtpAddress, type AnsweredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest, okTo } from '../helpers/sip-messages.js';
-import { stallEventLoop } from '../helpers/stall.js';
+import { hogEventLoop } from '../helpers/stall.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
@@ -61,59 +61,54 @@ describe('admission', () => {
 });
 
 describe('overload', () => {
-  it('refuses new calls with 503 while the media clock runs late, and takes them again once it keeps time', async () => {
-    const { bot, bridge } = await setup({ limits: { maxClockLagMs: 100 } });
-    const running = await call(bridge, bot, 'running');
-    // More work than the event loop can do in time, as an overloaded bridge has.
-    const hog = setInterval(() => stallEventLoop(150), 10);
-    cleanup.push(() => clearInterval(hog));
-    await new Promise((r) => setTimeout(r, 2000));
-    expect(bridge.stats().clockLagMs).toBeGreaterThan(100);
+  // Each guard against an event loop kept busier than it should be, as an overloaded bridge's is.
+  const guards = [
+    {
+      what: 'the media clock runs late',
+      limits: { maxClockLagMs: 100 },
+      stall: { ms: 150, everyMs: 10, forMs: 2000 },
+      measure: (bridge: Bridge) => bridge.stats().clockLagMs,
+      limit: 100,
+      warning: /^399 sip-ws-bridge "overloaded: the media clock ran \d+ ms late, the limit is 100"$/,
+    },
+    {
+      what: 'the event loop has no room left',
+      limits: { maxEventLoopUtilization: 0.5 },
+      stall: { ms: 30, everyMs: 5, forMs: 1200 },
+      measure: (bridge: Bridge) => bridge.stats().eventLoopUtilization,
+      limit: 0.5,
+      warning: /^399 sip-ws-bridge "overloaded: the event loop was busy \d+\.\d % of the last second, the limit is 50 %"$/,
+    },
+  ];
 
-    const client = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
-    cleanup.push(() => client.close());
-    client.send(exotelInvite({ callId: 'while-late', transport: 'UDP', port: bridge.sip.udp!.port, localPort: client.localPort }));
-    const refused = await client.response(503, 'INVITE');
-    expect(refused.headers.get('retry-after')).toBe('5');
-    expect(refused.headers.get('warning')).toMatch(/^399 sip-ws-bridge "overloaded: the media clock ran \d+ ms late, the limit is 100"$/);
+  for (const { what, limits, stall, measure, limit, warning } of guards) {
+    it(`refuses new calls with 503 while ${what}, and takes them again once it is over`, async () => {
+      const { bot, bridge } = await setup({ limits });
+      // The clock, which the guards watch, runs while a call is up.
+      const running = await call(bridge, bot, 'running');
+      const stopHog = hogEventLoop(stall.ms, stall.everyMs);
+      cleanup.push(stopHog);
+      await new Promise((r) => setTimeout(r, stall.forMs));
+      expect(measure(bridge)).toBeGreaterThan(limit);
 
-    clearInterval(hog);
-    const deadline = Date.now() + 3000;
-    while (bridge.stats().clockLagMs > 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const later = await call(bridge, bot, 'later');
-    for (const leg of [running, later]) {
-      leg.client.send(inDialogRequest('BYE', leg.client, leg.ok, 2));
-      await leg.client.response(200, 'BYE');
-    }
-    await waitForIdle(bridge);
-  });
+      const client = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
+      cleanup.push(() => client.close());
+      client.send(exotelInvite({ callId: 'while-overloaded', transport: 'UDP', port: bridge.sip.udp!.port, localPort: client.localPort }));
+      const refused = await client.response(503, 'INVITE');
+      expect(refused.headers.get('retry-after')).toBe('5');
+      expect(refused.headers.get('warning')).toMatch(warning);
 
-  it('refuses new calls with 503 while the event loop has no room left, and takes them again once it has', async () => {
-    const { bot, bridge } = await setup({ limits: { maxEventLoopUtilization: 0.5 } });
-    // The clock, which watches the event loop, runs while a call is up.
-    const running = await call(bridge, bot, 'running');
-    const hog = setInterval(() => stallEventLoop(30), 5);
-    cleanup.push(() => clearInterval(hog));
-    await new Promise((r) => setTimeout(r, 1200));
-    expect(bridge.stats().eventLoopUtilization).toBeGreaterThan(0.5);
-
-    const client = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
-    cleanup.push(() => client.close());
-    client.send(exotelInvite({ callId: 'while-busy', transport: 'UDP', port: bridge.sip.udp!.port, localPort: client.localPort }));
-    const refused = await client.response(503, 'INVITE');
-    expect(refused.headers.get('retry-after')).toBe('5');
-    expect(refused.headers.get('warning')).toMatch(/^399 sip-ws-bridge "overloaded: the event loop was busy \d+\.\d % of the last second, the limit is 50 %"$/);
-
-    clearInterval(hog);
-    const deadline = Date.now() + 3000;
-    while (bridge.stats().eventLoopUtilization > 0.5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    const later = await call(bridge, bot, 'later');
-    for (const leg of [running, later]) {
-      leg.client.send(inDialogRequest('BYE', leg.client, leg.ok, 2));
-      await leg.client.response(200, 'BYE');
-    }
-    await waitForIdle(bridge);
-  });
+      stopHog();
+      const deadline = Date.now() + 3000;
+      while (measure(bridge) > limit && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const later = await call(bridge, bot, 'later');
+      for (const leg of [running, later]) {
+        leg.client.send(inDialogRequest('BYE', leg.client, leg.ok, 2));
+        await leg.client.response(200, 'BYE');
+      }
+      await waitForIdle(bridge);
+    });
+  }
 });
 
 describe('a bot that does not answer', () => {

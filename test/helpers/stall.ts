@@ -5,3 +5,9 @@ const cell = new Int32Array(new SharedArrayBuffer(4));
 export function stallEventLoop(ms: number): void {
   Atomics.wait(cell, 0, 0, ms);
 }
+
+/** Stalls the event loop for `ms` every `everyMs` until the returned function is called. */
+export function hogEventLoop(ms: number, everyMs: number): () => void {
+  const hog = setInterval(() => stallEventLoop(ms), everyMs);
+  return () => clearInterval(hog);
+}

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FrameClock } from '../../src/media/clock.js';
 import { PlayoutQueue } from '../../src/media/playout.js';
-import { stallEventLoop } from '../helpers/stall.js';
+import { hogEventLoop, stallEventLoop } from '../helpers/stall.js';
 
 const ramp = (from: number, n: number) => Int16Array.from({ length: n }, (_, i) => from + i);
 
@@ -110,9 +110,9 @@ describe("the clock's lag", () => {
     await sleep(100);
     expect(clock.lagMs).toBeLessThan(20);
 
-    const hog = setInterval(() => stallEventLoop(35), 10); // busier than the clock's period: it falls behind and stays there
+    const stopHog = hogEventLoop(35, 10); // busier than the clock's period: it falls behind and stays there
     await sleep(1500);
-    clearInterval(hog);
+    stopHog();
     expect(clock.lagMs).toBeGreaterThan(20);
     await sleep(2300);
     expect(clock.lagMs).toBeLessThan(20);
@@ -126,9 +126,9 @@ describe("the clock's lag", () => {
     const stop = clock.add(() => {});
     stallEventLoop(200);
     expect(clock.busy).toBe(0);
-    const hog = setInterval(() => stallEventLoop(30), 5); // busy about 30 ms of every 35
+    const stopHog = hogEventLoop(30, 5); // busy about 30 ms of every 35
     await sleep(1200);
-    clearInterval(hog);
+    stopHog();
     expect(clock.busy).toBeGreaterThan(0.7);
     await sleep(1200);
     expect(clock.busy).toBeLessThan(0.3);
