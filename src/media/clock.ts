@@ -1,4 +1,5 @@
-// One 20 ms clock for every call: ticks on a drift-free schedule and catches up after event-loop stalls.
+// One 20 ms clock for every call: ticks on a drift-free schedule, catches up after event-loop stalls, and tells the
+// overload guards how late it runs and how busy the event loop is.
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
 export const FRAME_MS = 20;
