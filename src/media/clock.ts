@@ -70,9 +70,10 @@ export class FrameClock {
   add(listener: TickListener): () => void {
     this.#listeners.add(listener);
     if (!this.#timer && !this.#firing) {
-      this.#next = performance.now() + this.periodMs;
+      const now = performance.now();
+      this.#next = now + this.periodMs;
       this.#firedAt.fill(Number.NaN);
-      this.#busySnapshots = [{ at: performance.now(), utilization: performance.eventLoopUtilization() }];
+      this.#busySnapshots = [{ at: now, utilization: performance.eventLoopUtilization() }];
       this.#schedule();
     }
     return () => {
