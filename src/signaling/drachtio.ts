@@ -8,6 +8,7 @@ import type { HeaderFields } from './message.js';
 import { parseMessage, parseUri } from './parser.js';
 import { ALLOW, warningValue } from './responses.js';
 import type {
+  BackendStatus,
   Dialog,
   DialogEvents,
   IncomingCall,
@@ -50,12 +51,18 @@ const newSrf = (): SrfLike => new Srf() as unknown as SrfLike;
 export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
   readonly #dialogs = new Set<DrachtioDialog>();
   readonly #pending = new Set<DrachtioIncomingCall>();
+  #status: BackendStatus;
 
   constructor(
     private readonly options: DrachtioOptions,
     private readonly srf: SrfLike = newSrf(),
   ) {
     super();
+    this.#status = { up: false, reason: `sip backend: not connected to drachtio at ${options.host}:${options.port} yet` };
+  }
+
+  get status(): BackendStatus {
+    return this.#status;
   }
 
   get listening(): Readonly<Partial<Record<SipProtocol, { host: string; port: number }>>> {
@@ -70,7 +77,9 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
     const { host, port, secret, log } = this.options;
     this.srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
     this.srf.on('connect', (err: Error | undefined, hostport: string) => {
-      if (!err) log.info({ drachtio: `${host}:${port}`, sip: hostport }, 'connected to drachtio-server');
+      if (err) return;
+      this.#status = { up: true };
+      log.info({ drachtio: `${host}:${port}`, sip: hostport }, 'connected to drachtio-server');
     });
     this.srf.invite((req, res) => {
       if (this.#refuse(req, res)) return;

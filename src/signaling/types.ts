@@ -88,7 +88,12 @@ export interface SipStats {
   readonly [detail: string]: number;
 }
 
+/** Whether the backend can take calls now; when not, why (for /health and the logs). */
+export type BackendStatus = { readonly up: true } | { readonly up: false; readonly reason: string };
+
 export interface SipBackend extends EventEmitter<SipBackendEvents> {
+  /** Can SIP reach us now: listeners bound (embedded), connected and authenticated to drachtio-server (drachtio). */
+  readonly status: BackendStatus;
   /** Where the backend itself listens for SIP (nothing when drachtio-server does). */
   readonly listening: Readonly<Partial<Record<SipProtocol, { readonly host: string; readonly port: number }>>>;
   stats(): SipStats;

@@ -10,7 +10,7 @@ import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, warningValue } fr
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
 import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial } from './transport.js';
-import type { Refusal, SipBackend, SipBackendEvents, SipStats } from './types.js';
+import type { BackendStatus, Refusal, SipBackend, SipBackendEvents, SipStats } from './types.js';
 
 export interface EmbeddedSipOptions {
   readonly udp?: Endpoint;
@@ -39,6 +39,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
   readonly #log: Logger;
   readonly #ctx: InviteContext;
   readonly #lastRefusalLog = new Map<string, number>();
+  #status: BackendStatus = { up: false, reason: 'SIP listeners not bound yet' };
 
   constructor(private readonly options: EmbeddedSipOptions) {
     super();
@@ -93,8 +94,13 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     };
   }
 
+  get status(): BackendStatus {
+    return this.#status;
+  }
+
   async start(): Promise<void> {
     await this.#transport.start();
+    this.#status = { up: true };
   }
 
   reloadTls(material: TlsMaterial): void {
@@ -102,6 +108,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
   }
 
   async stop(): Promise<void> {
+    this.#status = { up: false, reason: 'SIP listeners closed' };
     this.#layer.stop();
     await this.#transport.stop();
   }
