@@ -39,7 +39,6 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
   #pendingAck: PendingAck | undefined;
   #bye: Promise<void> | undefined;
   readonly #localSdp: string;
-  readonly #localTag: string;
   readonly #localUri: string;
   readonly #remoteUri: string;
   readonly #remoteTarget: string;
@@ -50,13 +49,12 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
   constructor(
     private readonly ctx: DialogContext,
     invite: ServerTransaction,
-    localTag: string,
     localSdp: string,
   ) {
     super();
     const { request } = invite;
+    const localTag = invite.localTag;
     this.callId = request.callId;
-    this.#localTag = localTag;
     this.key = dialogKey(request.callId, localTag, request.from.params.get('tag') ?? '');
     this.#remoteSeq = request.cseq.seq;
     this.#localSdp = localSdp;
@@ -204,7 +202,7 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
       ['Contact', this.ctx.contact(this.#flow)],
       ['Allow', ALLOW],
     ];
-    tx.respond(buildResponse(tx, 200, 'OK', { toTag: this.#localTag, headers, body: this.#localSdp }));
+    tx.respond(buildResponse(tx, 200, 'OK', { headers, body: this.#localSdp }));
     const { t1, t2 } = this.ctx.layer.timers;
     const timers: NodeJS.Timeout[] = [];
     const pending: PendingAck = { tx, timers };

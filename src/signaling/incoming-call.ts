@@ -4,7 +4,7 @@ import type { HeaderFields, NameAddr } from './message.js';
 import { parseUri } from './parser.js';
 import { buildResponse, warningValue } from './responses.js';
 import { UasDialog, type DialogContext } from './dialog.js';
-import { newTag, type ServerTransaction } from './transaction.js';
+import type { ServerTransaction } from './transaction.js';
 import type { Dialog, IncomingCall, IncomingCallEvents, Party, RejectDetails, SipProtocol } from './types.js';
 
 /** What a pending INVITE needs from the user agent besides what its dialog needs. */
@@ -24,7 +24,6 @@ export class IncomingInvite extends EventEmitter<IncomingCallEvents> implements 
   readonly headers: HeaderFields;
   readonly sdp: string | undefined;
   #cancelled = false;
-  readonly #tag = newTag();
 
   constructor(
     private readonly ctx: InviteContext,
@@ -49,7 +48,7 @@ export class IncomingInvite extends EventEmitter<IncomingCallEvents> implements 
 
   answer(localSdp: string): Dialog {
     if (this.tx.finished) throw new Error(`INVITE ${this.callId} was already answered or rejected`);
-    const dialog = new UasDialog(this.ctx, this.tx, this.#tag, localSdp);
+    const dialog = new UasDialog(this.ctx, this.tx, localSdp);
     this.ctx.adopt(dialog);
     this.ctx.settled(this);
     return dialog;
@@ -59,7 +58,7 @@ export class IncomingInvite extends EventEmitter<IncomingCallEvents> implements 
     const headers: Array<readonly [string, string]> = [];
     if (details.warning) headers.push(['Warning', warningValue(details.warning.code, details.warning.text)]);
     if (details.retryAfter !== undefined) headers.push(['Retry-After', String(details.retryAfter)]);
-    this.tx.respond(buildResponse(this.tx, status, phrase, { toTag: this.#tag, headers }));
+    this.tx.respond(buildResponse(this.tx, status, phrase, { headers }));
     this.ctx.settled(this);
   }
 

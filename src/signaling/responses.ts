@@ -1,6 +1,8 @@
 // Builds responses that copy what RFC 3261 8.2.6.2 asks a UAS to copy from the request.
+import { createHash } from 'node:crypto';
 import { DTMF_INFO_TYPES } from './dtmf-info.js';
 import type { HeaderFields, OutgoingResponse, SipHeaders } from './message.js';
+import { parseNameAddr } from './parser.js';
 import type { ServerTransaction } from './transaction.js';
 
 export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE';
@@ -8,7 +10,7 @@ export const ACCEPT = ['application/sdp', ...DTMF_INFO_TYPES].join(', ');
 export const SERVER_NAME = 'sip-ws-bridge';
 
 export interface ResponseOptions {
-  /** Our To tag; added unless the request's To already has one. */
+  /** Our To tag when not the transaction's own; added unless the request's To already has one. */
   readonly toTag?: string;
   readonly headers?: HeaderFields;
   readonly body?: string;
@@ -18,7 +20,8 @@ export interface ResponseOptions {
 export function buildResponse(tx: ServerTransaction, status: number, reason: string, options: ResponseOptions = {}): OutgoingResponse {
   const { request } = tx;
   const rawTo = request.headers.get('to')!;
-  const to = request.to.params.has('tag') || !options.toTag ? rawTo : `${rawTo};tag=${options.toTag}`;
+  // RFC 3261 8.2.6.2: every response but 100 Trying carries our tag when the request's To had none.
+  const to = request.to.params.has('tag') || status === 100 ? rawTo : `${rawTo};tag=${options.toTag ?? tx.localTag}`;
   const headers: Array<readonly [string, string]> = [['Via', tx.topVia], ...request.via.slice(1).map((v) => ['Via', v.raw] as const)];
   headers.push(
     ['From', request.headers.get('from')!],
@@ -38,10 +41,22 @@ export function buildStatelessResponse(headers: SipHeaders, status: number, reas
   for (const via of headers.getList('via')) fields.push(['Via', via]);
   for (const name of ['From', 'To', 'Call-ID', 'CSeq']) {
     const value = headers.get(name);
-    if (value !== undefined) fields.push([name, value]);
+    if (value !== undefined) fields.push([name, name === 'To' ? withStatelessTag(headers, value) : value]);
   }
   fields.push(['Warning', warningValue(399, warning)], ['Server', SERVER_NAME]);
   return { status, reason, headers: fields };
+}
+
+/**
+ * A To value with a tag when it parses and has none. RFC 3261 8.2.7: a stateless UAS makes the tag from the request,
+ * so a retransmission gets the same one.
+ */
+function withStatelessTag(headers: SipHeaders, to: string): string {
+  const parsed = parseNameAddr(to);
+  if (!parsed.ok || parsed.value.params.has('tag')) return to;
+  const hash = createHash('sha256');
+  for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) hash.update(`${headers.get(name) ?? ''}\n`);
+  return `${to};tag=${hash.digest('hex').slice(0, 12)}`;
 }
 
 /** A Warning header value (RFC 3261 20.43); the text is quoted with inner quotes escaped. */

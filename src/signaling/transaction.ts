@@ -43,6 +43,8 @@ export class ServerTransaction {
   readonly #dest: Destination;
   /** The top Via with received/rport filled in, as copied into responses. */
   readonly topVia: string;
+  /** Our To tag in every response to this request (the dialog's local tag, for an INVITE that makes one). */
+  readonly localTag = newTag();
 
   constructor(
     private readonly layer: TransactionLayer,

@@ -169,7 +169,8 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
       tx.respond(buildResponse(tx, 481, 'Call/Transaction Does Not Exist'));
       return;
     }
-    tx.respond(buildResponse(tx, 200, 'OK'));
+    // RFC 3261 9.2: the same To tag as the INVITE's responses.
+    tx.respond(buildResponse(tx, 200, 'OK', { toTag: inviteTx.localTag }));
     this.#invites.get(inviteTx)?.cancel();
   }
 

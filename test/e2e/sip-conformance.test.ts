@@ -1,0 +1,117 @@
+// RFC 3261 / RFC 4475 conformance on the wire (issue 14): To tags, Max-Forwards 0, CRLF keep-alives, duplicated
+// headers, bad request lines, 415/416/406, and strict routing of the bridge's BYE.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bridge } from '../../src/bridge.js';
+import type { SipMessage } from '../../src/signaling/message.js';
+import { TestBot } from '../helpers/bot.js';
+import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { exotelInvite, inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
+
+let bot: TestBot;
+let slowBot: TestBot;
+let bridge: Bridge;
+
+beforeAll(async () => {
+  bot = await TestBot.start();
+  slowBot = await TestBot.start({ handshakeDelayMs: 1500 });
+  bridge = await startTestBridge({
+    bot: { defaultUrl: bot.url },
+    routes: [{ header: 'X-Test-Bot', equals: 'slow', url: slowBot.url }],
+  });
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await bot?.close();
+  await slowBot?.close();
+});
+
+const udp = () => ({ host: '127.0.0.1', port: bridge.sip.udp!.port });
+const tcp = () => ({ host: '127.0.0.1', port: bridge.sip.tcp!.port });
+
+function request(method: string, client: SipTestClient, options: { startLine?: string; extra?: string[]; branch?: string } = {}): string {
+  return [
+    options.startLine ?? `${method} sip:bridge@127.0.0.1 SIP/2.0`,
+    `Via: SIP/2.0/${client.transport.toUpperCase()} 127.0.0.1:${client.localPort};branch=${options.branch ?? `z9hG4bK-${Math.random().toString(36).slice(2)}`};rport`,
+    'Max-Forwards: 70',
+    'From: <sip:carrier@127.0.0.1>;tag=c1',
+    'To: <sip:bridge@127.0.0.1>',
+    `Call-ID: ${method}-${Math.random()}`,
+    `CSeq: 1 ${method}`,
+    ...(options.extra ?? []),
+    'Content-Length: 0',
+    '',
+    '',
+  ].join('\r\n');
+}
+
+/** An Exotel-shaped INVITE from `client`, edited by `edit`. */
+function invite(client: SipTestClient, callId: string, edit: (text: string) => string = (t) => t, headers: Array<[string, string]> = []): string {
+  const transport = client.transport.toUpperCase() as 'UDP' | 'TCP';
+  const port = client.transport === 'udp' ? udp().port : tcp().port;
+  return edit(exotelInvite({ callId, transport, port, localPort: client.localPort, headers }).toString());
+}
+
+const toTag = (m: SipMessage) => m.to.params.get('tag');
+
+describe('To tags (RFC 3261 8.2.6.2)', () => {
+  it('puts one in every response but 100 Trying, and the same one in a retransmitted response', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      const options = request('OPTIONS', client, { branch: 'z9hG4bK-tag-options' });
+      client.send(options);
+      const ok = await client.response(200, 'OPTIONS');
+      expect(toTag(ok)).toMatch(/^[0-9a-f]{12}$/);
+      client.send(options);
+      await client.waitFor((m) => m.kind === 'response' && m.cseq.method === 'OPTIONS', 'retransmitted 200', 5000, client.received.indexOf(ok) + 1);
+      const copies = client.raw.filter((r) => r.toString().startsWith('SIP/2.0 200 OK') && r.toString().includes('z9hG4bK-tag-options'));
+      expect(copies.length).toBe(2);
+      expect(copies[1]!.equals(copies[0]!)).toBe(true);
+
+      client.send(request('SUBSCRIBE', client));
+      client.send(request('BYE', client));
+      client.send(request('OPTIONS', client, { extra: ['Require: 100rel'] }).replace(/CSeq: 1 OPTIONS/, 'CSeq: 2 OPTIONS'));
+      for (const [status, method] of [[405, 'SUBSCRIBE'], [481, 'BYE'], [420, 'OPTIONS']] as const) {
+        expect(toTag(await client.response(status, method)), `${status} ${method}`).toMatch(/^[0-9a-f]{12}$/);
+      }
+
+      client.send(request('OPTIONS', client).replace(/Call-ID: .*\r\n/, ''));
+      const stateless = await client.waitForRaw(/^SIP\/2\.0 400 Bad Request\r\n[\s\S]*missing Call-ID/);
+      expect(stateless).toMatch(/\r\nTo: <sip:bridge@127\.0\.0\.1>;tag=[0-9a-f]{12}\r\n/);
+
+      const body = sdpOffer();
+      client.send(request('INVITE', client, { extra: ['Content-Type: application/sdp'] }).replace('Content-Length: 0\r\n\r\n', `Content-Length: ${body.length}\r\n\r\n${body}`));
+      const trying = await client.response(100, 'INVITE');
+      expect(toTag(trying)).toBeUndefined();
+      const noContact = await client.response(400, 'INVITE');
+      expect(noContact.headers.get('warning')).toContain('missing Contact header');
+      expect(toTag(noContact)).toMatch(/^[0-9a-f]{12}$/);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('gives the 200 to a CANCEL the tag of the INVITE it cancels', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      const text = invite(client, 'cancel-tag', (t) => t.replace('z9hG4bK-exo-1', 'z9hG4bK-cancel-tag'), [['X-Test-Bot', 'slow']]);
+      client.send(text);
+      await client.response(100, 'INVITE');
+      client.send(
+        text
+          .replace(/^INVITE/, 'CANCEL')
+          .replace('CSeq: 1 INVITE', 'CSeq: 1 CANCEL')
+          .replace(/Content-Type: application\/sdp\r\nContent-Length: \d+\r\n\r\n[\s\S]*$/, 'Content-Length: 0\r\n\r\n'),
+      );
+      const cancelled = await client.response(200, 'CANCEL');
+      const terminated = await client.response(487, 'INVITE');
+      expect(toTag(terminated)).toMatch(/^[0-9a-f]{12}$/);
+      expect(toTag(cancelled)).toBe(toTag(terminated));
+      client.send(inDialogRequest('ACK', client, terminated, 1));
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+    }
+  });
+});
