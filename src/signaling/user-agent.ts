@@ -120,11 +120,6 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
       tx.respond(buildResponse(tx, 420, 'Bad Extension', { headers: [['Unsupported', require.join(', ')]] }));
       return;
     }
-    const maxForwards = request.headers.get('max-forwards');
-    if (maxForwards !== undefined && Number(maxForwards) <= 0 && request.method !== 'OPTIONS') {
-      tx.respond(buildResponse(tx, 483, 'Too Many Hops'));
-      return;
-    }
     if (request.method === 'CANCEL') {
       this.#onCancel(tx);
       return;

@@ -115,3 +115,23 @@ describe('To tags (RFC 3261 8.2.6.2)', () => {
     }
   });
 });
+
+describe('Max-Forwards', () => {
+  it('processes an INVITE with Max-Forwards: 0 addressed to it (RFC 4475 zeromf): the call is set up', async () => {
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      const botIndex = bot.connections.length;
+      client.send(invite(client, 'zero-mf', (t) => t.replace('Max-Forwards: 70', 'Max-Forwards: 0')));
+      const ok = await client.response(200, 'INVITE');
+      client.send(inDialogRequest('ACK', client, ok, 1));
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      client.send(inDialogRequest('BYE', client, ok, 2));
+      await client.response(200, 'BYE');
+      expect(client.count((m) => m.kind === 'response' && m.status === 483)).toBe(0);
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+    }
+  });
+});
