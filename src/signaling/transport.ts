@@ -211,6 +211,11 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     const socket = createSocket({ type: net.isIPv6(endpoint.host) ? 'udp6' : 'udp4' });
     this.#udp = socket;
     socket.on('message', (data, rinfo) => {
+      // RFC 5626 keep-alives: clients such as linphone send CRLFs alone over UDP; they expect no answer.
+      if (data.every((byte) => byte === 0x0d || byte === 0x0a)) {
+        this.options.log.debug({ remote: `udp:${rinfo.address}:${rinfo.port}`, bytes: data.length }, 'SIP keep-alive');
+        return;
+      }
       this.#receive(data, { protocol: 'udp', address: rinfo.address, port: rinfo.port, local: this.#bound.udp! });
     });
     socket.on('error', (err) => this.options.log.error({ err }, 'SIP UDP socket error'));

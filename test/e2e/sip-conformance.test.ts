@@ -1,10 +1,12 @@
 // RFC 3261 / RFC 4475 conformance on the wire (issue 14): To tags, Max-Forwards 0, CRLF keep-alives, duplicated
 // headers, bad request lines, 415/416/406, and strict routing of the bridge's BYE.
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { SipMessage } from '../../src/signaling/message.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { metrics } from '../helpers/bridge-http.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
 
@@ -29,6 +31,7 @@ afterAll(async () => {
 
 const udp = () => ({ host: '127.0.0.1', port: bridge.sip.udp!.port });
 const tcp = () => ({ host: '127.0.0.1', port: bridge.sip.tcp!.port });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function request(method: string, client: SipTestClient, options: { startLine?: string; extra?: string[]; branch?: string } = {}): string {
   return [
@@ -54,6 +57,7 @@ function invite(client: SipTestClient, callId: string, edit: (text: string) => s
 }
 
 const toTag = (m: SipMessage) => m.to.params.get('tag');
+const refusedMalformed = async () => (await metrics(bridge.httpPort)).get('bridge_sip_refused_total{reason="malformed"}') ?? 0;
 
 describe('To tags (RFC 3261 8.2.6.2)', () => {
   it('puts one in every response but 100 Trying, and the same one in a retransmitted response', async () => {
@@ -132,6 +136,38 @@ describe('Max-Forwards', () => {
       await waitForIdle(bridge);
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('CRLF keep-alives (RFC 5626)', () => {
+  it('ignores CRLFs over UDP: no answer, no refusal counted', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      const before = await refusedMalformed();
+      client.send('\r\n\r\n');
+      client.send('\r\n');
+      await sleep(300);
+      expect(client.raw).toEqual([]);
+      expect(await refusedMalformed()).toBe(before);
+      client.send(request('OPTIONS', client));
+      await client.response(200, 'OPTIONS');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers a double-CRLF ping on TCP with one CRLF pong', async () => {
+    const socket = net.connect(tcp());
+    try {
+      await new Promise((resolve) => socket.once('connect', resolve));
+      const received: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => received.push(chunk));
+      socket.write('\r\n\r\n');
+      await sleep(300);
+      expect(Buffer.concat(received).toString()).toBe('\r\n');
+    } finally {
+      socket.destroy();
     }
   });
 });
