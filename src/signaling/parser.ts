@@ -23,6 +23,9 @@ export type ParseResult =
 
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
+/** Headers a message may carry once (RFC 3261 20); Contact too, in an INVITE. */
+const SINGLE_VALUED = ['Call-ID', 'CSeq', 'From', 'To', 'Max-Forwards', 'Content-Length', 'Content-Type'];
+
 const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
 const fail = <T>(reason: string): Parsed<T> => ({ ok: false, reason });
 
@@ -110,6 +113,8 @@ export function parseMessage(buf: Buffer): ParseResult {
   if (!headers.ok) return bad(headers.reason);
   const method = head.kind === 'request' ? head.method : undefined;
   const h = headers.value;
+  const duplicate = duplicatedHeader(h, method);
+  if (duplicate) return bad(`duplicate ${duplicate} header`, method);
 
   const length = contentLengthOf(h);
   if (!length.ok) return bad(length.reason, method);
@@ -155,6 +160,13 @@ export function parseMessage(buf: Buffer): ParseResult {
     to: to.value,
   };
   return { ok: true, message: head.kind === 'request' ? { ...head, ...common } : { ...head, ...common } };
+}
+
+/** The first header the message carries more than once although it may carry it only once. */
+function duplicatedHeader(headers: SipHeaders, method: string | undefined): string | undefined {
+  const twice = SINGLE_VALUED.find((name) => headers.getAll(name).length > 1);
+  if (twice) return twice;
+  return method === 'INVITE' && headers.getList('contact').length > 1 ? 'Contact' : undefined;
 }
 
 /** Parses `;name=value;flag` parameters starting at `text[0] === ';'` (or empty). */

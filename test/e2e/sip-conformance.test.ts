@@ -171,3 +171,44 @@ describe('CRLF keep-alives (RFC 5626)', () => {
     }
   });
 });
+
+describe('headers a message may carry once', () => {
+  it('refuses an INVITE with duplicated single-valued headers (RFC 4475 multi01) with 400 naming one, and starts no bot stream', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      const botsBefore = bot.connections.length;
+      const body = sdpOffer();
+      client.send(
+        [
+          'INVITE sip:user@127.0.0.1 SIP/2.0',
+          `Contact: <sip:caller@127.0.0.1:${client.localPort}>`,
+          `Via: SIP/2.0/UDP 127.0.0.1:${client.localPort};branch=z9hG4bKmulti01;rport`,
+          'Max-Forwards: 70',
+          'CSeq: 5 INVITE',
+          'Call-ID: multi01.98asdh@192.0.2.1',
+          'CSeq: 59 INVITE',
+          'Call-ID: multi01.98asdh@192.0.2.2',
+          'From: sip:caller@example.com;tag=3413415',
+          'To: sip:user@example.com',
+          'To: sip:other@example.net',
+          'From: sip:caller@example.net;tag=2923420123',
+          'Content-Type: application/sdp',
+          `l: ${body.length}`,
+          `Contact: <sip:caller@127.0.0.1:${client.localPort}>`,
+          'Max-Forwards: 5',
+          '',
+          body,
+        ].join('\r\n'),
+      );
+      const refused = await client.waitForRaw(/^SIP\/2\.0 400 Bad Request\r\n/);
+      expect(refused).toMatch(/\r\nWarning: 399 sip-ws-bridge "duplicate Call-ID header"\r\n/);
+      expect(refused).toMatch(/\r\nCall-ID: multi01\.98asdh@192\.0\.2\.1\r\n/);
+      await sleep(300);
+      expect(client.raw.map((r) => r.toString().split('\r\n')[0])).toEqual(['SIP/2.0 400 Bad Request']);
+      expect(bot.connections.length).toBe(botsBefore);
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+    }
+  });
+});

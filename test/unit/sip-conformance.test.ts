@@ -2,8 +2,37 @@
 // schemes, body types and in-dialog routing.
 import { describe, expect, it } from 'vitest';
 import { SipHeaders } from '../../src/signaling/message.js';
-import { parseNameAddr } from '../../src/signaling/parser.js';
+import { parseMessage, parseNameAddr } from '../../src/signaling/parser.js';
 import { buildStatelessResponse } from '../../src/signaling/responses.js';
+
+const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'));
+const VIA = 'Via: SIP/2.0/UDP 192.0.2.25;branch=z9hG4bKkdjuw';
+
+/** RFC 4475 3.3.8 (multi01), with a body of the length it declares. */
+const MULTI01 = crlf([
+  'INVITE sip:user@company.com SIP/2.0',
+  'Contact: <sip:caller@host25.example.net>',
+  VIA,
+  'Max-Forwards: 70',
+  'CSeq: 5 INVITE',
+  'Call-ID: multi01.98asdh@192.0.2.1',
+  'CSeq: 59 INVITE',
+  'Call-ID: multi01.98asdh@192.0.2.2',
+  'From: sip:caller@example.com;tag=3413415',
+  'To: sip:user@example.com',
+  'To: sip:other@example.net',
+  'From: sip:caller@example.net;tag=2923420123',
+  'Content-Type: application/sdp',
+  'l: 3',
+  'Contact: <sip:caller@host36.example.net>',
+  'Max-Forwards: 5',
+  '',
+  'v=0',
+]);
+
+function request(startLine: string, extra: string[] = []): Buffer {
+  return crlf([startLine, VIA, 'From: <sip:a@b>;tag=1', 'To: <sip:c@d>', 'Call-ID: x', `CSeq: 1 ${startLine.split(' ')[0]}`, ...extra, 'Content-Length: 0', '', '']);
+}
 
 describe('stateless responses', () => {
   const headers = (to: string) => new SipHeaders([['Via', 'SIP/2.0/UDP 192.0.2.1;branch=z9hG4bK1'], ['From', '<sip:a@b>;tag=1'], ['To', to], ['Call-ID', 'x'], ['CSeq', '1 INVITE']]);
@@ -16,5 +45,36 @@ describe('stateless responses', () => {
     expect(toOf('<sip:c@d>')).toBe(to);
     expect(toOf('<sip:e@f>')).not.toBe(to);
     expect(toOf('<sip:c@d>;tag=theirs')).toBe('<sip:c@d>;tag=theirs');
+  });
+});
+
+describe('headers a message may carry once', () => {
+  it('refuses multi01 with 400 naming the duplicated header, and keeps the request to answer it', () => {
+    const result = parseMessage(MULTI01);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result).toMatchObject({ status: 400, reason: 'duplicate Call-ID header' });
+    expect(result.request?.method).toBe('INVITE');
+  });
+
+  it('names each single-valued header, compact forms included, and Contact only in an INVITE', () => {
+    const cases: Array<[string, string[]]> = [
+      ['CSeq', ['CSeq: 1 OPTIONS']],
+      ['From', ['f: <sip:e@f>;tag=2']],
+      ['To', ['t: <sip:c@d>']],
+      ['Max-Forwards', ['Max-Forwards: 70', 'Max-Forwards: 69']],
+      ['Content-Type', ['Content-Type: application/sdp', 'c: application/sdp']],
+      ['Content-Length', ['l: 0']],
+    ];
+    for (const [name, extra] of cases) {
+      const result = parseMessage(request('OPTIONS sip:a@b SIP/2.0', extra));
+      expect(!result.ok && result.reason, name).toBe(`duplicate ${name} header`);
+    }
+    const contacts = ['Contact: <sip:a@192.0.2.1>, <sip:a@192.0.2.2>'];
+    expect(parseMessage(request('REGISTER sip:b SIP/2.0', contacts)).ok).toBe(true);
+    const invite = parseMessage(request('INVITE sip:a@b SIP/2.0', contacts));
+    expect(!invite.ok && invite.reason).toBe('duplicate Contact header');
+    const twoLines = parseMessage(request('INVITE sip:a@b SIP/2.0', ['Contact: <sip:a@192.0.2.1>', 'm: <sip:a@192.0.2.2>']));
+    expect(!twoLines.ok && twoLines.reason).toBe('duplicate Contact header');
   });
 });
