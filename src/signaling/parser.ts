@@ -83,7 +83,8 @@ export function parseMessage(buf: Buffer): ParseResult {
   const headerBytes = end ? end.index : buf.length;
   const bodyStart = end ? end.index + end.length : buf.length;
   const lines = unfoldLines(buf.toString('utf8', start, headerBytes));
-  const startLine = lines.shift() ?? '';
+  // Trailing whitespace after the SIP version is tolerated (RFC 4475 3.1.2.10).
+  const startLine = (lines.shift() ?? '').replace(/[ \t]+$/, '');
 
   const headers = parseHeaderLines(lines);
   const bad = (reason: string, method?: string, status: 400 | 505 = 400): ParseResult =>
@@ -101,8 +102,11 @@ export function parseMessage(buf: Buffer): ParseResult {
     head = { kind: 'response', status, reason: m[3] ?? '' };
   } else {
     const parts = startLine.split(/\s+/);
-    if (parts.length !== 3) return bad(`malformed request line "${truncate(startLine)}"`);
     const [method, uri, version] = parts as [string, string, string];
+    if (parts.length > 3 && TOKEN.test(method) && /^SIP\/2\.0$/i.test(parts[parts.length - 1]!)) {
+      return bad(`whitespace in the Request-URI "${truncate(parts.slice(1, -1).join(' '))}"`, method);
+    }
+    if (parts.length !== 3) return bad(`malformed request line "${truncate(startLine)}"`);
     if (!TOKEN.test(method)) return bad(`malformed method "${truncate(method)}"`);
     if (!/^SIP\/\d+\.\d+$/i.test(version)) return bad(`malformed request line "${truncate(startLine)}"`, method);
     if (version.toUpperCase() !== 'SIP/2.0') return bad(`unsupported SIP version ${truncate(version)}`, method, 505);

@@ -212,3 +212,18 @@ describe('headers a message may carry once', () => {
     }
   });
 });
+
+describe('request lines', () => {
+  it('answers whitespace in the Request-URI (RFC 4475 lwsruri) with 400 and takes spaces after SIP/2.0 (trws)', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      client.send(request('INVITE', client, { startLine: 'INVITE sip:user@example.com; lr SIP/2.0' }));
+      const bad = await client.waitForRaw(/^SIP\/2\.0 400 Bad Request\r\n/);
+      expect(bad).toMatch(/\r\nWarning: 399 sip-ws-bridge "whitespace in the Request-URI \\"sip:user@example.com; lr\\""\r\n/);
+      client.send(request('OPTIONS', client, { startLine: 'OPTIONS sip:remote-target@example.com SIP/2.0  ' }));
+      await client.response(200, 'OPTIONS');
+    } finally {
+      client.close();
+    }
+  });
+});

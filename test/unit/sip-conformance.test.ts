@@ -78,3 +78,19 @@ describe('headers a message may carry once', () => {
     expect(!twoLines.ok && twoLines.reason).toBe('duplicate Contact header');
   });
 });
+
+describe('request lines', () => {
+  it('answers whitespace inside the Request-URI (RFC 4475 lwsruri) with 400 and the reason', () => {
+    const result = parseMessage(request('INVITE sip:user@example.com; lr SIP/2.0'));
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect(result.status).toBe(400);
+    expect(result.reason).toBe('whitespace in the Request-URI "sip:user@example.com; lr"');
+    expect(result.request?.method).toBe('INVITE');
+  });
+
+  it('takes a request line with spaces after SIP/2.0 (RFC 4475 trws)', () => {
+    const result = parseMessage(request('OPTIONS sip:remote-target@example.com SIP/2.0  '));
+    expect(result.ok && result.message.kind === 'request' && result.message.uri).toBe('sip:remote-target@example.com');
+  });
+});
