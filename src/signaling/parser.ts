@@ -17,9 +17,12 @@ export interface MalformedRequest {
   readonly headers: SipHeaders;
 }
 
+/** What a malformed request is answered with: 400, 416 (Request-URI scheme), 505 (SIP version). */
+export type MalformedStatus = 400 | 416 | 505;
+
 export type ParseResult =
   | { ok: true; message: SipMessage }
-  | { ok: false; reason: string; status: 400 | 505; request?: MalformedRequest };
+  | { ok: false; reason: string; status: MalformedStatus; request?: MalformedRequest };
 
 const TOKEN = /^[A-Za-z0-9\-.!%*_+`'~]+$/;
 
@@ -87,7 +90,7 @@ export function parseMessage(buf: Buffer): ParseResult {
   const startLine = (lines.shift() ?? '').replace(/[ \t]+$/, '');
 
   const headers = parseHeaderLines(lines);
-  const bad = (reason: string, method?: string, status: 400 | 505 = 400): ParseResult =>
+  const bad = (reason: string, method?: string, status: MalformedStatus = 400): ParseResult =>
     method && headers.ok
       ? { ok: false, reason, status, request: { method, headers: headers.value } }
       : { ok: false, reason, status };
@@ -110,6 +113,8 @@ export function parseMessage(buf: Buffer): ParseResult {
     if (!TOKEN.test(method)) return bad(`malformed method "${truncate(method)}"`);
     if (!/^SIP\/\d+\.\d+$/i.test(version)) return bad(`malformed request line "${truncate(startLine)}"`, method);
     if (version.toUpperCase() !== 'SIP/2.0') return bad(`unsupported SIP version ${truncate(version)}`, method, 505);
+    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(uri)?.[1];
+    if (scheme && !/^(sips?|tel)$/i.test(scheme)) return bad(`unsupported URI scheme "${truncate(scheme)}"`, method, 416);
     const parsedUri = parseUri(uri);
     if (!parsedUri.ok) return bad(`bad Request-URI: ${parsedUri.reason}`, method);
     head = { kind: 'request', method, uri };

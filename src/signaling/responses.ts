@@ -9,6 +9,13 @@ export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE';
 export const ACCEPT = ['application/sdp', ...DTMF_INFO_TYPES].join(', ');
 export const SERVER_NAME = 'sip-ws-bridge';
 
+/** RFC 3261 21 reason phrases of the refusals the stack decides itself. */
+export const REASON_PHRASES = {
+  400: 'Bad Request',
+  416: 'Unsupported URI Scheme',
+  505: 'Version Not Supported',
+} as const;
+
 export interface ResponseOptions {
   /** Our To tag when not the transaction's own; added unless the request's To already has one. */
   readonly toTag?: string;

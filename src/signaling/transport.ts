@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { StreamFramer } from './framing.js';
 import type { SipMessage, Via } from './message.js';
-import { parseMessage, type MalformedRequest } from './parser.js';
+import { parseMessage, type MalformedRequest, type MalformedStatus } from './parser.js';
 
 export type Protocol = 'udp' | 'tcp' | 'tls';
 
@@ -58,7 +58,7 @@ export interface Destination {
 
 interface TransportEvents {
   message: [message: SipMessage, flow: Flow];
-  malformed: [error: { reason: string; status: 400 | 505; request?: MalformedRequest }, flow: Flow];
+  malformed: [error: { reason: string; status: MalformedStatus; request?: MalformedRequest }, flow: Flow];
   /** A TCP/TLS connection from this address was refused at once. */
   refusedConnection: [address: string, reason: 'source-not-allowed' | 'too-many-connections'];
   /** A TCP/TLS connection closed, whoever closed it. */

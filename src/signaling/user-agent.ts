@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { dialogKey, type UasDialog } from './dialog.js';
 import { IncomingInvite, type InviteContext } from './incoming-call.js';
 import type { SipHeaders, SipRequest } from './message.js';
-import { parseVia, type MalformedRequest } from './parser.js';
-import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, warningValue } from './responses.js';
+import { parseVia, type MalformedRequest, type MalformedStatus } from './parser.js';
+import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, REASON_PHRASES, warningValue } from './responses.js';
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
 import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial } from './transport.js';
@@ -175,11 +175,11 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     return local ? this.#dialogs.get(dialogKey(request.callId, local, remote)) : undefined;
   }
 
-  #onMalformed(error: { reason: string; status: 400 | 505; request?: MalformedRequest }, flow: Flow): void {
+  #onMalformed(error: { reason: string; status: MalformedStatus; request?: MalformedRequest }, flow: Flow): void {
     this.#refused('malformed', flow.address, error.reason);
     const { request } = error;
     if (!request || request.method === 'ACK') return;
-    this.#sendStateless(request.headers, error.status, error.status === 505 ? 'Version Not Supported' : 'Bad Request', error.reason, flow);
+    this.#sendStateless(request.headers, error.status, REASON_PHRASES[error.status], error.reason, flow);
   }
 
   /** A message from a source that may not send us SIP: 403 (for requests other than ACK), or nothing. */

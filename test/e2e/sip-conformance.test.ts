@@ -226,4 +226,15 @@ describe('request lines', () => {
       client.close();
     }
   });
+
+  it('answers a Request-URI of an unknown scheme (RFC 4475 unkscm) with 416', async () => {
+    const client = await SipTestClient.open('udp', udp());
+    try {
+      client.send(request('OPTIONS', client, { startLine: 'OPTIONS nobodyKnowsThisScheme:totallyopaquecontent SIP/2.0' }));
+      const refused = await client.waitForRaw(/^SIP\/2\.0 416 Unsupported URI Scheme\r\n/);
+      expect(refused).toMatch(/\r\nWarning: 399 sip-ws-bridge "unsupported URI scheme \\"nobodyKnowsThisScheme\\""\r\n/);
+    } finally {
+      client.close();
+    }
+  });
 });

@@ -93,4 +93,13 @@ describe('request lines', () => {
     const result = parseMessage(request('OPTIONS sip:remote-target@example.com SIP/2.0  '));
     expect(result.ok && result.message.kind === 'request' && result.message.uri).toBe('sip:remote-target@example.com');
   });
+
+  it('answers a Request-URI of an unknown scheme (RFC 4475 unkscm) with 416, a URI that is not one with 400', () => {
+    const unknown = parseMessage(request('OPTIONS nobodyKnowsThisScheme:totallyopaquecontent SIP/2.0'));
+    expect(!unknown.ok && unknown.status).toBe(416);
+    expect(!unknown.ok && unknown.reason).toBe('unsupported URI scheme "nobodyKnowsThisScheme"');
+    expect(!unknown.ok && unknown.request?.method).toBe('OPTIONS');
+    const notUri = parseMessage(request('OPTIONS <sip:a@b> SIP/2.0'));
+    expect(!notUri.ok && notUri.status).toBe(400);
+  });
 });
