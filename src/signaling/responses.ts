@@ -12,6 +12,8 @@ export const SERVER_NAME = 'sip-ws-bridge';
 /** RFC 3261 21 reason phrases of the refusals the stack decides itself. */
 export const REASON_PHRASES = {
   400: 'Bad Request',
+  406: 'Not Acceptable',
+  415: 'Unsupported Media Type',
   416: 'Unsupported URI Scheme',
   505: 'Version Not Supported',
 } as const;

@@ -2,6 +2,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Logger } from 'pino';
+import { inviteContentRefusal } from './content.js';
 import { dialogKey, type UasDialog } from './dialog.js';
 import { IncomingInvite, type InviteContext } from './incoming-call.js';
 import type { SipHeaders, SipRequest } from './message.js';
@@ -151,6 +152,13 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     tx.respond(buildResponse(tx, 100, 'Trying'));
     if (!tx.request.headers.has('contact')) {
       tx.respond(buildResponse(tx, 400, 'Bad Request', { headers: [['Warning', warningValue(399, 'missing Contact header')]] }));
+      return;
+    }
+    const refusal = inviteContentRefusal(tx.request.headers, tx.request.body);
+    if (refusal) {
+      this.#log.info({ sip_call_id: tx.request.callId, source: tx.flow.address, status: refusal.status, reason: refusal.reason }, 'INVITE refused');
+      const warning = ['Warning', warningValue(399, refusal.reason)] as const;
+      tx.respond(buildResponse(tx, refusal.status, refusal.phrase, { headers: [...refusal.headers, warning] }));
       return;
     }
     const invite = new IncomingInvite(this.#ctx, tx);

@@ -238,3 +238,45 @@ describe('request lines', () => {
     }
   });
 });
+
+describe('INVITE content (RFC 3261 8.2.3)', () => {
+  it('answers an INVITE whose body is not SDP with 415 and Accept: application/sdp', async () => {
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      const botsBefore = bot.connections.length;
+      client.send(invite(client, 'text-body', (t) => t.replace('Content-Type: application/sdp', 'Content-Type: text/plain')));
+      const plain = await client.response(415, 'INVITE');
+      expect(plain.reason).toBe('Unsupported Media Type');
+      expect(plain.headers.get('accept')).toBe('application/sdp');
+      expect(plain.headers.get('warning')).toContain('unsupported body type text/plain');
+
+      const boundary = 'unique-boundary-1';
+      const multipart = `--${boundary}\r\nContent-Type: application/sdp\r\n\r\n${sdpOffer()}\r\n--${boundary}--\r\n`;
+      client.send(
+        invite(client, 'multipart-body', (t) =>
+          t
+            .replace('z9hG4bK-exo-1', 'z9hG4bK-exo-2')
+            .replace(/Content-Type: application\/sdp\r\nContent-Length: \d+\r\n\r\n[\s\S]*$/, `Content-Type: multipart/mixed;boundary=${boundary}\r\nContent-Length: ${multipart.length}\r\n\r\n${multipart}`),
+        ),
+      );
+      const mixed = await client.waitFor((m) => m.kind === 'response' && m.callId === 'multipart-body' && m.status >= 200, 'final to the multipart INVITE');
+      expect(mixed.kind === 'response' && mixed.status).toBe(415);
+      expect(mixed.headers.get('accept')).toBe('application/sdp');
+      expect(bot.connections.length).toBe(botsBefore);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('answers an INVITE whose Accept excludes application/sdp with 406', async () => {
+    const client = await SipTestClient.open('tcp', tcp());
+    try {
+      client.send(invite(client, 'accept-text', (t) => t, [['Accept', 'text/plain']]));
+      const refused = await client.response(406, 'INVITE');
+      expect(refused.reason).toBe('Not Acceptable');
+      expect(refused.headers.get('warning')).toContain('Accept excludes');
+    } finally {
+      client.close();
+    }
+  });
+});

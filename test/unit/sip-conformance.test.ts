@@ -1,6 +1,7 @@
 // RFC 3261 / RFC 4475 conformance of the pure pieces: stateless To tags, duplicated headers, request lines, URI
 // schemes, body types and in-dialog routing.
 import { describe, expect, it } from 'vitest';
+import { inviteContentRefusal } from '../../src/signaling/content.js';
 import { SipHeaders } from '../../src/signaling/message.js';
 import { parseMessage, parseNameAddr } from '../../src/signaling/parser.js';
 import { buildStatelessResponse } from '../../src/signaling/responses.js';
@@ -101,5 +102,34 @@ describe('request lines', () => {
     expect(!unknown.ok && unknown.request?.method).toBe('OPTIONS');
     const notUri = parseMessage(request('OPTIONS <sip:a@b> SIP/2.0'));
     expect(!notUri.ok && notUri.status).toBe(400);
+  });
+});
+
+describe('INVITE content (RFC 3261 8.2.3)', () => {
+  const headers = (...lines: Array<[string, string]>) => new SipHeaders(lines);
+  const sdp = Buffer.from('v=0\r\n');
+
+  it('takes SDP, with or without Accept allowing it', () => {
+    expect(inviteContentRefusal(headers(['Content-Type', 'application/sdp']), sdp)).toBeUndefined();
+    expect(inviteContentRefusal(headers(['Content-Type', 'Application/SDP; charset=utf-8'], ['Accept', 'text/plain, application/*']), sdp)).toBeUndefined();
+    expect(inviteContentRefusal(headers(['Accept', '*/*;q=0.1']), Buffer.alloc(0))).toBeUndefined();
+  });
+
+  it('refuses another body type with 415 and Accept: application/sdp', () => {
+    for (const type of ['text/plain', 'multipart/mixed;boundary=unique-boundary-1', undefined]) {
+      const refusal = inviteContentRefusal(headers(...(type ? [['Content-Type', type] as [string, string]] : [])), sdp);
+      expect(refusal?.status, type).toBe(415);
+      expect(refusal?.phrase).toBe('Unsupported Media Type');
+      expect(refusal?.headers).toEqual([['Accept', 'application/sdp']]);
+    }
+    expect(inviteContentRefusal(headers(['Content-Type', 'text/plain']), sdp)?.reason).toBe('unsupported body type text/plain; only application/sdp is understood');
+  });
+
+  it('refuses with 406 when Accept excludes application/sdp, or is empty', () => {
+    for (const accept of ['text/plain', 'application/sdp;q=0', 'application/isup, text/*', '']) {
+      const refusal = inviteContentRefusal(headers(['Content-Type', 'application/sdp'], ['Accept', accept]), sdp);
+      expect(refusal?.status, accept).toBe(406);
+      expect(refusal?.phrase).toBe('Not Acceptable');
+    }
   });
 });
