@@ -1,7 +1,8 @@
 // The UAS side of a dialog (RFC 3261 section 12-15): 2xx until ACK, in-dialog requests, BYE both ways.
 import { EventEmitter } from 'node:events';
 import type { SipRequest } from './message.js';
-import { contactUri, parseNameAddr, parseUri } from './parser.js';
+import { contactUri } from './parser.js';
+import { inDialogTarget } from './route-set.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
@@ -154,16 +155,17 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     if (this.#state === 'early') await this.#ackSettled();
     if (this.#state === 'terminating' || this.#state === 'terminated') return;
     this.#state = 'terminating';
-    const hop = nextHop(this.#routeSet[0] ? parseNameAddr(this.#routeSet[0]) : undefined, this.#remoteTarget, this.#flow.protocol);
+    const target = inDialogTarget(this.#routeSet, this.#remoteTarget, this.#flow.protocol);
+    const { hop } = target;
     if (!hop) {
       this.#terminate();
-      throw new Error(`cannot send BYE: unusable remote target ${this.#remoteTarget}`);
+      throw new Error(`cannot send BYE: no usable next hop in route set [${this.#routeSet.join(', ')}] and remote target ${this.#remoteTarget}`);
     }
     const branch = newBranch();
     const headers: Array<readonly [string, string]> = [
       ['Via', `SIP/2.0/${hop.protocol.toUpperCase()} ${this.ctx.sentBy(hop.protocol)};branch=${branch};rport`],
       ['Max-Forwards', '70'],
-      ...this.#routeSet.map((route) => ['Route', route] as const),
+      ...target.routes.map((route) => ['Route', route] as const),
       ['From', this.#localUri],
       ['To', this.#remoteUri],
       ['Call-ID', this.callId],
@@ -174,7 +176,7 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
       ...hop,
       ...(this.#flow.connection && this.#flow.protocol === hop.protocol && { connection: this.#flow.connection }),
     };
-    const result = await this.ctx.layer.request({ method: 'BYE', uri: this.#remoteTarget, headers }, dest, branch);
+    const result = await this.ctx.layer.request({ method: 'BYE', uri: target.uri, headers }, dest, branch);
     this.#terminate();
     if (result.kind === 'timeout') throw new Error('BYE got no response');
     if (result.kind === 'transport-error') throw new Error(`BYE could not be sent: ${result.error.message}`);
@@ -240,20 +242,4 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     this.#state = 'terminated';
     this.ctx.forget(this);
   }
-}
-
-/** Where an in-dialog request goes: the first route (loose routing) or the remote target. */
-function nextHop(
-  firstRoute: ReturnType<typeof parseNameAddr> | undefined,
-  remoteTarget: string,
-  fallback: Protocol,
-): { protocol: Protocol; host: string; port: number } | undefined {
-  const uriText = firstRoute?.ok ? firstRoute.value.uri : remoteTarget;
-  const uri = parseUri(uriText);
-  if (!uri.ok || uri.value.scheme === 'tel') return undefined;
-  const transport = uri.value.params.get('transport')?.toLowerCase();
-  const protocol: Protocol =
-    transport === 'udp' || transport === 'tcp' || transport === 'tls' ? transport : uri.value.scheme === 'sips' ? 'tls' : fallback;
-  const host = uri.value.host.replace(/^\[|\]$/g, '');
-  return { protocol, host, port: uri.value.port ?? (protocol === 'tls' ? 5061 : 5060) };
 }

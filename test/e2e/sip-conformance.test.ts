@@ -8,7 +8,7 @@ import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { metrics } from '../helpers/bridge-http.js';
 import { SipTestClient } from '../helpers/sip-client.js';
-import { exotelInvite, inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
+import { exotelInvite, inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
 let slowBot: TestBot;
@@ -278,5 +278,44 @@ describe('INVITE content (RFC 3261 8.2.3)', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('routing of the bridge BYE (RFC 3261 12.2.1.1)', () => {
+  /** A call from `caller` whose INVITE carries `recordRoute`; the bot hangs up and the BYE arrives at `proxy`. */
+  async function byeThrough(recordRoute: (proxyPort: number) => string, callId: string) {
+    const caller = await SipTestClient.open('udp', udp());
+    const proxy = await SipTestClient.open('udp', udp());
+    try {
+      const botIndex = bot.connections.length;
+      caller.send(invite(caller, callId, (t) => t, [['Record-Route', recordRoute(proxy.localPort)]]));
+      const ok = await caller.response(200, 'INVITE');
+      caller.send(inDialogRequest('ACK', caller, ok, ok.cseq.seq));
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      conn.ws.close();
+      const bye = await proxy.request('BYE');
+      proxy.send(okTo(bye));
+      await waitForIdle(bridge);
+      expect(caller.count((m) => m.kind === 'request')).toBe(0);
+      return { bye, contact: `sip:+918888888888@127.0.0.1:${caller.localPort};transport=udp` };
+    } finally {
+      caller.close();
+      proxy.close();
+    }
+  }
+
+  it('strict: a route without lr becomes the Request-URI and the caller Contact the last Route', async () => {
+    let route = '';
+    const { bye, contact } = await byeThrough((port) => `<${(route = `sip:127.0.0.1:${port}`)}>`, 'strict-route');
+    expect(bye.uri).toBe(route);
+    expect(bye.headers.getList('route')).toEqual([`<${contact}>`]);
+  });
+
+  it('loose: the Request-URI stays the caller Contact and the route set is the Route', async () => {
+    let route = '';
+    const { bye, contact } = await byeThrough((port) => (route = `<sip:127.0.0.1:${port};lr>`), 'loose-route');
+    expect(bye.uri).toBe(contact);
+    expect(bye.headers.getList('route')).toEqual([route]);
   });
 });

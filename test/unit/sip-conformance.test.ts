@@ -5,6 +5,7 @@ import { inviteContentRefusal } from '../../src/signaling/content.js';
 import { SipHeaders } from '../../src/signaling/message.js';
 import { parseMessage, parseNameAddr } from '../../src/signaling/parser.js';
 import { buildStatelessResponse } from '../../src/signaling/responses.js';
+import { inDialogTarget } from '../../src/signaling/route-set.js';
 
 const crlf = (lines: string[]) => Buffer.from(lines.join('\r\n'));
 const VIA = 'Via: SIP/2.0/UDP 192.0.2.25;branch=z9hG4bKkdjuw';
@@ -131,5 +132,28 @@ describe('INVITE content (RFC 3261 8.2.3)', () => {
       expect(refusal?.status, accept).toBe(406);
       expect(refusal?.phrase).toBe('Not Acceptable');
     }
+  });
+});
+
+describe('in-dialog routing (RFC 3261 12.2.1.1)', () => {
+  const target = 'sip:caller@192.0.2.9:5070;transport=tcp';
+
+  it('loose: Request-URI is the remote target, Route the whole route set, sent to the first route', () => {
+    const routes = ['<sip:edge2.example.com;lr>', '<sip:edge1.example.com;lr>'];
+    expect(inDialogTarget(routes, target, 'udp')).toEqual({
+      uri: target,
+      routes,
+      hop: { protocol: 'udp', host: 'edge2.example.com', port: 5060 },
+    });
+    expect(inDialogTarget([], target, 'udp')).toEqual({ uri: target, routes: [], hop: { protocol: 'tcp', host: '192.0.2.9', port: 5070 } });
+  });
+
+  it('strict: Request-URI is the first route (without method or headers), the remote target the last Route', () => {
+    const routes = ['<sip:proxy.example.com:5080;transport=udp;method=INVITE?x=y>', '<sip:edge1.example.com;lr>'];
+    expect(inDialogTarget(routes, target, 'tcp')).toEqual({
+      uri: 'sip:proxy.example.com:5080;transport=udp',
+      routes: ['<sip:edge1.example.com;lr>', `<${target}>`],
+      hop: { protocol: 'udp', host: 'proxy.example.com', port: 5080 },
+    });
   });
 });
