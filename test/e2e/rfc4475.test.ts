@@ -8,7 +8,9 @@ import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest } from '../helpers/sip-messages.js';
 import { readRaw, type Outcome, type Peer, type RawMessage, type TortureMessage } from '../rfc4475/common.js';
 import { INVALID } from '../rfc4475/invalid.js';
+import { RESPONSES } from '../rfc4475/responses.js';
 import { SEMANTICS } from '../rfc4475/semantics.js';
+import { START_LINE } from '../rfc4475/start-line.js';
 import { VALID } from '../rfc4475/valid.js';
 
 const RESPONSE_WAIT_MS = 2000;
@@ -164,7 +166,8 @@ async function verify(x: Exchange, outcome: Outcome, message: TortureMessage, bo
   await x.takeCall(final!, botIndex);
 }
 
-const MESSAGES: readonly TortureMessage[] = [...VALID, ...INVALID, ...SEMANTICS];
+const bySection = (a: TortureMessage, b: TortureMessage) => a.section.localeCompare(b.section, 'en', { numeric: true });
+const MESSAGES: readonly TortureMessage[] = [...VALID, ...RESPONSES, ...INVALID, ...START_LINE, ...SEMANTICS].sort(bySection);
 // All UDP runs first: the TCP run of a message reuses its branch, so it comes long after the UDP transaction ended.
 const CASES = (['udp', 'tcp'] as const).flatMap((transport) =>
   MESSAGES.map((message) => ({ name: `${message.section} ${message.tag} over ${transport.toUpperCase()}`, message, transport })),

@@ -34,6 +34,8 @@ export interface TortureMessage {
 export const status = (...codes: number[]): Outcome => ({ kind: 'status', status: codes });
 export const ignored: Outcome = { kind: 'ignored' };
 export const call: Outcome = { kind: 'call' };
+/** Rejecting as malformed, or being liberal and taking the call: RFC 4475 allows both for these. */
+export const rejectOrCall: Outcome = { kind: 'call', orStatus: [400] };
 
 /** Header lines and a body joined with CRLF; a `{CL}` placeholder becomes the body's length in bytes. */
 export function message(lines: readonly string[], body: Buffer | string = ''): Buffer {

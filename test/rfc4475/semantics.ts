@@ -1,6 +1,6 @@
 // RFC 4475 sections 3.2 (transaction layer), 3.3 (application layer) and 3.4 (backward compatibility), written
 // from the RFC, with the top Via naming the test's socket and c= lines on loopback.
-import { call, expectHeader, ignored, message, rfcSdp, status, type TortureMessage } from './common.js';
+import { call, expectHeader, message, rfcSdp, status, type TortureMessage } from './common.js';
 
 export const SEMANTICS: readonly TortureMessage[] = [
   {
@@ -202,27 +202,6 @@ export const SEMANTICS: readonly TortureMessage[] = [
         "There's no way to know how many octets are supposed to be here.\r\n\r\n",
       ),
     expect: status(400),
-  },
-  {
-    section: '3.3.10',
-    tag: 'bcast',
-    build: (p) =>
-      message(
-        [
-          'SIP/2.0 200 OK',
-          'Via: SIP/2.0/UDP 192.0.2.198;branch=z9hG4bK1324923',
-          'Via: SIP/2.0/UDP 255.255.255.255;branch=z9hG4bK1saber23',
-          `Call-ID: bcast.0384840201234ksdfak3j2erwedfsASdf${p.u}`,
-          'CSeq: 35 INVITE',
-          'From: sip:user@example.com;tag=11141343',
-          'To: sip:user@example.edu;tag=2229',
-          'Content-Length: {CL}',
-          'Content-Type: application/sdp',
-          'Contact: <sip:user@host28.example.com>',
-        ],
-        rfcSdp('192.0.2.198'),
-      ),
-    expect: ignored,
   },
   {
     section: '3.3.11',
