@@ -12,6 +12,7 @@ import { RESPONSES } from '../rfc4475/responses.js';
 import { SEMANTICS } from '../rfc4475/semantics.js';
 import { START_LINE } from '../rfc4475/start-line.js';
 import { VALID } from '../rfc4475/valid.js';
+import { VARIANTS } from '../rfc4475/variants.js';
 
 const RESPONSE_WAIT_MS = 2000;
 /** An INVITE's final answer waits for the bot's WebSocket. */
@@ -167,7 +168,7 @@ async function verify(x: Exchange, outcome: Outcome, message: TortureMessage, bo
 }
 
 const bySection = (a: TortureMessage, b: TortureMessage) => a.section.localeCompare(b.section, 'en', { numeric: true });
-const MESSAGES: readonly TortureMessage[] = [...VALID, ...RESPONSES, ...INVALID, ...START_LINE, ...SEMANTICS].sort(bySection);
+const MESSAGES: readonly TortureMessage[] = [...VALID, ...RESPONSES, ...INVALID, ...START_LINE, ...SEMANTICS, ...VARIANTS].sort(bySection);
 // All UDP runs first: the TCP run of a message reuses its branch, so it comes long after the UDP transaction ended.
 const CASES = (['udp', 'tcp'] as const).flatMap((transport) =>
   MESSAGES.map((message) => ({ name: `${message.section} ${message.tag} over ${transport.toUpperCase()}`, message, transport })),

@@ -44,7 +44,7 @@ export function message(lines: readonly string[], body: Buffer | string = ''): B
   return Buffer.concat([Buffer.from(`${head}\r\n\r\n`, 'utf8'), bytes]);
 }
 
-/** The RFC's usual SDP offer (audio PCMU/G.723-ish pt 12 and a video line), with c= moved to loopback. */
+/** The RFC's usual SDP offer (audio PCMU and payload type 12, plus a video line), with c= moved to loopback. */
 export function rfcSdp(origin: string, options: { t?: string; video?: boolean; session?: boolean } = {}): string {
   return [
     'v=0',
