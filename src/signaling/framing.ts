@@ -6,8 +6,11 @@ export type FrameEvent =
   | { type: 'message'; data: Buffer }
   /** A CRLFCRLF keep-alive ping; the peer expects a CRLF pong. */
   | { type: 'ping' }
-  /** The stream cannot be framed any more; the connection must be closed. */
-  | { type: 'error'; reason: string };
+  /**
+   * The stream cannot be framed any more; the connection must be closed. `head` is the message's header block when
+   * it arrived whole, so that the request can still be answered (400 with the reason) before the close.
+   */
+  | { type: 'error'; reason: string; head?: Buffer };
 
 export class StreamFramer {
   #buffer: Buffer = Buffer.alloc(0);
@@ -63,8 +66,9 @@ export class StreamFramer {
       if (colon > 0) fields.push([line.slice(0, colon).trim(), line.slice(colon + 1)]);
     }
     const length = contentLengthOf(new SipHeaders(fields));
-    if (!length.ok) return { type: 'error', reason: length.reason };
-    if (length.value === undefined) return { type: 'error', reason: 'missing Content-Length on a stream transport' };
+    const head = buf.subarray(0, end.index + end.length);
+    if (!length.ok) return { type: 'error', reason: length.reason, head };
+    if (length.value === undefined) return { type: 'error', reason: 'missing Content-Length on a stream transport', head };
     const total = end.index + end.length + length.value;
     if (total > this.maxMessageBytes) {
       return { type: 'error', reason: `message of ${total} bytes exceeds ${this.maxMessageBytes}` };

@@ -290,6 +290,10 @@ export function parseNameAddr(text: string): Parsed<NameAddr> {
     if (gt < 0) return fail('missing ">"');
     if (displayName === undefined) {
       const name = value.slice(0, lt).trim();
+      // An unquoted display name is tokens and whitespace (RFC 3261 25.1): "Bell, Alexander <...>" is not one.
+      if (name.length > 0 && !name.split(/[ \t]+/).every((word) => TOKEN.test(word))) {
+        return fail(`display name "${truncate(name)}" must be quoted`);
+      }
       if (name.length > 0) displayName = name;
     }
     uri = value.slice(lt + 1, gt).trim();

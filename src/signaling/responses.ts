@@ -62,7 +62,8 @@ export function buildStatelessResponse(headers: SipHeaders, status: number, reas
  */
 function withStatelessTag(headers: SipHeaders, to: string): string {
   const parsed = parseNameAddr(to);
-  if (!parsed.ok || parsed.value.params.has('tag')) return to;
+  // A To that does not parse gets a tag too, unless it seems to have one: the response still names the request.
+  if (parsed.ok ? parsed.value.params.has('tag') : /;\s*tag\s*=/i.test(to)) return to;
   const hash = createHash('sha256');
   for (const name of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) hash.update(`${headers.get(name) ?? ''}\n`);
   return `${to};tag=${hash.digest('hex').slice(0, 12)}`;

@@ -116,6 +116,13 @@ export class Connection {
     this.#open = false;
     this.socket.destroy();
   }
+
+  /** Closes once what was already written (a last 400) has gone out, or after 1 s at most. */
+  closeAfterWrites(): void {
+    this.#open = false;
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
 }
 
 function tlsContext(material: TlsMaterial): tls.SecureContextOptions & tls.TlsOptions {
@@ -304,7 +311,9 @@ export class SipTransport extends EventEmitter<TransportEvents> {
         socket.write('\r\n');
       } else {
         this.options.log.warn({ remote: connection.key, reason: event.reason }, 'closing SIP connection: unframeable stream');
-        connection.close();
+        // The header block alone fails to parse for the same reason, which answers the request (400) if it can be.
+        if (event.head) this.#receive(event.head, { protocol, address: remote.host, port: remote.port, local, connection });
+        connection.closeAfterWrites();
       }
     }
   }
