@@ -1,5 +1,6 @@
 // The production media path: rtpengine (Debian's daemon, userspace forwarding) faces the carrier and relays to the
 // bridge. Plain RTP audio both ways, SDES-SRTP offers, and failures of rtpengine itself.
+import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
@@ -166,9 +167,17 @@ describe.skipIf(!root)('calls through rtpengine', () => {
 
 describe.skipIf(!root)('rtpengine failures', () => {
   it('answers 503 with the reason when rtpengine does not answer, within the bounded timeout, leaking nothing', async () => {
+    // It answers the health check's pings, so the INVITE gets past admission, and nothing else.
+    const pingsOnly = createSocket('udp4');
+    pingsOnly.on('message', (msg, from) => {
+      const [cookie] = msg.toString().split(' ', 1);
+      if (msg.includes('7:command4:ping')) pingsOnly.send(`${cookie} d6:result4:ponge`, from.port, from.address);
+    });
+    await new Promise<void>((resolve) => pingsOnly.bind(0, '127.0.0.1', () => resolve()));
+    const deafPort = pingsOnly.address().port;
     const deaf = await startTestBridge({
       bot: { defaultUrl: bot.url },
-      media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: 9, localAddress: '127.0.0.1', timeoutMs: 300, retries: 1 } },
+      media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: deafPort, localAddress: '127.0.0.1', timeoutMs: 300, retries: 1 } },
     });
     try {
       const started = Date.now();
@@ -180,11 +189,12 @@ describe.skipIf(!root)('rtpengine failures', () => {
       expectSippPassed(result);
       expect(Date.now() - started).toBeLessThan(3000);
       const rejection = tracedMessages(result).find((m) => m.startsWith('SIP/2.0 503'))!;
-      expect(rejection).toMatch(/^Warning: 399 sip-ws-bridge "media relay: rtpengine at 127\.0\.0\.1:9 did not answer offer \(2 attempts of 300 ms\)/m);
+      expect(rejection).toMatch(new RegExp(`^Warning: 399 sip-ws-bridge "media relay: rtpengine at 127\\.0\\.0\\.1:${deafPort} did not answer offer \\(2 attempts of 300 ms\\)`, 'm'));
       await waitForIdle(deaf);
       expect(deaf.stats().rtpPortsInUse).toBe(0);
     } finally {
       await deaf.stop();
+      pingsOnly.close();
     }
   });
 
