@@ -7,4 +7,4 @@ export { RelayError, RelaySession, RtpengineRelay, type RtpengineOptions } from 
 export { RtpengineWatch, type RelayStatus } from './rtpengine-watch.js';
 export type { PcmRate } from './resampler.js';
 export type { LatencySummary } from './latency.js';
-export { MediaSession, type LatencyPath, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';
+export { MediaSession, type LatencyPath, type MediaFormat, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';

@@ -64,6 +64,16 @@ export interface MediaSessionEvents {
   rtpTimeout: [];
 }
 
+/** What an SDP answer settled for the media; a re-offer's answer may change any of it. */
+export interface MediaFormat {
+  readonly codec: G711Codec;
+  readonly payloadType: number;
+  readonly dtmfPayloadType?: number;
+  readonly remote: { readonly address: string; readonly port: number };
+  /** Our direction in the answer: we send on sendrecv and sendonly, and expect caller RTP on sendrecv and recvonly. */
+  readonly direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
+}
+
 export type DropReason = 'malformed' | 'foreignSource' | 'unexpectedPayloadType';
 
 export interface MediaStats {
@@ -111,6 +121,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   #packet = Buffer.alloc(PACKET_BYTES);
   #carry: number | undefined;
   #remote: { address: string; port: number };
+  #format: { codec: G711Codec; payloadType: number; dtmfPayloadType: number | undefined };
+  /** Held (recvonly, inactive): no RTP goes out. */
+  #sends = true;
+  /** The caller holds (sendonly, inactive): its silence is no reason to end the call. */
+  #receives = true;
   #latched = false;
   #stopClock: (() => void) | undefined;
   #closed = false;
@@ -126,6 +141,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#log = options.log;
     this.port = options.rtp.port;
     this.#remote = { ...options.remote };
+    this.#format = { codec: options.codec, payloadType: options.payloadType, dtmfPayloadType: options.dtmfPayloadType };
     this.#queue = new PlayoutQueue((options.maxQueueMs * CARRIER_RATE) / 1000, (receivedAt) => this.#observe('bot_to_caller', receivedAt));
     this.#toBot = createResampler(CARRIER_RATE, options.botRate);
     this.#fromBot = createResampler(options.botRate, CARRIER_RATE);
@@ -214,7 +230,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** Plays a key press to the caller as an RFC 4733 event; audio resumes after it. */
   sendDtmf(digit: DtmfDigit, durationMs: number): void {
-    if (this.#opts.dtmfPayloadType === undefined) {
+    if (this.#format.dtmfPayloadType === undefined) {
       this.#log.warn({ digit }, 'cannot send DTMF: the caller offered no telephone-event');
       return;
     }
@@ -226,6 +242,20 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#remote = { address, port };
     this.#latched = false;
     this.#lastPacketAt = performance.now();
+  }
+
+  /** A re-offer was answered: codec, payload types, address and directions as the answer says. */
+  renegotiate(format: MediaFormat): void {
+    const { codec, payloadType, dtmfPayloadType, remote, direction } = format;
+    this.#format = { codec, payloadType, dtmfPayloadType };
+    if (remote.address !== this.#remote.address || remote.port !== this.#remote.port) this.setRemote(remote.address, remote.port);
+    const sends = direction === 'sendrecv' || direction === 'sendonly';
+    // The first packet after a pause carries the marker bit (RFC 3551 4.1).
+    if (sends && !this.#sends) this.#first = true;
+    this.#sends = sends;
+    const receives = direction === 'sendrecv' || direction === 'recvonly';
+    if (receives && !this.#receives) this.#lastPacketAt = performance.now();
+    this.#receives = receives;
   }
 
   close(): void {
@@ -251,8 +281,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.#drop('foreignSource', `from ${address}:${port}, expected ${this.#remote.address}${this.#latched ? `:${this.#remote.port}` : ''}`);
       return;
     }
-    const isAudio = header.payloadType === this.#opts.payloadType;
-    const isEvent = header.payloadType === this.#opts.dtmfPayloadType;
+    const isAudio = header.payloadType === this.#format.payloadType;
+    const isEvent = header.payloadType === this.#format.dtmfPayloadType;
     if (!isAudio && !isEvent) {
       this.#drop('unexpectedPayloadType', `payload type ${header.payloadType}`);
       return;
@@ -275,7 +305,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.emit('dtmf', digit, durationMs);
       return;
     }
-    decodeG711(this.#opts.codec, packet, this.#decoded, 0, header.payloadOffset, length);
+    decodeG711(this.#format.codec, packet, this.#decoded, 0, header.payloadOffset, length);
     // A view per payload size (nearly always 20 ms), not one per packet.
     if (this.#decodedView.length !== length) this.#decodedView = this.#decoded.subarray(0, length);
     this.#arrival = now;
@@ -302,7 +332,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (this.#closed) return;
     const now = performance.now();
     this.#timeline.tick(now);
-    if (this.#opts.rtpTimeoutMs > 0 && !this.#timedOut && now - this.#lastPacketAt > this.#opts.rtpTimeoutMs) {
+    if (this.#opts.rtpTimeoutMs > 0 && this.#receives && !this.#timedOut && now - this.#lastPacketAt > this.#opts.rtpTimeoutMs) {
       this.#timedOut = true;
       this.emit('rtpTimeout');
       // A listener may have ended the call and closed this session.
@@ -312,22 +342,26 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#timestamp = (this.#timestamp + skipped * FRAME_SAMPLES) >>> 0;
     if (skipped > 0) this.#queue.discard(skipped * FRAME_SAMPLES);
     const event = this.#dtmfOut.next(this.#timestamp);
+    let sent: boolean;
     if (event) {
       const packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);
-      writeRtpHeader(packet, event.marker, this.#opts.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
+      writeRtpHeader(packet, event.marker, this.#format.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
       event.payload.copy(packet, RTP_HEADER_BYTES);
-      this.#send(packet);
+      sent = this.#send(packet);
     } else {
       this.#queue.pull(this.#frame);
       const packet = this.#packet;
-      writeRtpHeader(packet, this.#first, this.#opts.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
-      encodeG711(this.#opts.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
-      this.#send(packet);
+      writeRtpHeader(packet, this.#first, this.#format.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
+      encodeG711(this.#format.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
+      sent = this.#send(packet);
       // Sent at once almost always (the kernel has copied it); a queued send keeps its buffer, so take a new one.
       if (this.#opts.rtp.socket.getSendQueueCount() > 0) this.#packet = Buffer.alloc(PACKET_BYTES);
     }
-    this.#first = false;
-    this.#sequence = (this.#sequence + 1) & 0xffff;
+    // Sequence numbers count packets sent; the timestamp counts time, held or not.
+    if (sent) {
+      this.#first = false;
+      this.#sequence = (this.#sequence + 1) & 0xffff;
+    }
     this.#timestamp = (this.#timestamp + FRAME_SAMPLES) >>> 0;
     this.#emitDueMarks();
     if (this.#drainWaiters.length > 0 && this.#queue.size === 0 && !this.#dtmfOut.busy) {
@@ -335,10 +369,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     }
   }
 
-  #send(packet: Buffer): void {
-    if (this.#remote.port === 0 || this.#remote.address === '0.0.0.0') return;
+  #send(packet: Buffer): boolean {
+    if (!this.#sends || this.#remote.port === 0 || this.#remote.address === '0.0.0.0') return false;
     this.#opts.rtp.socket.send(packet, this.#remote.port, this.#remote.address);
     this.#counts.packetsOut++;
+    return true;
   }
 
   #emitDueMarks(): void {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import type { HeaderFields } from './message.js';
 import { parseMessage, parseUri } from './parser.js';
+import { PendingReoffer } from './reoffer.js';
 import { ALLOW, warningValue } from './responses.js';
 import type {
   BackendStatus,
@@ -209,14 +210,16 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
   #over = false;
   #bye: Promise<void> | undefined;
   readonly #ready: Promise<Srf.Dialog | undefined>;
+  #localSdp: string;
 
   constructor(
     readonly callId: string,
-    private readonly localSdp: string,
+    localSdp: string,
     created: Promise<Srf.Dialog>,
     private readonly ended: () => void,
   ) {
     super();
+    this.#localSdp = localSdp;
     this.#ready = created.then(
       (dialog) => {
         this.#wire(dialog);
@@ -249,9 +252,25 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
       const fromServer = (req as Srf.SrfRequest & { meta?: { source?: string } }).meta?.source === 'application';
       this.emit(fromServer ? 'ackTimeout' : 'bye');
     });
+    // drachtio-server has sent 100 Trying to a re-INVITE; the 200 waits for the application's answer.
     const reoffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      res.send(200, { body: this.localSdp, headers: { 'Content-Type': 'application/sdp' } });
-      if (req.body) this.emit('remoteSdp', req.body);
+      if (!req.body) {
+        res.send(200, { body: this.#localSdp, headers: { 'Content-Type': 'application/sdp' } });
+        return;
+      }
+      const pending = new PendingReoffer(
+        req.body,
+        (status, phrase, answer) => {
+          if (answer && 'sdp' in answer) res.send(200, { body: answer.sdp, headers: { 'Content-Type': 'application/sdp' } });
+          else res.send(status, phrase, { headers: answer ? { Warning: answer.warning } : {} });
+        },
+        (answerSdp) => {
+          this.#localSdp = answerSdp;
+          dialog.local.sdp = answerSdp;
+        },
+      );
+      if (this.listenerCount('reoffer') === 0) pending.accept(this.#localSdp);
+      else this.emit('reoffer', pending);
     };
     dialog.on('modify', reoffer);
     dialog.on('update', reoffer);

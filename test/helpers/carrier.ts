@@ -1,7 +1,7 @@
 // A carrier call in one step: SIPp (or a bare SIP client) places it, the test gets the bot's side of it, and SIPp's
 // own words on failure.
 import { expect } from 'vitest';
-import type { SipResponse } from '../../src/signaling/message.js';
+import type { SipMessage, SipResponse } from '../../src/signaling/message.js';
 import type { BotConnection, TestBot } from './bot.js';
 import { RtpPeer } from './rtp-peer.js';
 import { SipTestClient } from './sip-client.js';
@@ -86,4 +86,18 @@ export async function answeredCall(
     close();
     throw err;
   }
+}
+
+/**
+ * Sends a re-INVITE with `sdp` in the dialog `ok` set up; resolves with its final response (ACKed when 2xx) and
+ * whether a 100 Trying came before it.
+ */
+export async function reinvite(client: SipTestClient, ok: SipResponse, cseq: number, sdp: string, timeoutMs = 5000): Promise<{ final: SipResponse; trying: boolean }> {
+  const from = client.received.length;
+  client.send(inDialogRequest('INVITE', client, ok, cseq, sdp));
+  const isFinal = (m: SipMessage) => m.kind === 'response' && m.cseq.seq === cseq && m.cseq.method === 'INVITE' && m.status >= 200;
+  const final = (await client.waitFor(isFinal, `final response to re-INVITE ${cseq}`, timeoutMs, from)) as SipResponse;
+  const trying = client.received.slice(from).some((m) => m.kind === 'response' && m.status === 100 && m.cseq.seq === cseq);
+  if (final.status < 300) client.send(inDialogRequest('ACK', client, final, cseq));
+  return { final, trying };
 }
