@@ -2,11 +2,10 @@
 // that cannot be answered. The 200 comes after the answer is made, and the answer says what the media really does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
-import type { G711Codec } from '../../src/media/g711.js';
-import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
+import { toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
-import { answeredCall, reinvite, type AnsweredCall } from '../helpers/carrier.js';
+import { answeredCall, botToneReachesCaller, callerToneReachesBot, reinvite } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
 
@@ -26,30 +25,6 @@ afterAll(async () => {
 const direction = (sdp: string) => /^a=(sendrecv|sendonly|recvonly|inactive)\r$/m.exec(sdp)?.[1];
 const originVersion = (sdp: string) => Number(/^o=\S+ \d+ (\d+) /m.exec(sdp)![1]);
 const PCMU_ONLY = [{ pt: 0, rtpmap: 'PCMU/8000' }, { pt: 96, rtpmap: 'telephone-event/8000', fmtp: '0-15' }];
-
-/** The bot's 600 Hz tone reaches the caller in `codec`. */
-async function botToneReachesCaller(call: AnsweredCall, codec: G711Codec): Promise<void> {
-  const before = call.caller.received.length;
-  call.conn.sendAudio(toneBytesPcm16le(600, 8000, 800));
-  await new Promise((r) => setTimeout(r, 1000));
-  const fresh = call.caller.received.slice(before);
-  expect(fresh.length).toBeGreaterThan(30);
-  const packets = fresh.filter((p) => p.payloadType === (codec === 'PCMA' ? 8 : 0));
-  expect(packets.length).toBe(fresh.length);
-  const audio = call.caller.audio(codec);
-  const part = audio.subarray(audio.length - packets.length * 160);
-  expect(Math.abs(dominantFrequency(part.subarray(800, 4800), 8000) - 600)).toBeLessThanOrEqual(15);
-}
-
-/** The caller's 1000 Hz tone, sent in `codec`, reaches the bot. */
-async function callerToneReachesBot(call: AnsweredCall, codec: G711Codec, to = call.bridgeRtp): Promise<void> {
-  const before = call.conn.callerAudio().length;
-  await call.caller.send(to, codec, tone(1000, 8000, 8000));
-  await new Promise((r) => setTimeout(r, 200));
-  const heard = pcm16leToSamples(call.conn.callerAudio().subarray(before));
-  expect(heard.length).toBeGreaterThan(6000);
-  expect(Math.abs(dominantFrequency(heard.subarray(1600, 6400), 8000) - 1000)).toBeLessThanOrEqual(15);
-}
 
 describe('re-INVITE on the embedded media path', () => {
   it('answers hold with recvonly and sends nothing, inactive with inactive, and resumes on sendrecv', async () => {

@@ -3,10 +3,11 @@
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
+import { DtmfReceiver } from '../../src/media/dtmf.js';
 import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
-import { expectSippPassed, placeCall } from '../helpers/carrier.js';
+import { answeredCall, botToneReachesCaller, callerToneReachesBot, expectSippPassed, placeCall, reinvite } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
 import { SipTestClient } from '../helpers/sip-client.js';
@@ -161,6 +162,78 @@ describe.skipIf(!root)('calls through rtpengine', () => {
       expect(await rtpengine.calls()).toEqual([]);
     } finally {
       await unrouted.stop();
+    }
+  });
+});
+
+const direction = (sdp: string) => /^a=(sendrecv|sendonly|recvonly|inactive)\r$/m.exec(sdp)?.[1];
+
+describe.skipIf(!root)('re-INVITE and DTMF through rtpengine', () => {
+  it("answers hold, resume and a codec change with rtpengine's updated answer, and audio follows", async () => {
+    const call = await answeredCall(tcp(), bot, 'relay-hold');
+    try {
+      const offer = sdpOffer({ port: call.caller.port });
+      const relayPort = answerPort(call.ok.body.toString());
+      expect(relayPort).toBeGreaterThanOrEqual(rtpengine.portMin);
+      await callerToneReachesBot(call, 'PCMA');
+      await botToneReachesCaller(call, 'PCMA');
+
+      const hold = await reinvite(call.client, call.ok, 2, offer.replace('a=sendrecv', 'a=sendonly'));
+      expect(hold.trying).toBe(true);
+      expect(hold.final.status).toBe(200);
+      const held = hold.final.body.toString();
+      expect(answerPort(held)).toBe(relayPort);
+      expect(direction(held)).toBe('recvonly');
+      await new Promise((r) => setTimeout(r, 100));
+      const whileHeld = call.caller.received.length;
+      call.conn.sendAudio(toneBytesPcm16le(600, 8000, 400));
+      await new Promise((r) => setTimeout(r, 600));
+      expect(call.caller.received.length).toBe(whileHeld);
+
+      const resume = await reinvite(call.client, call.ok, 3, offer);
+      expect(resume.final.status).toBe(200);
+      expect(answerPort(resume.final.body.toString())).toBe(relayPort);
+      expect(direction(resume.final.body.toString())).toBe('sendrecv');
+      await botToneReachesCaller(call, 'PCMA');
+      await callerToneReachesBot(call, 'PCMA');
+
+      const pcmu = await reinvite(call.client, call.ok, 4, sdpOffer({ port: call.caller.port, formats: [{ pt: 0, rtpmap: 'PCMU/8000' }, { pt: 96, rtpmap: 'telephone-event/8000', fmtp: '0-15' }] }));
+      expect(pcmu.final.status).toBe(200);
+      expect(pcmu.final.body.toString()).toMatch(/^m=audio \d+ RTP\/AVP 0 96\r$/m);
+      await botToneReachesCaller(call, 'PCMU');
+      await callerToneReachesBot(call, 'PCMU');
+
+      call.client.send(inDialogRequest('BYE', call.client, call.ok, 5));
+      await call.client.response(200, 'BYE');
+      await waitForIdle(bridge);
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      call.close();
+    }
+  });
+
+  it('carries RFC 4733 key presses both ways: the caller\'s reach the bot, the bot\'s reach the caller', async () => {
+    const call = await answeredCall(tcp(), bot, 'relay-dtmf');
+    try {
+      await call.caller.sendDtmf(call.bridgeRtp, 96, ['1', '#', '9'], 100);
+      await call.conn.until((m) => m.filter((x) => x.event === 'dtmf').length >= 3, 3000, 'three key presses');
+      const pressed = call.conn.messages.filter((m) => m.event === 'dtmf').map((m) => (m as unknown as { dtmf: { digit: string; duration: string } }).dtmf);
+      expect(pressed).toEqual(['1', '#', '9'].map((digit) => ({ digit, duration: '100' })));
+
+      const before = call.caller.received.length;
+      call.conn.send({ event: 'dtmf', stream_sid: call.conn.streamSid, dtmf: { digit: '5' } });
+      call.conn.send({ event: 'dtmf', stream_sid: call.conn.streamSid, dtmf: { digit: '*', duration: '200' } });
+      await new Promise((r) => setTimeout(r, 900));
+      const events = call.caller.received.slice(before).filter((p) => p.payloadType === 96);
+      const rx = new DtmfReceiver();
+      expect(events.flatMap((p) => rx.packet(p.ssrc, p.timestamp, p.payload)).map((d) => `${d.digit}/${d.durationMs}`)).toEqual(['5/100', '*/200']);
+
+      call.client.send(inDialogRequest('BYE', call.client, call.ok, 2));
+      await call.client.response(200, 'BYE');
+      await waitForIdle(bridge);
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      call.close();
     }
   });
 });
