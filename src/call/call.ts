@@ -236,6 +236,7 @@ export class Call extends EventEmitter<CallEvents> {
       payloadType: audio.payloadType,
       ...(audio.dtmfPayloadType !== undefined && { dtmfPayloadType: audio.dtmfPayloadType }),
       remote: audio.remote,
+      direction: audio.direction,
       botRate: route.sampleRate,
       chunkMs: options.bot.chunkMs,
       maxQueueMs: options.media.maxQueueMs,

@@ -31,6 +31,8 @@ export interface MediaSessionOptions {
   /** telephone-event payload type from the SDP; without it DTMF can be neither received nor sent. */
   readonly dtmfPayloadType?: number;
   readonly remote: { readonly address: string; readonly port: number };
+  /** Our direction in the answer (sendrecv when not given); see MediaFormat. */
+  readonly direction?: MediaFormat['direction'];
   /** The bot's PCM rate, both ways. */
   readonly botRate: PcmRate;
   /** Length of each caller-audio chunk handed to the bot. */
@@ -142,6 +144,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.port = options.rtp.port;
     this.#remote = { ...options.remote };
     this.#format = { codec: options.codec, payloadType: options.payloadType, dtmfPayloadType: options.dtmfPayloadType };
+    this.#setDirection(options.direction ?? 'sendrecv');
     this.#queue = new PlayoutQueue((options.maxQueueMs * CARRIER_RATE) / 1000, (receivedAt) => this.#observe('bot_to_caller', receivedAt));
     this.#toBot = createResampler(CARRIER_RATE, options.botRate);
     this.#fromBot = createResampler(options.botRate, CARRIER_RATE);
@@ -249,6 +252,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     const { codec, payloadType, dtmfPayloadType, remote, direction } = format;
     this.#format = { codec, payloadType, dtmfPayloadType };
     if (remote.address !== this.#remote.address || remote.port !== this.#remote.port) this.setRemote(remote.address, remote.port);
+    this.#setDirection(direction);
+  }
+
+  #setDirection(direction: MediaFormat['direction']): void {
     const sends = direction === 'sendrecv' || direction === 'sendonly';
     // The first packet after a pause carries the marker bit (RFC 3551 4.1).
     if (sends && !this.#sends) this.#first = true;

@@ -7,7 +7,8 @@ import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { answeredCall, botToneReachesCaller, callerToneReachesBot, reinvite } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
-import { inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { exotelInvite, inDialogRequest, sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
 let bridge: Bridge;
@@ -64,6 +65,37 @@ describe('re-INVITE on the embedded media path', () => {
       await waitForIdle(bridge);
     } finally {
       call.close();
+    }
+  });
+
+  it('answers a first offer on hold with recvonly and keeps quiet until a re-INVITE resumes', async () => {
+    const client = await SipTestClient.open('tcp', bridge.sip.tcp!);
+    const caller = await RtpPeer.open();
+    try {
+      const botIndex = bot.connections.length;
+      const offer = sdpOffer({ port: caller.port });
+      client.send(exotelInvite({ callId: 'held-from-start', port: bridge.sip.tcp!.port, localPort: client.localPort, sdp: offer.replace('a=sendrecv', 'a=sendonly') }));
+      const ok = await client.response(200, 'INVITE');
+      client.send(inDialogRequest('ACK', client, ok, 1));
+      expect(direction(ok.body.toString())).toBe('recvonly');
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      conn.sendAudio(toneBytesPcm16le(600, 8000, 400));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(caller.received).toHaveLength(0);
+
+      const resume = await reinvite(client, ok, 2, offer);
+      expect(direction(resume.final.body.toString())).toBe('sendrecv');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(caller.received.length).toBeGreaterThan(5);
+      expect(caller.received[0]!.marker).toBe(true);
+
+      client.send(inDialogRequest('BYE', client, ok, 3));
+      await client.response(200, 'BYE');
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+      caller.close();
     }
   });
 
