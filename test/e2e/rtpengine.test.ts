@@ -3,6 +3,7 @@
 import { createSocket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
+import type { SipResponse } from '../../src/signaling/message.js';
 import { DtmfReceiver } from '../../src/media/dtmf.js';
 import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
@@ -234,6 +235,97 @@ describe.skipIf(!root)('re-INVITE and DTMF through rtpengine', () => {
       expect(await rtpengine.calls()).toEqual([]);
     } finally {
       call.close();
+    }
+  });
+});
+
+/** Sits between the bridge and rtpengine: rtpengine's replies, pongs aside, reach the bridge `delayMs` late. */
+async function slowRelay(rtpenginePort: number): Promise<{ port: number; delayMs: number; close(): void }> {
+  const socket = createSocket('udp4');
+  const askers = new Map<string, { address: string; port: number }>();
+  const timers = new Set<NodeJS.Timeout>();
+  const relay = {
+    port: 0,
+    delayMs: 0,
+    close() {
+      for (const t of timers) clearTimeout(t);
+      socket.close();
+    },
+  };
+  socket.on('message', (msg, from) => {
+    const [cookie = ''] = msg.toString().split(' ', 1);
+    if (from.port !== rtpenginePort) {
+      askers.set(cookie, from);
+      socket.send(msg, rtpenginePort, '127.0.0.1');
+      return;
+    }
+    const asker = askers.get(cookie);
+    askers.delete(cookie);
+    if (!asker) return;
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      socket.send(msg, asker.port, asker.address);
+    }, msg.includes('6:result4:pong') ? 0 : relay.delayMs);
+    timers.add(timer);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  relay.port = socket.address().port;
+  return relay;
+}
+
+describe.skipIf(!root)('a re-INVITE while rtpengine is slow to answer', () => {
+  it('gets 100 Trying, absorbs its retransmission, refuses a second offer with 500, and sends 200 only with the answer', async () => {
+    const slow = await slowRelay(rtpengine.ngPort);
+    const slowBridge = await startTestBridge({
+      bot: { defaultUrl: bot.url },
+      media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: slow.port, localAddress: '127.0.0.1', timeoutMs: 2000 } },
+    });
+    const udp = { host: '127.0.0.1', port: slowBridge.sip.udp!.port };
+    const client = await SipTestClient.open('udp', udp);
+    const caller = await RtpPeer.open();
+    try {
+      const offer = sdpOffer({ port: caller.port });
+      client.send(exotelInvite({ callId: 'slow-reinvite', transport: 'UDP', port: udp.port, localPort: client.localPort, sdp: offer }));
+      const ok = await client.response(200, 'INVITE');
+      client.send(inDialogRequest('ACK', client, ok, 1));
+
+      slow.delayMs = 500;
+      const at = client.received.length;
+      const started = Date.now();
+      const hold = inDialogRequest('INVITE', client, ok, 2, offer.replace('a=sendrecv', 'a=sendonly'));
+      client.send(hold);
+      await client.waitFor((m) => m.kind === 'response' && m.status === 100 && m.cseq.seq === 2, '100 Trying', 300, at);
+      client.send(hold);
+      client.send(inDialogRequest('INVITE', client, ok, 3, offer));
+      const busy = await client.waitFor((m) => m.kind === 'response' && m.cseq.seq === 3, 'answer to the second offer', 1000, at);
+      expect(busy.kind === 'response' && busy.status).toBe(500);
+      expect(busy.headers.get('retry-after')).toBeDefined();
+
+      const final = (await client.waitFor((m) => m.kind === 'response' && m.cseq.seq === 2 && m.status >= 200, '200 to the re-INVITE', 5000, at)) as SipResponse;
+      // rtpengine's offer and answer, each 500 ms late, came before the 200.
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+      expect(final.status).toBe(200);
+      expect(direction(final.body.toString())).toBe('recvonly');
+      client.send(inDialogRequest('ACK', client, final, 2));
+      expect(client.received.slice(at).filter((m) => m.kind === 'response' && m.cseq.seq === 2 && m.status !== 100 && m.status !== 200)).toEqual([]);
+
+      // The caller hangs up while a re-INVITE waits for rtpengine: the re-INVITE gets 487, and nothing is left.
+      const at2 = client.received.length;
+      client.send(inDialogRequest('INVITE', client, ok, 4, offer));
+      await client.waitFor((m) => m.kind === 'response' && m.status === 100 && m.cseq.seq === 4, '100 Trying', 300, at2);
+      client.send(inDialogRequest('BYE', client, ok, 5));
+      const terminated = await client.waitFor((m) => m.kind === 'response' && m.cseq.seq === 4 && m.status >= 200, 'final response to the re-INVITE', 1000, at2);
+      expect(terminated.kind === 'response' && terminated.status).toBe(487);
+      await client.waitFor((m) => m.kind === 'response' && m.cseq.method === 'BYE', '200 to BYE', 1000, at2);
+      await waitForIdle(slowBridge);
+      // The late answer to the ended call's offer is refused by rtpengine and leaves no session.
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      client.close();
+      caller.close();
+      await slowBridge.stop();
+      slow.close();
     }
   });
 });
