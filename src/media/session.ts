@@ -123,7 +123,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   #packet = Buffer.alloc(PACKET_BYTES);
   #carry: number | undefined;
   #remote: { address: string; port: number };
-  #format: { codec: G711Codec; payloadType: number; dtmfPayloadType: number | undefined };
+  /** As the last answer settled it; `remote` is the SDP's, which latching may have overridden. */
+  #format: { codec: G711Codec; payloadType: number; dtmfPayloadType: number | undefined; remote: { address: string; port: number } };
   /** Held (recvonly, inactive): no RTP goes out. */
   #sends = true;
   /** The caller holds (sendonly, inactive): its silence is no reason to end the call. */
@@ -143,7 +144,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#log = options.log;
     this.port = options.rtp.port;
     this.#remote = { ...options.remote };
-    this.#format = { codec: options.codec, payloadType: options.payloadType, dtmfPayloadType: options.dtmfPayloadType };
+    this.#format = { codec: options.codec, payloadType: options.payloadType, dtmfPayloadType: options.dtmfPayloadType, remote: { ...options.remote } };
     this.#setDirection(options.direction ?? 'sendrecv');
     this.#queue = new PlayoutQueue((options.maxQueueMs * CARRIER_RATE) / 1000, (receivedAt) => this.#observe('bot_to_caller', receivedAt));
     this.#toBot = createResampler(CARRIER_RATE, options.botRate);
@@ -240,18 +241,17 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#dtmfOut.enqueue(digit, durationMs);
   }
 
-  /** The remote side moved (re-INVITE): send there until packets latch us again. */
-  setRemote(address: string, port: number): void {
-    this.#remote = { address, port };
-    this.#latched = false;
-    this.#lastPacketAt = performance.now();
-  }
-
   /** A re-offer was answered: codec, payload types, address and directions as the answer says. */
   renegotiate(format: MediaFormat): void {
     const { codec, payloadType, dtmfPayloadType, remote, direction } = format;
-    this.#format = { codec, payloadType, dtmfPayloadType };
-    if (remote.address !== this.#remote.address || remote.port !== this.#remote.port) this.setRemote(remote.address, remote.port);
+    const was = this.#format.remote;
+    this.#format = { codec, payloadType, dtmfPayloadType, remote: { ...remote } };
+    // The same SDP address keeps a latched source (NAT); a new one is sent to until packets latch us again.
+    if (remote.address !== was.address || remote.port !== was.port) {
+      this.#remote = { ...remote };
+      this.#latched = false;
+      this.#lastPacketAt = performance.now();
+    }
     this.#setDirection(direction);
   }
 

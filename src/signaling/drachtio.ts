@@ -252,7 +252,7 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
       const fromServer = (req as Srf.SrfRequest & { meta?: { source?: string } }).meta?.source === 'application';
       this.emit(fromServer ? 'ackTimeout' : 'bye');
     });
-    // drachtio-server has sent 100 Trying to a re-INVITE; the 200 waits for the application's answer.
+    // The 200 waits for the application's answer, made from the new offer.
     const reoffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
       if (!req.body) {
         res.send(200, { body: this.#localSdp, headers: { 'Content-Type': 'application/sdp' } });

@@ -2,7 +2,7 @@
 // that cannot be answered. The 200 comes after the answer is made, and the answer says what the media really does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
-import { toneBytesPcm16le } from '../helpers/audio.js';
+import { tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { answeredCall, botToneReachesCaller, callerToneReachesBot, reinvite } from '../helpers/carrier.js';
@@ -89,6 +89,38 @@ describe('re-INVITE on the embedded media path', () => {
       await new Promise((r) => setTimeout(r, 300));
       expect(caller.received.length).toBeGreaterThan(5);
       expect(caller.received[0]!.marker).toBe(true);
+
+      client.send(inDialogRequest('BYE', client, ok, 3));
+      await client.response(200, 'BYE');
+      await waitForIdle(bridge);
+    } finally {
+      client.close();
+      caller.close();
+    }
+  });
+
+  it('keeps sending where the caller latched it (NAT) when a re-offer repeats the same SDP address', async () => {
+    const client = await SipTestClient.open('tcp', bridge.sip.tcp!);
+    const caller = await RtpPeer.open();
+    try {
+      const botIndex = bot.connections.length;
+      // The SDP names a port nothing listens on, as a caller behind NAT does; its packets come from another.
+      const offer = sdpOffer({ port: 9 });
+      client.send(exotelInvite({ callId: 'latched', port: bridge.sip.tcp!.port, localPort: client.localPort, sdp: offer }));
+      const ok = await client.response(200, 'INVITE');
+      client.send(inDialogRequest('ACK', client, ok, 1));
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      const bridgeRtp = { address: '127.0.0.1', port: Number(/^m=audio (\d+) /m.exec(ok.body.toString())![1]) };
+      await caller.send(bridgeRtp, 'PCMA', tone(1000, 8000, 1600));
+      await new Promise((r) => setTimeout(r, 200));
+      expect(caller.received.length).toBeGreaterThan(3);
+
+      const resume = await reinvite(client, ok, 2, offer.replace('o=root 1683048786 1683048786', 'o=root 1683048786 1683048787'));
+      expect(resume.final.status).toBe(200);
+      const before = caller.received.length;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(caller.received.length - before).toBeGreaterThan(8);
 
       client.send(inDialogRequest('BYE', client, ok, 3));
       await client.response(200, 'BYE');
