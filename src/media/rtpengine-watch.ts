@@ -13,7 +13,7 @@ export class RtpengineWatch {
   #closed = false;
 
   constructor(
-    private readonly relay: RtpengineRelay,
+    private readonly relay: Pick<RtpengineRelay, 'address' | 'ping'>,
     private readonly intervalMs: number,
     private readonly log: Logger,
   ) {
