@@ -112,15 +112,15 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
       ? { reason: 'the bridge is shutting down', retryAfter: 30 }
       : outages.length > 0
         ? { reason: outages.join('; '), retryAfter: 5 }
-      : this.#calls.size >= this.limits.maxConcurrentCalls
-        ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
-        : this.limits.maxClockLagMs > 0 && lag > this.limits.maxClockLagMs
-          ? { reason: `overloaded: the media clock ran ${Math.round(lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
-          : busy > this.limits.maxEventLoopUtilization
-            ? { reason: `overloaded: the event loop was busy ${(busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
-            : !this.#rate.take(source)
-              ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
-              : undefined;
+        : this.#calls.size >= this.limits.maxConcurrentCalls
+          ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
+          : this.limits.maxClockLagMs > 0 && lag > this.limits.maxClockLagMs
+            ? { reason: `overloaded: the media clock ran ${Math.round(lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
+            : busy > this.limits.maxEventLoopUtilization
+              ? { reason: `overloaded: the event loop was busy ${(busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
+              : !this.#rate.take(source)
+                ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
+                : undefined;
     if (refusal) {
       this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
       invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });
