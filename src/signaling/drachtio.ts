@@ -211,6 +211,8 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
   #bye: Promise<void> | undefined;
   readonly #ready: Promise<Srf.Dialog | undefined>;
   #localSdp: string;
+  /** A re-offer the application has not answered yet. */
+  #reoffer: PendingReoffer | undefined;
 
   constructor(
     readonly callId: string,
@@ -261,6 +263,7 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
       const pending = new PendingReoffer(
         req.body,
         (status, phrase, answer) => {
+          if (this.#reoffer === pending) this.#reoffer = undefined;
           if (answer && 'sdp' in answer) res.send(200, { body: answer.sdp, headers: { 'Content-Type': 'application/sdp' } });
           else res.send(status, phrase, { headers: answer ? { Warning: answer.warning } : {} });
         },
@@ -269,6 +272,7 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
           dialog.local.sdp = answerSdp;
         },
       );
+      this.#reoffer = pending;
       if (this.listenerCount('reoffer') === 0) pending.accept(this.#localSdp);
       else this.emit('reoffer', pending);
     };
@@ -287,6 +291,7 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
 
   #end(): void {
     this.#over = true;
+    this.#reoffer?.terminate();
     this.ended();
   }
 }

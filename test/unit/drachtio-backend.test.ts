@@ -9,7 +9,7 @@ import { CallManager } from '../../src/call/index.js';
 import { FrameClock, RtpPortPool } from '../../src/media/index.js';
 import { parseMessage } from '../../src/signaling/parser.js';
 import { DrachtioBackend, type SrfLike } from '../../src/signaling/drachtio.js';
-import type { Dialog, IncomingCall } from '../../src/signaling/index.js';
+import type { Dialog, IncomingCall, Reoffer } from '../../src/signaling/index.js';
 import { TestBot } from '../helpers/bot.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
 
@@ -224,6 +224,18 @@ describe('drachtio backend: dialogs', () => {
     expect(info('application/json', '{}')).toEqual([[415, { headers: { Accept: 'application/dtmf-relay, application/dtmf' } }]]);
     const length = sdpOffer({ port: 4000 }).length;
     expect(events).toEqual(['confirmed', `reoffer ${length}`, `reoffer ${length}`, `reoffer ${length}`, 'dtmf 5 160']);
+  });
+
+  it('answers a re-INVITE still waiting for its answer with 487 when the dialog ends, and ignores the late answer', async () => {
+    const { fake, dialog } = await answered();
+    let offer: Reoffer | undefined;
+    dialog.removeAllListeners('reoffer');
+    dialog.on('reoffer', (o) => (offer = o));
+    const res = new FakeResponse();
+    fake.emit('modify', { body: sdpOffer({ port: 4000 }) }, res);
+    fake.emit('destroy', { meta: { source: 'network' } });
+    offer!.accept('v=0\r\nlate\r\n');
+    expect(res.sent).toEqual([[487, 'Request Terminated', { headers: {} }]]);
   });
 
   it("reports the caller's BYE, and then does not send one of its own", async () => {
