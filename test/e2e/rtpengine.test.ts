@@ -330,6 +330,36 @@ describe.skipIf(!root)('a re-INVITE while rtpengine is slow to answer', () => {
   });
 });
 
+describe.skipIf(!root)('a re-INVITE when rtpengine fails to answer it', () => {
+  it('gets 500 with the reason in a Warning, and the call goes on as it was', async () => {
+    const slow = await slowRelay(rtpengine.ngPort);
+    const slowBridge = await startTestBridge({
+      bot: { defaultUrl: bot.url },
+      media: { relay: 'rtpengine', rtpengine: { host: '127.0.0.1', port: slow.port, localAddress: '127.0.0.1', timeoutMs: 300, retries: 0 } },
+    });
+    const call = await answeredCall({ host: '127.0.0.1', port: slowBridge.sip.tcp!.port }, bot, 'relay-reoffer-fails');
+    try {
+      slow.delayMs = 1000;
+      const failed = await reinvite(call.client, call.ok, 2, sdpOffer({ port: call.caller.port }).replace('a=sendrecv', 'a=sendonly'));
+      expect(failed.trying).toBe(true);
+      expect(failed.final.status).toBe(500);
+      expect(failed.final.headers.get('warning')).toMatch(/^399 sip-ws-bridge "media relay: rtpengine at 127\.0\.0\.1:\d+ did not answer offer \(1 attempts of 300 ms\)/);
+      slow.delayMs = 0;
+      await botToneReachesCaller(call, 'PCMA');
+      await callerToneReachesBot(call, 'PCMA');
+
+      call.client.send(inDialogRequest('BYE', call.client, call.ok, 3));
+      await call.client.response(200, 'BYE');
+      await waitForIdle(slowBridge);
+      expect(await rtpengine.calls()).toEqual([]);
+    } finally {
+      call.close();
+      await slowBridge.stop();
+      slow.close();
+    }
+  });
+});
+
 describe.skipIf(!root)('rtpengine failures', () => {
   it('answers 503 with the reason when rtpengine does not answer, within the bounded timeout, leaking nothing', async () => {
     // It answers the health check's pings, so the INVITE gets past admission, and nothing else.
