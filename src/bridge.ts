@@ -5,7 +5,7 @@ import { BotAddressPolicy } from './bot/index.js';
 import { CallManager, WebhookSender, type Call } from './call/index.js';
 import type { BridgeConfig } from './config/index.js';
 import { BridgeMetrics, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
-import { FRAME_MS, FrameClock, RtpengineRelay, RtpPortPool } from './media/index.js';
+import { FRAME_MS, FrameClock, RtpengineRelay, RtpengineWatch, RtpPortPool } from './media/index.js';
 import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
 
 export interface BridgeStats {
@@ -84,6 +84,14 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     media.relay === 'rtpengine'
       ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })
       : undefined;
+  const relayWatch = relay && new RtpengineWatch(relay, media.rtpengine.pingIntervalMs, log.child({ layer: 'rtpengine' }));
+  /** Why the bridge cannot take calls now; empty when it can. */
+  const outages = (): string[] => {
+    const reasons: string[] = [];
+    if (!backend.status.up) reasons.push(backend.status.reason);
+    if (relayWatch && !relayWatch.status.up) reasons.push(relayWatch.status.reason);
+    return reasons;
+  };
   const metrics = new BridgeMetrics();
   const calls = new CallManager(
     backend,
@@ -120,9 +128,11 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       maxDurationMs: config.limits.maxCallDurationMs,
     },
     config.limits,
+    outages,
   );
 
   metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls), clockLagMs: clock.lagMs, eventLoopUtilization: clock.busy }));
+  metrics.trackBackends(() => ({ sip: backend.status.up, ...(relayWatch && { rtpengine: relayWatch.status.up }) }));
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
   const webhooks = new WebhookSender({ ...config.webhook, log: log.child({ layer: 'webhook' }) }, (result) => metrics.webhook(result));
@@ -133,16 +143,18 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   });
 
   const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, clockLagMs: Math.round(clock.lagMs), eventLoopUtilization: Math.round(clock.busy * 100) / 100, sip: backend.stats() });
+  const health = () => {
+    const reasons = outages();
+    const status = !calls.accepting ? 'draining' : reasons.length > 0 ? 'down' : 'ok';
+    return { status, accepting: status === 'ok', reasons, ...stats() } as const;
+  };
   let http: HttpServer;
   try {
     await backend.start();
-    http = await startHttpServer({
-      host: config.http.host,
-      port: config.http.port,
-      registry: metrics.registry,
-      health: () => ({ accepting: calls.accepting, ...stats() }),
-    });
+    await relayWatch?.start();
+    http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health });
   } catch (err) {
+    relayWatch?.close();
     await backend.stop();
     relay?.close();
     throw err;
@@ -161,7 +173,9 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     stop(drainTimeoutMs = 0) {
       stopped ??= (async () => {
         await calls.drain(drainTimeoutMs);
-        await backend.stop();
+        relayWatch?.close();
+        // Whatever the backend's trouble, the rest is still closed.
+        await backend.stop().catch((err: Error) => log.error({ err: err.message }, 'SIP backend did not stop cleanly'));
         relay?.close();
         await webhooks.close(config.webhook.timeoutMs);
         await http.close();

@@ -26,6 +26,7 @@ import {
 } from '../media/index.js';
 import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
+import { ReofferAnswerer } from './reoffer.js';
 import type { CallObserver, CallReport } from './report.js';
 
 export interface CallOptions {
@@ -235,6 +236,7 @@ export class Call extends EventEmitter<CallEvents> {
       payloadType: audio.payloadType,
       ...(audio.dtmfPayloadType !== undefined && { dtmfPayloadType: audio.dtmfPayloadType }),
       remote: audio.remote,
+      direction: audio.direction,
       botRate: route.sampleRate,
       chunkMs: options.bot.chunkMs,
       maxQueueMs: options.media.maxQueueMs,
@@ -263,7 +265,8 @@ export class Call extends EventEmitter<CallEvents> {
     }
     this.#bot = bot;
 
-    const bridgeSdp = buildAnswer(audio, { address: options.media.advertisedAddress, port: media.port, sessionId: Date.now() });
+    const local = { address: options.media.advertisedAddress, port: media.port, sessionId: Date.now() };
+    const bridgeSdp = buildAnswer(audio, local);
     let carrierSdp = bridgeSdp;
     if (this.#relay) {
       try {
@@ -286,7 +289,8 @@ export class Call extends EventEmitter<CallEvents> {
     bot.begin(this.#start);
     this.#wireMedia(media);
     this.#wireBot(bot, media);
-    this.#answer(carrierSdp, bridgeSdp, media);
+    const relayLeg = this.#relay && { session: this.#relay, tag: this.#relayTag };
+    this.#answer(carrierSdp, media, new ReofferAnswerer({ media, local, audio, log: this.log, ...(relayLeg && { relay: relayLeg }) }));
   }
 
   #connectBot(route: Extract<RouteDecision, { ok: true }>, retries: number): Promise<BotSession> {
@@ -309,7 +313,7 @@ export class Call extends EventEmitter<CallEvents> {
     return this.#state === 'ended';
   }
 
-  #answer(carrierSdp: string, bridgeSdp: string, media: MediaSession): void {
+  #answer(carrierSdp: string, media: MediaSession, reoffers: ReofferAnswerer): void {
     const dialog = this.invite.answer(carrierSdp);
     this.#dialog = dialog;
     this.#answeredAt = new Date();
@@ -325,25 +329,7 @@ export class Call extends EventEmitter<CallEvents> {
       this.#callerDtmf(digit, durationMs ?? 0);
     });
     dialog.on('ackTimeout', () => this.end({ by: 'system', reason: 'no ACK for 200 OK' }));
-    dialog.on('remoteSdp', (offer) => {
-      void this.#reoffer(offer, bridgeSdp, media);
-    });
-  }
-
-  /** A re-INVITE or UPDATE offer: follow the caller to its new address (through the relay, when there is one). */
-  async #reoffer(offer: string, bridgeSdp: string, media: MediaSession): Promise<void> {
-    try {
-      const relayed = this.#relay ? await this.#relay.offer(offer) : offer;
-      const renegotiated = negotiate(relayed);
-      if (!renegotiated.ok) {
-        this.log.warn({ reason: renegotiated.reason }, 'ignored unusable re-offer');
-        return;
-      }
-      media.setRemote(renegotiated.audio.remote.address, renegotiated.audio.remote.port);
-      if (this.#relay) await this.#relay.answer(this.#relayTag, bridgeSdp);
-    } catch (err) {
-      this.log.warn({ reason: (err as Error).message }, 're-offer not applied');
-    }
+    dialog.on('reoffer', (offer) => void reoffers.answer(offer));
   }
 
   /** Media events go to whichever bot session is current (there is a second one after a reconnect). */

@@ -1,6 +1,6 @@
-// Turns each INVITE from the signaling backend into a Call, after admission: not while shutting down, not beyond
-// the concurrent-call limit, not while the media clock runs late or the event loop has no room left (overload), not
-// faster than each source's INVITE rate. Keeps the set of live calls.
+// Turns each INVITE from the signaling backend into a Call, after admission: not while shutting down, not while the
+// SIP backend or rtpengine is down, not beyond the concurrent-call limit, not while the media clock runs late or the
+// event loop has no room left (overload), not faster than each source's INVITE rate. Keeps the set of live calls.
 import { EventEmitter } from 'node:events';
 import type { IncomingCall, SipBackend } from '../signaling/index.js';
 import { Call, type CallOptions } from './call.js';
@@ -54,6 +54,8 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
     backend: SipBackend,
     private readonly options: CallOptions,
     private readonly limits: AdmissionLimits,
+    /** Why calls cannot be taken now (a backend down); empty when they can. */
+    private readonly outages: () => readonly string[] = () => [],
   ) {
     super();
     this.#rate = new SourceRate(limits.invitesPerSecondPerSource);
@@ -105,17 +107,20 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
     const { clock } = this.options.media;
     const lag = clock.lagMs;
     const busy = clock.busy;
+    const outages = this.outages();
     const refusal = !this.#accepting
       ? { reason: 'the bridge is shutting down', retryAfter: 30 }
-      : this.#calls.size >= this.limits.maxConcurrentCalls
-        ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
-        : this.limits.maxClockLagMs > 0 && lag > this.limits.maxClockLagMs
-          ? { reason: `overloaded: the media clock ran ${Math.round(lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
-          : busy > this.limits.maxEventLoopUtilization
-            ? { reason: `overloaded: the event loop was busy ${(busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
-            : !this.#rate.take(source)
-              ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
-              : undefined;
+      : outages.length > 0
+        ? { reason: outages.join('; '), retryAfter: 5 }
+        : this.#calls.size >= this.limits.maxConcurrentCalls
+          ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
+          : this.limits.maxClockLagMs > 0 && lag > this.limits.maxClockLagMs
+            ? { reason: `overloaded: the media clock ran ${Math.round(lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
+            : busy > this.limits.maxEventLoopUtilization
+              ? { reason: `overloaded: the event loop was busy ${(busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
+              : !this.#rate.take(source)
+                ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
+                : undefined;
     if (refusal) {
       this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
       invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });

@@ -106,6 +106,8 @@ export const configSchema = z.strictObject({
           port: port.default(22222),
           timeoutMs: z.number().int().min(50).default(1000),
           retries: z.number().int().min(0).max(5).default(1),
+          /** How often rtpengine is pinged for /health and admission; each ping waits timeoutMs. */
+          pingIntervalMs: z.number().int().min(100).default(5000),
           /** Address our ng client binds to. */
           localAddress: z.string().refine((a) => net.isIP(a) !== 0, 'must be an IP address').optional(),
           /** rtpengine interface names (--interface=NAME/IP) facing the carrier and facing the bridge. */

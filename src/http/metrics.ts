@@ -33,6 +33,7 @@ export class BridgeMetrics implements CallObserver {
   readonly #refused: Counter<'reason'>;
   readonly #webhooks: Counter<'result'>;
   #live: () => LiveCalls = () => ({ count: 0, calls: [], clockLagMs: 0, eventLoopUtilization: 0 });
+  #backends: () => Readonly<Record<string, boolean>> = () => ({});
 
   constructor() {
     const registers = [this.registry];
@@ -138,6 +139,17 @@ export class BridgeMetrics implements CallObserver {
         this.set(max / 1000);
       },
     });
+    const backends = () => this.#backends();
+    new Gauge({
+      name: 'bridge_backend_up',
+      help: 'Whether what calls need answers: 1 up, 0 down (sip: the SIP backend; rtpengine: its ng ping, when configured)',
+      labelNames: ['component'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [component, up] of Object.entries(backends())) this.set({ component }, up ? 1 : 0);
+      },
+    });
     this.#dtmf = new Counter({ name: 'bridge_dtmf_total', help: 'Key presses relayed, by direction', labelNames: ['direction'], registers });
     this.#refused = new Counter({
       name: 'bridge_sip_refused_total',
@@ -151,6 +163,11 @@ export class BridgeMetrics implements CallObserver {
   /** Where the calls in progress are read from at scrape time. */
   track(live: () => LiveCalls): void {
     this.#live = live;
+  }
+
+  /** Where the state of the SIP backend and rtpengine is read from at scrape time, by component. */
+  trackBackends(backends: () => Readonly<Record<string, boolean>>): void {
+    this.#backends = backends;
   }
 
   setup(status: number): void {

@@ -7,8 +7,8 @@ export interface HttpOptions {
   readonly host: string;
   readonly port: number;
   readonly registry: Registry;
-  /** Whether the bridge takes new calls, and details for the body. */
-  readonly health: () => { readonly accepting: boolean; readonly [key: string]: unknown };
+  /** The body of /health: 200 when its status is `ok`, else 503. */
+  readonly health: () => { readonly status: 'ok' | 'draining' | 'down'; readonly [key: string]: unknown };
 }
 
 export interface HttpServer {
@@ -23,7 +23,7 @@ export async function startHttpServer(options: HttpOptions): Promise<HttpServer>
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
     } else if (path === '/health') {
       const health = options.health();
-      res.writeHead(health.accepting ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify({ status: health.accepting ? 'ok' : 'draining', ...health }));
+      res.writeHead(health.status === 'ok' ? 200 : 503, { 'Content-Type': 'application/json' }).end(JSON.stringify(health));
     } else if (path === '/metrics') {
       options.registry.metrics().then(
         (text) => res.writeHead(200, { 'Content-Type': options.registry.contentType }).end(text),

@@ -4,6 +4,7 @@ export { isDtmfDigit, type DtmfDigit } from './dtmf.js';
 export type { G711Codec } from './g711.js';
 export { RtpPortPool, type BoundRtpSocket } from './ports.js';
 export { RelayError, RelaySession, RtpengineRelay, type RtpengineOptions } from './rtpengine.js';
+export { RtpengineWatch, type RelayStatus } from './rtpengine-watch.js';
 export type { PcmRate } from './resampler.js';
 export type { LatencySummary } from './latency.js';
-export { MediaSession, type LatencyPath, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';
+export { MediaSession, type LatencyPath, type MediaFormat, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';

@@ -58,6 +58,23 @@ export class RtpengineRelay {
     throw new RelayError(`rtpengine at ${host}:${port} did not answer ${name} (${retries + 1} attempts of ${timeoutMs} ms): ${lastError?.message ?? ''}`);
   }
 
+  /** Where rtpengine's ng socket is, for log lines and reasons. */
+  get address(): string {
+    return `${this.options.host}:${this.options.port}`;
+  }
+
+  /** One ng `ping`, no retry: resolves on `pong`, rejects with the reason otherwise. */
+  async ping(): Promise<void> {
+    const { host, port, timeoutMs } = this.options;
+    let response: NgResponse;
+    try {
+      response = await this.#client.ping(port, host);
+    } catch (err) {
+      throw new RelayError(`rtpengine at ${host}:${port} did not answer ping within ${timeoutMs} ms: ${(err as Error).message}`);
+    }
+    if (response.result !== 'pong') throw new RelayError(`rtpengine at ${host}:${port} answered ping with ${response.result}`);
+  }
+
   close(): void {
     this.#client.close();
   }

@@ -31,6 +31,8 @@ export interface MediaSessionOptions {
   /** telephone-event payload type from the SDP; without it DTMF can be neither received nor sent. */
   readonly dtmfPayloadType?: number;
   readonly remote: { readonly address: string; readonly port: number };
+  /** Our direction in the answer (sendrecv when not given); see MediaFormat. */
+  readonly direction?: MediaFormat['direction'];
   /** The bot's PCM rate, both ways. */
   readonly botRate: PcmRate;
   /** Length of each caller-audio chunk handed to the bot. */
@@ -62,6 +64,16 @@ export interface MediaSessionEvents {
   dtmf: [digit: DtmfDigit, durationMs: number];
   /** No RTP from the caller for rtpTimeoutMs: the caller is gone. */
   rtpTimeout: [];
+}
+
+/** What an SDP answer settled for the media; a re-offer's answer may change any of it. */
+export interface MediaFormat {
+  readonly codec: G711Codec;
+  readonly payloadType: number;
+  readonly dtmfPayloadType?: number;
+  readonly remote: { readonly address: string; readonly port: number };
+  /** Our direction in the answer: we send on sendrecv and sendonly, and expect caller RTP on sendrecv and recvonly. */
+  readonly direction: 'sendrecv' | 'sendonly' | 'recvonly' | 'inactive';
 }
 
 export type DropReason = 'malformed' | 'foreignSource' | 'unexpectedPayloadType';
@@ -111,6 +123,12 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   #packet = Buffer.alloc(PACKET_BYTES);
   #carry: number | undefined;
   #remote: { address: string; port: number };
+  /** As the last answer settled it; `remote` is the SDP's, which latching may have overridden. */
+  #format: { codec: G711Codec; payloadType: number; dtmfPayloadType: number | undefined; remote: { address: string; port: number } };
+  /** Held (recvonly, inactive): no RTP goes out. */
+  #sends = true;
+  /** The caller holds (sendonly, inactive): its silence is no reason to end the call. */
+  #receives = true;
   #latched = false;
   #stopClock: (() => void) | undefined;
   #closed = false;
@@ -126,6 +144,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#log = options.log;
     this.port = options.rtp.port;
     this.#remote = { ...options.remote };
+    this.#format = { codec: options.codec, payloadType: options.payloadType, dtmfPayloadType: options.dtmfPayloadType, remote: { ...options.remote } };
+    this.#setDirection(options.direction ?? 'sendrecv');
     this.#queue = new PlayoutQueue((options.maxQueueMs * CARRIER_RATE) / 1000, (receivedAt) => this.#observe('bot_to_caller', receivedAt));
     this.#toBot = createResampler(CARRIER_RATE, options.botRate);
     this.#fromBot = createResampler(options.botRate, CARRIER_RATE);
@@ -214,18 +234,35 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** Plays a key press to the caller as an RFC 4733 event; audio resumes after it. */
   sendDtmf(digit: DtmfDigit, durationMs: number): void {
-    if (this.#opts.dtmfPayloadType === undefined) {
+    if (this.#format.dtmfPayloadType === undefined) {
       this.#log.warn({ digit }, 'cannot send DTMF: the caller offered no telephone-event');
       return;
     }
     this.#dtmfOut.enqueue(digit, durationMs);
   }
 
-  /** The remote side moved (re-INVITE): send there until packets latch us again. */
-  setRemote(address: string, port: number): void {
-    this.#remote = { address, port };
-    this.#latched = false;
-    this.#lastPacketAt = performance.now();
+  /** A re-offer was answered: codec, payload types, address and directions as the answer says. */
+  renegotiate(format: MediaFormat): void {
+    const { codec, payloadType, dtmfPayloadType, remote, direction } = format;
+    const was = this.#format.remote;
+    this.#format = { codec, payloadType, dtmfPayloadType, remote: { ...remote } };
+    // The same SDP address keeps a latched source (NAT); a new one is sent to until packets latch us again.
+    if (remote.address !== was.address || remote.port !== was.port) {
+      this.#remote = { ...remote };
+      this.#latched = false;
+      this.#lastPacketAt = performance.now();
+    }
+    this.#setDirection(direction);
+  }
+
+  #setDirection(direction: MediaFormat['direction']): void {
+    const sends = direction === 'sendrecv' || direction === 'sendonly';
+    // The first packet after a pause carries the marker bit (RFC 3551 4.1).
+    if (sends && !this.#sends) this.#first = true;
+    this.#sends = sends;
+    const receives = direction === 'sendrecv' || direction === 'recvonly';
+    if (receives && !this.#receives) this.#lastPacketAt = performance.now();
+    this.#receives = receives;
   }
 
   close(): void {
@@ -251,8 +288,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.#drop('foreignSource', `from ${address}:${port}, expected ${this.#remote.address}${this.#latched ? `:${this.#remote.port}` : ''}`);
       return;
     }
-    const isAudio = header.payloadType === this.#opts.payloadType;
-    const isEvent = header.payloadType === this.#opts.dtmfPayloadType;
+    const isAudio = header.payloadType === this.#format.payloadType;
+    const isEvent = header.payloadType === this.#format.dtmfPayloadType;
     if (!isAudio && !isEvent) {
       this.#drop('unexpectedPayloadType', `payload type ${header.payloadType}`);
       return;
@@ -275,7 +312,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.emit('dtmf', digit, durationMs);
       return;
     }
-    decodeG711(this.#opts.codec, packet, this.#decoded, 0, header.payloadOffset, length);
+    decodeG711(this.#format.codec, packet, this.#decoded, 0, header.payloadOffset, length);
     // A view per payload size (nearly always 20 ms), not one per packet.
     if (this.#decodedView.length !== length) this.#decodedView = this.#decoded.subarray(0, length);
     this.#arrival = now;
@@ -302,7 +339,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (this.#closed) return;
     const now = performance.now();
     this.#timeline.tick(now);
-    if (this.#opts.rtpTimeoutMs > 0 && !this.#timedOut && now - this.#lastPacketAt > this.#opts.rtpTimeoutMs) {
+    if (this.#opts.rtpTimeoutMs > 0 && this.#receives && !this.#timedOut && now - this.#lastPacketAt > this.#opts.rtpTimeoutMs) {
       this.#timedOut = true;
       this.emit('rtpTimeout');
       // A listener may have ended the call and closed this session.
@@ -312,22 +349,26 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#timestamp = (this.#timestamp + skipped * FRAME_SAMPLES) >>> 0;
     if (skipped > 0) this.#queue.discard(skipped * FRAME_SAMPLES);
     const event = this.#dtmfOut.next(this.#timestamp);
+    let sent: boolean;
     if (event) {
       const packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);
-      writeRtpHeader(packet, event.marker, this.#opts.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
+      writeRtpHeader(packet, event.marker, this.#format.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
       event.payload.copy(packet, RTP_HEADER_BYTES);
-      this.#send(packet);
+      sent = this.#send(packet);
     } else {
       this.#queue.pull(this.#frame);
       const packet = this.#packet;
-      writeRtpHeader(packet, this.#first, this.#opts.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
-      encodeG711(this.#opts.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
-      this.#send(packet);
+      writeRtpHeader(packet, this.#first, this.#format.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
+      encodeG711(this.#format.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
+      sent = this.#send(packet);
       // Sent at once almost always (the kernel has copied it); a queued send keeps its buffer, so take a new one.
       if (this.#opts.rtp.socket.getSendQueueCount() > 0) this.#packet = Buffer.alloc(PACKET_BYTES);
     }
-    this.#first = false;
-    this.#sequence = (this.#sequence + 1) & 0xffff;
+    // Sequence numbers count packets sent; the timestamp counts time, held or not.
+    if (sent) {
+      this.#first = false;
+      this.#sequence = (this.#sequence + 1) & 0xffff;
+    }
     this.#timestamp = (this.#timestamp + FRAME_SAMPLES) >>> 0;
     this.#emitDueMarks();
     if (this.#drainWaiters.length > 0 && this.#queue.size === 0 && !this.#dtmfOut.busy) {
@@ -335,10 +376,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     }
   }
 
-  #send(packet: Buffer): void {
-    if (this.#remote.port === 0 || this.#remote.address === '0.0.0.0') return;
+  #send(packet: Buffer): boolean {
+    if (!this.#sends || this.#remote.port === 0 || this.#remote.address === '0.0.0.0') return false;
     this.#opts.rtp.socket.send(packet, this.#remote.port, this.#remote.address);
     this.#counts.packetsOut++;
+    return true;
   }
 
   #emitDueMarks(): void {

@@ -44,8 +44,11 @@ const PLAIN_RTP: readonly string[] = ['RTP/AVP', 'RTP/AVPF'];
 /** What a media relay that terminates SRTP (rtpengine) may accept from the carrier. */
 export const RELAYABLE_TRANSPORTS: readonly string[] = [...PLAIN_RTP, 'RTP/SAVP', 'RTP/SAVPF'];
 
-/** Answers an offer; `transports` are the m-line protocols we can take (plain RTP unless a relay handles SRTP). */
-export function negotiate(offerText: string, transports: readonly string[] = PLAIN_RTP): Negotiation {
+/**
+ * Answers an offer; `transports` are the m-line protocols we can take (plain RTP unless a relay handles SRTP).
+ * `keep` is the codec in use, chosen again while the offer still has it (a re-offer need not switch codecs).
+ */
+export function negotiate(offerText: string, transports: readonly string[] = PLAIN_RTP, keep?: AudioCodec): Negotiation {
   if (!/^v=0\r?$/m.test(offerText.split('\n', 1)[0] ?? '')) return reject(400, 399, 'SDP offer does not start with v=0');
   const offer = sdpTransform.parse(offerText);
   const mediaIndex = offer.media.findIndex((m) => m.type === 'audio' && m.port !== 0);
@@ -69,7 +72,7 @@ export function negotiate(offerText: string, transports: readonly string[] = PLA
     if (rtp) return rtp.rate === 8000 || rtp.rate === undefined ? String(rtp.codec).toUpperCase() : `${rtp.codec}/${rtp.rate}`;
     return STATIC_PAYLOAD_TYPES[pt];
   };
-  const codec = CODEC_PREFERENCE.find((c) => payloads.some((pt) => codecOf(pt) === c));
+  const codec = [...(keep ? [keep] : []), ...CODEC_PREFERENCE].find((c) => payloads.some((pt) => codecOf(pt) === c));
   if (!codec) {
     const offered = payloads.map((pt) => codecOf(pt) ?? String(pt)).join(', ');
     return reject(488, 305, `no common codec: offered ${offered || 'none'}; supported PCMA, PCMU`);
@@ -97,6 +100,8 @@ export interface LocalMedia {
   readonly port: number;
   /** o= session id; stays the same for the call so re-answers are recognisably the same session. */
   readonly sessionId: number;
+  /** o= version: one more for each new answer in the session (RFC 3264 section 8). */
+  readonly sessionVersion?: number;
 }
 
 export function buildAnswer(audio: NegotiatedAudio, local: LocalMedia): string {
@@ -127,7 +132,7 @@ export function buildAnswer(audio: NegotiatedAudio, local: LocalMedia): string {
     origin: {
       username: '-',
       sessionId: local.sessionId,
-      sessionVersion: 1,
+      sessionVersion: local.sessionVersion ?? 1,
       netType: 'IN',
       ipVer,
       address: local.address,

@@ -4,6 +4,7 @@ import type { SipRequest } from './message.js';
 import { contactUri } from './parser.js';
 import { inDialogTarget } from './route-set.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
+import { PendingReoffer } from './reoffer.js';
 import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
 import type { Connection, Destination, Flow, Protocol } from './transport.js';
@@ -39,7 +40,9 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
   #remoteSeq: number;
   #pendingAck: PendingAck | undefined;
   #bye: Promise<void> | undefined;
-  readonly #localSdp: string;
+  /** A re-offer the application has not answered yet. */
+  #reoffer: PendingReoffer | undefined;
+  #localSdp: string;
   readonly #localUri: string;
   readonly #remoteUri: string;
   readonly #remoteTarget: string;
@@ -113,17 +116,30 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
         return;
       }
       case 'INVITE': {
-        if (this.#pendingAck || this.#state !== 'confirmed') {
+        // RFC 3261 14.2, RFC 3311 5.2: one offer at a time.
+        if (this.#pendingAck || this.#reoffer || this.#state !== 'confirmed') {
           tx.respond(buildResponse(tx, 500, 'Server Internal Error', { headers: [['Retry-After', '1']] }));
           return;
         }
-        this.#answer(tx, []);
-        if (body) this.emit('remoteSdp', body);
+        if (!body) {
+          this.#answer(tx, []);
+          return;
+        }
+        tx.respond(buildResponse(tx, 100, 'Trying'));
+        this.#offered(tx, body, () => this.#answer(tx, []));
         return;
       }
       case 'UPDATE': {
-        tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Contact', this.ctx.contact(this.#flow)]], ...(body && { body: this.#localSdp }) }));
-        if (body) this.emit('remoteSdp', body);
+        if (this.#reoffer) {
+          tx.respond(buildResponse(tx, 500, 'Server Internal Error', { headers: [['Retry-After', '1']] }));
+          return;
+        }
+        const contact: [string, string] = ['Contact', this.ctx.contact(this.#flow)];
+        if (!body) {
+          tx.respond(buildResponse(tx, 200, 'OK', { headers: [contact] }));
+          return;
+        }
+        this.#offered(tx, body, (sdp) => tx.respond(buildResponse(tx, 200, 'OK', { headers: [contact], body: sdp })));
         return;
       }
       case 'INFO': {
@@ -145,6 +161,22 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     }
   }
 
+  /** Hands an offer to the application; `ok` sends the 2xx once it has answered. */
+  #offered(tx: ServerTransaction, offer: string, ok: (answerSdp: string) => void): void {
+    const reoffer = new PendingReoffer(
+      offer,
+      (status, phrase, answer) => {
+        if (this.#reoffer === reoffer) this.#reoffer = undefined;
+        if (answer && 'sdp' in answer) ok(answer.sdp);
+        else tx.respond(buildResponse(tx, status, phrase, { headers: answer ? [['Warning', answer.warning]] : [] }));
+      },
+      (answerSdp) => (this.#localSdp = answerSdp),
+    );
+    this.#reoffer = reoffer;
+    if (this.listenerCount('reoffer') === 0) reoffer.accept(this.#localSdp);
+    else this.emit('reoffer', reoffer);
+  }
+
   bye(): Promise<void> {
     this.#bye ??= this.#sendBye();
     return this.#bye;
@@ -155,6 +187,7 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     if (this.#state === 'early') await this.#ackSettled();
     if (this.#state === 'terminating' || this.#state === 'terminated') return;
     this.#state = 'terminating';
+    this.#reoffer?.terminate();
     const target = inDialogTarget(this.#routeSet, this.#remoteTarget, this.#flow.protocol);
     const { hop } = target;
     if (!hop) {
@@ -238,6 +271,7 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
   }
 
   #terminate(): void {
+    this.#reoffer?.terminate();
     this.#stopWaitingForAck();
     this.#state = 'terminated';
     this.ctx.forget(this);

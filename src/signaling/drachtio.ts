@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import type { HeaderFields } from './message.js';
 import { parseMessage, parseUri } from './parser.js';
+import { PendingReoffer } from './reoffer.js';
 import { ALLOW, warningValue } from './responses.js';
 import type {
   BackendStatus,
@@ -209,14 +210,18 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
   #over = false;
   #bye: Promise<void> | undefined;
   readonly #ready: Promise<Srf.Dialog | undefined>;
+  #localSdp: string;
+  /** A re-offer the application has not answered yet. */
+  #reoffer: PendingReoffer | undefined;
 
   constructor(
     readonly callId: string,
-    private readonly localSdp: string,
+    localSdp: string,
     created: Promise<Srf.Dialog>,
     private readonly ended: () => void,
   ) {
     super();
+    this.#localSdp = localSdp;
     this.#ready = created.then(
       (dialog) => {
         this.#wire(dialog);
@@ -249,9 +254,27 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
       const fromServer = (req as Srf.SrfRequest & { meta?: { source?: string } }).meta?.source === 'application';
       this.emit(fromServer ? 'ackTimeout' : 'bye');
     });
+    // The 200 waits for the application's answer, made from the new offer.
     const reoffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      res.send(200, { body: this.localSdp, headers: { 'Content-Type': 'application/sdp' } });
-      if (req.body) this.emit('remoteSdp', req.body);
+      if (!req.body) {
+        res.send(200, { body: this.#localSdp, headers: { 'Content-Type': 'application/sdp' } });
+        return;
+      }
+      const pending = new PendingReoffer(
+        req.body,
+        (status, phrase, answer) => {
+          if (this.#reoffer === pending) this.#reoffer = undefined;
+          if (answer && 'sdp' in answer) res.send(200, { body: answer.sdp, headers: { 'Content-Type': 'application/sdp' } });
+          else res.send(status, phrase, { headers: answer ? { Warning: answer.warning } : {} });
+        },
+        (answerSdp) => {
+          this.#localSdp = answerSdp;
+          dialog.local.sdp = answerSdp;
+        },
+      );
+      this.#reoffer = pending;
+      if (this.listenerCount('reoffer') === 0) pending.accept(this.#localSdp);
+      else this.emit('reoffer', pending);
     };
     dialog.on('modify', reoffer);
     dialog.on('update', reoffer);
@@ -268,6 +291,7 @@ class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
 
   #end(): void {
     this.#over = true;
+    this.#reoffer?.terminate();
     this.ended();
   }
 }

@@ -50,12 +50,27 @@ export interface DialogEvents {
   ackTimeout: [];
   /** The remote side hung up; the stack has answered 200. */
   bye: [];
-  /** A re-INVITE or UPDATE carried a new offer; the stack answered with our current SDP. */
-  remoteSdp: [sdp: string];
+  /**
+   * A re-INVITE or UPDATE carried a new offer. Nothing is answered until the listener calls `accept` or `reject`
+   * (a re-INVITE has had 100 Trying); without a listener the offer is answered with our current SDP.
+   */
+  reoffer: [offer: Reoffer];
   /** The TCP/TLS connection the dialog lives on closed: the caller is gone, no BYE can reach it. */
   lost: [];
   /** A key press in an INFO request (application/dtmf-relay or application/dtmf), answered 200. */
   dtmf: [digit: string, durationMs: number | undefined];
+}
+
+/** Why a re-offer is refused: 488 it cannot be answered, 500 answering it failed. The session goes on as it was. */
+export type ReofferRefusal = 488 | 500;
+
+/** A new SDP offer inside the dialog, answered once by the application. */
+export interface Reoffer {
+  readonly sdp: string;
+  /** Sends 200 with this answer, which becomes the dialog's SDP. */
+  accept(answerSdp: string): void;
+  /** Refuses the offer with the reason in a Warning header. */
+  reject(status: ReofferRefusal, reason: string): void;
 }
 
 /** An answered call's SIP dialog. */

@@ -2,8 +2,10 @@
 import http from 'node:http';
 
 export interface BridgeHealth {
-  readonly status: 'ok' | 'draining';
+  readonly status: 'ok' | 'draining' | 'down';
   readonly accepting: boolean;
+  /** Why the bridge cannot take calls (a backend down); empty when it can. */
+  readonly reasons: readonly string[];
   readonly activeCalls: number;
   readonly rtpPortsInUse: number;
   readonly clockListeners: number;

@@ -1,7 +1,9 @@
 // A carrier call in one step: SIPp (or a bare SIP client) places it, the test gets the bot's side of it, and SIPp's
 // own words on failure.
 import { expect } from 'vitest';
-import type { SipResponse } from '../../src/signaling/message.js';
+import type { G711Codec } from '../../src/media/g711.js';
+import type { SipMessage, SipResponse } from '../../src/signaling/message.js';
+import { dominantFrequency, pcm16leToSamples, tone, toneBytesPcm16le } from './audio.js';
 import type { BotConnection, TestBot } from './bot.js';
 import { RtpPeer } from './rtp-peer.js';
 import { SipTestClient } from './sip-client.js';
@@ -86,4 +88,42 @@ export async function answeredCall(
     close();
     throw err;
   }
+}
+
+/**
+ * Sends a re-INVITE with `sdp` in the dialog `ok` set up; resolves with its final response (ACKed when 2xx) and
+ * whether a 100 Trying came before it.
+ */
+export async function reinvite(client: SipTestClient, ok: SipResponse, cseq: number, sdp: string, timeoutMs = 5000): Promise<{ final: SipResponse; trying: boolean }> {
+  const from = client.received.length;
+  client.send(inDialogRequest('INVITE', client, ok, cseq, sdp));
+  const isFinal = (m: SipMessage) => m.kind === 'response' && m.cseq.seq === cseq && m.cseq.method === 'INVITE' && m.status >= 200;
+  const final = (await client.waitFor(isFinal, `final response to re-INVITE ${cseq}`, timeoutMs, from)) as SipResponse;
+  const trying = client.received.slice(from).some((m) => m.kind === 'response' && m.status === 100 && m.cseq.seq === cseq);
+  if (final.status < 300) client.send(inDialogRequest('ACK', client, final, cseq));
+  return { final, trying };
+}
+
+/** The bot's 600 Hz tone reaches the caller in `codec`. */
+export async function botToneReachesCaller(call: AnsweredCall, codec: G711Codec): Promise<void> {
+  const before = call.caller.received.length;
+  call.conn.sendAudio(toneBytesPcm16le(600, 8000, 800));
+  await new Promise((r) => setTimeout(r, 1000));
+  const fresh = call.caller.received.slice(before);
+  expect(fresh.length).toBeGreaterThan(30);
+  const packets = fresh.filter((p) => p.payloadType === (codec === 'PCMA' ? 8 : 0));
+  expect(packets.length).toBe(fresh.length);
+  const audio = call.caller.audio(codec);
+  const part = audio.subarray(audio.length - packets.length * 160);
+  expect(Math.abs(dominantFrequency(part.subarray(800, 4800), 8000) - 600)).toBeLessThanOrEqual(15);
+}
+
+/** The caller's 1000 Hz tone, sent in `codec`, reaches the bot. */
+export async function callerToneReachesBot(call: AnsweredCall, codec: G711Codec): Promise<void> {
+  const before = call.conn.callerAudio().length;
+  await call.caller.send(call.bridgeRtp, codec, tone(1000, 8000, 8000));
+  await new Promise((r) => setTimeout(r, 200));
+  const heard = pcm16leToSamples(call.conn.callerAudio().subarray(before));
+  expect(heard.length).toBeGreaterThan(6000);
+  expect(Math.abs(dominantFrequency(heard.subarray(1600, 6400), 8000) - 1000)).toBeLessThanOrEqual(15);
 }

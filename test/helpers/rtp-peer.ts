@@ -1,6 +1,7 @@
 // The carrier's media leg in tests: sends G.711 RTP on a 20 ms schedule and records what arrives, with timing.
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { DtmfSender, type DtmfDigit } from '../../src/media/dtmf.js';
 import { decodeG711, encodeG711, G711_PAYLOAD_TYPE, type G711Codec } from '../../src/media/g711.js';
 import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, writeRtpHeader } from '../../src/media/rtp-packet.js';
 
@@ -114,6 +115,25 @@ export class RtpPeer {
       };
       tick();
     });
+  }
+
+  /** Plays `digits` to `remote` as RFC 4733 events on `payloadType`, one packet per 20 ms; resolves when all are sent. */
+  async sendDtmf(remote: { address: string; port: number }, payloadType: number, digits: DtmfDigit[], durationMs: number): Promise<void> {
+    const events = new DtmfSender(160);
+    for (const digit of digits) events.enqueue(digit, durationMs);
+    while (events.busy) {
+      const event = events.next(this.#ts);
+      if (event) {
+        const packet = Buffer.alloc(RTP_HEADER_BYTES + event.payload.length);
+        writeRtpHeader(packet, event.marker, payloadType, this.#seq, event.timestamp, SSRC);
+        event.payload.copy(packet, RTP_HEADER_BYTES);
+        this.socket.send(this.transform.protect ? this.transform.protect(packet) : packet, remote.port, remote.address);
+        this.#seq = (this.#seq + 1) & 0xffff;
+      }
+      this.#ts = (this.#ts + 160) >>> 0;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.#clockEnd = performance.now();
   }
 
   stop(): void {

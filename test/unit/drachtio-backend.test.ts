@@ -9,7 +9,7 @@ import { CallManager } from '../../src/call/index.js';
 import { FrameClock, RtpPortPool } from '../../src/media/index.js';
 import { parseMessage } from '../../src/signaling/parser.js';
 import { DrachtioBackend, type SrfLike } from '../../src/signaling/drachtio.js';
-import type { Dialog, IncomingCall } from '../../src/signaling/index.js';
+import type { Dialog, IncomingCall, Reoffer } from '../../src/signaling/index.js';
 import { TestBot } from '../helpers/bot.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
 
@@ -63,6 +63,7 @@ class FakeResponse {
 
 class FakeDialog extends EventEmitter {
   destroyed = 0;
+  readonly local = { sdp: '' };
   async destroy(): Promise<void> {
     this.destroyed++;
   }
@@ -186,7 +187,11 @@ describe('drachtio backend: dialogs', () => {
     dialog.on('confirmed', () => events.push('confirmed'));
     dialog.on('bye', () => events.push('bye'));
     dialog.on('ackTimeout', () => events.push('ackTimeout'));
-    dialog.on('remoteSdp', (sdp) => events.push(`remoteSdp ${sdp.length}`));
+    dialog.on('reoffer', (offer) => {
+      events.push(`reoffer ${offer.sdp.length}`);
+      // Answered later, as the call layer does after asking rtpengine; refused when the offer says so.
+      setImmediate(() => (offer.sdp.includes('a=inactive') ? offer.reject(488, 'not today') : offer.accept('v=0\r\nnew-sdp\r\n')));
+    });
     dialog.on('dtmf', (digit, ms) => events.push(`dtmf ${digit} ${ms}`));
     await new Promise((r) => setImmediate(r));
     return { srf, backend, dialog, fake: srf.uas[0]!.dialog, events };
@@ -200,8 +205,16 @@ describe('drachtio backend: dialogs', () => {
     for (const method of ['modify', 'update']) {
       const res = new FakeResponse();
       fake.emit(method, { body: sdpOffer({ port: 4000 }) }, res);
-      expect(res.sent).toEqual([[200, { body: 'v=0\r\nour-sdp\r\n', headers: { 'Content-Type': 'application/sdp' } }]]);
+      // The 200 waits for the application's answer, and carries it.
+      expect(res.sent).toEqual([]);
+      await new Promise((r) => setImmediate(r));
+      expect(res.sent).toEqual([[200, { body: 'v=0\r\nnew-sdp\r\n', headers: { 'Content-Type': 'application/sdp' } }]]);
+      expect(fake.local.sdp).toBe('v=0\r\nnew-sdp\r\n');
     }
+    const refused = new FakeResponse();
+    fake.emit('modify', { body: sdpOffer({ port: 4000 }).replace('a=sendrecv', 'a=inactive') }, refused);
+    await new Promise((r) => setImmediate(r));
+    expect(refused.sent).toEqual([[488, 'Not Acceptable Here', { headers: { Warning: '399 sip-ws-bridge "not today"' } }]]);
     const info = (type: string, body: string) => {
       const res = new FakeResponse();
       fake.emit('info', { has: () => true, get: () => type, body }, res);
@@ -209,7 +222,20 @@ describe('drachtio backend: dialogs', () => {
     };
     expect(info('application/dtmf-relay', 'Signal=5\r\nDuration=160')).toEqual([[200]]);
     expect(info('application/json', '{}')).toEqual([[415, { headers: { Accept: 'application/dtmf-relay, application/dtmf' } }]]);
-    expect(events).toEqual(['confirmed', `remoteSdp ${sdpOffer({ port: 4000 }).length}`, `remoteSdp ${sdpOffer({ port: 4000 }).length}`, 'dtmf 5 160']);
+    const length = sdpOffer({ port: 4000 }).length;
+    expect(events).toEqual(['confirmed', `reoffer ${length}`, `reoffer ${length}`, `reoffer ${length}`, 'dtmf 5 160']);
+  });
+
+  it('answers a re-INVITE still waiting for its answer with 487 when the dialog ends, and ignores the late answer', async () => {
+    const { fake, dialog } = await answered();
+    let offer: Reoffer | undefined;
+    dialog.removeAllListeners('reoffer');
+    dialog.on('reoffer', (o) => (offer = o));
+    const res = new FakeResponse();
+    fake.emit('modify', { body: sdpOffer({ port: 4000 }) }, res);
+    fake.emit('destroy', { meta: { source: 'network' } });
+    offer!.accept('v=0\r\nlate\r\n');
+    expect(res.sent).toEqual([[487, 'Request Terminated', { headers: {} }]]);
   });
 
   it("reports the caller's BYE, and then does not send one of its own", async () => {

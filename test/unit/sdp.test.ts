@@ -38,6 +38,15 @@ describe('SDP offer/answer', () => {
     expect(buildAnswer(pcmu, local)).toContain('m=audio 12000 RTP/AVP 0 101');
   });
 
+  it('keeps the codec in use while a re-offer has it, and numbers a new answer with the version it is given', () => {
+    const both = sdpOffer({ formats: [{ pt: 0, rtpmap: 'PCMU/8000' }, { pt: 8, rtpmap: 'PCMA/8000' }] });
+    const kept = negotiate(both, undefined, 'PCMU');
+    expect(kept.ok && kept.audio.codec).toBe('PCMU');
+    const gone = negotiate(sdpOffer({ formats: [{ pt: 8, rtpmap: 'PCMA/8000' }] }), undefined, 'PCMU');
+    expect(gone.ok && gone.audio.codec).toBe('PCMA');
+    expect(sdpTransform.parse(buildAnswer(accepted(both), { ...local, sessionVersion: 3 })).origin).toMatchObject({ sessionId: 42, sessionVersion: 3 });
+  });
+
   it('has no telephone-event in the answer when the offer has none', () => {
     const audio = accepted(sdpOffer({ formats: [{ pt: 8, rtpmap: 'PCMA/8000' }] }));
     expect(audio.dtmfPayloadType).toBeUndefined();
