@@ -101,8 +101,12 @@ async function launch(bin: string, options: DrachtioServerOptions): Promise<Drac
   };
   child.stdout!.on('data', take);
   child.stderr!.on('data', take);
+  // Should the test worker exit without stop(), drachtio-server goes with it.
+  const orphaned = () => child.kill('SIGKILL');
+  process.once('exit', orphaned);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  exited.then(() => {
+  void exited.then(() => {
+    process.off('exit', orphaned);
     for (const wake of waiters.splice(0)) wake();
   });
 

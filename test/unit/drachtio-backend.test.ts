@@ -9,6 +9,7 @@ import { CallManager } from '../../src/call/index.js';
 import { FrameClock, RtpPortPool } from '../../src/media/index.js';
 import { parseMessage } from '../../src/signaling/parser.js';
 import { DrachtioBackend, type SrfLike } from '../../src/signaling/drachtio.js';
+import type { SrfConnectOptions } from '../../src/signaling/drachtio-link.js';
 import type { Dialog, IncomingCall } from '../../src/signaling/index.js';
 import { TestBot } from '../helpers/bot.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
@@ -69,18 +70,24 @@ class FakeDialog extends EventEmitter {
 }
 
 class FakeSrf extends EventEmitter implements SrfLike {
-  config: Srf.SrfConfig | undefined;
+  config: SrfConnectOptions | undefined;
   disconnected = false;
+  readonly unregistered: string[] = [];
   inviteHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
   optionsHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
   readonly uas: Array<{ req: FakeRequest; localSdp: string; dialog: FakeDialog }> = [];
   failUas = false;
 
-  async connect(config: Srf.SrfConfig): Promise<void> {
+  connect(config: SrfConnectOptions): void {
     this.config = config;
+    setImmediate(() => this.emit('connect', null, 'udp/127.0.0.1:5060'));
   }
   disconnect(): void {
     this.disconnected = true;
+    setImmediate(() => this.emit('close'));
+  }
+  unregisterForMessages(method: string): void {
+    this.unregistered.push(method);
   }
   invite(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void {
     this.inviteHandler = handler;
@@ -119,7 +126,7 @@ const invite = (headers: Array<[string, string]> = []) => exotelInvite({ callId:
 describe('drachtio backend: requests', () => {
   it('connects to drachtio-server with the configured host, port and secret, and answers OPTIONS', async () => {
     const { srf } = await started();
-    expect(srf.config).toEqual({ host: '10.0.0.5', port: 9022, secret: 'cymru' });
+    expect(srf.config).toMatchObject({ host: '10.0.0.5', port: 9022, secret: 'cymru' });
     const res = new FakeResponse();
     srf.optionsHandler!({ source_address: '182.76.143.61' } as Srf.SrfRequest, res as unknown as Srf.SrfResponse);
     expect(res.sent).toEqual([[200, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE' } }]]);
