@@ -84,8 +84,8 @@ export class DrachtioLink {
 
   /** Closes the connection (after an attempt in flight has its outcome); once. */
   async stop(): Promise<void> {
-    clearTimeout(this.#timer);
     if (this.#state === 'connecting') await this.#outcome(2000);
+    clearTimeout(this.#timer);
     const wasUp = this.#state === 'up';
     this.#state = 'stopped';
     if (wasUp) {
@@ -143,10 +143,12 @@ export class DrachtioLink {
       return;
     }
     if (this.#state === 'up') this.#failed('connection closed', false);
-    if (this.#timer || this.#withdrawn) return;
-    this.#state = 'waiting';
-    this.#timer = setTimeout(() => this.#attempt(), this.#delay);
-    this.#delay = Math.min(this.#delay * 2, this.options.retryMs?.max ?? 5000);
+    if (!this.#timer && !this.#withdrawn) {
+      this.#state = 'waiting';
+      this.#timer = setTimeout(() => this.#attempt(), this.#delay);
+      this.#delay = Math.min(this.#delay * 2, this.options.retryMs?.max ?? 5000);
+    }
+    this.#settle();
   }
 
   #unroute(): void {
