@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { DrachtioLink, type SrfConnection } from './drachtio-link.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import type { HeaderFields } from './message.js';
-import { parseMessage, parseUri } from './parser.js';
+import { parseMessage } from './parser.js';
+import { partyOfHeader } from './party.js';
 import { ALLOW, warningValue } from './responses.js';
 import type {
   BackendStatus,
@@ -118,15 +119,9 @@ function headerFields(req: Srf.SrfRequest): HeaderFields {
   return Object.entries(req.headers ?? {});
 }
 
-function party(header: Srf.AOR): Party {
-  const uri = parseUri(header.uri);
-  const tag = header.params?.tag;
-  return {
-    uri: header.uri,
-    ...(uri.ok && uri.value.user !== undefined && { user: uri.value.user }),
-    ...(header.name && { displayName: header.name.replace(/^"|"$/g, '') }),
-    ...(typeof tag === 'string' && { tag }),
-  };
+/** Our own reading of the header (as the embedded stack's), drachtio-srf's URI should ours refuse it. */
+function party(req: Srf.SrfRequest, name: 'From' | 'To'): Party {
+  return partyOfHeader(req.get(name)) ?? { uri: req.getParsedHeader(name).uri };
 }
 
 function protocolOf(req: Srf.SrfRequest): SipProtocol {
@@ -154,8 +149,8 @@ class DrachtioIncomingCall extends EventEmitter<IncomingCallEvents> implements I
   ) {
     super();
     this.callId = req.get('Call-ID');
-    this.from = party(req.getParsedHeader('From'));
-    this.to = party(req.getParsedHeader('To'));
+    this.from = party(req, 'From');
+    this.to = party(req, 'To');
     this.requestUri = req.uri;
     this.protocol = protocolOf(req);
     this.source = { address: req.source_address, port: Number(req.source_port) };
