@@ -78,9 +78,20 @@ class FakeSrf extends EventEmitter implements SrfLike {
   readonly uas: Array<{ req: FakeRequest; localSdp: string; dialog: FakeDialog }> = [];
   failUas = false;
 
+  /** What the next connection attempts find. */
+  drachtio: 'up' | 'refusing-secret' | 'gone' = 'up';
+  connects = 0;
+
   connect(config: SrfConnectOptions): void {
     this.config = config;
-    setImmediate(() => this.emit('connect', null, 'udp/127.0.0.1:5060'));
+    this.connects++;
+    const drachtio = this.drachtio;
+    setImmediate(() => {
+      if (drachtio === 'up') return this.emit('connect', null, 'udp/127.0.0.1:5060');
+      if (drachtio === 'refusing-secret') this.emit('connect', new Error('failed to authenticate to server'));
+      else this.emit('error', new Error('connect ECONNREFUSED 10.0.0.5:9022'));
+      this.emit('close');
+    });
   }
   disconnect(): void {
     this.disconnected = true;
@@ -181,6 +192,48 @@ describe('drachtio backend: requests', () => {
     call.reject(480, 'Temporarily Unavailable');
     expect(res.sent).toEqual([]);
     expect(() => call.answer('v=0\r\n')).toThrow(/already/);
+  });
+});
+
+describe('drachtio backend: connection', () => {
+  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('withdraws its INVITE route for a drain, once', async () => {
+    const { srf, backend } = await started();
+    backend.withdraw();
+    expect(srf.unregistered).toEqual(['invite']);
+    backend.withdraw();
+    expect(srf.unregistered).toEqual(['invite']);
+    await backend.stop();
+  });
+
+  it('does not reconnect once withdrawn, and stops without waiting for a retry', async () => {
+    const { srf, backend } = await started();
+    srf.drachtio = 'gone';
+    srf.emit('close');
+    await tick(5);
+    expect(backend.status.up).toBe(false);
+    await tick(300);
+    expect(srf.connects).toBe(2);
+    backend.withdraw();
+    await tick(600);
+    expect(srf.connects).toBe(2);
+    const before = Date.now();
+    await backend.stop();
+    expect(Date.now() - before).toBeLessThan(100);
+  });
+
+  it('comes up down on a refused secret, and up once drachtio-server takes it', async () => {
+    const srf = new FakeSrf();
+    srf.drachtio = 'refusing-secret';
+    const backend = new DrachtioBackend({ host: '10.0.0.5', port: 9022, secret: 'wrong', allowSource: () => true, log }, srf);
+    await backend.start();
+    expect(backend.status).toMatchObject({ up: false, reason: expect.stringMatching(/refused the secret/) });
+    srf.drachtio = 'up';
+    await tick(400);
+    expect(backend.status).toEqual({ up: true });
+    await backend.stop();
+    expect(srf.disconnected).toBe(true);
   });
 });
 
