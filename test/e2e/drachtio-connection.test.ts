@@ -3,8 +3,11 @@
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DrachtioBackend } from '../../src/signaling/drachtio.js';
+import type { IncomingCall } from '../../src/signaling/index.js';
 import { startTestBridge } from '../helpers/bridge.js';
 import { drachtioBinary, freeTcpPort, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { exotelInvite } from '../helpers/sip-messages.js';
 
 const binary = drachtioBinary();
 const skip = 'missing' in binary ? `skipping drachtio-server tests: ${binary.missing}` : undefined;
@@ -90,9 +93,20 @@ describe.skipIf(skip)('connecting to drachtio-server', () => {
     await first.stop();
     await until('status down', () => !b.status.up);
     expect(!b.status.up && b.status.reason).toMatch(/: connection closed$/);
-    servers.push(await startDrachtioServer({ adminPort: first.adminPort }));
+    const second = await startDrachtioServer({ adminPort: first.adminPort });
+    servers.push(second);
     await until('status up', () => b.status.up);
     expect(errors(lines).map((l) => l.reason)).toContain('connection closed');
+    // The new connection carries INVITEs again.
+    const client = await SipTestClient.open('tcp', second.sip);
+    try {
+      const offered = new Promise<IncomingCall>((resolve) => b.once('invite', resolve));
+      client.send(exotelInvite({ callId: 'after-reconnect@carrier.example', port: second.sip.port, localPort: client.localPort }));
+      (await offered).reject(480, 'Temporarily Unavailable');
+      await client.response(480, 'INVITE');
+    } finally {
+      client.close();
+    }
   });
 
   it('lets the bridge start and stop with a wrong secret', async () => {
