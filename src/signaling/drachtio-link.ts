@@ -98,6 +98,8 @@ export class DrachtioLink {
       }
     }
     this.srf.removeAllListeners();
+    // A socket error after this (an attempt still in flight) must not become an uncaught 'error' event.
+    this.srf.on('error', () => {});
   }
 
   #attempt(): void {
