@@ -64,7 +64,7 @@ export class DrachtioLink {
 
   /** Connects; resolves once the first attempt has an outcome (or startWaitMs passed): a wrong secret does not hold up start-up. */
   async start(): Promise<void> {
-    this.srf.on('connect', (err) => (err ? this.#failed(`drachtio-server refused the secret (${err.message})`, true) : this.#up()));
+    this.srf.on('connect', (err, hostport) => (err ? this.#failed(`drachtio-server refused the secret (${err.message})`, true) : this.#up(hostport)));
     this.srf.on('error', (err) => this.#failed(err.message, false));
     this.srf.on('close', () => this.#closed());
     this.#since = new Date();
@@ -111,7 +111,7 @@ export class DrachtioLink {
     this.srf.connect({ host, port, secret, reconnect: { maxAttempts: 1 } });
   }
 
-  #up(): void {
+  #up(hostport: string | undefined): void {
     if (this.#state === 'stopped') {
       // An attempt that was in flight when stop() was called.
       this.#disconnect();
@@ -120,7 +120,7 @@ export class DrachtioLink {
     this.#state = 'up';
     this.#delay = this.options.retryMs?.first ?? 250;
     this.#logged = undefined;
-    this.options.log.info({ drachtio: `${this.options.host}:${this.options.port}` }, 'connected to drachtio-server');
+    this.options.log.info({ drachtio: `${this.options.host}:${this.options.port}`, sip: hostport }, 'connected to drachtio-server');
     if (this.#withdrawn) this.#unroute();
     this.#settle();
   }
