@@ -65,7 +65,7 @@ export class DrachtioLink {
   /** Connects; resolves once the first attempt has an outcome (or startWaitMs passed): a wrong secret does not hold up start-up. */
   async start(): Promise<void> {
     this.srf.on('connect', (err, hostport) => (err ? this.#failed(`drachtio-server refused the secret (${err.message})`, true) : this.#up(hostport)));
-    this.srf.on('error', (err) => this.#failed(err.message, false));
+    this.srf.on('error', (err) => this.#failed(this.#state === 'up' ? `connection lost (${err.message})` : err.message, false));
     this.srf.on('close', () => this.#closed());
     this.#since = new Date();
     this.#reason = 'connecting';
