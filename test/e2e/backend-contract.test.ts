@@ -17,6 +17,7 @@ const log = pino({ level: 'silent' });
 let server: DrachtioServer;
 let embedded: EmbeddedSipBackend;
 let drachtio: DrachtioBackend;
+type Transport = 'udp' | 'tcp';
 
 beforeAll(async () => {
   if (skip) return;
@@ -25,6 +26,7 @@ beforeAll(async () => {
   await drachtio.start();
   if (!drachtio.status.up) throw new Error(drachtio.status.reason);
   embedded = new EmbeddedSipBackend({
+    udp: { host: '127.0.0.1', port: 0 },
     tcp: { host: '127.0.0.1', port: 0 },
     maxMessageBytes: 65_535,
     timers: DEFAULT_TIMERS,
@@ -44,36 +46,39 @@ afterAll(async () => {
 });
 
 interface Shape {
+  /** Compact header names (RFC 3261 7.3.3: f, t, i, m, v, c, l). */
+  readonly compact?: boolean;
   readonly from: string;
   readonly to: string;
   readonly requestUri: string;
   readonly headers: ReadonlyArray<readonly [string, string]>;
 }
 
-function invite(shape: Shape, callId: string, localPort: number): string {
+function invite(shape: Shape, callId: string, transport: Transport, localPort: number): string {
   const sdp = sdpOffer();
+  const name = (full: string, short: string) => (shape.compact ? short : full);
   return [
     `INVITE ${shape.requestUri} SIP/2.0`,
-    `Via: SIP/2.0/TCP 127.0.0.1:${localPort};branch=z9hG4bK-${callId.replace(/\W/g, '')};rport`,
+    `${name('Via', 'v')}: SIP/2.0/${transport.toUpperCase()} 127.0.0.1:${localPort};branch=z9hG4bK-${callId.replace(/\W/g, '')};rport`,
     'Max-Forwards: 70',
-    `From: ${shape.from}`,
-    `To: ${shape.to}`,
-    `Contact: <sip:carrier@127.0.0.1:${localPort};transport=tcp>`,
-    `Call-ID: ${callId}`,
+    `${name('From', 'f')}: ${shape.from}`,
+    `${name('To', 't')}: ${shape.to}`,
+    `${name('Contact', 'm')}: <sip:carrier@127.0.0.1:${localPort};transport=${transport}>`,
+    `${name('Call-ID', 'i')}: ${callId}`,
     'CSeq: 1 INVITE',
     ...shape.headers.map(([n, v]) => `${n}: ${v}`),
-    'Content-Type: application/sdp',
-    `Content-Length: ${Buffer.byteLength(sdp)}`,
+    `${name('Content-Type', 'c')}: application/sdp`,
+    `${name('Content-Length', 'l')}: ${Buffer.byteLength(sdp)}`,
     '',
     sdp,
   ].join('\r\n');
 }
 
 /** The ACK for a non-2xx final response (RFC 3261 17.1.1.3). */
-function ackFor(shape: Shape, response: SipResponse, callId: string, localPort: number): string {
+function ackFor(shape: Shape, response: SipResponse, callId: string, transport: Transport, localPort: number): string {
   return [
     `ACK ${shape.requestUri} SIP/2.0`,
-    `Via: SIP/2.0/TCP 127.0.0.1:${localPort};branch=z9hG4bK-${callId.replace(/\W/g, '')};rport`,
+    `Via: SIP/2.0/${transport.toUpperCase()} 127.0.0.1:${localPort};branch=z9hG4bK-${callId.replace(/\W/g, '')};rport`,
     'Max-Forwards: 70',
     `From: ${shape.from}`,
     `To: ${response.headers.get('to')}`,
@@ -86,8 +91,8 @@ function ackFor(shape: Shape, response: SipResponse, callId: string, localPort: 
 }
 
 /** Sends the INVITE to one backend's SIP port, takes what the backend presents, rejects it (486) and ACKs that. */
-async function through(backend: SipBackend, sip: { host: string; port: number }, shape: Shape, callId: string): Promise<Record<string, unknown>> {
-  const client = await SipTestClient.open('tcp', sip);
+async function through(backend: SipBackend, sip: { host: string; port: number }, shape: Shape, callId: string, transport: Transport): Promise<Record<string, unknown>> {
+  const client = await SipTestClient.open(transport, sip);
   try {
     const offered = new Promise<IncomingCall>((resolve, reject) => {
       const got = () => client.raw.map((r) => r.toString().split('\r\n')[0]).join(' | ');
@@ -97,7 +102,7 @@ async function through(backend: SipBackend, sip: { host: string; port: number },
         resolve(call);
       });
     });
-    client.send(invite(shape, callId, client.localPort));
+    client.send(invite(shape, callId, transport, client.localPort));
     const call = await offered;
     const seen = {
       callId: call.callId,
@@ -110,7 +115,7 @@ async function through(backend: SipBackend, sip: { host: string; port: number },
     };
     call.reject(486, 'Busy Here');
     const busy = await client.response(486, 'INVITE');
-    client.send(ackFor(shape, busy, callId, client.localPort));
+    client.send(ackFor(shape, busy, callId, transport, client.localPort));
     return seen;
   } finally {
     client.close();
@@ -124,18 +129,21 @@ const customHeaders: Shape['headers'] = [
 ];
 
 const shapes: Array<[string, Shape]> = [
-  ['escaped user parts', { from: '<sip:%2B918888888888@carrier.example>;tag=f1', to: '<sip:%2B911234567890@bridge.example>', requestUri: 'sip:%2B911234567890@bridge.example;transport=tcp', headers: customHeaders }],
+  ['escaped user parts', { from: '<sip:%2B918888888888@carrier.example>;tag=f1', to: '<sip:%2B911234567890@bridge.example>', requestUri: 'sip:%2B911234567890@bridge.example;user=phone', headers: customHeaders }],
   ['a quoted display name with escapes', { from: '"Ann \\"Q\\" O\\\\Brien" <sip:+918888888888@carrier.example>;tag=f2', to: '"Sales desk" <sip:+911234567890@bridge.example>', requestUri: 'sip:+911234567890@bridge.example', headers: customHeaders }],
   ['a token display name', { from: 'Ann Smith <sip:ann@carrier.example>;tag=f3', to: 'Sales <sip:sales@bridge.example>', requestUri: 'sip:sales@bridge.example', headers: customHeaders }],
   ['tel: URIs', { from: '<tel:+918888888888>;tag=f4', to: '<tel:+911234567890>', requestUri: 'sip:+911234567890@bridge.example', headers: customHeaders }],
   ['addr-specs without angle brackets', { from: 'sip:+918888888888@carrier.example;tag=f5', to: 'sip:+911234567890@bridge.example', requestUri: 'sip:+911234567890@bridge.example', headers: customHeaders }],
+  ['compact header names', { compact: true, from: '"Ann" <sip:%2B918888888888@carrier.example>;tag=f6', to: '<sip:+911234567890@bridge.example>', requestUri: 'sip:+911234567890@bridge.example', headers: customHeaders }],
 ];
 
+const cases = shapes.flatMap(([name, shape]) => (['udp', 'tcp'] as const).map((transport) => [name, transport, shape] as const));
+
 describe.skipIf(skip)('embedded and drachtio backends present an INVITE alike', () => {
-  it.each(shapes)('with %s', async (name, shape) => {
-    const callId = `contract-${name.replace(/\W+/g, '-')}@carrier.example`;
-    const viaEmbedded = await through(embedded, { host: '127.0.0.1', port: embedded.listening.tcp!.port }, shape, callId);
-    const viaDrachtio = await through(drachtio, server.sip, shape, callId);
+  it.each(cases)('with %s over %s', async (name, transport, shape) => {
+    const callId = `contract-${name.replace(/\W+/g, '-')}-${transport}@carrier.example`;
+    const viaEmbedded = await through(embedded, { host: '127.0.0.1', port: embedded.listening[transport]!.port }, shape, callId, transport);
+    const viaDrachtio = await through(drachtio, server.sip, shape, callId, transport);
     expect(viaDrachtio).toEqual(viaEmbedded);
   });
 });
