@@ -27,8 +27,9 @@ export interface Bridge {
   /** Reads the TLS certificate, key and CA files again; new TLS connections use them, open ones go on. */
   reloadTls(): void;
   /**
-   * Stops taking calls (503), lets calls in progress end on their own for up to `drainTimeoutMs`, ends the rest
-   * with BYE, then closes every listener; once, however often it is called.
+   * Stops taking calls (503; with drachtio, new calls go to the other bridges connected to it), lets calls in
+   * progress end on their own for up to `drainTimeoutMs`, ends the rest with BYE, then closes every listener; once,
+   * however often it is called.
    */
   stop(drainTimeoutMs?: number): Promise<void>;
 }
@@ -172,6 +173,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     },
     stop(drainTimeoutMs = 0) {
       stopped ??= (async () => {
+        backend.withdraw?.();
         await calls.drain(drainTimeoutMs);
         relayWatch?.close();
         // Whatever the backend's trouble, the rest is still closed.

@@ -3,9 +3,11 @@
 import { EventEmitter } from 'node:events';
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
+import { DrachtioLink, type SrfConnection } from './drachtio-link.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import type { HeaderFields } from './message.js';
-import { parseMessage, parseUri } from './parser.js';
+import { parseMessage } from './parser.js';
+import { partyOfHeader } from './party.js';
 import { PendingReoffer } from './reoffer.js';
 import { ALLOW, warningValue } from './responses.js';
 import type {
@@ -35,15 +37,10 @@ export interface DrachtioOptions {
 type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
 
 /** The slice of drachtio-srf's Srf that the adapter uses; tests give it a stand-in. */
-export interface SrfLike {
-  connect(config: Srf.SrfConfig): Promise<void>;
-  disconnect(): void;
+export interface SrfLike extends SrfConnection {
   invite(handler: Handler): void;
   options(handler: Handler): void;
   createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions): Promise<Srf.Dialog>;
-  on(event: 'connect', listener: (err: Error | undefined, hostport: string) => void): unknown;
-  on(event: 'error', listener: (err: Error) => void): unknown;
-  removeAllListeners(): unknown;
 }
 
 /** drachtio-srf defines a handler per SIP method at run time (srf.options among them); its types omit them. */
@@ -52,18 +49,18 @@ const newSrf = (): SrfLike => new Srf() as unknown as SrfLike;
 export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
   readonly #dialogs = new Set<DrachtioDialog>();
   readonly #pending = new Set<DrachtioIncomingCall>();
-  #status: BackendStatus;
+  readonly #link: DrachtioLink;
 
   constructor(
     private readonly options: DrachtioOptions,
     private readonly srf: SrfLike = newSrf(),
   ) {
     super();
-    this.#status = { up: false, reason: `sip backend: not connected to drachtio at ${options.host}:${options.port} yet` };
+    this.#link = new DrachtioLink(srf, options);
   }
 
   get status(): BackendStatus {
-    return this.#status;
+    return this.#link.status;
   }
 
   get listening(): Readonly<Partial<Record<SipProtocol, { host: string; port: number }>>> {
@@ -75,13 +72,6 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
   }
 
   async start(): Promise<void> {
-    const { host, port, secret, log } = this.options;
-    this.srf.on('error', (err: Error) => log.warn({ err: err.message }, 'drachtio connection error'));
-    this.srf.on('connect', (err: Error | undefined, hostport: string) => {
-      if (err) return;
-      this.#status = { up: true };
-      log.info({ drachtio: `${host}:${port}`, sip: hostport }, 'connected to drachtio-server');
-    });
     this.srf.invite((req, res) => {
       if (this.#refuse(req, res)) return;
       const call = new DrachtioIncomingCall(this.srf, req, res, {
@@ -95,12 +85,16 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
     this.srf.options((req, res) => {
       if (!this.#refuse(req, res)) res.send(200, { headers: { Allow: ALLOW } });
     });
-    await this.srf.connect({ host, port, secret });
+    await this.#link.start();
   }
 
-  async stop(): Promise<void> {
-    this.srf.disconnect();
-    this.srf.removeAllListeners();
+  /** drachtio-server offers new INVITEs to the other bridges connected to it; our dialogs go on. */
+  withdraw(): void {
+    this.#link.withdraw();
+  }
+
+  stop(): Promise<void> {
+    return this.#link.stop();
   }
 
   #refuse(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
@@ -126,15 +120,9 @@ function headerFields(req: Srf.SrfRequest): HeaderFields {
   return Object.entries(req.headers ?? {});
 }
 
-function party(header: Srf.AOR): Party {
-  const uri = parseUri(header.uri);
-  const tag = header.params?.tag;
-  return {
-    uri: header.uri,
-    ...(uri.ok && uri.value.user !== undefined && { user: uri.value.user }),
-    ...(header.name && { displayName: header.name.replace(/^"|"$/g, '') }),
-    ...(typeof tag === 'string' && { tag }),
-  };
+/** Our own reading of the header (as the embedded stack's), drachtio-srf's URI should ours refuse it. */
+function party(req: Srf.SrfRequest, name: 'From' | 'To'): Party {
+  return partyOfHeader(req.get(name)) ?? { uri: req.getParsedHeader(name).uri };
 }
 
 function protocolOf(req: Srf.SrfRequest): SipProtocol {
@@ -162,8 +150,8 @@ class DrachtioIncomingCall extends EventEmitter<IncomingCallEvents> implements I
   ) {
     super();
     this.callId = req.get('Call-ID');
-    this.from = party(req.getParsedHeader('From'));
-    this.to = party(req.getParsedHeader('To'));
+    this.from = party(req, 'From');
+    this.to = party(req, 'To');
     this.requestUri = req.uri;
     this.protocol = protocolOf(req);
     this.source = { address: req.source_address, port: Number(req.source_port) };

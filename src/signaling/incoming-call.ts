@@ -1,7 +1,7 @@
 // An INVITE waiting for the application's answer: the embedded stack's IncomingCall.
 import { EventEmitter } from 'node:events';
-import type { HeaderFields, NameAddr } from './message.js';
-import { parseUri } from './parser.js';
+import type { HeaderFields } from './message.js';
+import { partyOf } from './party.js';
 import { buildResponse, warningValue } from './responses.js';
 import { UasDialog, type DialogContext } from './dialog.js';
 import type { ServerTransaction } from './transaction.js';
@@ -32,8 +32,8 @@ export class IncomingInvite extends EventEmitter<IncomingCallEvents> implements 
     super();
     const { request, flow } = tx;
     this.callId = request.callId;
-    this.from = party(request.from);
-    this.to = party(request.to);
+    this.from = partyOf(request.from);
+    this.to = partyOf(request.to);
     this.requestUri = request.uri;
     this.protocol = flow.protocol;
     this.source = { address: flow.address, port: flow.port };
@@ -68,23 +68,5 @@ export class IncomingInvite extends EventEmitter<IncomingCallEvents> implements 
     this.#cancelled = true;
     this.reject(487, 'Request Terminated');
     this.emit('cancel');
-  }
-}
-
-function party(addr: NameAddr): Party {
-  const uri = parseUri(addr.uri);
-  return {
-    uri: addr.uri,
-    ...(uri.ok && uri.value.user !== undefined && { user: decodeURIComponentSafe(uri.value.user) }),
-    ...(addr.displayName !== undefined && { displayName: addr.displayName }),
-    ...(typeof addr.params.get('tag') === 'string' && { tag: addr.params.get('tag')! }),
-  };
-}
-
-function decodeURIComponentSafe(text: string): string {
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
   }
 }

@@ -114,6 +114,11 @@ export interface SipBackend extends EventEmitter<SipBackendEvents> {
   stats(): SipStats;
   /** Takes a new TLS certificate (and CA) for new connections, where the backend terminates TLS itself. */
   reloadTls?(material: { cert: Buffer; key: Buffer; ca?: Buffer }): void;
+  /**
+   * For a drain: new calls stop coming to this bridge where something else can offer them to another one
+   * (drachtio-server, to the other bridges connected to it); the dialogs in progress go on.
+   */
+  withdraw?(): void;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -9,6 +9,7 @@ import { CallManager } from '../../src/call/index.js';
 import { FrameClock, RtpPortPool } from '../../src/media/index.js';
 import { parseMessage } from '../../src/signaling/parser.js';
 import { DrachtioBackend, type SrfLike } from '../../src/signaling/drachtio.js';
+import type { SrfConnectOptions } from '../../src/signaling/drachtio-link.js';
 import type { Dialog, IncomingCall, Reoffer } from '../../src/signaling/index.js';
 import { TestBot } from '../helpers/bot.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
@@ -70,18 +71,35 @@ class FakeDialog extends EventEmitter {
 }
 
 class FakeSrf extends EventEmitter implements SrfLike {
-  config: Srf.SrfConfig | undefined;
+  config: SrfConnectOptions | undefined;
   disconnected = false;
+  readonly unregistered: string[] = [];
   inviteHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
   optionsHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
   readonly uas: Array<{ req: FakeRequest; localSdp: string; dialog: FakeDialog }> = [];
   failUas = false;
 
-  async connect(config: Srf.SrfConfig): Promise<void> {
+  /** What the next connection attempts find. */
+  drachtio: 'up' | 'refusing-secret' | 'gone' = 'up';
+  connects = 0;
+
+  connect(config: SrfConnectOptions): void {
     this.config = config;
+    this.connects++;
+    const drachtio = this.drachtio;
+    setImmediate(() => {
+      if (drachtio === 'up') return this.emit('connect', null, 'udp/127.0.0.1:5060');
+      if (drachtio === 'refusing-secret') this.emit('connect', new Error('failed to authenticate to server'));
+      else this.emit('error', new Error('connect ECONNREFUSED 10.0.0.5:9022'));
+      this.emit('close');
+    });
   }
   disconnect(): void {
     this.disconnected = true;
+    setImmediate(() => this.emit('close'));
+  }
+  unregisterForMessages(method: string): void {
+    this.unregistered.push(method);
   }
   invite(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void {
     this.inviteHandler = handler;
@@ -120,7 +138,7 @@ const invite = (headers: Array<[string, string]> = []) => exotelInvite({ callId:
 describe('drachtio backend: requests', () => {
   it('connects to drachtio-server with the configured host, port and secret, and answers OPTIONS', async () => {
     const { srf } = await started();
-    expect(srf.config).toEqual({ host: '10.0.0.5', port: 9022, secret: 'cymru' });
+    expect(srf.config).toMatchObject({ host: '10.0.0.5', port: 9022, secret: 'cymru' });
     const res = new FakeResponse();
     srf.optionsHandler!({ source_address: '182.76.143.61' } as Srf.SrfRequest, res as unknown as Srf.SrfResponse);
     expect(res.sent).toEqual([[200, { headers: { Allow: 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE' } }]]);
@@ -175,6 +193,48 @@ describe('drachtio backend: requests', () => {
     call.reject(480, 'Temporarily Unavailable');
     expect(res.sent).toEqual([]);
     expect(() => call.answer('v=0\r\n')).toThrow(/already/);
+  });
+});
+
+describe('drachtio backend: connection', () => {
+  const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('withdraws its INVITE route for a drain, once', async () => {
+    const { srf, backend } = await started();
+    backend.withdraw();
+    expect(srf.unregistered).toEqual(['invite']);
+    backend.withdraw();
+    expect(srf.unregistered).toEqual(['invite']);
+    await backend.stop();
+  });
+
+  it('does not reconnect once withdrawn, and stops without waiting for a retry', async () => {
+    const { srf, backend } = await started();
+    srf.drachtio = 'gone';
+    srf.emit('close');
+    await tick(5);
+    expect(backend.status.up).toBe(false);
+    await tick(300);
+    expect(srf.connects).toBe(2);
+    backend.withdraw();
+    await tick(600);
+    expect(srf.connects).toBe(2);
+    const before = Date.now();
+    await backend.stop();
+    expect(Date.now() - before).toBeLessThan(100);
+  });
+
+  it('comes up down on a refused secret, and up once drachtio-server takes it', async () => {
+    const srf = new FakeSrf();
+    srf.drachtio = 'refusing-secret';
+    const backend = new DrachtioBackend({ host: '10.0.0.5', port: 9022, secret: 'wrong', allowSource: () => true, log }, srf);
+    await backend.start();
+    expect(backend.status).toMatchObject({ up: false, reason: expect.stringMatching(/refused the secret/) });
+    srf.drachtio = 'up';
+    await tick(400);
+    expect(backend.status).toEqual({ up: true });
+    await backend.stop();
+    expect(srf.disconnected).toBe(true);
   });
 });
 
