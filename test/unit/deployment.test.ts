@@ -100,6 +100,20 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('Node', () => {
+  // npm puts node_modules/.bin first on PATH, so the "node" dev dependency runs npm test and npm start.
+  const major = (version: string) => Number(/^v?(\d+)\./.exec(version)?.[1]);
+  const pkg = JSON.parse(read('package.json')) as { engines: { node: string }; devDependencies: Record<string, string> };
+
+  it('runs the tests on Node 24, the version package.json brings and the image is built on', () => {
+    expect(major(process.version)).toBeGreaterThanOrEqual(24);
+    expect(pkg.engines.node).toBe('>=24');
+    expect(pkg.devDependencies.node).toMatch(/^\^24\./);
+    expect(pkg.devDependencies['@types/node']).toMatch(/^\^24\./);
+    expect(read('docker/Dockerfile').match(/^FROM node:\S+/gm)).toEqual(['FROM node:24-bookworm-slim', 'FROM node:24-bookworm-slim']);
+  });
+});
+
 describe('docker/Dockerfile', () => {
   const dockerfile = read('docker/Dockerfile');
   const stages = dockerfile.split(/^FROM /m).slice(1);
