@@ -16,6 +16,7 @@ interface Service {
   ports?: string[];
   networks?: Record<string, { ipv4_address?: string }>;
   stop_grace_period?: string;
+  extra_hosts?: string[];
 }
 
 type Compose = { services: Record<string, Service> };
@@ -58,6 +59,11 @@ describe('docker-compose.yml', () => {
     expect(drachtio.ports).toEqual(['443:443/tcp']);
     expect(drachtio.volumes).toEqual(['./docker/drachtio/tls:/etc/drachtio/tls:ro']);
     expect(read('docker/drachtio/drachtio.conf.xml')).toMatch(/<chain-file>\/etc\/drachtio\/tls\/chain\.pem<\/chain-file>/);
+  });
+
+  it('lets the bridge reach a bot that runs on the host as host.docker.internal', () => {
+    expect(services.bridge!.extra_hosts).toEqual(['host.docker.internal:host-gateway']);
+    expect(read('README.md')).toContain('ws://host.docker.internal:5001/media');
   });
 
   it('mounts and builds only files that are in the repository', () => {
