@@ -277,3 +277,32 @@ describe('setup failures on the wire', () => {
     }
   });
 });
+
+// A contact centre's PBX calls the bridge as it would call StreamKit: X-Account-Sid beside its custom headers.
+describe('the account of a call from a PBX', () => {
+  const pbxCall = async (headers: Array<[string, string]>, exotelHeaders: boolean) => {
+    const { conn, sipp } = await placeCall(bot, {
+      scenario: { xml: callScenario({ sdp: sdpOffer(), headers, exotelHeaders, flow: { kind: 'hangup', afterMs: 300 } }) },
+      transport: 't1',
+      target: sipTarget('t1'),
+    });
+    await conn.waitForEvent('start');
+    expectSippPassed(await sipp);
+    await conn.waitForEvent('stop', 5000);
+    return { start: conn.start!.start, stop: conn.stop!.stop };
+  };
+
+  it('takes X-Account-Sid as account_sid, not as a custom parameter', async () => {
+    const headers: Array<[string, string]> = [['X-Account-Sid', 'pbx-account-7'], ['X-Customer-Header', 'salesbot'], ['X-UUI', 'u'.repeat(45)]];
+    const { start, stop } = await pbxCall(headers, false);
+    expect(start.account_sid).toBe('pbx-account-7');
+    expect(start.custom_parameters).toEqual({ 'Customer-Header': 'salesbot', UUI: 'u'.repeat(45) });
+    expect(stop.account_sid).toBe('pbx-account-7');
+  });
+
+  it('prefers X-Exotel-AccountSid when both are present', async () => {
+    const { start } = await pbxCall([['X-Account-Sid', 'pbx-account-7'], ['X-Customer-Header', 'salesbot']], true);
+    expect(start.account_sid).toBe('sipp-account');
+    expect(start.custom_parameters).toEqual({ 'Customer-Header': 'salesbot' });
+  });
+});
