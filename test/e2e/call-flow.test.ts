@@ -159,6 +159,23 @@ describe('the shipped SIPp scenario test/sipp/exotel-inbound.xml', () => {
     expectSippPassed(await sipp);
     await waitForIdle(bridge);
   });
+
+  it('ACKs a refusal and prints its status and Warning, failing the run, instead of "Unexpected message"', async () => {
+    const refusing = await startTestBridge();
+    try {
+      const result = await runSipp({ scenario: { file: 'test/sipp/exotel-inbound.xml' }, transport: 't1', target: { host: '127.0.0.1', port: refusing.sip.tcp!.port } });
+      expect(result.stderr).toContain('call refused: 404 Not Found (Warning: 399 sip-ws-bridge "no route matches the call and no default bot URL is configured")');
+      expect(`${result.stdout}\n${result.stderr}\n${result.errors}`).not.toMatch(/unexpected message/i);
+      expect(result.code).toBe(1);
+      const acks = tracedMessages(result).filter((m) => m.startsWith('ACK '));
+      expect(acks).toHaveLength(1);
+      expect(acks[0]).toMatch(/^Via: .*;branch=z9hG4bK-\d+-1-invite;/m);
+      await waitForIdle(refusing);
+      expect(refusing.stats().sip.transactions).toBe(0);
+    } finally {
+      await refusing.stop();
+    }
+  });
 });
 
 describe('hangups', () => {
