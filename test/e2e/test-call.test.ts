@@ -187,12 +187,12 @@ describe('npm run call', () => {
     }
   });
 
-  it('refuses a file it cannot play before dialling', async () => {
+  it('refuses a file it cannot play before dialling, saying what it is and how to convert it', async () => {
     const notWav = join(dir, 'song.mp3');
-    writeFileSync(notWav, 'ID3 not a wav');
+    writeFileSync(notWav, 'ID3\x04\x00 not a wav at all');
     const { code, stdout, stderr } = await runCli(['--to', to.tcp, '--play', notWav]).exited;
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toBe(`--play ${notWav}: not a WAV file (no RIFF/WAVE header)\n`);
+    expect(stderr).toBe(`--play ${notWav}: this is an MP3 file; convert it: sox in.mp3 -r 8000 -c 1 -b 16 out.wav\n`);
   });
 });
