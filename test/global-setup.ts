@@ -62,7 +62,7 @@ function drachtioServer(root: boolean): DrachtioBinary {
 }
 
 export default function setup(project: TestProject): void {
-  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-b', 'tsconfig.json'], { stdio: 'inherit' });
   const root = process.getuid?.() === 0;
   const missing: string[] = [];
   if (!has('sipp')) missing.push('sip-tester');

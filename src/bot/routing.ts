@@ -41,6 +41,8 @@ export type RouteDecision =
   | { readonly ok: false; readonly status: 403 | 404; readonly reason: string };
 
 const RESERVED_PREFIXES = ['x-exotel-', 'x-veeno-'];
+/** The call's account, not a custom parameter: Exotel's header first, then the one a PBX sends StreamKit. */
+const ACCOUNT_SID_HEADERS = ['x-exotel-accountsid', 'x-account-sid'];
 const RATES: readonly number[] = [8000, 16000, 24000];
 
 type Headers = ReadonlyArray<readonly [string, string]>;
@@ -50,12 +52,25 @@ function headerValue(headers: Headers, name: string): string | undefined {
   return headers.find(([n]) => n.toLowerCase() === key)?.[1];
 }
 
-/** X- headers that reach the bot: not reserved by the platform, not the URL header. Keys lose their "X-". */
+/** The account the call belongs to, from the first of the account headers it carries (empty values skipped). */
+export function accountSid(headers: Headers): string | undefined {
+  for (const name of ACCOUNT_SID_HEADERS) {
+    const value = headerValue(headers, name)?.trim();
+    if (value) return value;
+  }
+  return undefined;
+}
+
+/**
+ * X- headers that reach the bot: not reserved by the platform, not an account header, not the URL header. Keys lose
+ * their "X-".
+ */
 export function customParameters(headers: Headers, urlHeader?: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of headers) {
     const lower = name.toLowerCase();
     if (!lower.startsWith('x-') || RESERVED_PREFIXES.some((p) => lower.startsWith(p))) continue;
+    if (ACCOUNT_SID_HEADERS.includes(lower)) continue;
     if (urlHeader && lower === urlHeader.toLowerCase()) continue;
     out[name.slice(2)] = value;
   }

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import {
+  accountSid,
   BotConnectError,
   BotSession,
   customHeaderProblem,
@@ -98,7 +99,6 @@ const sdpRejection = (r: SdpRejection): Rejection => ({
 
 const INTERNAL_ERROR: Rejection = { status: 500, phrase: 'Server Internal Error', warnCode: 399, reason: 'internal error' };
 const RESERVED_CALL_SID = 'x-exotel-callsid';
-const RESERVED_ACCOUNT_SID = 'x-exotel-accountsid';
 
 export class Call extends EventEmitter<CallEvents> {
   readonly callSid: string;
@@ -130,7 +130,7 @@ export class Call extends EventEmitter<CallEvents> {
     super();
     const header = (name: string) => invite.headers.find(([n]) => n.toLowerCase() === name)?.[1]?.trim();
     this.callSid = header(RESERVED_CALL_SID) || randomUUID().replace(/-/g, '');
-    this.accountSid = header(RESERVED_ACCOUNT_SID) || 'self-hosted';
+    this.accountSid = accountSid(invite.headers) ?? 'self-hosted';
     this.log = options.log.child({ call_sid: this.callSid });
     invite.once('cancel', () => this.end({ by: 'caller', reason: 'cancel' }));
   }

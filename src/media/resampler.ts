@@ -34,7 +34,8 @@ const DESIGNS: Readonly<Record<Factor, { taps: number; beta: number }>> = {
   3: { taps: 147, beta: 6.2 },
 };
 
-function besselI0(x: number): number {
+/** The modified Bessel function I0, for Kaiser windows. */
+export function besselI0(x: number): number {
   let sum = 1;
   let term = 1;
   for (let k = 1; k < 100 && term > 1e-15 * sum; k++) {

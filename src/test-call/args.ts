@@ -22,7 +22,8 @@ export interface CliOptions {
 
 export const USAGE = `npm run call -- --to URI --play FILE [options]
   --to URI            the bridge: sip:NUMBER@HOST:PORT, over TCP; add ;transport=udp for UDP
-  --play FILE         WAV played as the caller: PCM16 mono/stereo at 8/16/24 kHz, or G.711 A-law/µ-law at 8 kHz
+  --play FILE         WAV played as the caller: PCM16 mono/stereo at 8-192 kHz, or G.711 A-law/µ-law at 8 kHz;
+                      test/audio/hello.wav is a 3 s sample
   --record FILE       writes what the bridge sends (the bot's audio) as an 8 kHz PCM16 mono WAV
   --dtmf DIGITS       presses these keys (0-9 * # A-D) as RFC 4733 events, 250 ms apart
   --dtmf-at MS        when the first key is pressed, from the answer (default 1000)

@@ -159,6 +159,23 @@ describe('the shipped SIPp scenario test/sipp/exotel-inbound.xml', () => {
     expectSippPassed(await sipp);
     await waitForIdle(bridge);
   });
+
+  it('ACKs a refusal and prints its status and Warning, failing the run, instead of "Unexpected message"', async () => {
+    const refusing = await startTestBridge();
+    try {
+      const result = await runSipp({ scenario: { file: 'test/sipp/exotel-inbound.xml' }, transport: 't1', target: { host: '127.0.0.1', port: refusing.sip.tcp!.port } });
+      expect(result.stderr).toContain('call refused: 404 Not Found (Warning: 399 sip-ws-bridge "no route matches the call and no default bot URL is configured")');
+      expect(`${result.stdout}\n${result.stderr}\n${result.errors}`).not.toMatch(/unexpected message/i);
+      expect(result.code).toBe(1);
+      const acks = tracedMessages(result).filter((m) => m.startsWith('ACK '));
+      expect(acks).toHaveLength(1);
+      expect(acks[0]).toMatch(/^Via: .*;branch=z9hG4bK-\d+-1-invite;/m);
+      await waitForIdle(refusing);
+      expect(refusing.stats().sip.transactions).toBe(0);
+    } finally {
+      await refusing.stop();
+    }
+  });
 });
 
 describe('hangups', () => {
@@ -275,5 +292,34 @@ describe('setup failures on the wire', () => {
     } finally {
       await routed.stop();
     }
+  });
+});
+
+// A contact centre's PBX calls the bridge as it would call StreamKit: X-Account-Sid beside its custom headers.
+describe('the account of a call from a PBX', () => {
+  const pbxCall = async (headers: Array<[string, string]>, exotelHeaders: boolean) => {
+    const { conn, sipp } = await placeCall(bot, {
+      scenario: { xml: callScenario({ sdp: sdpOffer(), headers, exotelHeaders, flow: { kind: 'hangup', afterMs: 300 } }) },
+      transport: 't1',
+      target: sipTarget('t1'),
+    });
+    await conn.waitForEvent('start');
+    expectSippPassed(await sipp);
+    await conn.waitForEvent('stop', 5000);
+    return { start: conn.start!.start, stop: conn.stop!.stop };
+  };
+
+  it('takes X-Account-Sid as account_sid, not as a custom parameter', async () => {
+    const headers: Array<[string, string]> = [['X-Account-Sid', 'pbx-account-7'], ['X-Customer-Header', 'salesbot'], ['X-UUI', 'u'.repeat(45)]];
+    const { start, stop } = await pbxCall(headers, false);
+    expect(start.account_sid).toBe('pbx-account-7');
+    expect(start.custom_parameters).toEqual({ 'Customer-Header': 'salesbot', UUI: 'u'.repeat(45) });
+    expect(stop.account_sid).toBe('pbx-account-7');
+  });
+
+  it('prefers X-Exotel-AccountSid when both are present', async () => {
+    const { start } = await pbxCall([['X-Account-Sid', 'pbx-account-7'], ['X-Customer-Header', 'salesbot']], true);
+    expect(start.account_sid).toBe('sipp-account');
+    expect(start.custom_parameters).toEqual({ 'Customer-Header': 'salesbot' });
   });
 });

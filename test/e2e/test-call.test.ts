@@ -187,12 +187,27 @@ describe('npm run call', () => {
     }
   });
 
-  it('refuses a file it cannot play before dialling', async () => {
+  it('refuses a file it cannot play before dialling, saying what it is and how to convert it', async () => {
     const notWav = join(dir, 'song.mp3');
-    writeFileSync(notWav, 'ID3 not a wav');
+    writeFileSync(notWav, 'ID3\x04\x00 not a wav at all');
     const { code, stdout, stderr } = await runCli(['--to', to.tcp, '--play', notWav]).exited;
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toBe(`--play ${notWav}: not a WAV file (no RIFF/WAVE header)\n`);
+    expect(stderr).toBe(`--play ${notWav}: this is an MP3 file; convert it: sox in.mp3 -r 8000 -c 1 -b 16 out.wav\n`);
+  });
+
+  it("plays the README's sample, test/audio/hello.wav: the bot hears its voice and its pauses", async () => {
+    const index = bot.connections.length;
+    const run = runCli(['--to', to.tcp, '--play', 'test/audio/hello.wav', '--hold', '0']);
+    const conn = await botSide(run, index);
+    const { code, stdout, stderr } = await run.exited;
+    expect(code, `${stdout}${stderr}`).toBe(0);
+    expect(stdout).toMatch(/^calling .* playing test\/audio\/hello\.wav \(3\.00 s\)$/m);
+    await conn.waitForEvent('stop');
+    const heard = pcm16leToSamples(conn.callerAudio());
+    const levels = Array.from({ length: Math.floor(heard.length / 800) }, (_, i) => rms(heard.subarray(i * 800, (i + 1) * 800)));
+    expect(levels.filter((level) => level > 1000).length).toBeGreaterThanOrEqual(10);
+    expect(levels.filter((level) => level < 50).length).toBeGreaterThanOrEqual(5);
+    await waitForIdle(bridge);
   });
 });

@@ -79,6 +79,8 @@ export interface CallScenario {
   /** SDP offer lines (without the final CRLF). Defaults to Exotel's offer for a media port. */
   readonly sdp: string;
   readonly headers?: ReadonlyArray<readonly [string, string]>;
+  /** false leaves out Exotel's X-Exotel-* identity headers, as a PBX that calls the bridge directly does. */
+  readonly exotelHeaders?: boolean;
   /** Scenario steps after the ACK of an answered call (see playDtmf, playPcap, sendInfo, pause). */
   readonly afterAck?: string;
   /** What happens after the INVITE. */
@@ -91,6 +93,12 @@ export interface CallScenario {
 
 const INVITE_BRANCH = 'z9hG4bK-inv-[pid]-[call_number]';
 const FROM = '"+918888888888" <sip:+918888888888@exotelt.pstn.exotel.com>;tag=exo-[pid]-[call_number]';
+
+const EXOTEL_HEADERS = `X-Exotel-CallSid: sipp-call-[pid]-[call_number]
+X-Exotel-AccountSid: sipp-account
+X-Exotel-LegSid: sipp-leg-[call_number]
+X-Exotel-TrunkSid: sipp-trunk
+`;
 
 function invite(scenario: CallScenario): string {
   const headers = (scenario.headers ?? []).map(([n, v]) => `${n}: ${v}\n`).join('');
@@ -105,11 +113,7 @@ Call-ID: [call_id]
 CSeq: 1 INVITE
 Contact: <sip:+918888888888@[local_ip]:[local_port];transport=[transport]>
 Max-Forwards: 70
-X-Exotel-CallSid: sipp-call-[pid]-[call_number]
-X-Exotel-AccountSid: sipp-account
-X-Exotel-LegSid: sipp-leg-[call_number]
-X-Exotel-TrunkSid: sipp-trunk
-${headers}Content-Type: application/sdp
+${scenario.exotelHeaders === false ? '' : EXOTEL_HEADERS}${headers}Content-Type: application/sdp
 Content-Length: [len]
 
 ${scenario.sdp}

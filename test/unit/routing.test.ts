@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { routeCall, type RoutingOptions } from '../../src/bot/index.js';
+import { accountSid, routeCall, type RoutingOptions } from '../../src/bot/index.js';
 
 const options: RoutingOptions = {
   routes: [
@@ -47,6 +47,14 @@ describe('routing', () => {
     expect(d.sampleRate).toBe(8000);
     expect(d.customParameters).toEqual({ UUI: 'abc123' });
     expect(d.url.search).toBe('?sample-rate=8000&UUI=abc123');
+  });
+
+  it("takes X-Account-Sid (StreamKit's) as the account when X-Exotel-AccountSid is absent, never as a custom parameter", () => {
+    expect(accountSid([['X-Account-Sid', ' pbx-1 ']])).toBe('pbx-1');
+    expect(accountSid([['x-account-sid', 'pbx-1'], ['X-Exotel-AccountSid', 'exo-1']])).toBe('exo-1');
+    expect(accountSid([['X-Exotel-AccountSid', ''], ['X-Account-Sid', 'pbx-1']])).toBe('pbx-1');
+    expect(accountSid([['X-UUI', 'u']])).toBeUndefined();
+    expect(ok([['X-Account-Sid', 'pbx-1'], ['X-UUI', 'u']]).customParameters).toEqual({ UUI: 'u' });
   });
 
   it('answers 404 with a reason when nothing matches and there is no default', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeG711, encodeG711, type G711Codec } from '../../src/media/g711.js';
 import { readWav, toCarrierAudio, writeWav, type WavAudio } from '../../src/test-call/wav.js';
-import { dominantFrequency, samplesToPcm16le, tone } from '../helpers/audio.js';
+import { dominantFrequency, rms, samplesToPcm16le, tone } from '../helpers/audio.js';
 
 /** A WAV file with any fmt fields, for formats writeWav does not write; `chunks` go between fmt and data. */
 function wavFile(fmt: { format: number; channels: number; rate: number; bits: number; extra?: Buffer }, data: Buffer, chunks: Buffer[] = []): Buffer {
@@ -91,14 +91,40 @@ describe('the test call reads and writes WAV', () => {
     expect(toCarrierAudio({ sampleRate: 8000, channels: 2, samples: stereo })).toEqual(new Int16Array([200, -100, 8]));
   });
 
+  it.each([22050, 44100])('reads PCM16 at %i Hz and plays it at 8 kHz, a tone keeping its frequency', (rate) => {
+    const stereo = Int16Array.from(Array.from(tone(1000, rate, rate, 12000)).flatMap((v) => [v, v]));
+    const audio = read(writeWav({ sampleRate: rate, channels: 2, samples: stereo }));
+    expect(audio).toMatchObject({ sampleRate: rate, channels: 2 });
+    const line = toCarrierAudio(audio);
+    expect(line).toHaveLength(8000);
+    expect(Math.abs(dominantFrequency(line.subarray(400, 7600), 8000) - 1000)).toBeLessThanOrEqual(2);
+    expect(rms(line.subarray(400, 7600))).toBeCloseTo(12000 / Math.SQRT2, -2);
+  });
+
+  it('names an MP3, Ogg, FLAC or other audio file by its first bytes and says how to convert it', () => {
+    const file = (head: string | number[], length = 64) => Buffer.concat([Buffer.from(head as string), Buffer.alloc(length)]);
+    const sox = (ext: string) => `convert it: sox in.${ext} -r 8000 -c 1 -b 16 out.wav`;
+    expect(refusal(file('ID3\x04\x00'))).toBe(`this is an MP3 file; ${sox('mp3')}`);
+    expect(refusal(file([0xff, 0xfb, 0x90, 0x64]))).toBe(`this is an MP3 file; ${sox('mp3')}`);
+    expect(refusal(file([0xff, 0xf1, 0x50, 0x80]))).toBe('this is an AAC file; convert it: ffmpeg -i in.m4a -ar 8000 -ac 1 -c:a pcm_s16le out.wav');
+    expect(refusal(file('OggS\x00\x02'))).toBe(`this is an Ogg file; ${sox('ogg')}`);
+    expect(refusal(file('OggS\x00\x02 ... OpusHead'))).toMatch(/^this is an Ogg Opus file; convert it: ffmpeg -i in\.opus /);
+    expect(refusal(file('fLaC\x00\x00\x00\x22'))).toBe(`this is a FLAC file; ${sox('flac')}`);
+    expect(refusal(file('\x00\x00\x00\x20ftypM4A '))).toMatch(/^this is an MP4\/M4A file; convert it: ffmpeg /);
+    expect(refusal(file('FORM\x00\x00\x10\x00AIFF'))).toBe(`this is an AIFF file; ${sox('aiff')}`);
+    expect(refusal(file('RIFF\x00\x00\x10\x00AVI LIST'))).toBe('this is a RIFF AVI file, not a WAV');
+    expect(refusal(file('just some text'))).toBe('not a WAV file (no RIFF/WAVE header)');
+    expect(refusal(Buffer.from('ID3'))).toBe('not a WAV file (no RIFF/WAVE header)');
+  });
+
   it('refuses what it cannot play, saying what the file holds and what would do', () => {
     const pcm = Buffer.alloc(320);
-    expect(refusal(Buffer.from('ID3\x04 this is an mp3'))).toBe('not a WAV file (no RIFF/WAVE header)');
     expect(refusal(wavFile({ format: 3, channels: 1, rate: 8000, bits: 32 }, pcm))).toBe(
-      'unsupported WAV (format 3, IEEE float): use PCM16 mono or stereo at 8000, 16000 or 24000 Hz, or G.711 A-law/µ-law (format 6/7) at 8000 Hz',
+      'unsupported WAV (format 3, IEEE float): use PCM16 mono or stereo at 8000-192000 Hz, or G.711 A-law/µ-law (format 6/7) at 8000 Hz; ' +
+        'convert it: sox in.wav -r 8000 -c 1 -b 16 out.wav',
     );
     expect(refusal(wavFile({ format: 1, channels: 1, rate: 8000, bits: 24 }, pcm))).toMatch(/^unsupported WAV \(24-bit PCM\): use PCM16/);
-    expect(refusal(wavFile({ format: 1, channels: 1, rate: 44100, bits: 16 }, pcm))).toMatch(/^unsupported WAV \(PCM16 at 44100 Hz\)/);
+    expect(refusal(wavFile({ format: 1, channels: 1, rate: 6000, bits: 16 }, pcm))).toMatch(/^unsupported WAV \(PCM16 at 6000 Hz\)/);
     expect(refusal(wavFile({ format: 1, channels: 6, rate: 8000, bits: 16 }, pcm))).toMatch(/^unsupported WAV \(6 channels\)/);
     expect(refusal(wavFile({ format: 6, channels: 1, rate: 16000, bits: 8 }, pcm))).toMatch(/^unsupported WAV \(G\.711 at 16000 Hz\)/);
     expect(refusal(wavFile({ format: 2, channels: 1, rate: 8000, bits: 4 }, pcm))).toMatch(/^unsupported WAV \(format 2, ADPCM\)/);
