@@ -93,12 +93,15 @@ describe('out-of-dialog requests', () => {
     }
   });
 
-  it('closes a TCP connection that sends unframeable bytes, and keeps serving others', async () => {
+  it('answers 400 and closes a TCP connection that sends unframeable bytes, and keeps serving others', async () => {
     const garbage = net.connect(tcp());
     await new Promise((resolve) => garbage.once('connect', resolve));
+    let received = '';
+    garbage.on('data', (chunk: Buffer) => (received += chunk.toString()));
     const closed = new Promise((resolve) => garbage.once('close', resolve));
     garbage.write('HELLO sip:x SIP/2.0\r\nVia: nothing\r\n\r\n');
     await closed;
+    expect(received).toMatch(/^SIP\/2\.0 400 /);
     const client = await SipTestClient.open('tcp', tcp());
     try {
       client.send(request('OPTIONS', client));
