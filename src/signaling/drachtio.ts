@@ -12,6 +12,8 @@ import { PendingReoffer } from './reoffer.js';
 import { ALLOW, warningValue } from './responses.js';
 import type {
   BackendStatus,
+  DialRequest,
+  OutgoingCall,
   Dialog,
   DialogEvents,
   IncomingCall,
@@ -69,6 +71,10 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
 
   stats(): SipStats {
     return { dialogs: this.#dialogs.size, pendingInvites: this.#pending.size };
+  }
+
+  dial(_request: DialRequest): OutgoingCall {
+    throw new Error('outbound calls are not implemented by this backend yet');
   }
 
   async start(): Promise<void> {

@@ -2,5 +2,5 @@
 export type { HeaderFields } from './message.js';
 export { DEFAULT_TIMERS, type SipTimers } from './transaction.js';
 export { DrachtioBackend, type DrachtioOptions } from './drachtio.js';
-export type { BackendStatus, Dialog, DialogEvents, IncomingCall, IncomingCallEvents, Party, RejectDetails, Reoffer, ReofferRefusal, SipBackend, SipBackendEvents, SipProtocol, SipStats } from './types.js';
+export type { BackendStatus, DialFailure, DialRequest, DigestCredentials, Dialog, OutgoingCall, OutgoingCallEvents, DialogEvents, IncomingCall, IncomingCallEvents, Party, RejectDetails, Reoffer, ReofferRefusal, SipBackend, SipBackendEvents, SipProtocol, SipStats } from './types.js';
 export { EmbeddedSipBackend, type EmbeddedSipOptions } from './user-agent.js';

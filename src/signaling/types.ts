@@ -106,6 +106,57 @@ export interface SipStats {
 /** Whether the backend can take calls now; when not, why (for /health and the logs). */
 export type BackendStatus = { readonly up: true } | { readonly up: false; readonly reason: string };
 
+/** Digest credentials for a trunk that challenges with 401 or 407 (RFC 3261 22, RFC 7616). */
+export interface DigestCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** An INVITE the bridge sends (an outbound call through a trunk). */
+export interface DialRequest {
+  /** Request-URI and To, e.g. `sip:+919876543210@pstn.example.com`. */
+  readonly uri: string;
+  /**
+   * The next hop: the trunk's URI (`sip:host:port;transport=tcp`); its host, port and transport say where the
+   * INVITE goes (RFC 3263 without DNS SRV/NAPTR: an A/AAAA lookup of the host, port 5060/5061 by default).
+   */
+  readonly proxy: string;
+  /** From: `sip:<user>@<host>`, with an optional display name. */
+  readonly from: { readonly user: string; readonly host: string; readonly displayName?: string };
+  /** Extra headers, in order (the trunk's and the request's `X-` headers). */
+  readonly headers: HeaderFields;
+  /** The SDP offer. */
+  readonly sdp: string;
+  readonly credentials?: DigestCredentials;
+}
+
+/** How an outbound INVITE ended without a dialog: the final status, or 408 (no answer at all) / 503 (no way to send). */
+export interface DialFailure {
+  readonly status: number;
+  readonly reason: string;
+  /** The Warning header's text or the transport error, when there is one. */
+  readonly detail?: string;
+}
+
+export interface OutgoingCallEvents {
+  /** A provisional response (180, 183 with or without SDP); 100 is not reported. */
+  progress: [status: number, reason: string, sdp: string | undefined];
+  /** The first 2xx: ACKed by the dialog; the SDP is the answer. */
+  answered: [dialog: Dialog, sdp: string];
+  /** A final non-2xx response, a timeout or a transport failure; also after cancel() (487 or a final that crossed it). */
+  failed: [failure: DialFailure];
+}
+
+/** An INVITE on its way; ends with exactly one of `answered` or `failed`. */
+export interface OutgoingCall extends EventEmitter<OutgoingCallEvents> {
+  readonly callId: string;
+  /**
+   * Gives up: CANCEL once a provisional response has come (RFC 3261 9.1), or as soon as one comes; a 2xx that
+   * crosses the CANCEL is ACKed and ended with BYE. Safe to call more than once.
+   */
+  cancel(): void;
+}
+
 export interface SipBackend extends EventEmitter<SipBackendEvents> {
   /** Can SIP reach us now: listeners bound (embedded), connected and authenticated to drachtio-server (drachtio). */
   readonly status: BackendStatus;
@@ -119,6 +170,8 @@ export interface SipBackend extends EventEmitter<SipBackendEvents> {
    * (drachtio-server, to the other bridges connected to it); the dialogs in progress go on.
    */
   withdraw?(): void;
+  /** Sends an INVITE (an outbound call). */
+  dial(request: DialRequest): OutgoingCall;
   start(): Promise<void>;
   stop(): Promise<void>;
 }

@@ -11,7 +11,7 @@ import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, REASON_PHRASES, w
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
 import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial } from './transport.js';
-import type { BackendStatus, Refusal, SipBackend, SipBackendEvents, SipStats } from './types.js';
+import type { BackendStatus, DialRequest, OutgoingCall, Refusal, SipBackend, SipBackendEvents, SipStats } from './types.js';
 
 export interface EmbeddedSipOptions {
   readonly udp?: Endpoint;
@@ -97,6 +97,10 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
 
   get status(): BackendStatus {
     return this.#status;
+  }
+
+  dial(_request: DialRequest): OutgoingCall {
+    throw new Error('outbound calls are not implemented by this backend yet');
   }
 
   async start(): Promise<void> {
