@@ -5,6 +5,7 @@ import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
 import { DrachtioDialog } from './drachtio-dialog.js';
 import { DrachtioLink, type SrfConnection } from './drachtio-link.js';
+import { DrachtioOutgoingCall, type SrfUac } from './drachtio-outgoing.js';
 import type { HeaderFields } from './message.js';
 import { parseMessage } from './parser.js';
 import { partyOfHeader } from './party.js';
@@ -34,10 +35,13 @@ export interface DrachtioOptions {
   readonly log: Logger;
 }
 
+/** How long stop() waits for the BYEs of the dialogs left before it closes the connection anyway. */
+const STOP_BYE_WAIT_MS = 2000;
+
 type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
 
 /** The slice of drachtio-srf's Srf that the adapter uses; tests give it a stand-in. */
-export interface SrfLike extends SrfConnection {
+export interface SrfLike extends SrfConnection, SrfUac {
   invite(handler: Handler): void;
   options(handler: Handler): void;
   createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions): Promise<Srf.Dialog>;
@@ -49,6 +53,7 @@ const newSrf = (): SrfLike => new Srf() as unknown as SrfLike;
 export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
   readonly #dialogs = new Set<DrachtioDialog>();
   readonly #pending = new Set<DrachtioIncomingCall>();
+  readonly #outgoing = new Set<DrachtioOutgoingCall>();
   readonly #link: DrachtioLink;
 
   constructor(
@@ -68,11 +73,19 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
   }
 
   stats(): SipStats {
-    return { dialogs: this.#dialogs.size, pendingInvites: this.#pending.size };
+    // Our own INVITEs still waiting for their outcome count as pending too: idle and leak checks see them.
+    return { dialogs: this.#dialogs.size, pendingInvites: this.#pending.size + this.#outgoing.size };
   }
 
-  dial(_request: DialRequest): OutgoingCall {
-    throw new Error('outbound calls are not implemented by this backend yet');
+  /** Sends the INVITE through drachtio-server to the trunk (`proxy`); drachtio-srf answers 401/407 challenges itself. */
+  dial(request: DialRequest): OutgoingCall {
+    const call = new DrachtioOutgoingCall(this.srf, request, {
+      settled: () => this.#outgoing.delete(call),
+      adopt: (dialog) => this.#dialogs.add(dialog),
+      forget: (dialog) => this.#dialogs.delete(dialog),
+    });
+    this.#outgoing.add(call);
+    return call;
   }
 
   async start(): Promise<void> {
@@ -97,8 +110,14 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
     this.#link.withdraw();
   }
 
-  stop(): Promise<void> {
-    return this.#link.stop();
+  /** Cancels the INVITEs on their way and ends the dialogs left (each BYE bounded), then closes the connection. */
+  async stop(): Promise<void> {
+    for (const call of this.#outgoing) call.abandon('sip backend stopped');
+    const byes = [...this.#dialogs].map((dialog) => dialog.bye().catch(() => {}));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(byes), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_BYE_WAIT_MS)))]);
+    clearTimeout(timer);
+    await this.#link.stop();
   }
 
   #refuse(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
