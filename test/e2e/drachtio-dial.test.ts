@@ -255,6 +255,17 @@ describe.skipIf(skip)('dialling out through drachtio-server', () => {
     expect(param('response')).toBe(md5(`${ha1}:${nonce}:${param('nc')}:${param('cnonce')}:auth:${ha2}`));
   });
 
+  it('cannot answer a SHA-256 challenge (drachtio-srf digests with MD5 only): fails with the second 401', async () => {
+    const sipp = await trunk('drachtio-trunk-auth-sha256.xml');
+    const call = backend.dial(request(sipp.port, { credentials: { username: 'bridge', password: 's3cret' } }));
+    expect(await watch(call).outcome).toEqual({ failed: { status: 401, reason: 'Unauthorized' } });
+    const result = await sipp.done;
+    expectPassed(result);
+    const invites = lines(result, /^INVITE /);
+    expect(invites).toHaveLength(2);
+    expect(header(invites[1]!, 'Authorization')).toMatch(/algorithm=MD5/);
+  });
+
   it('cancels a ringing call: CANCEL on the wire, failed 487', async () => {
     const sipp = await trunk('drachtio-trunk-cancel.xml');
     const call = backend.dial(request(sipp.port));
