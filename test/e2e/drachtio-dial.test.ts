@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DrachtioBackend } from '../../src/signaling/drachtio.js';
-import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
+import { drachtioBinary, freeTcpPort, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { answered, expectPassed, header, lines, OFFER, request, trunk as sippTrunk, watch } from '../helpers/drachtio-trunk.js';
 
 const binary = drachtioBinary();
@@ -36,7 +36,7 @@ function newBackend(): DrachtioBackend {
   return new DrachtioBackend({ host: server.host, port: server.adminPort, secret: server.secret, allowSource: () => true, log });
 }
 
-const trunk = (scenario: string) => sippTrunk(scenario, server.sip);
+const trunk = (scenario: string, transport: 'udp' | 'tcp' = 'udp') => sippTrunk(scenario, server.sip, transport);
 
 describe.skipIf(skip)('dialling out through drachtio-server', () => {
   it('rings, is answered with PCMA/101, and the trunk hangs up', async () => {
@@ -83,6 +83,27 @@ describe.skipIf(skip)('dialling out through drachtio-server', () => {
     expect(header(bye!, 'Call-ID')).toBe(call.callId);
     expect(header(bye!, 'To')).toMatch(/;tag=\S+trunk/);
     expect(bye).toMatch(/^BYE sip:trunk@127\.0\.0\.1:\d+;transport=UDP SIP\/2\.0/i);
+  });
+
+  it('dials a trunk over TCP when its URI says so, and hangs up', async () => {
+    const sipp = await trunk('drachtio-trunk-answer.xml', 'tcp');
+    const call = backend.dial(request(sipp.port, { proxy: `sip:127.0.0.1:${sipp.port};transport=tcp` }));
+    const { dialog } = await answered(watch(call).outcome);
+    await dialog.bye();
+    const result = await sipp.done;
+    expectPassed(result);
+    const [invite] = lines(result, /^INVITE /);
+    expect(header(invite!, 'Via')).toMatch(/^SIP\/2\.0\/TCP /);
+    expect(lines(result, /^BYE /)).toHaveLength(1);
+  });
+
+  it('fails with 503 when the trunk cannot be reached', async () => {
+    const closed = await freeTcpPort();
+    const call = backend.dial(request(closed, { proxy: `sip:127.0.0.1:${closed};transport=tcp` }));
+    const result = await watch(call).outcome;
+    // drachtio-server (sofia-sip) makes the 503 itself when the connection is refused.
+    expect(result).toEqual({ failed: { status: 503, reason: 'Service Unavailable' } });
+    expect(backend.stats()).toMatchObject({ dialogs: 0, pendingInvites: 0 });
   });
 
   it("takes the trunk's key press and re-INVITE inside the dialog, as in an inbound one", async () => {

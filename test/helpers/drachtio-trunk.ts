@@ -1,6 +1,7 @@
 // SIPp as a trunk for the drachtio dial tests (test/sipp/drachtio-trunk-*.xml, UDP on loopback), and readers of
 // what an outbound call reported and what SIPp saw.
 import { createSocket } from 'node:dgram';
+import net from 'node:net';
 import { expect } from 'vitest';
 import type { DialFailure, DialRequest, Dialog, OutgoingCall } from '../../src/signaling/index.js';
 import { freeTcpPort } from './drachtio-server.js';
@@ -36,7 +37,17 @@ export function request(trunkPort: number, extra: Partial<DialRequest> = {}): Di
   };
 }
 
-async function udpBound(port: number): Promise<boolean> {
+/** Whether something listens on the port: we cannot bind it ourselves. */
+async function bound(port: number, transport: 'udp' | 'tcp'): Promise<boolean> {
+  if (transport === 'tcp') {
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) await new Promise<void>((resolve) => server.close(() => resolve()));
+    return !free;
+  }
   const socket = createSocket('udp4');
   const free = await new Promise<boolean>((resolve) => {
     socket.once('error', () => resolve(false));
@@ -54,17 +65,21 @@ async function until(what: string, check: () => boolean | Promise<boolean>, time
   }
 }
 
-/** SIPp as the trunk, listening on a free UDP port once this resolves. */
-export async function trunk(scenario: string, sipTarget: { host: string; port: number }): Promise<{ port: number; done: Promise<SippResult> }> {
+/** SIPp as the trunk, listening on a free port once this resolves. */
+export async function trunk(
+  scenario: string,
+  sipTarget: { host: string; port: number },
+  transport: 'udp' | 'tcp' = 'udp',
+): Promise<{ port: number; done: Promise<SippResult> }> {
   const port = await freeTcpPort();
   const done = runSipp({
     scenario: { file: `test/sipp/${scenario}` },
-    transport: 'u1',
+    transport: transport === 'udp' ? 'u1' : 't1',
     target: sipTarget,
     timeoutMs: 15_000,
     extraArgs: ['-p', String(port)],
   });
-  await until(`SIPp listening on ${port}`, () => udpBound(port));
+  await until(`SIPp listening on ${transport} ${port}`, () => bound(port, transport));
   return { port, done };
 }
 
