@@ -40,6 +40,9 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
   readonly callId = `${randomUUID()}@sip-ws-bridge`;
   #request: Srf.SrfRequest | undefined;
   #cancelled = false;
+  /** The INVITE has its final response (or drachtio-srf gave up on it). */
+  #final = false;
+  /** `answered` or `failed` has been emitted. */
   #settled = false;
   #cancelTimer: NodeJS.Timeout | undefined;
 
@@ -59,17 +62,24 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
       });
     } catch (err) {
       // drachtio-srf throws when it has no connection to drachtio-server; the caller has no listener yet.
+      this.#final = true;
       setImmediate(() => this.#fail({ status: 503, reason: 'Service Unavailable', detail: errorText(err) }));
       return;
     }
     created.then(
-      (dialog) => this.#answered(dialog),
-      (err: unknown) => this.#failed(err),
+      (dialog) => {
+        this.#finished();
+        this.#answered(dialog);
+      },
+      (err: unknown) => {
+        this.#finished();
+        this.#failed(err);
+      },
     );
   }
 
   cancel(): void {
-    if (this.#settled || this.#cancelled) return;
+    if (this.#final || this.#cancelled) return;
     this.#cancelled = true;
     if (this.#request) this.#sendCancel(this.#request);
   }
@@ -113,7 +123,8 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
 
   #sent(req: Srf.SrfRequest): void {
     this.#request = req;
-    if (this.#cancelled && !this.#settled) this.#sendCancel(req);
+    // Also after abandon(): the INVITE must not ring on once we have given up on it.
+    if (this.#cancelled && !this.#final) this.#sendCancel(req);
   }
 
   #provisional(res: Srf.SrfResponse): void {
@@ -168,8 +179,12 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
 
   #settle(): void {
     this.#settled = true;
-    clearTimeout(this.#cancelTimer);
     this.ctx.settled();
+  }
+
+  #finished(): void {
+    this.#final = true;
+    clearTimeout(this.#cancelTimer);
   }
 }
 

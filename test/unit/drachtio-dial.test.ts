@@ -223,4 +223,20 @@ describe('DrachtioBackend.dial', () => {
     expect(req.cancels).toBe(1);
     expect(backend.stats()).toEqual({ dialogs: 0, pendingInvites: 0 });
   });
+
+  it('still cancels an INVITE it gave up on before it was out, and ends one answered after', async () => {
+    const { srf, backend } = await started();
+    const call = backend.dial(REQUEST);
+    const result = outcome(call);
+    await backend.stop();
+    expect(await result).toEqual({ failed: expect.objectContaining({ status: 503 }) });
+    const req = new FakeRequest();
+    srf.uacs[0]!.cbRequest(null, req as unknown as Srf.SrfRequest);
+    expect(req.cancels).toBe(1);
+    const dialog = new FakeDialog();
+    srf.uacs[0]!.resolve(dialog);
+    await new Promise((r) => setImmediate(r));
+    expect(dialog.destroyed).toBe(1);
+    expect(backend.stats()).toEqual({ dialogs: 0, pendingInvites: 0 });
+  });
 });
