@@ -14,14 +14,27 @@ export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog
   /** A re-offer the application has not answered yet. */
   #reoffer: PendingReoffer | undefined;
 
+  /**
+   * `created` is createUAS's promise (we answered: the dialog is confirmed by the caller's ACK), or the dialog
+   * createUAC resolved with (we called: drachtio-srf has sent our ACK, so `confirmed` follows at once).
+   */
   constructor(
     readonly callId: string,
     localSdp: string,
-    created: Promise<Srf.Dialog>,
+    created: Promise<Srf.Dialog> | Srf.Dialog,
     private readonly ended: () => void,
   ) {
     super();
     this.#localSdp = localSdp;
+    if (!(created instanceof Promise)) {
+      this.#wire(created);
+      this.#ready = Promise.resolve(created);
+      // After the caller has its `answered` event and could listen, as the embedded stack's ACK comes.
+      setImmediate(() => {
+        if (!this.#over) this.emit('confirmed');
+      });
+      return;
+    }
     this.#ready = created.then(
       (dialog) => {
         this.#wire(dialog);

@@ -27,7 +27,7 @@ export interface DialContext {
 /** How long a CANCEL may go without the INVITE's final response before we give up on it (64*T1, RFC 3261 9.1). */
 export const CANCEL_WAIT_MS = 32_000;
 
-/** A final response that carries no SipError status: drachtio-server or the socket to it failed. */
+/** What createUAC rejects with: a SipError (status, reason, the response), or an Error when the INVITE could not go. */
 interface UacError {
   readonly status?: number;
   readonly reason?: string;
@@ -149,7 +149,7 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
   }
 
   #answered(srfDialog: Srf.Dialog): void {
-    const dialog = new DrachtioDialog(this.callId, this.dial.sdp, Promise.resolve(srfDialog), () => this.ctx.forget(dialog));
+    const dialog = new DrachtioDialog(this.callId, this.dial.sdp, srfDialog, () => this.ctx.forget(dialog));
     this.ctx.adopt(dialog);
     if (this.#settled || this.#cancelled) {
       // A 2xx that crossed our CANCEL (or came after we gave up): drachtio-srf has ACKed it; end it.

@@ -46,6 +46,7 @@ describe.skipIf(skip)('dialling out through drachtio-server', () => {
     let ringing: unknown;
     call.once('progress', () => (ringing = backend.stats()));
     const { dialog, sdp } = await answered(outcome);
+    await new Promise<void>((resolve) => dialog.once('confirmed', resolve));
     expect(ringing).toMatchObject({ dialogs: 0, pendingInvites: 1 });
     expect(progress).toEqual([[180, 'Ringing', undefined]]);
     expect(sdp).toMatch(/^m=audio \d+ RTP\/AVP 8 101\r?$/m);
