@@ -128,14 +128,14 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
   }
 
   #provisional(res: Srf.SrfResponse): void {
-    if (this.#settled || res.status === 100) return;
-    const sdp = res.body ? res.body : undefined;
-    this.emit('progress', res.status, res.reason, sdp);
+    if (this.#settled || this.#cancelled || res.status === 100) return;
+    const type = res.has('Content-Type') ? res.get('Content-Type').split(';')[0]!.trim().toLowerCase() : '';
+    this.emit('progress', res.status, res.reason, res.body && type === 'application/sdp' ? res.body : undefined);
   }
 
   #sendCancel(req: Srf.SrfRequest): void {
     this.#cancelTimer = setTimeout(
-      () => this.#fail({ status: 408, reason: 'Request Timeout', detail: 'no final response to the INVITE after the CANCEL' }),
+      () => this.#fail({ status: 487, reason: 'Request Terminated', detail: 'cancelled; no final response to the INVITE after the CANCEL' }),
       CANCEL_WAIT_MS,
     );
     this.#cancelTimer.unref();
@@ -154,7 +154,7 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
     if (this.#settled || this.#cancelled) {
       // A 2xx that crossed our CANCEL (or came after we gave up): drachtio-srf has ACKed it; end it.
       dialog.bye().catch(() => {});
-      this.#fail({ status: 487, reason: 'Request Terminated', detail: 'answered as it was cancelled; ended with BYE' });
+      this.#fail({ status: 487, reason: 'Request Terminated', detail: 'cancelled; a 2xx crossed the CANCEL and was ended with BYE' });
       return;
     }
     this.#settle();
@@ -165,10 +165,21 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
     const e = (err ?? {}) as UacError;
     if (typeof e.status === 'number') {
       const warning = e.res?.has('Warning') ? warningText(e.res.get('Warning')) : undefined;
-      this.#fail({ status: e.status, reason: e.reason ?? '', ...(warning !== undefined && { detail: warning }) });
+      const detail = e.status === 401 || e.status === 407 ? this.#authDetail(e) : warning;
+      this.#fail({ status: e.status, reason: e.reason ?? '', ...(detail !== undefined && { detail }) });
     } else {
       this.#fail({ status: 503, reason: 'Service Unavailable', detail: errorText(err) });
     }
+  }
+
+  /** Why a 401/407 ended the call: drachtio-srf retries once, with MD5 whatever the challenge asked for. */
+  #authDetail(e: UacError): string {
+    if (!this.dial.credentials) return `the trunk asks for authentication (${e.status}) and no credentials are configured`;
+    const challenge = e.res?.get(e.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate') ?? '';
+    const algorithm = /\balgorithm="?([^",\s]+)/i.exec(challenge)?.[1] ?? 'MD5';
+    if (algorithm.toUpperCase() !== 'MD5') return `digest algorithm ${algorithm} is not supported by drachtio-srf (MD5 only)`;
+    const realm = /\brealm="([^"]*)"/i.exec(challenge)?.[1];
+    return realm === undefined ? 'credentials were refused' : `credentials for realm "${realm}" were refused`;
   }
 
   #fail(failure: DialFailure): void {

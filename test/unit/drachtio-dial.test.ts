@@ -97,12 +97,15 @@ function outcome(call: OutgoingCall): Promise<{ answered: string } | { failed: D
   });
 }
 
-const sipError = (status: number, reason: string, warning?: string) =>
-  Object.assign(new Error(`Sip non-success response: ${status}`), {
-    status,
-    reason,
-    res: { has: (name: string) => name === 'Warning' && warning !== undefined, get: () => warning ?? '' },
-  });
+/** A response as drachtio-srf presents one: status, reason, body, and its headers through has() and get(). */
+function response(status: number, reason: string, headers: Record<string, string> = {}, body = ''): Srf.SrfResponse {
+  const find = (name: string) => Object.entries(headers).find(([n]) => n.toLowerCase() === name.toLowerCase())?.[1];
+  return { status, reason, body, has: (name: string) => find(name) !== undefined, get: find } as unknown as Srf.SrfResponse;
+}
+
+/** What createUAC rejects with on a final non-2xx response. */
+const sipError = (status: number, reason: string, headers: Record<string, string> = {}) =>
+  Object.assign(new Error(`Sip non-success response: ${status}`), { status, reason, res: response(status, reason, headers) });
 
 describe('DrachtioBackend.dial', () => {
   it('asks drachtio-srf for an INVITE to the URI through the trunk, with our From, Call-ID and the extra headers', async () => {
@@ -135,14 +138,16 @@ describe('DrachtioBackend.dial', () => {
     call.on('progress', (...args) => progress.push(args));
     const uac = srf.uacs[0]!;
     for (const [status, reason, body] of [[100, 'Trying', ''], [180, 'Ringing', ''], [183, 'Session Progress', 'v=0\r\n']] as const) {
-      uac.cbProvisional({ status, reason, body } as unknown as Srf.SrfResponse);
+      uac.cbProvisional(response(status, reason, body ? { 'Content-Type': 'application/sdp' } : {}, body));
     }
+    uac.cbProvisional(response(183, 'Session Progress', { 'Content-Type': 'text/plain' }, 'not sdp'));
     const result = outcome(call);
     uac.resolve(new FakeDialog());
     expect(await result).toEqual({ answered: 'v=0\r\nm=audio 4000 RTP/AVP 8 101\r\n' });
     expect(progress).toEqual([
       [180, 'Ringing', undefined],
       [183, 'Session Progress', 'v=0\r\n'],
+      [183, 'Session Progress', undefined],
     ]);
     expect(backend.stats()).toEqual({ dialogs: 1, pendingInvites: 0 });
     await backend.stop();
@@ -158,6 +163,8 @@ describe('DrachtioBackend.dial', () => {
     expect(req.cancels).toBe(1);
     call.cancel();
     expect(req.cancels).toBe(1);
+    call.on('progress', () => expect.unreachable('no progress after cancel()'));
+    srf.uacs[0]!.cbProvisional(response(180, 'Ringing'));
     const result = outcome(call);
     srf.uacs[0]!.reject(sipError(487, 'Request Terminated'));
     expect(await result).toEqual({ failed: { status: 487, reason: 'Request Terminated' } });
@@ -184,8 +191,24 @@ describe('DrachtioBackend.dial', () => {
     const { srf, backend } = await started();
     const call = backend.dial(REQUEST);
     const result = outcome(call);
-    srf.uacs[0]!.reject(sipError(603, 'Decline', '399 sbc.example "caller barred"'));
+    srf.uacs[0]!.reject(sipError(603, 'Decline', { Warning: '399 sbc.example "caller barred"' }));
     expect(await result).toEqual({ failed: { status: 603, reason: 'Decline', detail: 'caller barred' } });
+    await backend.stop();
+  });
+
+  it('says why a 401 or 407 ended the call: no credentials, refused ones, or an algorithm drachtio-srf lacks', async () => {
+    const { srf, backend } = await started();
+    const credentials = { username: 'bridge', password: 's3cret' };
+    const cases = [
+      [REQUEST, sipError(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': 'Digest realm="trunk", nonce="1"' }), 'the trunk asks for authentication (407) and no credentials are configured'],
+      [{ ...REQUEST, credentials }, sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="2", algorithm=MD5' }), 'credentials for realm "trunk" were refused'],
+      [{ ...REQUEST, credentials }, sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="3", algorithm=SHA-256' }), 'digest algorithm SHA-256 is not supported by drachtio-srf (MD5 only)'],
+    ] as const;
+    for (const [request, error, detail] of cases) {
+      const result = outcome(backend.dial(request));
+      srf.uacs.at(-1)!.reject(error);
+      expect(await result).toEqual({ failed: { status: error.status, reason: error.reason, detail } });
+    }
     await backend.stop();
   });
 
