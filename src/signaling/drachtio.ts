@@ -3,19 +3,18 @@
 import { EventEmitter } from 'node:events';
 import Srf from 'drachtio-srf';
 import type { Logger } from 'pino';
+import { DrachtioDialog } from './drachtio-dialog.js';
 import { DrachtioLink, type SrfConnection } from './drachtio-link.js';
-import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
+import { DrachtioOutgoingCall, type SrfUac } from './drachtio-outgoing.js';
 import type { HeaderFields } from './message.js';
 import { parseMessage } from './parser.js';
 import { partyOfHeader } from './party.js';
-import { PendingReoffer } from './reoffer.js';
 import { ALLOW, warningValue } from './responses.js';
 import type {
   BackendStatus,
   DialRequest,
   OutgoingCall,
   Dialog,
-  DialogEvents,
   IncomingCall,
   IncomingCallEvents,
   Party,
@@ -36,10 +35,13 @@ export interface DrachtioOptions {
   readonly log: Logger;
 }
 
+/** How long stop() waits for the BYEs of the dialogs left before it closes the connection anyway. */
+const STOP_BYE_WAIT_MS = 2000;
+
 type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
 
 /** The slice of drachtio-srf's Srf that the adapter uses; tests give it a stand-in. */
-export interface SrfLike extends SrfConnection {
+export interface SrfLike extends SrfConnection, SrfUac {
   invite(handler: Handler): void;
   options(handler: Handler): void;
   createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions): Promise<Srf.Dialog>;
@@ -51,6 +53,7 @@ const newSrf = (): SrfLike => new Srf() as unknown as SrfLike;
 export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
   readonly #dialogs = new Set<DrachtioDialog>();
   readonly #pending = new Set<DrachtioIncomingCall>();
+  readonly #outgoing = new Set<DrachtioOutgoingCall>();
   readonly #link: DrachtioLink;
 
   constructor(
@@ -70,11 +73,19 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
   }
 
   stats(): SipStats {
-    return { dialogs: this.#dialogs.size, pendingInvites: this.#pending.size };
+    // Our own INVITEs still waiting for their outcome count as pending too: idle and leak checks see them.
+    return { dialogs: this.#dialogs.size, pendingInvites: this.#pending.size + this.#outgoing.size };
   }
 
-  dial(_request: DialRequest): OutgoingCall {
-    throw new Error('outbound calls are not implemented by this backend yet');
+  /** Sends the INVITE through drachtio-server to the trunk (`proxy`); drachtio-srf answers 401/407 challenges itself. */
+  dial(request: DialRequest): OutgoingCall {
+    const call = new DrachtioOutgoingCall(this.srf, request, {
+      settled: () => this.#outgoing.delete(call),
+      adopt: (dialog) => this.#dialogs.add(dialog),
+      forget: (dialog) => this.#dialogs.delete(dialog),
+    });
+    this.#outgoing.add(call);
+    return call;
   }
 
   async start(): Promise<void> {
@@ -99,8 +110,14 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
     this.#link.withdraw();
   }
 
-  stop(): Promise<void> {
-    return this.#link.stop();
+  /** Cancels the INVITEs on their way and ends the dialogs left (each BYE bounded), then closes the connection. */
+  async stop(): Promise<void> {
+    for (const call of this.#outgoing) call.abandon('sip backend stopped');
+    const byes = [...this.#dialogs].map((dialog) => dialog.bye().catch(() => {}));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(byes), new Promise<void>((resolve) => (timer = setTimeout(resolve, STOP_BYE_WAIT_MS)))]);
+    clearTimeout(timer);
+    await this.#link.stop();
   }
 
   #refuse(req: Srf.SrfRequest, res: Srf.SrfResponse): boolean {
@@ -197,95 +214,5 @@ class DrachtioIncomingCall extends EventEmitter<IncomingCallEvents> implements I
   #settle(): void {
     this.#settled = true;
     this.ctx.settled();
-  }
-}
-
-class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
-  #over = false;
-  #bye: Promise<void> | undefined;
-  readonly #ready: Promise<Srf.Dialog | undefined>;
-  #localSdp: string;
-  /** A re-offer the application has not answered yet. */
-  #reoffer: PendingReoffer | undefined;
-
-  constructor(
-    readonly callId: string,
-    localSdp: string,
-    created: Promise<Srf.Dialog>,
-    private readonly ended: () => void,
-  ) {
-    super();
-    this.#localSdp = localSdp;
-    this.#ready = created.then(
-      (dialog) => {
-        this.#wire(dialog);
-        return dialog;
-      },
-      () => {
-        // The 200 OK could not be sent (the caller cancelled or the connection to drachtio broke).
-        this.#end();
-        this.emit('bye');
-        return undefined;
-      },
-    );
-  }
-
-  bye(): Promise<void> {
-    this.#bye ??= this.#ready.then(async (dialog) => {
-      if (!dialog || this.#over) return;
-      this.#end();
-      await dialog.destroy();
-    });
-    return this.#bye;
-  }
-
-  #wire(dialog: Srf.Dialog): void {
-    dialog.on('ack', () => this.emit('confirmed'));
-    dialog.on('destroy', (req: Srf.SrfRequest) => {
-      if (this.#over) return;
-      this.#end();
-      // A BYE drachtio-server sent itself (it does when no ACK comes) reaches us as coming from the "application".
-      const fromServer = (req as Srf.SrfRequest & { meta?: { source?: string } }).meta?.source === 'application';
-      this.emit(fromServer ? 'ackTimeout' : 'bye');
-    });
-    // The 200 waits for the application's answer, made from the new offer.
-    const reoffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      if (!req.body) {
-        res.send(200, { body: this.#localSdp, headers: { 'Content-Type': 'application/sdp' } });
-        return;
-      }
-      const pending = new PendingReoffer(
-        req.body,
-        (status, phrase, answer) => {
-          if (this.#reoffer === pending) this.#reoffer = undefined;
-          if (answer && 'sdp' in answer) res.send(200, { body: answer.sdp, headers: { 'Content-Type': 'application/sdp' } });
-          else res.send(status, phrase, { headers: answer ? { Warning: answer.warning } : {} });
-        },
-        (answerSdp) => {
-          this.#localSdp = answerSdp;
-          dialog.local.sdp = answerSdp;
-        },
-      );
-      this.#reoffer = pending;
-      if (this.listenerCount('reoffer') === 0) pending.accept(this.#localSdp);
-      else this.emit('reoffer', pending);
-    };
-    dialog.on('modify', reoffer);
-    dialog.on('update', reoffer);
-    dialog.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
-      const press = parseDtmfInfo(req.has('Content-Type') ? req.get('Content-Type') : '', req.body ?? '');
-      if (!press) {
-        res.send(415, { headers: { Accept: DTMF_INFO_TYPES.join(', ') } });
-        return;
-      }
-      res.send(200);
-      this.emit('dtmf', press.digit, press.durationMs);
-    });
-  }
-
-  #end(): void {
-    this.#over = true;
-    this.#reoffer?.terminate();
-    this.ended();
   }
 }

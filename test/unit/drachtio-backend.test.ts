@@ -113,6 +113,9 @@ class FakeSrf extends EventEmitter implements SrfLike {
     this.uas.push({ req: req as unknown as FakeRequest, localSdp: opts.localSdp, dialog });
     return Promise.resolve(dialog as unknown as Srf.Dialog);
   }
+  createUAC(): Promise<Srf.Dialog> {
+    return Promise.reject(new Error('outbound calls are tested in drachtio-dial.test.ts'));
+  }
 
   /** drachtio-server delivering an INVITE; returns the call the backend emitted and the response object. */
   deliver(backend: DrachtioBackend, raw: string, source?: string): { call: IncomingCall; req: FakeRequest; res: FakeResponse } {

@@ -1,0 +1,110 @@
+// One SIP dialog as drachtio-srf holds it, in either direction (we answered the INVITE or sent it), adapted to the
+// Dialog the call layer knows: BYE both ways, re-offers through the reoffer contract, DTMF in INFO.
+import { EventEmitter } from 'node:events';
+import type Srf from 'drachtio-srf';
+import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
+import { PendingReoffer } from './reoffer.js';
+import type { Dialog, DialogEvents } from './types.js';
+
+export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
+  #over = false;
+  #bye: Promise<void> | undefined;
+  readonly #ready: Promise<Srf.Dialog | undefined>;
+  #localSdp: string;
+  /** A re-offer the application has not answered yet. */
+  #reoffer: PendingReoffer | undefined;
+
+  /**
+   * `created` is createUAS's promise (we answered: the dialog is confirmed by the caller's ACK), or the dialog
+   * createUAC resolved with (we called: drachtio-srf has sent our ACK, so `confirmed` follows at once).
+   */
+  constructor(
+    readonly callId: string,
+    localSdp: string,
+    created: Promise<Srf.Dialog> | Srf.Dialog,
+    private readonly ended: () => void,
+  ) {
+    super();
+    this.#localSdp = localSdp;
+    if (!(created instanceof Promise)) {
+      this.#wire(created);
+      this.#ready = Promise.resolve(created);
+      // After the caller has its `answered` event and could listen, as the embedded stack's ACK comes.
+      setImmediate(() => {
+        if (!this.#over) this.emit('confirmed');
+      });
+      return;
+    }
+    this.#ready = created.then(
+      (dialog) => {
+        this.#wire(dialog);
+        return dialog;
+      },
+      () => {
+        // The 200 OK could not be sent (the caller cancelled or the connection to drachtio broke).
+        this.#end();
+        this.emit('bye');
+        return undefined;
+      },
+    );
+  }
+
+  bye(): Promise<void> {
+    this.#bye ??= this.#ready.then(async (dialog) => {
+      if (!dialog || this.#over) return;
+      this.#end();
+      await dialog.destroy();
+    });
+    return this.#bye;
+  }
+
+  #wire(dialog: Srf.Dialog): void {
+    dialog.on('ack', () => this.emit('confirmed'));
+    dialog.on('destroy', (req: Srf.SrfRequest) => {
+      if (this.#over) return;
+      this.#end();
+      // A BYE drachtio-server sent itself (it does when no ACK comes) reaches us as coming from the "application".
+      const fromServer = (req as Srf.SrfRequest & { meta?: { source?: string } }).meta?.source === 'application';
+      this.emit(fromServer ? 'ackTimeout' : 'bye');
+    });
+    // The 200 waits for the application's answer, made from the new offer.
+    const reoffer = (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      if (!req.body) {
+        res.send(200, { body: this.#localSdp, headers: { 'Content-Type': 'application/sdp' } });
+        return;
+      }
+      const pending = new PendingReoffer(
+        req.body,
+        (status, phrase, answer) => {
+          if (this.#reoffer === pending) this.#reoffer = undefined;
+          if (answer && 'sdp' in answer) res.send(200, { body: answer.sdp, headers: { 'Content-Type': 'application/sdp' } });
+          else res.send(status, phrase, { headers: answer ? { Warning: answer.warning } : {} });
+        },
+        (answerSdp) => {
+          this.#localSdp = answerSdp;
+          dialog.local.sdp = answerSdp;
+        },
+      );
+      this.#reoffer = pending;
+      if (this.listenerCount('reoffer') === 0) pending.accept(this.#localSdp);
+      else this.emit('reoffer', pending);
+    };
+    dialog.on('modify', reoffer);
+    dialog.on('update', reoffer);
+    dialog.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      const press = parseDtmfInfo(req.has('Content-Type') ? req.get('Content-Type') : '', req.body ?? '');
+      if (!press) {
+        res.send(415, { headers: { Accept: DTMF_INFO_TYPES.join(', ') } });
+        return;
+      }
+      res.send(200);
+      this.emit('dtmf', press.digit, press.durationMs);
+    });
+  }
+
+  #end(): void {
+    this.#over = true;
+    this.#reoffer?.terminate();
+    this.ended();
+  }
+}
