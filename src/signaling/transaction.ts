@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipMessage, type SipRequest, type SipResponse, type Via } from './message.js';
 import { serializeRequest, serializeResponse } from './serializer.js';
+import { InviteClientTransaction, type InviteClientUser } from './transaction-invite-client.js';
 import type { Destination, Flow, SipTransport } from './transport.js';
 
 export interface SipTimers {
@@ -231,7 +232,7 @@ interface TransactionEvents {
 
 export class TransactionLayer extends EventEmitter<TransactionEvents> {
   readonly #server = new Map<string, ServerTransaction>();
-  readonly #client = new Map<string, ClientTransaction>();
+  readonly #client = new Map<string, ClientTransaction | InviteClientTransaction>();
 
   constructor(
     readonly transport: SipTransport,
@@ -244,7 +245,7 @@ export class TransactionLayer extends EventEmitter<TransactionEvents> {
   /** A message the transport received and the user agent admitted. */
   receive(message: SipMessage, flow: Flow): void {
     if (message.kind === 'request') this.#onRequest(message, flow);
-    else this.#client.get(clientKey(message.via[0].params.get('branch') ?? '', message.cseq.method))?.received(message);
+    else this.#client.get(clientKey(message.via[0].params.get('branch') ?? '', message.cseq.method))?.received(message, flow);
   }
 
   get size(): { server: number; client: number } {
@@ -264,7 +265,16 @@ export class TransactionLayer extends EventEmitter<TransactionEvents> {
     return tx.result;
   }
 
-  forget(tx: ServerTransaction | ClientTransaction): void {
+  /** Sends an INVITE whose top Via carries `branch`; responses go to `user`. */
+  invite(request: OutgoingRequest, dest: Destination, branch: string, user: InviteClientUser): InviteClientTransaction {
+    const key = clientKey(branch, 'INVITE');
+    const tx = new InviteClientTransaction(this, key, request, dest, user);
+    // A synchronous transport failure may already have ended it.
+    if (tx.state !== 'terminated') this.#client.set(key, tx);
+    return tx;
+  }
+
+  forget(tx: ServerTransaction | ClientTransaction | InviteClientTransaction): void {
     if (tx instanceof ServerTransaction) {
       if (this.#server.get(tx.key) === tx) this.#server.delete(tx.key);
     } else if (this.#client.get(tx.key) === tx) {

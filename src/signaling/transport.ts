@@ -139,6 +139,8 @@ function connectionKey(protocol: Protocol, host: string, port: number): string {
 
 export class SipTransport extends EventEmitter<TransportEvents> {
   readonly #connections = new Map<string, Connection>();
+  /** Connections we are opening: requests sent meanwhile wait for the same one. */
+  readonly #connecting = new Map<string, Promise<Connection>>();
   readonly #servers: Array<net.Server> = [];
   readonly #perSource = new Map<string, number>();
   #tlsServer: tls.Server | undefined;
@@ -198,7 +200,7 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     const connection =
       (dest.connection?.open && dest.connection.protocol === dest.protocol ? dest.connection : undefined) ??
       this.#connections.get(connectionKey(dest.protocol, dest.host, dest.port)) ??
-      (await this.#connect(dest.protocol, dest.host, dest.port));
+      (await this.#connectOnce(dest.protocol, dest.host, dest.port));
     await connection.write(data);
   }
 
@@ -316,6 +318,16 @@ export class SipTransport extends EventEmitter<TransportEvents> {
         connection.closeAfterWrites();
       }
     }
+  }
+
+  #connectOnce(protocol: 'tcp' | 'tls', host: string, port: number): Promise<Connection> {
+    const key = connectionKey(protocol, host, port);
+    let pending = this.#connecting.get(key);
+    if (!pending) {
+      pending = this.#connect(protocol, host, port).finally(() => this.#connecting.delete(key));
+      this.#connecting.set(key, pending);
+    }
+    return pending;
   }
 
   #connect(protocol: 'tcp' | 'tls', host: string, port: number): Promise<Connection> {
