@@ -54,6 +54,7 @@ function issueText(issues: readonly z.core.$ZodIssue[]): string {
   const issue = issues[0]!;
   const path = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') return `${[path, issue.keys[0]].filter(Boolean).join('.')}: unknown field`;
+  if (issue.code === 'invalid_key') return `${path}: ${issue.issues[0]?.message ?? issue.message}`;
   return `${path || 'body'}: ${issue.message}`;
 }
 
