@@ -122,8 +122,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       if (byBot && !this.#dialog) this.end({ by: 'bot', reason: 'bot closed the stream before the answer' });
     });
 
-    await new Promise<void>((resolve) => this.ticket.ready(resolve));
-    if (this.#ended) return;
+    // The port is bound before the call waits its turn, so that its INVITE leaves when the pacer says.
     try {
       this.#rtp = await options.media.pool.bind();
     } catch (err) {
@@ -134,7 +133,10 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       this.#releasePort();
       return;
     }
-    this.#dial(this.#rtp);
+    const rtp = this.#rtp;
+    this.ticket.ready(() => {
+      if (!this.#ended) this.#dial(rtp);
+    });
   }
 
   #dial(rtp: BoundRtpSocket): void {

@@ -8,7 +8,7 @@ import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { tracedMessages } from '../helpers/sipp.js';
-import { freeUdpPort, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { freeUdpPort, receivedAt, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
 
 const TOKEN = 'outbound-test-token';
@@ -19,7 +19,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(flow: (rtpPort: number) => TrunkFlow, overrides: BridgeConfigInput = {}) {
+async function setup(flow: (rtpPort: number) => TrunkFlow, overrides: BridgeConfigInput = {}, trunkExtra: Record<string, unknown> = {}, calls = 1) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
   const peer = await RtpPeer.open();
@@ -27,10 +27,10 @@ async function setup(flow: (rtpPort: number) => TrunkFlow, overrides: BridgeConf
   const webhook = await WebhookServer.start();
   cleanup.push(() => webhook.close());
   const sipPort = await freeUdpPort();
-  const trunk = runTrunk(sipPort, flow(peer.port));
+  const trunk = runTrunk(sipPort, flow(peer.port), 20_000, calls);
   const bridge = await startTestBridge({
     api: { token: TOKEN },
-    trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=udp`, fromDomain: 'acme.pstn.example.com', headers: { 'X-Campaign': 'default' } }],
+    trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=udp`, fromDomain: 'acme.pstn.example.com', headers: { 'X-Campaign': 'default' }, ...trunkExtra }],
     bot: { defaultUrl: bot.url },
     webhook: { url: `${webhook.url}/status` },
     ...overrides,
@@ -116,6 +116,29 @@ describe('outbound calls through SIPp as the trunk', () => {
     await idle(s.bridge);
   }, 30_000);
 
+  it('carries DTMF both ways on telephone-event 101, and hangs up with BYE when the bot closes', async () => {
+    const s = await setup((rtpPort) => ({ kind: 'answer-await-bye', rtpPort, timeoutMs: 10_000 }));
+    const sid = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await s.bot.connection(0);
+    await conn.waitForEvent('start');
+    const bridgeRtp = await bridgeRtpAddress(s.peer);
+    await s.peer.sendDtmf(bridgeRtp, 101, ['5'], 100);
+    await conn.until((m) => m.some((x) => x.event === 'dtmf'), 5000, 'dtmf');
+    expect(conn.messages.find((m) => m.event === 'dtmf')).toMatchObject({ dtmf: { digit: '5' } });
+    conn.send({ event: 'dtmf', stream_sid: conn.streamSid, dtmf: { digit: '9' } });
+    const deadline = Date.now() + 3000;
+    while (!s.peer.received.some((p) => p.payloadType === 101) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const events = s.peer.received.filter((p) => p.payloadType === 101);
+    expect(events.length).toBeGreaterThan(0);
+    expect(events[0]!.payload[0]).toBe(9);
+    conn.ws.close(1000, 'done');
+    expectSippPassed(await s.trunk);
+    expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'bot', end_reason: 'bot closed the stream' });
+    await s.webhook.until(3);
+    expect(s.webhook.posts[2]!.body.dtmf).toBe('5');
+    await idle(s.bridge);
+  }, 30_000);
+
   it('reports 486 as busy; the bot got `connected` and never `start`', async () => {
     const s = await setup(() => ({ kind: 'reject', status: 486, phrase: 'Busy Here' }));
     const sid = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
@@ -137,6 +160,23 @@ describe('outbound calls through SIPp as the trunk', () => {
     const result = await s.trunk;
     expectSippPassed(result);
     expect(tracedMessages(result).some((m) => m.startsWith('CANCEL '))).toBe(true);
+    await idle(s.bridge);
+  }, 30_000);
+
+  it("paces INVITEs to the trunk's callsPerSecond: a flood of POSTs reaches SIPp at least 1/cps apart, none lost", async () => {
+    const s = await setup(() => ({ kind: 'reject', status: 486, phrase: 'Busy Here' }), {}, { callsPerSecond: 10 }, 20);
+    const answers = await Promise.all(Array.from({ length: 20 }, () => s.api('POST', '/v1/calls', CALL)));
+    expect(answers.map((a) => a.status)).toEqual(Array(20).fill(201));
+    const result = await s.trunk;
+    expectSippPassed(result);
+    const times = receivedAt(result, 'INVITE');
+    expect(times).toHaveLength(20);
+    // The pacer lets calls go >= 100 ms apart (test/unit/trunks.test.ts pins that to the ms). SIPp stamps an INVITE
+    // when it reads it, which on a loaded machine is up to some ms late: a single gap may look short by that much, the
+    // flood as a whole may not.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(80);
+    expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(19 * 100 - 5);
+    for (const a of answers) expect((await finalRecord(s.api, a.body.call_sid)).status).toBe('busy');
     await idle(s.bridge);
   }, 30_000);
 });

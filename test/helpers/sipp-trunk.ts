@@ -129,14 +129,29 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** Starts SIPp as a UAS on `port` (UDP) running `flow` once; resolves when it exits. */
-export function runTrunk(port: number, flow: TrunkFlow, timeoutMs = 20_000): Promise<SippResult> {
+/** Starts SIPp as a UAS on `port` (UDP) running `flow` for `calls` calls; resolves when it exits. */
+export function runTrunk(port: number, flow: TrunkFlow, timeoutMs = 20_000, calls = 1): Promise<SippResult> {
   return runSipp({
     scenario: { xml: trunkScenario(flow) },
     transport: 'u1',
     // SIPp needs a remote address even as a UAS; it answers wherever requests come from.
     target: { host: '127.0.0.1', port: 9 },
     timeoutMs,
-    extraArgs: ['-p', String(port)],
+    extraArgs: ['-p', String(port), '-m', String(calls)],
   });
+}
+
+/** When SIPp received each request with `method` (first of each Call-ID), from its message trace, in ms. */
+export function receivedAt(result: SippResult, method: string): number[] {
+  const seen = new Set<string>();
+  const times: number[] = [];
+  const blockPattern = /^-+ (\d{4}-\d\d-\d\d) (\d\d):(\d\d):(\d\d\.\d+)\n\w+ message received[^\n]*\n\n([^\n]*)\n([\s\S]*?)(?=^-{5,}|(?![\s\S]))/gm;
+  for (const [, , h, m, sec, startLine, rest] of result.messages.matchAll(blockPattern)) {
+    if (!startLine!.startsWith(`${method} `)) continue;
+    const callId = /^Call-ID:\s*(.*)$/im.exec(rest!)?.[1]?.trim() ?? '';
+    if (seen.has(callId)) continue;
+    seen.add(callId);
+    times.push(((Number(h) * 60 + Number(m)) * 60 + Number(sec)) * 1000);
+  }
+  return times;
 }
