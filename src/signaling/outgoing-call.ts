@@ -18,6 +18,8 @@ import type { DialFailure, DialRequest, OutgoingCall, OutgoingCallEvents } from 
 export interface DialContext extends DialogContext {
   /** Our Contact URI (with angle brackets) for requests sent over a protocol. */
   contactFor(protocol: Protocol): string;
+  /** The address family our socket for a protocol can send to. */
+  family(protocol: Protocol): 4 | 6;
   adopt(dialog: SipDialog): void;
   /** The INVITE ended: answered or failed. */
   settled(call: OutgoingInvite): void;
@@ -79,7 +81,7 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
     let host = hop.host;
     if (net.isIP(host) === 0) {
       try {
-        host = (await lookup(host)).address;
+        host = (await lookup(host, { family: this.ctx.family(hop.protocol) })).address;
       } catch (err) {
         this.#fail({ status: 503, reason: 'Service Unavailable', detail: `cannot resolve ${hop.host}: ${(err as Error).message}` });
         return;

@@ -86,6 +86,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     this.#dialCtx = {
       ...this.#ctx,
       contactFor: (protocol) => `<sip:${this.#sentBy(protocol)}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`,
+      family: (protocol) => (net.isIPv6(this.#transport.listening[protocol]?.host ?? '') ? 6 : 4),
       settled: (call) => this.#outgoing.delete(call),
     };
   }

@@ -1,0 +1,152 @@
+// The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE.
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import { afterEach, expect, it } from 'vitest';
+import type { EmbeddedSipBackend } from '../../src/signaling/index.js';
+import type { SipMessage, SipRequest } from '../../src/signaling/message.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { answered, dialRequest, expectIdle, outcome, startBackend, UAC_TIMERS } from '../helpers/uac.js';
+
+let backend: EmbeddedSipBackend | undefined;
+let peer: SipTestClient | undefined;
+
+afterEach(async () => {
+  if (backend) await expectIdle(backend);
+  await backend?.stop();
+  peer?.close();
+  backend = undefined;
+  peer = undefined;
+});
+
+async function udpPeer(): Promise<SipTestClient> {
+  backend = await startBackend();
+  peer = await SipTestClient.open('udp', { host: '127.0.0.1', port: backend.listening.udp!.port });
+  return peer;
+}
+
+/** A response to a request from the peer, To tag and extra lines added. */
+function reply(request: SipRequest, status: string, toTag: string | undefined, extra: string[] = [], body = ''): string {
+  const to = request.headers.get('to')!;
+  return [
+    `SIP/2.0 ${status}`,
+    ...request.headers.getAll('via').map((via) => `Via: ${via}`),
+    `From: ${request.headers.get('from')}`,
+    `To: ${toTag && !to.includes(';tag=') ? `${to};tag=${toTag}` : to}`,
+    `Call-ID: ${request.callId}`,
+    `CSeq: ${request.headers.get('cseq')}`,
+    ...extra,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+const SDP = 'v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 41000 RTP/AVP 8\r\n';
+
+const isRequest = (method: string, toTag?: string) => (m: SipMessage) =>
+  m.kind === 'request' && m.method === method && (toTag === undefined || m.to.params.get('tag') === toTag);
+
+it('resends the INVITE over UDP at T1 doubling and fails with 408 at Timer B', async () => {
+  const client = await udpPeer();
+  const started = Date.now();
+  const result = await outcome(backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`)));
+  expect(result).toMatchObject({ failed: { status: 408 } });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(64 * UAC_TIMERS.t1 - 20);
+  // Sent at 0, T1, 3T1, 7T1, 15T1, 31T1, 63T1 (the last may race Timer B at 64T1).
+  const invites = client.count(isRequest('INVITE'));
+  expect(invites).toBeGreaterThanOrEqual(6);
+  expect(invites).toBeLessThanOrEqual(7);
+});
+
+it('sends the INVITE once over TCP and still fails with 408 at Timer B', async () => {
+  backend = await startBackend();
+  let data = '';
+  const server = net.createServer((socket) => socket.on('data', (chunk: Buffer) => (data += chunk.toString())));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const result = await outcome(backend.dial(dialRequest(`sip:127.0.0.1:${port};transport=tcp`)));
+    expect(result).toMatchObject({ failed: { status: 408 } });
+    expect(data.match(/^INVITE /gm)).toHaveLength(1);
+  } finally {
+    await backend.stop();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+it('ACKs a retransmitted 200 again with the same ACK', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  const invite = (await client.request('INVITE')) as SipRequest;
+  const ok = reply(invite, '200 OK', 'callee', [`Contact: <sip:peer@127.0.0.1:${client.localPort}>`], SDP);
+  client.send(ok);
+  const [dialog] = await answered(call);
+  await client.request('ACK');
+  client.send(ok);
+  await client.waitFor(isRequest('ACK'), 'the second ACK', 5000, client.received.findIndex(isRequest('ACK')) + 1);
+  const acks = client.raw.map((data) => data.toString()).filter((text) => text.startsWith('ACK '));
+  expect(acks).toHaveLength(2);
+  expect(acks[1]).toBe(acks[0]);
+  const hangup = dialog.bye();
+  client.send(reply((await client.request('BYE')) as SipRequest, '200 OK', undefined));
+  await hangup;
+});
+
+it('ACKs both 2xx of a forked INVITE, keeps the first dialog and ends the second with BYE', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:localhost:${client.localPort}`));
+  let answers = 0;
+  call.on('answered', () => answers++);
+  const invite = (await client.request('INVITE')) as SipRequest;
+  const contact = `Contact: <sip:peer@127.0.0.1:${client.localPort}>`;
+  client.send(reply(invite, '200 OK', 'first', [contact], SDP));
+  client.send(reply(invite, '200 OK', 'second', [contact], SDP));
+  const [dialog] = await answered(call);
+  await client.waitFor(isRequest('ACK', 'first'), 'ACK of the first 2xx');
+  await client.waitFor(isRequest('ACK', 'second'), 'ACK of the second 2xx');
+  const bye = (await client.waitFor(isRequest('BYE', 'second'), 'BYE of the second dialog')) as SipRequest;
+  client.send(reply(bye, '200 OK', undefined));
+  expect(client.count(isRequest('BYE', 'first'))).toBe(0);
+
+  const hangup = dialog.bye();
+  const ours = (await client.waitFor(isRequest('BYE', 'first'), 'our BYE')) as SipRequest;
+  client.send(reply(ours, '200 OK', undefined));
+  await hangup;
+  expect(answers).toBe(1);
+});
+
+it('answers a 407 with Proxy-Authorization once and fails when the same realm challenges again', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`, { credentials: { username: 'bob', password: 'zanzibar' } }));
+  const first = (await client.request('INVITE')) as SipRequest;
+  const challenge = 'Proxy-Authenticate: Digest realm="biloxi.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", qop="auth", opaque=""';
+  client.send(reply(first, '407 Proxy Authentication Required', 'p1', [challenge]));
+  const second = (await client.waitFor((m) => isRequest('INVITE')(m) && m.cseq.seq === 2, 'the INVITE with credentials')) as SipRequest;
+  expect(client.count((m) => isRequest('ACK')(m) && m.cseq.seq === 1)).toBe(1);
+  const credentials = second.headers.get('proxy-authorization')!;
+  const param = (name: string) => new RegExp(`${name}="?([^",]*)"?`).exec(credentials)?.[1];
+  const md5 = (text: string) => createHash('md5').update(text).digest('hex');
+  const ha1 = md5('bob:biloxi.com:zanzibar');
+  const ha2 = md5(`INVITE:${param('uri')}`);
+  expect(param('uri')).toBe(first.uri);
+  expect(param('response')).toBe(md5(`${ha1}:dcd98b7102dd2f0e8b11d0f600bfb0c093:00000001:${param('cnonce')}:auth:${ha2}`));
+  expect(second.headers.get('authorization')).toBeUndefined();
+
+  client.send(reply(second, '407 Proxy Authentication Required', 'p2', [challenge]));
+  expect(await outcome(call)).toMatchObject({ failed: { status: 407, detail: expect.stringContaining('refused') } });
+  await client.waitFor((m) => isRequest('ACK')(m) && m.cseq.seq === 2, 'ACK of the second 407');
+});
+
+it('stop() abandons an INVITE in progress: failed 503, nothing left behind', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  const result = outcome(call);
+  await client.request('INVITE');
+  await backend!.stop();
+  expect(await result).toMatchObject({ failed: { status: 503 } });
+  expect(backend!.stats()).toMatchObject({ dialogs: 0, pendingInvites: 0, transactions: 0 });
+  const sent = client.received.length;
+  await new Promise((resolve) => setTimeout(resolve, 4 * UAC_TIMERS.t1));
+  expect(client.received.length).toBe(sent);
+});
