@@ -19,7 +19,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(flow: (rtpPort: number) => TrunkFlow, overrides: BridgeConfigInput = {}, trunkExtra: Record<string, unknown> = {}, calls = 1) {
+async function setup(flow: (rtpPort: number) => TrunkFlow | { readonly file: string }, overrides: BridgeConfigInput = {}, trunkExtra: Record<string, unknown> = {}, calls = 1) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
   const peer = await RtpPeer.open();
@@ -136,6 +136,19 @@ describe('outbound calls through SIPp as the trunk', () => {
     expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'bot', end_reason: 'bot closed the stream' });
     await s.webhook.until(3);
     expect(s.webhook.posts[2]!.body.dtmf).toBe('5');
+    await idle(s.bridge);
+  }, 30_000);
+
+  it("answers the trunk's digest challenge with the trunk's credentials (test/sipp/trunk-auth.xml)", async () => {
+    const s = await setup(() => ({ file: 'test/sipp/trunk-auth.xml' }), {}, { username: 'alice', password: 'wonderland' });
+    const sid = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await s.bot.connection(0);
+    await conn.waitForEvent('start');
+    expect((await s.api('DELETE', `/v1/calls/${sid}`)).status).toBe(202);
+    const result = await s.trunk;
+    expectSippPassed(result);
+    expect(tracedMessages(result).filter((m) => m.startsWith('INVITE ')).at(-1)).toMatch(/^Authorization: Digest username="alice"/m);
+    expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'completed', sip_status: 200 });
     await idle(s.bridge);
   }, 30_000);
 

@@ -129,10 +129,10 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** Starts SIPp as a UAS on `port` (UDP) running `flow` for `calls` calls; resolves when it exits. */
-export function runTrunk(port: number, flow: TrunkFlow, timeoutMs = 20_000, calls = 1): Promise<SippResult> {
+/** Starts SIPp as a UAS on `port` (UDP) running `flow` (or a scenario file) for `calls` calls; resolves when it exits. */
+export function runTrunk(port: number, flow: TrunkFlow | { readonly file: string }, timeoutMs = 20_000, calls = 1): Promise<SippResult> {
   return runSipp({
-    scenario: { xml: trunkScenario(flow) },
+    scenario: 'file' in flow ? flow : { xml: trunkScenario(flow) },
     transport: 'u1',
     // SIPp needs a remote address even as a UAS; it answers wherever requests come from.
     target: { host: '127.0.0.1', port: 9 },
