@@ -133,7 +133,6 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     allowedTargets: config.transfer.allowedTargets,
     backend,
     call: callOptions,
-    accountSid: config.api.accountSid,
     maxConcurrentCalls: config.limits.maxConcurrentCalls,
     headerLimits: config.limits,
     routing,

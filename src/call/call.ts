@@ -7,6 +7,7 @@ import {
   accountSid,
   BotConnectError,
   customHeaderProblem,
+  DEFAULT_ACCOUNT_SID,
   redactUrl,
   routeCall,
   type BotAddressPolicy,
@@ -15,14 +16,14 @@ import {
   type RouteDecision,
   type RoutingOptions,
 } from '../bot/index.js';
-import type { MediaSession, MediaStats, RelaySession } from '../media/index.js';
+import type { MediaSession, RelaySession } from '../media/index.js';
 import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
 import { BotLink, connectBot, type BotLinkSettings } from './bot-link.js';
-import { mediaReport, openMediaSession, type CallMediaSettings } from './media.js';
+import { openMediaSession, type CallMediaSettings } from './media.js';
 import { ReofferAnswerer } from './reoffer.js';
-import { statusOfFailure, type CallRecord, type CallStatus } from './records.js';
-import type { CallObserver, CallReport } from './report.js';
+import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallStatus } from './records.js';
+import { reportOf, type CallObserver, type CallReport } from './report.js';
 
 export interface CallOptions {
   readonly log: Logger;
@@ -107,7 +108,7 @@ export class Call extends EventEmitter<CallEvents> {
     super();
     const header = (name: string) => invite.headers.find(([n]) => n.toLowerCase() === name)?.[1]?.trim();
     this.callSid = header(RESERVED_CALL_SID) || randomUUID().replace(/-/g, '');
-    this.accountSid = accountSid(invite.headers) ?? 'self-hosted';
+    this.accountSid = accountSid(invite.headers) ?? DEFAULT_ACCOUNT_SID;
     this.log = options.log.child({ call_sid: this.callSid });
     invite.once('cancel', () => this.end({ by: 'caller', reason: 'cancel' }));
   }
@@ -334,7 +335,7 @@ export class Call extends EventEmitter<CallEvents> {
     const rejected = this.#link?.rejected ?? this.#bot?.rejected;
     this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(rejected && { botMessagesRefused: rejected }) }, 'call ended');
     this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : statusOfFailure(sipStatus), sipStatus, cause };
-    const report = this.#buildReport(cause, sipStatus, media);
+    const report = reportOf(this.#facts(), media);
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     void Promise.allSettled([bye, this.#relay?.delete()]).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
@@ -342,52 +343,37 @@ export class Call extends EventEmitter<CallEvents> {
     });
   }
 
-  #buildReport(cause: EndCause, sipStatus: number, media: MediaStats | undefined): CallReport {
+  #facts(): CallFacts {
     const { invite } = this;
-    const endedAt = new Date();
-    const answeredAt = this.#answeredAt;
+    const final = this.#final;
     return {
-      call_sid: this.callSid,
-      stream_sid: this.streamSid,
-      account_sid: this.accountSid,
-      sip_call_id: invite.callId,
+      callSid: this.callSid,
+      streamSid: this.streamSid,
+      accountSid: this.accountSid,
+      sipCallId: invite.callId,
+      direction: 'inbound',
       from: invite.from.user ?? invite.from.uri,
       to: invite.to.user ?? invite.to.uri,
-      custom_parameters: this.#route?.customParameters ?? {},
-      started_at: this.#startedAt.toISOString(),
-      answered_at: answeredAt?.toISOString() ?? null,
-      ended_at: endedAt.toISOString(),
-      duration_s: answeredAt ? (endedAt.getTime() - answeredAt.getTime()) / 1000 : 0,
-      disconnected_by: cause.by,
-      end_reason: cause.reason,
-      sip_status: sipStatus,
-      bot_connect_ms: this.#botConnectMs === undefined ? null : Math.round(this.#botConnectMs * 10) / 10,
+      trunk: null,
+      customParameters: this.#route?.customParameters ?? {},
+      status: final?.status ?? (this.#answeredAt ? 'in-progress' : 'queued'),
+      sipStatus: final?.sipStatus ?? (this.#answeredAt ? 200 : null),
+      createdAt: this.#startedAt,
+      answeredAt: this.#answeredAt,
+      endedAt: this.#endedAt,
+      cause: final?.cause,
+      botConnectMs: this.#botConnectMs,
       dtmf: this.#link?.dtmf ?? '',
-      media: mediaReport(media),
     };
   }
 
   /**
    * The API's view. Inbound: `queued` while the bot is being connected (the INVITE waits), `in-progress` once
-   * answered; then `completed`, `canceled` (the caller's CANCEL), or `failed`/`busy`/`no-answer` by the rejection.
+   * answered; then `completed`, `canceled` (the caller's CANCEL or DELETE), or `failed`/`busy`/`no-answer` by the
+   * rejection's status.
    */
   record(): CallRecord {
-    const final = this.#final;
-    return {
-      call_sid: this.callSid,
-      stream_sid: this.streamSid,
-      direction: 'inbound',
-      from: this.invite.from.user ?? this.invite.from.uri,
-      to: this.invite.to.user ?? this.invite.to.uri,
-      trunk: null,
-      status: final?.status ?? (this.#answeredAt ? 'in-progress' : 'queued'),
-      sip_status: final?.sipStatus ?? (this.#answeredAt ? 200 : null),
-      created_at: this.#startedAt.toISOString(),
-      answered_at: this.#answeredAt?.toISOString() ?? null,
-      ended_at: this.#endedAt?.toISOString() ?? null,
-      disconnected_by: final?.cause.by ?? null,
-      end_reason: final?.cause.reason ?? null,
-      custom_parameters: this.#route?.customParameters ?? {},
-    };
+    return recordOf(this.#facts());
   }
+
 }

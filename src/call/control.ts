@@ -29,7 +29,6 @@ export interface CallControlOptions {
   readonly allowedTargets: readonly RegExp[];
   readonly backend: SipBackend;
   readonly call: CallOptions;
-  readonly accountSid: string;
   readonly maxConcurrentCalls: number;
   readonly headerLimits: HeaderLimits;
   readonly routing: RoutingOptions;
@@ -67,6 +66,8 @@ export class CallControl extends EventEmitter<CallControlEvents> {
   place(request: PlaceRequest): OutboundCall | Refusal {
     const { options, manager } = this;
     if (!manager.accepting) return { status: 503, error: 'the bridge is shutting down', retryAfter: 30 };
+    // Our offer would carry the bridge's own address where rtpengine is meant to face the carrier.
+    if (options.call.media.relay) return { status: 503, error: 'outbound calls do not go through media.relay rtpengine yet' };
     const outages = options.outages();
     if (outages.length > 0) return { status: 503, error: outages.join('; '), retryAfter: 5 };
     const trunk = pickTrunk(options.trunks, request.trunk);
@@ -101,7 +102,7 @@ export class CallControl extends EventEmitter<CallControlEvents> {
         ...(request.webhookUrl && { webhookUrl: request.webhookUrl }),
         ringTimeoutMs: request.ringTimeoutS * 1000,
       },
-      { ...options.call, backend: options.backend, accountSid: options.accountSid },
+      { ...options.call, backend: options.backend },
       ticket,
     );
     this.#perTrunk.set(trunk.name, onTrunk + 1);

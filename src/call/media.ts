@@ -1,8 +1,8 @@
 // A call's media session from what its SDP exchange settled, with the call's media settings (both directions).
 import type { Logger } from 'pino';
-import { MediaSession, type BoundRtpSocket, type FrameClock, type MediaStats, type PcmRate, type RtpengineRelay, type RtpPortPool } from '../media/index.js';
+import { MediaSession, type BoundRtpSocket, type FrameClock, type PcmRate, type RtpengineRelay, type RtpPortPool } from '../media/index.js';
 import type { NegotiatedAudio } from '../sdp/index.js';
-import type { CallObserver, CallReport } from './report.js';
+import type { CallObserver } from './report.js';
 
 export interface CallMediaSettings {
   readonly pool: RtpPortPool;
@@ -41,19 +41,4 @@ export function openMediaSession(
     log,
     ...(observer && { onLatency: observer.latency.bind(observer) }),
   });
-}
-
-/** The report's media section. */
-export function mediaReport(media: MediaStats | undefined): CallReport['media'] {
-  if (!media) return null;
-  return {
-    packets_in: media.packetsIn,
-    packets_out: media.packetsOut,
-    packets_lost: media.packetsLost,
-    jitter_ms: media.jitterMs,
-    latency_ms: {
-      caller_to_bot: { mean: media.latency.caller_to_bot.meanMs, p99: media.latency.caller_to_bot.p99Ms },
-      bot_to_caller: { mean: media.latency.bot_to_caller.meanMs, p99: media.latency.bot_to_caller.p99Ms },
-    },
-  };
 }

@@ -4,16 +4,16 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { BotConnectError, redactUrl, type BotSampleRate, type BotSession } from '../bot/index.js';
+import { BotConnectError, DEFAULT_ACCOUNT_SID, redactUrl, type BotSampleRate, type BotSession } from '../bot/index.js';
 import type { BoundRtpSocket, MediaSession } from '../media/index.js';
 import { buildOffer, negotiate } from '../sdp/index.js';
 import type { DialFailure, Dialog, HeaderFields, OutgoingCall, SipBackend } from '../signaling/index.js';
 import { BotLink, connectBot } from './bot-link.js';
 import type { CallEvents, CallOptions, EndCause } from './call.js';
-import { mediaReport, openMediaSession } from './media.js';
-import { statusOfFailure, type CallRecord, type CallStatus } from './records.js';
+import { openMediaSession } from './media.js';
+import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import { ReofferAnswerer } from './reoffer.js';
-import type { CallReport } from './report.js';
+import { reportOf } from './report.js';
 import type { PacerTicket, Trunk } from './trunks.js';
 
 export interface OutboundRequest {
@@ -32,7 +32,6 @@ export interface OutboundRequest {
 
 export interface OutboundOptions extends CallOptions {
   readonly backend: SipBackend;
-  readonly accountSid: string;
 }
 
 export interface OutboundCallEvents extends CallEvents {
@@ -219,7 +218,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       start: {
         streamSid: this.streamSid,
         callSid: this.callSid,
-        accountSid: options.accountSid,
+        accountSid: DEFAULT_ACCOUNT_SID,
         from: request.from,
         to: request.to,
         customParameters: request.customParameters,
@@ -276,7 +275,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.#media?.close();
     this.#releasePort();
     this.log.info({ by: cause.by, reason: cause.reason, status: this.#status, ...(stats && { media: stats }) }, 'call ended');
-    const report = this.#report(mediaReport(stats));
+    const report = reportOf(this.#facts(), stats);
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     // A CANCELled INVITE is done when its final response comes (or the transaction gives up).
     const settled = Promise.race([this.#settled, new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS).unref())]);
@@ -293,47 +292,30 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.#rtp = undefined;
   }
 
-  record(): CallRecord {
+  #facts(): CallFacts {
     const { request } = this;
     return {
-      call_sid: this.callSid,
-      stream_sid: this.streamSid,
+      callSid: this.callSid,
+      streamSid: this.streamSid,
+      accountSid: DEFAULT_ACCOUNT_SID,
+      sipCallId: this.#outgoing?.callId ?? '',
       direction: 'outbound',
       from: request.from,
       to: request.to,
       trunk: request.trunk.name,
+      customParameters: request.customParameters,
       status: this.#status,
-      sip_status: this.#sipStatus,
-      created_at: this.#createdAt.toISOString(),
-      answered_at: this.#answeredAt?.toISOString() ?? null,
-      ended_at: this.#endedAt?.toISOString() ?? null,
-      disconnected_by: this.#cause?.by ?? null,
-      end_reason: this.#cause?.reason ?? null,
-      custom_parameters: request.customParameters,
+      sipStatus: this.#sipStatus,
+      createdAt: this.#createdAt,
+      answeredAt: this.#answeredAt,
+      endedAt: this.#endedAt,
+      cause: this.#cause,
+      botConnectMs: this.#botConnectMs,
+      dtmf: this.#link?.dtmf ?? '',
     };
   }
 
-  #report(media: CallReport['media']): CallReport {
-    const answeredAt = this.#answeredAt;
-    const endedAt = this.#endedAt!;
-    return {
-      call_sid: this.callSid,
-      stream_sid: this.streamSid,
-      account_sid: this.options.accountSid,
-      sip_call_id: this.#outgoing?.callId ?? '',
-      from: this.request.from,
-      to: this.request.to,
-      custom_parameters: this.request.customParameters,
-      started_at: this.#createdAt.toISOString(),
-      answered_at: answeredAt?.toISOString() ?? null,
-      ended_at: endedAt.toISOString(),
-      duration_s: answeredAt ? (endedAt.getTime() - answeredAt.getTime()) / 1000 : 0,
-      disconnected_by: this.#cause!.by,
-      end_reason: this.#cause!.reason,
-      sip_status: this.#sipStatus ?? 0,
-      bot_connect_ms: this.#botConnectMs === undefined ? null : Math.round(this.#botConnectMs * 10) / 10,
-      dtmf: this.#link?.dtmf ?? '',
-      media,
-    };
+  record(): CallRecord {
+    return recordOf(this.#facts());
   }
 }

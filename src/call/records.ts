@@ -23,6 +23,46 @@ export interface CallRecord {
   readonly custom_parameters: Readonly<Record<string, string>>;
 }
 
+/** What a call knows of itself, whichever direction: its record and its report are made from these. */
+export interface CallFacts {
+  readonly callSid: string;
+  readonly streamSid: string;
+  readonly accountSid: string;
+  readonly sipCallId: string;
+  readonly direction: CallRecord['direction'];
+  readonly from: string;
+  readonly to: string;
+  readonly trunk: string | null;
+  readonly customParameters: Readonly<Record<string, string>>;
+  readonly status: CallStatus;
+  readonly sipStatus: number | null;
+  readonly createdAt: Date;
+  readonly answeredAt: Date | undefined;
+  readonly endedAt: Date | undefined;
+  readonly cause: { readonly by: 'caller' | 'bot' | 'system'; readonly reason: string } | undefined;
+  readonly botConnectMs: number | undefined;
+  readonly dtmf: string;
+}
+
+export function recordOf(f: CallFacts): CallRecord {
+  return {
+    call_sid: f.callSid,
+    stream_sid: f.streamSid,
+    direction: f.direction,
+    from: f.from,
+    to: f.to,
+    trunk: f.trunk,
+    status: f.status,
+    sip_status: f.sipStatus,
+    created_at: f.createdAt.toISOString(),
+    answered_at: f.answeredAt?.toISOString() ?? null,
+    ended_at: f.endedAt?.toISOString() ?? null,
+    disconnected_by: f.cause?.by ?? null,
+    end_reason: f.cause?.reason ?? null,
+    custom_parameters: f.customParameters,
+  };
+}
+
 /** The SIP final status of an outbound INVITE as a call status (the spec's table). */
 export function statusOfFailure(sipStatus: number): CallStatus {
   if (sipStatus === 486 || sipStatus === 600) return 'busy';

@@ -161,8 +161,6 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Bearer token for /v1/*; required unless http.host is loopback. */
       token: z.string().min(1).optional(),
-      /** account_sid in the bot's `start` for calls placed through the API. */
-      accountSid: z.string().min(1).default('self-hosted'),
     })
     .prefault({}),
   /** Where outbound INVITEs go. */
