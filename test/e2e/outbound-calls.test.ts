@@ -192,4 +192,15 @@ describe('outbound calls through SIPp as the trunk', () => {
     for (const a of answers) expect((await finalRecord(s.api, a.body.call_sid)).status).toBe('busy');
     await idle(s.bridge);
   }, 30_000);
+
+  it('places 30 calls at once: all answered, all completed on the trunk BYE, nothing left behind', async () => {
+    const s = await setup((rtpPort) => ({ kind: 'answer-hangup', rtpPort, afterMs: 1500 }), {}, {}, 30);
+    const answers = await Promise.all(Array.from({ length: 30 }, () => s.api('POST', '/v1/calls', CALL)));
+    expect(answers.map((a) => a.status)).toEqual(Array(30).fill(201));
+    expectSippPassed(await s.trunk);
+    for (const a of answers) expect(await finalRecord(s.api, a.body.call_sid)).toMatchObject({ status: 'completed', disconnected_by: 'caller' });
+    expect(s.bot.connections.length).toBe(30);
+    for (const conn of s.bot.connections) expect(conn.messages.map((m) => m.event).filter((e) => e !== 'media')).toEqual(['connected', 'start', 'stop']);
+    await idle(s.bridge);
+  }, 30_000);
 });
