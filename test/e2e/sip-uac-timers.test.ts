@@ -1,9 +1,13 @@
-// The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE.
+// The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE,
+// a TLS trunk whose certificate is not trusted.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
 import type { EmbeddedSipBackend } from '../../src/signaling/index.js';
 import type { SipMessage, SipRequest } from '../../src/signaling/message.js';
+import { CertDir } from '../helpers/certs.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { answered, dialRequest, expectIdle, outcome, startBackend, UAC_TIMERS } from '../helpers/uac.js';
 
@@ -149,4 +153,23 @@ it('stop() abandons an INVITE in progress: failed 503, nothing left behind', asy
   const sent = client.received.length;
   await new Promise((resolve) => setTimeout(resolve, 4 * UAC_TIMERS.t1));
   expect(client.received.length).toBe(sent);
+});
+
+it('refuses a TLS trunk whose certificate it cannot verify: failed 503 naming the certificate problem', async () => {
+  backend = await startBackend();
+  const certs = new CertDir();
+  const files = certs.selfSigned('localhost');
+  let handshakes = 0;
+  const server = tls.createServer({ cert: readFileSync(files.cert), key: readFileSync(files.key) }, () => handshakes++);
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const result = await outcome(backend.dial(dialRequest(`sip:localhost:${port};transport=tls`)));
+    expect(result).toMatchObject({ failed: { status: 503, detail: expect.stringMatching(/self[- ]signed/i) } });
+    expect(handshakes).toBe(0);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+    certs.remove();
+  }
 });
