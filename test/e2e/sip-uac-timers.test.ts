@@ -1,12 +1,14 @@
 // The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE,
-// a TLS trunk whose certificate is not trusted.
+// TCP connection reuse, a TLS trunk whose certificate is not trusted.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
 import type { EmbeddedSipBackend } from '../../src/signaling/index.js';
+import { StreamFramer } from '../../src/signaling/framing.js';
 import type { SipMessage, SipRequest } from '../../src/signaling/message.js';
+import { parseMessage } from '../../src/signaling/parser.js';
 import { CertDir } from '../helpers/certs.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { answered, dialRequest, expectIdle, outcome, startBackend, UAC_TIMERS } from '../helpers/uac.js';
@@ -171,5 +173,37 @@ it('refuses a TLS trunk whose certificate it cannot verify: failed 503 naming th
   } finally {
     await new Promise((resolve) => server.close(resolve));
     certs.remove();
+  }
+});
+
+it('reuses its TCP connection to the trunk across calls, and opens a new one once it dropped', async () => {
+  backend = await startBackend();
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const framer = new StreamFramer(65_536);
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of framer.push(chunk)) {
+        if (event.type !== 'message') continue;
+        const parsed = parseMessage(event.data);
+        if (parsed.ok && parsed.message.kind === 'request' && parsed.message.method === 'INVITE') {
+          socket.write(reply(parsed.message, '486 Busy Here', 'busy'));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const proxy = `sip:127.0.0.1:${(server.address() as net.AddressInfo).port};transport=tcp`;
+    for (let i = 0; i < 2; i++) expect(await outcome(backend.dial(dialRequest(proxy)))).toMatchObject({ failed: { status: 486 } });
+    expect(sockets).toHaveLength(1);
+    sockets[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await outcome(backend.dial(dialRequest(proxy)))).toMatchObject({ failed: { status: 486 } });
+    expect(sockets).toHaveLength(2);
+  } finally {
+    await backend.stop();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
