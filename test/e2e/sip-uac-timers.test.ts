@@ -1,5 +1,5 @@
 // The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE,
-// TCP connection reuse, a TLS trunk whose certificate is not trusted.
+// CANCEL crossed by a 2xx or never answered, Timer D, TCP connection reuse, a TLS trunk whose certificate is not trusted.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -206,4 +206,48 @@ it('reuses its TCP connection to the trunk across calls, and opens a new one onc
     for (const socket of sockets) socket.destroy();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+it('ACKs a retransmitted 486 again on the INVITE branch and reports the failure once (Timer D)', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  let failures = 0;
+  call.on('failed', () => failures++);
+  const invite = (await client.request('INVITE')) as SipRequest;
+  const busy = reply(invite, '486 Busy Here', 'busy');
+  client.send(busy);
+  await client.request('ACK');
+  client.send(busy);
+  await client.waitFor(isRequest('ACK'), 'the second ACK', 5000, client.received.findIndex(isRequest('ACK')) + 1);
+  const acks = client.received.filter(isRequest('ACK'));
+  expect(acks.map((ack) => ack.via[0].params.get('branch'))).toEqual([invite.via[0].params.get('branch'), invite.via[0].params.get('branch')]);
+  expect(failures).toBe(1);
+});
+
+it('ACKs and ends with BYE a 2xx that crosses the CANCEL, reported as failed 487', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  const result = outcome(call);
+  const invite = (await client.request('INVITE')) as SipRequest;
+  client.send(reply(invite, '180 Ringing', 'callee'));
+  call.cancel();
+  const cancel = (await client.request('CANCEL')) as SipRequest;
+  expect(cancel.via[0].params.get('branch')).toBe(invite.via[0].params.get('branch'));
+  client.send(reply(invite, '200 OK', 'callee', [`Contact: <sip:peer@127.0.0.1:${client.localPort}>`], SDP));
+  client.send(reply(cancel, '200 OK', 'callee'));
+  expect(await result).toMatchObject({ failed: { status: 487 } });
+  await client.request('ACK');
+  client.send(reply((await client.request('BYE')) as SipRequest, '200 OK', undefined));
+});
+
+it('gives the INVITE up 64*T1 after a CANCEL that brought no final response', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  const invite = (await client.request('INVITE')) as SipRequest;
+  client.send(reply(invite, '180 Ringing', 'callee'));
+  call.on('progress', () => call.cancel());
+  client.send(reply((await client.request('CANCEL')) as SipRequest, '200 OK', 'callee'));
+  const started = Date.now();
+  expect(await outcome(call)).toMatchObject({ failed: { status: 487, detail: expect.stringContaining('no final response') } });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(64 * UAC_TIMERS.t1 - 200);
 });
