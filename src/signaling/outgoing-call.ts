@@ -88,7 +88,7 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
       }
     }
     if (this.#outcome !== 'pending') return;
-    this.#dest = { protocol: hop.protocol, host, port: hop.port };
+    this.#dest = { protocol: hop.protocol, host, port: hop.port, ...(host !== hop.host && { servername: hop.host }) };
     this.#send();
   }
 

@@ -1,9 +1,15 @@
-// The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE.
+// The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE,
+// CANCEL crossed by a 2xx or never answered, Timer D, TCP connection reuse, a TLS trunk whose certificate is not trusted.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
 import type { EmbeddedSipBackend } from '../../src/signaling/index.js';
+import { StreamFramer } from '../../src/signaling/framing.js';
 import type { SipMessage, SipRequest } from '../../src/signaling/message.js';
+import { parseMessage } from '../../src/signaling/parser.js';
+import { CertDir } from '../helpers/certs.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { answered, dialRequest, expectIdle, outcome, startBackend, UAC_TIMERS } from '../helpers/uac.js';
 
@@ -149,4 +155,99 @@ it('stop() abandons an INVITE in progress: failed 503, nothing left behind', asy
   const sent = client.received.length;
   await new Promise((resolve) => setTimeout(resolve, 4 * UAC_TIMERS.t1));
   expect(client.received.length).toBe(sent);
+});
+
+it('refuses a TLS trunk whose certificate it cannot verify: failed 503 naming the certificate problem', async () => {
+  backend = await startBackend();
+  const certs = new CertDir();
+  const files = certs.selfSigned('localhost');
+  let handshakes = 0;
+  const server = tls.createServer({ cert: readFileSync(files.cert), key: readFileSync(files.key) }, () => handshakes++);
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = (server.address() as net.AddressInfo).port;
+    const result = await outcome(backend.dial(dialRequest(`sip:localhost:${port};transport=tls`)));
+    expect(result).toMatchObject({ failed: { status: 503, detail: expect.stringMatching(/self[- ]signed/i) } });
+    expect(handshakes).toBe(0);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+    certs.remove();
+  }
+});
+
+it('reuses its TCP connection to the trunk across calls, and opens a new one once it dropped', async () => {
+  backend = await startBackend();
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const framer = new StreamFramer(65_536);
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of framer.push(chunk)) {
+        if (event.type !== 'message') continue;
+        const parsed = parseMessage(event.data);
+        if (parsed.ok && parsed.message.kind === 'request' && parsed.message.method === 'INVITE') {
+          socket.write(reply(parsed.message, '486 Busy Here', 'busy'));
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const proxy = `sip:127.0.0.1:${(server.address() as net.AddressInfo).port};transport=tcp`;
+    for (let i = 0; i < 2; i++) expect(await outcome(backend.dial(dialRequest(proxy)))).toMatchObject({ failed: { status: 486 } });
+    expect(sockets).toHaveLength(1);
+    sockets[0]!.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await outcome(backend.dial(dialRequest(proxy)))).toMatchObject({ failed: { status: 486 } });
+    expect(sockets).toHaveLength(2);
+  } finally {
+    await backend.stop();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+it('ACKs a retransmitted 486 again on the INVITE branch and reports the failure once (Timer D)', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  let failures = 0;
+  call.on('failed', () => failures++);
+  const invite = (await client.request('INVITE')) as SipRequest;
+  const busy = reply(invite, '486 Busy Here', 'busy');
+  client.send(busy);
+  await client.request('ACK');
+  client.send(busy);
+  await client.waitFor(isRequest('ACK'), 'the second ACK', 5000, client.received.findIndex(isRequest('ACK')) + 1);
+  const acks = client.received.filter(isRequest('ACK'));
+  expect(acks.map((ack) => ack.via[0].params.get('branch'))).toEqual([invite.via[0].params.get('branch'), invite.via[0].params.get('branch')]);
+  expect(failures).toBe(1);
+});
+
+it('ACKs and ends with BYE a 2xx that crosses the CANCEL, reported as failed 487', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  const result = outcome(call);
+  const invite = (await client.request('INVITE')) as SipRequest;
+  client.send(reply(invite, '180 Ringing', 'callee'));
+  call.cancel();
+  const cancel = (await client.request('CANCEL')) as SipRequest;
+  expect(cancel.via[0].params.get('branch')).toBe(invite.via[0].params.get('branch'));
+  client.send(reply(invite, '200 OK', 'callee', [`Contact: <sip:peer@127.0.0.1:${client.localPort}>`], SDP));
+  client.send(reply(cancel, '200 OK', 'callee'));
+  expect(await result).toMatchObject({ failed: { status: 487 } });
+  await client.request('ACK');
+  client.send(reply((await client.request('BYE')) as SipRequest, '200 OK', undefined));
+});
+
+it('gives the INVITE up 64*T1 after a CANCEL that brought no final response', async () => {
+  const client = await udpPeer();
+  const call = backend!.dial(dialRequest(`sip:127.0.0.1:${client.localPort}`));
+  const invite = (await client.request('INVITE')) as SipRequest;
+  client.send(reply(invite, '180 Ringing', 'callee'));
+  call.on('progress', () => call.cancel());
+  client.send(reply((await client.request('CANCEL')) as SipRequest, '200 OK', 'callee'));
+  const started = Date.now();
+  expect(await outcome(call)).toMatchObject({ failed: { status: 487, detail: expect.stringContaining('no final response') } });
+  expect(Date.now() - started).toBeGreaterThanOrEqual(64 * UAC_TIMERS.t1 - 200);
 });
