@@ -22,7 +22,7 @@ import type { Dialog, IncomingCall } from '../signaling/index.js';
 import { BotLink, connectBot, type BotLinkSettings } from './bot-link.js';
 import { openMediaSession, type CallMediaSettings } from './media.js';
 import { ReofferAnswerer } from './reoffer.js';
-import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallStatus } from './records.js';
+import { recordOf, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import { reportOf, type CallObserver, type CallReport } from './report.js';
 
 export interface CallOptions {
@@ -334,7 +334,7 @@ export class Call extends EventEmitter<CallEvents> {
     this.#media?.close();
     const rejected = this.#link?.rejected ?? this.#bot?.rejected;
     this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(rejected && { botMessagesRefused: rejected }) }, 'call ended');
-    this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : statusOfFailure(sipStatus), sipStatus, cause };
+    this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : 'failed', sipStatus, cause };
     const report = reportOf(this.#facts(), media);
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     void Promise.allSettled([bye, this.#relay?.delete()]).then((results) => {
@@ -369,8 +369,8 @@ export class Call extends EventEmitter<CallEvents> {
 
   /**
    * The API's view. Inbound: `queued` while the bot is being connected (the INVITE waits), `in-progress` once
-   * answered; then `completed`, `canceled` (the caller's CANCEL or DELETE), or `failed`/`busy`/`no-answer` by the
-   * rejection's status.
+   * answered; then `completed`, `canceled` (the caller's CANCEL, or DELETE before the answer), or `failed` (we
+   * rejected the INVITE: sip_status says how).
    */
   record(): CallRecord {
     return recordOf(this.#facts());

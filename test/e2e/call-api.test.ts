@@ -6,7 +6,8 @@ import type { BridgeConfigInput } from '../../src/config/index.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { answeredCall } from '../helpers/carrier.js';
-import { okTo } from '../helpers/sip-messages.js';
+import { SipTestClient } from '../helpers/sip-client.js';
+import { exotelInvite, okTo } from '../helpers/sip-messages.js';
 import { FakeTrunk, type TrunkBehaviour } from '../helpers/fake-trunk.js';
 
 const TOKEN = 'test-token-0123456789';
@@ -103,6 +104,16 @@ describe('call API', () => {
     const ended = await statusIs(s, sid, 'completed');
     expect(ended).toMatchObject({ direction: 'inbound', disconnected_by: 'system', end_reason: 'hung up through the API' });
     expect((await s.api('DELETE', `/v1/calls/${sid}`)).status).toBe(409);
+  });
+
+  it('records an inbound call the bridge rejected as failed, with the rejection as sip_status', async () => {
+    const s = await setup({ kind: 'ring' }, {}, { bot: { defaultUrl: 'ws://127.0.0.1:9/nobody' } });
+    const client = await SipTestClient.open('tcp', s.bridge.sip.tcp!);
+    cleanup.push(() => client.close());
+    client.send(exotelInvite({ callId: 'inbound-rejected-1', port: s.bridge.sip.tcp!.port, localPort: client.localPort }));
+    await client.response(480, 'INVITE');
+    const record = await statusIs(s, 'call-sid-1', 'failed');
+    expect(record).toMatchObject({ direction: 'inbound', sip_status: 480, answered_at: null, end_reason: expect.stringMatching(/^bot unreachable/) });
   });
 
   it('names the bad field, refuses non-JSON with 415 and big bodies with 413, and dials nothing', async () => {
