@@ -5,6 +5,7 @@ import type { Bridge } from '../../src/bridge.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
 import { answeredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, okTo } from '../helpers/sip-messages.js';
@@ -21,7 +22,7 @@ interface Setup {
   bridge: Bridge;
   bot: TestBot;
   trunk: FakeTrunk;
-  api: (method: string, path: string, body?: unknown, init?: { token?: string | null; headers?: Record<string, string> }) => Promise<{ status: number; headers: Headers; body: any }>;
+  api: CallApiClient;
 }
 
 async function setup(behaviour: TrunkBehaviour = { kind: 'ring' }, trunkExtra: Record<string, unknown> = {}, overrides: BridgeConfigInput = {}): Promise<Setup> {
@@ -36,40 +37,20 @@ async function setup(behaviour: TrunkBehaviour = { kind: 'ring' }, trunkExtra: R
     ...overrides,
   });
   cleanup.push(() => bridge.stop());
-  const api: Setup['api'] = async (method, path, body, init = {}) => {
-    const token = init.token === undefined ? TOKEN : init.token;
-    const res = await fetch(`http://127.0.0.1:${bridge.httpPort}${path}`, {
-      method,
-      headers: {
-        ...(token !== null && { authorization: `Bearer ${token}` }),
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-        ...init.headers,
-      },
-      ...(body !== undefined && { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-  };
-  return { bridge, bot, trunk, api };
+  return { bridge, bot, trunk, api: callApiClient(bridge.httpPort, TOKEN) };
 }
 
 const CALL = { to: '+919876543210', from: '+912261234567' };
 
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 5000): Promise<T> {
+const statusIs = (s: Setup, sid: string, status: string) => recordWhen(s.api, sid, (r) => r.status === status, `status ${status}`, 5000);
+
+async function until(what: string, probe: () => boolean, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
+  while (!probe()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
 }
-
-const statusIs = (s: Setup, sid: string, status: string) =>
-  until(`status ${status}`, async () => {
-    const { body } = await s.api('GET', `/v1/calls/${sid}`);
-    return body?.status === status ? body : undefined;
-  });
 
 describe('call API', () => {
   it('answers 401 with the same body without a token and with a wrong one, and WWW-Authenticate: Bearer', async () => {
@@ -86,9 +67,7 @@ describe('call API', () => {
   it('is open on loopback without api.token', async () => {
     const bridge = await startTestBridge({});
     cleanup.push(() => bridge.stop());
-    const res = await fetch(`http://127.0.0.1:${bridge.httpPort}/v1/calls`);
-    expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ calls: [] });
+    expect(await callApiClient(bridge.httpPort, undefined)('GET', '/v1/calls')).toMatchObject({ status: 200, body: { calls: [] } });
   });
 
   it('keeps records of inbound calls: in-progress while answered, completed after DELETE (BYE), 409 on a second DELETE', async () => {
@@ -159,7 +138,7 @@ describe('call API', () => {
     expect(list.body.calls).toMatchObject([{ call_sid: sid, direction: 'outbound', trunk: 'exotel', status: 'ringing', custom_parameters: { lead: '42' } }]);
 
     expect((await s.api('DELETE', `/v1/calls/${sid}`)).status).toBe(202);
-    await until('CANCEL on the wire', () => (s.trunk.count('CANCEL') > 0 ? true : undefined));
+    await until('CANCEL on the wire', () => s.trunk.count('CANCEL') > 0);
     const ended = await statusIs(s, sid, 'canceled');
     expect(ended).toMatchObject({ sip_status: 487, disconnected_by: 'system', end_reason: 'hung up through the API', answered_at: null });
     expect(ended.ended_at).toEqual(expect.any(String));

@@ -5,6 +5,7 @@ import type { Bridge } from '../../src/bridge.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
+import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { tracedMessages } from '../helpers/sipp.js';
@@ -36,27 +37,11 @@ async function setup(flow: (rtpPort: number) => TrunkFlow | { readonly file: str
     ...overrides,
   });
   cleanup.push(() => bridge.stop());
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${bridge.httpPort}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKEN}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
-      ...(body !== undefined && { body: JSON.stringify(body) }),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
-  };
+  const api = callApiClient(bridge.httpPort, TOKEN);
   return { bot, peer, webhook, trunk, bridge, api };
 }
 
-async function finalRecord(api: Awaited<ReturnType<typeof setup>>['api'], sid: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const { body } = await api('GET', `/v1/calls/${sid}`);
-    if (body.ended_at) return body;
-    if (Date.now() > deadline) throw new Error(`call ${sid} still ${body.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const finalRecord = (api: CallApiClient, sid: string) => recordWhen(api, sid, (r) => r.ended_at !== null, 'end');
 
 async function idle(bridge: Bridge) {
   await waitForIdle(bridge);
