@@ -1,9 +1,10 @@
-// RFC 3261 section 17 transactions (with RFC 6026's Accepted state). Owns every retransmission and timeout timer.
+// RFC 3261 section 17 server transactions (with RFC 6026's Accepted state), and the layer that matches messages to every transaction.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipMessage, type SipRequest, type SipResponse, type Via } from './message.js';
+import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipMessage, type SipRequest, type Via } from './message.js';
 import { serializeRequest, serializeResponse } from './serializer.js';
+import { ClientTransaction, type ClientResult } from './transaction-client.js';
 import { InviteClientTransaction, type InviteClientUser } from './transaction-invite-client.js';
 import type { Destination, Flow, SipTransport } from './transport.js';
 
@@ -150,76 +151,6 @@ export class ServerTransaction {
   #clearTimers(): void {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers = [];
-  }
-}
-
-export type ClientResult =
-  | { readonly kind: 'response'; readonly response: SipResponse }
-  | { readonly kind: 'timeout' }
-  | { readonly kind: 'transport-error'; readonly error: Error };
-
-/**
- * Non-INVITE client transaction (we send BYE, and INFO later): Timer E resends over UDP from T1 doubling to T2
- * (T2 once a 1xx came), Timer F gives up at 64*T1. A final response settles it; Timer K then absorbs
- * retransmitted finals.
- */
-class ClientTransaction {
-  #timers: NodeJS.Timeout[] = [];
-  #settle!: (result: ClientResult) => void;
-  #provisional = false;
-  #done = false;
-  readonly result: Promise<ClientResult>;
-
-  constructor(
-    private readonly layer: TransactionLayer,
-    readonly key: string,
-    private readonly data: Buffer,
-    private readonly dest: Destination,
-  ) {
-    this.result = new Promise((resolve) => {
-      this.#settle = resolve;
-    });
-    const t = layer.timers;
-    this.#send();
-    if (dest.protocol === 'udp') this.#resend(t.t1);
-    this.#after(64 * t.t1, () => this.#finish({ kind: 'timeout' }));
-  }
-
-  received(response: SipResponse): void {
-    if (this.#done) return;
-    if (response.status < 200) {
-      this.#provisional = true;
-      return;
-    }
-    this.#finish({ kind: 'response', response });
-  }
-
-  terminate(): void {
-    this.#finish({ kind: 'timeout' });
-  }
-
-  #finish(result: ClientResult): void {
-    if (this.#done) return;
-    this.#done = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers = [];
-    this.layer.forget(this);
-    this.#settle(result);
-  }
-
-  #send(): void {
-    this.layer.transport.send(this.data, this.dest).catch((error: Error) => this.#finish({ kind: 'transport-error', error }));
-  }
-
-  #resend(interval: number): void {
-    this.#after(interval, () => {
-      this.#send();
-      this.#resend(this.#provisional ? this.layer.timers.t2 : Math.min(2 * interval, this.layer.timers.t2));
-    });
-  }
-
-  #after(ms: number, fn: () => void): void {
-    this.#timers.push(setTimeout(fn, ms));
   }
 }
 

@@ -7,11 +7,11 @@ import tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
 import type { EmbeddedSipBackend } from '../../src/signaling/index.js';
 import { StreamFramer } from '../../src/signaling/framing.js';
-import type { SipMessage, SipRequest } from '../../src/signaling/message.js';
+import type { SipRequest } from '../../src/signaling/message.js';
 import { parseMessage } from '../../src/signaling/parser.js';
 import { CertDir } from '../helpers/certs.js';
 import { SipTestClient } from '../helpers/sip-client.js';
-import { answered, dialRequest, expectIdle, outcome, startBackend, UAC_TIMERS } from '../helpers/uac.js';
+import { answered, dialRequest, expectIdle, isRequest, outcome, reply, SDP, startBackend, UAC_TIMERS } from '../helpers/uac.js';
 
 let backend: EmbeddedSipBackend | undefined;
 let peer: SipTestClient | undefined;
@@ -29,29 +29,6 @@ async function udpPeer(): Promise<SipTestClient> {
   peer = await SipTestClient.open('udp', { host: '127.0.0.1', port: backend.listening.udp!.port });
   return peer;
 }
-
-/** A response to a request from the peer, To tag and extra lines added. */
-function reply(request: SipRequest, status: string, toTag: string | undefined, extra: string[] = [], body = ''): string {
-  const to = request.headers.get('to')!;
-  return [
-    `SIP/2.0 ${status}`,
-    ...request.headers.getAll('via').map((via) => `Via: ${via}`),
-    `From: ${request.headers.get('from')}`,
-    `To: ${toTag && !to.includes(';tag=') ? `${to};tag=${toTag}` : to}`,
-    `Call-ID: ${request.callId}`,
-    `CSeq: ${request.headers.get('cseq')}`,
-    ...extra,
-    ...(body ? ['Content-Type: application/sdp'] : []),
-    `Content-Length: ${Buffer.byteLength(body)}`,
-    '',
-    body,
-  ].join('\r\n');
-}
-
-const SDP = 'v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 41000 RTP/AVP 8\r\n';
-
-const isRequest = (method: string, toTag?: string) => (m: SipMessage) =>
-  m.kind === 'request' && m.method === method && (toTag === undefined || m.to.params.get('tag') === toTag);
 
 it('resends the INVITE over UDP at T1 doubling and fails with 408 at Timer B', async () => {
   const client = await udpPeer();

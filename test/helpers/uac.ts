@@ -1,5 +1,6 @@
 // An embedded backend on loopback with small timers, dial requests, and the outcome of an outgoing call, for UAC tests.
 import type { DialFailure, DialRequest, Dialog, OutgoingCall } from '../../src/signaling/index.js';
+import type { SipMessage, SipRequest } from '../../src/signaling/message.js';
 import { EmbeddedSipBackend } from '../../src/signaling/index.js';
 import { testLogger } from './bridge.js';
 
@@ -57,3 +58,26 @@ export async function answered(call: OutgoingCall): Promise<[Dialog, string]> {
   if ('failed' in result) throw new Error(`call failed: ${JSON.stringify(result.failed)}`);
   return result.answered;
 }
+
+/** A response to a request from the peer, To tag and extra lines added. */
+export function reply(request: SipRequest, status: string, toTag: string | undefined, extra: string[] = [], body = ''): string {
+  const to = request.headers.get('to')!;
+  return [
+    `SIP/2.0 ${status}`,
+    ...request.headers.getAll('via').map((via) => `Via: ${via}`),
+    `From: ${request.headers.get('from')}`,
+    `To: ${toTag && !to.includes(';tag=') ? `${to};tag=${toTag}` : to}`,
+    `Call-ID: ${request.callId}`,
+    `CSeq: ${request.headers.get('cseq')}`,
+    ...extra,
+    ...(body ? ['Content-Type: application/sdp'] : []),
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    '',
+    body,
+  ].join('\r\n');
+}
+
+export const SDP = 'v=0\r\no=peer 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 41000 RTP/AVP 8\r\n';
+
+export const isRequest = (method: string, toTag?: string) => (m: SipMessage) =>
+  m.kind === 'request' && m.method === method && (toTag === undefined || m.to.params.get('tag') === toTag);
