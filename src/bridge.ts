@@ -2,9 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BotAddressPolicy } from './bot/index.js';
-import { CallManager, WebhookSender, type Call } from './call/index.js';
-import type { BridgeConfig } from './config/index.js';
-import { BridgeMetrics, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
+import { CallControl, CallManager, OutboundCall, WebhookSender, type CallOptions, type ManagedCall, type Trunk } from './call/index.js';
+import { parseTrunkUri, type BridgeConfig } from './config/index.js';
+import { BridgeMetrics, CallApi, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
 import { FRAME_MS, FrameClock, RtpengineRelay, RtpengineWatch, RtpPortPool } from './media/index.js';
 import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
 
@@ -94,17 +94,16 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     return reasons;
   };
   const metrics = new BridgeMetrics();
-  const calls = new CallManager(
-    backend,
-    {
+  const routing = {
+    routes: config.routes,
+    ...(bot.defaultUrl && { defaultUrl: bot.defaultUrl }),
+    ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
+    defaultSampleRate: bot.sampleRate,
+  };
+  const callOptions: CallOptions = {
       log,
       observer: metrics,
-      routing: {
-        routes: config.routes,
-        ...(bot.defaultUrl && { defaultUrl: bot.defaultUrl }),
-        ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
-        defaultSampleRate: bot.sampleRate,
-      },
+      routing,
       media: {
         pool,
         clock,
@@ -127,20 +126,36 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       },
       headerLimits: config.limits,
       maxDurationMs: config.limits.maxCallDurationMs,
-    },
-    config.limits,
+  };
+  const calls = new CallManager(backend, callOptions, config.limits, outages);
+  const control = new CallControl(calls, {
+    trunks: config.trunks.map(trunkOf),
+    allowedTargets: config.transfer.allowedTargets,
+    backend,
+    call: callOptions,
+    maxConcurrentCalls: config.limits.maxConcurrentCalls,
+    headerLimits: config.limits,
+    routing,
     outages,
-  );
+  });
 
   metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls), clockLagMs: clock.lagMs, eventLoopUtilization: clock.busy }));
   metrics.trackBackends(() => ({ sip: backend.status.up, ...(relayWatch && { rtpengine: relayWatch.status.up }) }));
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
   const webhooks = new WebhookSender({ ...config.webhook, log: log.child({ layer: 'webhook' }) }, (result) => metrics.webhook(result));
+  // The final status event is the post-call report with the call's record added.
   calls.on('ended', (report, call) => {
     metrics.callEnded(report);
     const url = call.webhookUrl ?? config.webhook.url;
-    if (url) webhooks.send(url, report);
+    const record = call.record();
+    if (url) webhooks.send(url, { event: record.status, ...report, ...record });
+  });
+  control.on('placed', (call: OutboundCall) => {
+    call.on('status', (record) => {
+      const url = call.webhookUrl ?? config.webhook.url;
+      if (url) webhooks.send(url, { event: record.status === 'in-progress' ? 'answered' : record.status, ...record });
+    });
   });
 
   const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, clockLagMs: Math.round(clock.lagMs), eventLoopUtilization: Math.round(clock.busy * 100) / 100, sip: backend.stats() });
@@ -153,7 +168,8 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   try {
     await backend.start();
     await relayWatch?.start();
-    http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health });
+    const api = new CallApi({ control, token: config.api.token, log: log.child({ layer: 'api' }) });
+    http = await startHttpServer({ host: config.http.host, port: config.http.port, registry: metrics.registry, health, api });
   } catch (err) {
     relayWatch?.close();
     await backend.stop();
@@ -187,7 +203,12 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   };
 }
 
-function* liveMedia(calls: Iterable<Call>): Iterable<LiveCall> {
+function trunkOf(trunk: BridgeConfig['trunks'][number]): Trunk {
+  const { uri, allowedDestinations, ...rest } = trunk;
+  return { ...rest, uri, host: parseTrunkUri(uri)!.host, ...(allowedDestinations && { allowedDestinations }) };
+}
+
+function* liveMedia(calls: Iterable<ManagedCall>): Iterable<LiveCall> {
   for (const call of calls) {
     const media = call.liveMedia;
     if (media) yield media;

@@ -9,6 +9,8 @@ export interface StreamStart {
   readonly to: string;
   readonly customParameters: Readonly<Record<string, string>>;
   readonly sampleRate: number;
+  /** Set for calls the bridge placed: `start` then says `"direction":"outbound"` (an extra field). */
+  readonly direction?: 'outbound';
 }
 
 export type StopReason = 'callended' | 'stopped';
@@ -28,6 +30,7 @@ export function startMessage(seq: number, s: StreamStart): string {
       to: s.to,
       custom_parameters: s.customParameters,
       media_format: { encoding: 'audio/x-raw', sample_rate: String(s.sampleRate), bit_rate: '16' },
+      ...(s.direction && { direction: s.direction }),
     },
   });
 }

@@ -52,6 +52,9 @@ function headerValue(headers: Headers, name: string): string | undefined {
   return headers.find(([n]) => n.toLowerCase() === key)?.[1];
 }
 
+/** account_sid for calls that carry none (and for calls the bridge places). */
+export const DEFAULT_ACCOUNT_SID = 'self-hosted';
+
 /** The account the call belongs to, from the first of the account headers it carries (empty values skipped). */
 export function accountSid(headers: Headers): string | undefined {
   for (const name of ACCOUNT_SID_HEADERS) {

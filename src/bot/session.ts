@@ -77,6 +77,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
   #samplesSent = 0;
   #start: StreamStart | undefined;
   #closing = false;
+  #announced = false;
   #closedByUs = false;
   #killTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
@@ -125,10 +126,17 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     return this.ws.readyState === WebSocket.OPEN && !this.#closing;
   }
 
-  /** Sends `connected` then `start`: bots read exactly these two before media. */
+  /** Sends `connected` (once): an outbound call sends it at once and `start` at the answer. */
+  announce(): void {
+    if (this.#announced || !this.open) return;
+    this.#announced = true;
+    this.#send(connectedMessage());
+  }
+
+  /** Sends `connected` (unless announced) then `start`: bots read exactly these two before media. */
   begin(start: StreamStart): void {
     this.#start = start;
-    this.#send(connectedMessage());
+    this.announce();
     this.#send(startMessage(++this.#seq, start));
   }
 

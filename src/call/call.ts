@@ -6,54 +6,31 @@ import type { Logger } from 'pino';
 import {
   accountSid,
   BotConnectError,
-  BotSession,
   customHeaderProblem,
+  DEFAULT_ACCOUNT_SID,
   redactUrl,
   routeCall,
   type BotAddressPolicy,
+  type BotSession,
   type HeaderLimits,
   type RouteDecision,
   type RoutingOptions,
-  type StreamStart,
 } from '../bot/index.js';
-import {
-  isDtmfDigit,
-  MediaSession,
-  type FrameClock,
-  type MediaStats,
-  type RelaySession,
-  type RtpengineRelay,
-  type RtpPortPool,
-} from '../media/index.js';
+import type { MediaSession, RelaySession } from '../media/index.js';
 import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
+import { BotLink, connectBot, type BotLinkSettings } from './bot-link.js';
+import { openMediaSession, type CallMediaSettings } from './media.js';
 import { ReofferAnswerer } from './reoffer.js';
-import type { CallObserver, CallReport } from './report.js';
+import { recordOf, type CallFacts, type CallRecord, type CallStatus } from './records.js';
+import { reportOf, type CallObserver, type CallReport } from './report.js';
 
 export interface CallOptions {
   readonly log: Logger;
   readonly routing: RoutingOptions;
-  readonly media: {
-    readonly pool: RtpPortPool;
-    readonly clock: FrameClock;
-    /** Address in our SDP. */
-    readonly advertisedAddress: string;
-    readonly maxQueueMs: number;
-    readonly latch: 'sdp-ip' | 'any';
-    readonly rtpTimeoutMs: number;
-    /** rtpengine in front of the bridge's media, when configured. */
-    readonly relay?: RtpengineRelay;
-  };
-  readonly bot: {
-    readonly connectTimeoutMs: number;
-    readonly connectRetries: number;
-    readonly maxMessageBytes: number;
+  readonly media: CallMediaSettings;
+  readonly bot: BotLinkSettings & {
     readonly chunkMs: number;
-    readonly drainTimeoutMs: number;
-    readonly pingIntervalMs: number;
-    readonly dtmfDurationMs: number;
-    /** A dropped bot connection (no clean close): hang up, or connect again once. */
-    readonly onDrop: 'hangup' | 'reconnect';
     /** Where a bot URL from a call header may lead. */
     readonly addressPolicy: BotAddressPolicy;
   };
@@ -78,8 +55,9 @@ export interface Rejection {
   readonly reason: string;
 }
 
+/** `caller` is the far end, whoever dialled: the phone side of the call. */
 export type EndCause =
-  | { readonly by: 'caller'; readonly reason: 'bye' | 'cancel' | 'connection lost' }
+  | { readonly by: 'caller'; readonly reason: string }
   | { readonly by: 'bot'; readonly reason: string }
   | { readonly by: 'system'; readonly reason: string; readonly rejection?: Rejection };
 
@@ -111,17 +89,17 @@ export class Call extends EventEmitter<CallEvents> {
   #dialog: Dialog | undefined;
   #media: MediaSession | undefined;
   #bot: BotSession | undefined;
+  #link: BotLink | undefined;
   #relay: RelaySession | undefined;
   #route: Extract<RouteDecision, { ok: true }> | undefined;
-  #start: StreamStart | undefined;
-  #reconnected = false;
-  #drainTimer: NodeJS.Timeout | undefined;
   #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
   readonly #startedAt = new Date();
   #answeredAt: Date | undefined;
   #botConnectMs: number | undefined;
-  #dtmf = '';
+  #endedAt: Date | undefined;
+  #hungUp = false;
+  #final: { status: CallStatus; sipStatus: number; cause: EndCause } | undefined;
 
   constructor(
     private readonly invite: IncomingCall,
@@ -130,7 +108,7 @@ export class Call extends EventEmitter<CallEvents> {
     super();
     const header = (name: string) => invite.headers.find(([n]) => n.toLowerCase() === name)?.[1]?.trim();
     this.callSid = header(RESERVED_CALL_SID) || randomUUID().replace(/-/g, '');
-    this.accountSid = accountSid(invite.headers) ?? 'self-hosted';
+    this.accountSid = accountSid(invite.headers) ?? DEFAULT_ACCOUNT_SID;
     this.log = options.log.child({ call_sid: this.callSid });
     invite.once('cancel', () => this.end({ by: 'caller', reason: 'cancel' }));
   }
@@ -229,23 +207,7 @@ export class Call extends EventEmitter<CallEvents> {
       options.media.pool.release(rtp.port);
       return;
     }
-    const media = new MediaSession({
-      rtp,
-      releasePort: () => options.media.pool.release(rtp.port),
-      codec: audio.codec,
-      payloadType: audio.payloadType,
-      ...(audio.dtmfPayloadType !== undefined && { dtmfPayloadType: audio.dtmfPayloadType }),
-      remote: audio.remote,
-      direction: audio.direction,
-      botRate: route.sampleRate,
-      chunkMs: options.bot.chunkMs,
-      maxQueueMs: options.media.maxQueueMs,
-      latch: options.media.latch,
-      rtpTimeoutMs: options.media.rtpTimeoutMs,
-      clock: options.media.clock,
-      log: this.log,
-      ...(options.observer && { onLatency: options.observer.latency.bind(options.observer) }),
-    });
+    const media = openMediaSession(options.media, rtp, audio, { rate: route.sampleRate, chunkMs: options.bot.chunkMs }, this.log, options.observer);
     this.#media = media;
 
     let bot: BotSession;
@@ -277,7 +239,7 @@ export class Call extends EventEmitter<CallEvents> {
       }
       if (this.#isEnded()) return;
     }
-    this.#start = {
+    const start = {
       streamSid: this.streamSid,
       callSid: this.callSid,
       accountSid: this.accountSid,
@@ -286,26 +248,27 @@ export class Call extends EventEmitter<CallEvents> {
       customParameters: route.customParameters,
       sampleRate: route.sampleRate,
     };
-    bot.begin(this.#start);
-    this.#wireMedia(media);
-    this.#wireBot(bot, media);
+    this.#link = new BotLink(media, bot, {
+      settings: options.bot,
+      log: this.log,
+      ...(options.observer && { observer: options.observer }),
+      start,
+      reconnect: () => this.#connectBot(route, 0),
+      isActive: () => this.#state === 'active',
+      isEnded: () => this.#isEnded(),
+      onDraining: () => (this.#state = 'draining'),
+      end: (by, reason) => this.end({ by, reason }),
+      rtpTimeoutMs: options.media.rtpTimeoutMs,
+    });
     const relayLeg = this.#relay && { session: this.#relay, tag: this.#relayTag };
     this.#answer(carrierSdp, media, new ReofferAnswerer({ media, local, audio, log: this.log, ...(relayLeg && { relay: relayLeg }) }));
   }
 
   #connectBot(route: Extract<RouteDecision, { ok: true }>, retries: number): Promise<BotSession> {
     const { bot } = this.options;
-    return BotSession.connect({
-      url: route.url,
-      connectTimeoutMs: bot.connectTimeoutMs,
-      retries,
-      maxMessageBytes: bot.maxMessageBytes,
-      pingIntervalMs: bot.pingIntervalMs,
-      // A URL from a call header is held to the address policy at connection time too: DNS may answer differently.
-      ...(route.fromHeader && { lookup: bot.addressPolicy.lookup }),
-      log: this.log,
-      signal: this.#abort.signal,
-    });
+    // A URL from a call header is held to the address policy at connection time too: DNS may answer differently.
+    const target = { url: route.url, ...(route.fromHeader && { lookup: bot.addressPolicy.lookup }) };
+    return connectBot(bot, target, this.log, this.#abort.signal, retries);
   }
 
   /** Re-reads the state after an await, where `end()` may have run meanwhile. */
@@ -326,78 +289,19 @@ export class Call extends EventEmitter<CallEvents> {
     dialog.on('lost', () => this.end({ by: 'caller', reason: 'connection lost' }));
     dialog.on('dtmf', (digit, durationMs) => {
       this.log.info({ digit, source: 'SIP INFO' }, 'caller DTMF');
-      this.#callerDtmf(digit, durationMs ?? 0);
+      this.#link?.callerDtmf(digit, durationMs ?? 0);
     });
     dialog.on('ackTimeout', () => this.end({ by: 'system', reason: 'no ACK for 200 OK' }));
     dialog.on('reoffer', (offer) => void reoffers.answer(offer));
   }
 
-  /** Media events go to whichever bot session is current (there is a second one after a reconnect). */
-  #wireMedia(media: MediaSession): void {
-    media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
-    media.on('markPlayed', (name) => this.#bot?.sendMark(name));
-    media.on('dtmf', (digit, durationMs) => {
-      this.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
-      this.#callerDtmf(digit, durationMs);
-    });
-    media.on('rtpTimeout', () => this.end({ by: 'system', reason: `no RTP from the caller for ${this.options.media.rtpTimeoutMs} ms` }));
-  }
-
-  #callerDtmf(digit: string, durationMs: number): void {
-    this.#dtmf += digit;
-    this.options.observer?.dtmf('caller_to_bot');
-    this.#bot?.sendDtmf(digit, durationMs);
-  }
-
-  #wireBot(bot: BotSession, media: MediaSession): void {
-    bot.on('media', (pcm, receivedAt) => media.playBotAudio(pcm, receivedAt));
-    bot.on('mark', (name) => media.mark(name));
-    bot.on('clear', () => media.clear());
-    bot.on('dtmf', (digit, durationMs) => {
-      if (!isDtmfDigit(digit)) return;
-      this.options.observer?.dtmf('bot_to_caller');
-      media.sendDtmf(digit, durationMs ?? this.options.bot.dtmfDurationMs);
-    });
-    bot.on('closed', ({ byBot, clean, code, reason }) => {
-      if (!byBot || bot !== this.#bot || this.#state !== 'active') return;
-      if (!clean && this.options.bot.onDrop === 'reconnect' && !this.#reconnected) {
-        this.log.warn({ code, reason }, 'bot connection dropped: connecting again once');
-        void this.#reconnect(media);
-        return;
-      }
-      this.log.info({ code, reason, clean }, clean ? 'bot closed the stream' : 'bot connection dropped');
-      this.#drain(media, clean ? 'bot closed the stream' : `bot connection dropped (${code}${reason ? ` ${reason}` : ''})`);
-    });
-  }
-
-  /** A second connection with the same stream_sid and a new `start`; the caller hears silence meanwhile. */
-  async #reconnect(media: MediaSession): Promise<void> {
-    this.#reconnected = true;
-    this.#bot = undefined;
-    media.clear();
-    let bot: BotSession;
-    try {
-      bot = await this.#connectBot(this.#route!, 0);
-    } catch (err) {
-      this.end({ by: 'bot', reason: `bot connection dropped and could not be made again: ${(err as Error).message}` });
-      return;
-    }
-    if (this.#isEnded()) {
-      bot.close();
-      return;
-    }
-    this.#bot = bot;
-    bot.begin(this.#start!);
-    this.#wireBot(bot, media);
-    this.log.info('bot connected again');
-  }
-
-  /** The bot is gone: let its queued audio reach the caller (bounded), then hang up. */
-  #drain(media: MediaSession, reason: string): void {
-    this.#state = 'draining';
-    const finish = () => this.end({ by: 'bot', reason });
-    void media.drained().then(finish);
-    this.#drainTimer = setTimeout(finish, this.options.bot.drainTimeoutMs);
+  /** DELETE through the API: 480 to the INVITE while it waits (status `canceled`), BYE once answered. */
+  hangup(): boolean {
+    if (this.#state === 'ended') return false;
+    const reason = 'hung up through the API';
+    this.#hungUp = true;
+    this.end({ by: 'system', reason, rejection: { status: 480, phrase: 'Temporarily Unavailable', warnCode: 399, reason } });
+    return true;
   }
 
   #fail(rejection: Rejection): void {
@@ -409,7 +313,7 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.#state === 'ended') return;
     const answered = this.#dialog !== undefined;
     this.#state = 'ended';
-    clearTimeout(this.#drainTimer);
+    this.#endedAt = new Date();
     clearTimeout(this.#durationTimer);
     this.#abort.abort();
     let sipStatus = answered ? 200 : 487;
@@ -423,11 +327,15 @@ export class Call extends EventEmitter<CallEvents> {
       });
     }
     if (!answered) this.options.observer?.setup(sipStatus);
-    this.#bot?.stop(cause.by === 'caller' ? 'callended' : 'stopped');
+    const stopReason = cause.by === 'caller' ? 'callended' : 'stopped';
+    if (this.#link) this.#link.stop(stopReason);
+    else this.#bot?.stop(stopReason);
     const media = this.#media?.stats;
     this.#media?.close();
-    this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(this.#bot && { botMessagesRefused: this.#bot.rejected }) }, 'call ended');
-    const report = this.#buildReport(cause, sipStatus, media);
+    const rejected = this.#link?.rejected ?? this.#bot?.rejected;
+    this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(rejected && { botMessagesRefused: rejected }) }, 'call ended');
+    this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : 'failed', sipStatus, cause };
+    const report = reportOf(this.#facts(), media);
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     void Promise.allSettled([bye, this.#relay?.delete()]).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
@@ -435,39 +343,37 @@ export class Call extends EventEmitter<CallEvents> {
     });
   }
 
-  #buildReport(cause: EndCause, sipStatus: number, media: MediaStats | undefined): CallReport {
+  #facts(): CallFacts {
     const { invite } = this;
-    const endedAt = new Date();
-    const answeredAt = this.#answeredAt;
+    const final = this.#final;
     return {
-      call_sid: this.callSid,
-      stream_sid: this.streamSid,
-      account_sid: this.accountSid,
-      sip_call_id: invite.callId,
+      callSid: this.callSid,
+      streamSid: this.streamSid,
+      accountSid: this.accountSid,
+      sipCallId: invite.callId,
+      direction: 'inbound',
       from: invite.from.user ?? invite.from.uri,
       to: invite.to.user ?? invite.to.uri,
-      custom_parameters: this.#route?.customParameters ?? {},
-      started_at: this.#startedAt.toISOString(),
-      answered_at: answeredAt?.toISOString() ?? null,
-      ended_at: endedAt.toISOString(),
-      duration_s: answeredAt ? (endedAt.getTime() - answeredAt.getTime()) / 1000 : 0,
-      disconnected_by: cause.by,
-      end_reason: cause.reason,
-      sip_status: sipStatus,
-      bot_connect_ms: this.#botConnectMs === undefined ? null : Math.round(this.#botConnectMs * 10) / 10,
-      dtmf: this.#dtmf,
-      media: media
-        ? {
-            packets_in: media.packetsIn,
-            packets_out: media.packetsOut,
-            packets_lost: media.packetsLost,
-            jitter_ms: media.jitterMs,
-            latency_ms: {
-              caller_to_bot: { mean: media.latency.caller_to_bot.meanMs, p99: media.latency.caller_to_bot.p99Ms },
-              bot_to_caller: { mean: media.latency.bot_to_caller.meanMs, p99: media.latency.bot_to_caller.p99Ms },
-            },
-          }
-        : null,
+      trunk: null,
+      customParameters: this.#route?.customParameters ?? {},
+      status: final?.status ?? (this.#answeredAt ? 'in-progress' : 'queued'),
+      sipStatus: final?.sipStatus ?? (this.#answeredAt ? 200 : null),
+      createdAt: this.#startedAt,
+      answeredAt: this.#answeredAt,
+      endedAt: this.#endedAt,
+      cause: final?.cause,
+      botConnectMs: this.#botConnectMs,
+      dtmf: this.#link?.dtmf ?? '',
     };
   }
+
+  /**
+   * The API's view. Inbound: `queued` while the bot is being connected (the INVITE waits), `in-progress` once
+   * answered; then `completed`, `canceled` (the caller's CANCEL, or DELETE before the answer), or `failed` (we
+   * rejected the INVITE: sip_status says how).
+   */
+  record(): CallRecord {
+    return recordOf(this.#facts());
+  }
+
 }

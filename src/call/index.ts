@@ -1,5 +1,10 @@
-// Calls: the per-call orchestrator that owns a dialog, a media session and a bot session, and the set of live calls.
+// Calls: the per-call orchestrators (inbound and outbound) that own a dialog, a media session and a bot session, the
+// set of live calls, and the API's call control.
 export { Call, type CallEvents, type CallOptions, type CallState, type EndCause, type Rejection } from './call.js';
-export { CallManager, type AdmissionLimits, type CallManagerEvents } from './manager.js';
+export { CallControl, type CallControlOptions, type HangupResult, type PlaceRequest } from './control.js';
+export { CallManager, type AdmissionLimits, type CallManagerEvents, type ManagedCall } from './manager.js';
+export { OutboundCall, type OutboundCallEvents, type OutboundRequest } from './outbound.js';
+export { FINAL_STATUSES, RecordStore, statusOfFailure, type CallRecord, type CallStatus } from './records.js';
 export type { CallObserver, CallReport, LatencyReport } from './report.js';
+export { destination, NUMBER, Pacer, pickTrunk, type Refusal, type Trunk } from './trunks.js';
 export { WebhookSender, type WebhookOptions } from './webhook.js';

@@ -1,10 +1,24 @@
 // Turns each INVITE from the signaling backend into a Call, after admission: not while shutting down, not while the
 // SIP backend or rtpengine is down, not beyond the concurrent-call limit, not while the media clock runs late or the
-// event loop has no room left (overload), not faster than each source's INVITE rate. Keeps the set of live calls.
+// event loop has no room left (overload), not faster than each source's INVITE rate. Keeps the set of live calls,
+// both directions (outbound ones are admitted by CallControl and adopted here).
 import { EventEmitter } from 'node:events';
 import type { IncomingCall, SipBackend } from '../signaling/index.js';
-import { Call, type CallOptions } from './call.js';
+import { Call, type CallEvents, type CallOptions, type EndCause } from './call.js';
+import type { CallRecord } from './records.js';
 import type { CallReport } from './report.js';
+
+/** What the manager needs of a call, inbound or outbound. */
+export interface ManagedCall {
+  readonly callSid: string;
+  once(event: 'ended', listener: (...args: CallEvents['ended']) => void): unknown;
+  readonly webhookUrl: URL | undefined;
+  readonly liveMedia: Call['liveMedia'];
+  end(cause: EndCause): void;
+  /** DELETE through the API; false when already ended. */
+  hangup(): boolean;
+  record(): CallRecord;
+}
 
 export interface AdmissionLimits {
   readonly maxConcurrentCalls: number;
@@ -18,7 +32,7 @@ export interface AdmissionLimits {
 
 export interface CallManagerEvents {
   /** A call ended, after its teardown. */
-  ended: [report: CallReport, call: Call];
+  ended: [report: CallReport, call: ManagedCall];
   /** An INVITE turned away before it became a call (shutting down, too many calls, too fast). */
   refused: [refusal: { readonly status: number; readonly reason: string }];
 }
@@ -45,7 +59,7 @@ class SourceRate {
 }
 
 export class CallManager extends EventEmitter<CallManagerEvents> {
-  readonly #calls = new Set<Call>();
+  readonly #calls = new Set<ManagedCall>();
   readonly #idle: Array<() => void> = [];
   readonly #rate: SourceRate;
   #accepting = true;
@@ -67,7 +81,7 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
   }
 
   /** The calls in progress. */
-  get calls(): ReadonlySet<Call> {
+  get calls(): ReadonlySet<ManagedCall> {
     return this.#calls;
   }
 
@@ -128,12 +142,17 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
       return;
     }
     const call = new Call(invite, this.options);
+    this.adopt(call);
+    void call.run();
+  }
+
+  /** Counts a call as live until it ends. */
+  adopt(call: ManagedCall): void {
     this.#calls.add(call);
     call.once('ended', (report) => {
       this.#calls.delete(call);
       this.emit('ended', report, call);
       if (this.#calls.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
     });
-    void call.run();
   }
 }

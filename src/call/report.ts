@@ -1,6 +1,7 @@
 // What a call leaves behind: the post-call record sent to webhooks (snake_case, as the bot protocol is), and the live
 // events a call reports to the process-wide metrics while it runs.
-import type { LatencyPath } from '../media/index.js';
+import type { LatencyPath, MediaStats } from '../media/index.js';
+import type { CallFacts } from './records.js';
 
 export interface LatencyReport {
   readonly mean: number;
@@ -46,4 +47,39 @@ export interface CallObserver {
   botConnected(ms: number): void;
   dtmf(direction: 'caller_to_bot' | 'bot_to_caller'): void;
   latency(path: LatencyPath, ms: number): void;
+}
+
+/** The post-call report of an ended call (`facts.endedAt` and `facts.cause` set). */
+export function reportOf(f: CallFacts, media: MediaStats | undefined): CallReport {
+  const endedAt = f.endedAt ?? new Date();
+  return {
+    call_sid: f.callSid,
+    stream_sid: f.streamSid,
+    account_sid: f.accountSid,
+    sip_call_id: f.sipCallId,
+    from: f.from,
+    to: f.to,
+    custom_parameters: f.customParameters,
+    started_at: f.createdAt.toISOString(),
+    answered_at: f.answeredAt?.toISOString() ?? null,
+    ended_at: endedAt.toISOString(),
+    duration_s: f.answeredAt ? (endedAt.getTime() - f.answeredAt.getTime()) / 1000 : 0,
+    disconnected_by: f.cause?.by ?? 'system',
+    end_reason: f.cause?.reason ?? '',
+    sip_status: f.sipStatus ?? 0,
+    bot_connect_ms: f.botConnectMs === undefined ? null : Math.round(f.botConnectMs * 10) / 10,
+    dtmf: f.dtmf,
+    media: media
+      ? {
+          packets_in: media.packetsIn,
+          packets_out: media.packetsOut,
+          packets_lost: media.packetsLost,
+          jitter_ms: media.jitterMs,
+          latency_ms: {
+            caller_to_bot: { mean: media.latency.caller_to_bot.meanMs, p99: media.latency.caller_to_bot.p99Ms },
+            bot_to_caller: { mean: media.latency.bot_to_caller.meanMs, p99: media.latency.bot_to_caller.p99Ms },
+          },
+        }
+      : null,
+  };
 }

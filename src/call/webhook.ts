@@ -45,8 +45,8 @@ export class WebhookSender {
     return this.#inFlight.size;
   }
 
-  /** Starts delivering `report` to `url`; returns at once. */
-  send(url: URL, report: CallReport): void {
+  /** Starts delivering `report` (a post-call report or a status event) to `url`; returns at once. */
+  send(url: URL, report: Pick<CallReport, 'call_sid'> & Readonly<Record<string, unknown>>): void {
     const log = this.options.log.child({ call_sid: report.call_sid });
     if (this.#stop.signal.aborted || this.#inFlight.size >= this.options.maxPending) {
       log.warn({ pending: this.#inFlight.size }, 'post-call webhook dropped: too many reports waiting');

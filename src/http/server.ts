@@ -1,4 +1,5 @@
-// The operator's HTTP endpoints: GET /health for load balancers and probes, GET /metrics for Prometheus.
+// The operator's HTTP endpoints: GET /health for load balancers and probes, GET /metrics for Prometheus, and the
+// call API under /v1/ when one is given.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -9,6 +10,8 @@ export interface HttpOptions {
   readonly registry: Registry;
   /** The body of /health: 200 when its status is `ok`, else 503. */
   readonly health: () => { readonly status: 'ok' | 'draining' | 'down'; readonly [key: string]: unknown };
+  /** Takes the requests it answers (true), e.g. the call API. */
+  readonly api?: { handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): boolean };
 }
 
 export interface HttpServer {
@@ -18,7 +21,8 @@ export interface HttpServer {
 
 export async function startHttpServer(options: HttpOptions): Promise<HttpServer> {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (options.api?.handle(req, res, path)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD' }).end();
     } else if (path === '/health') {

@@ -1,7 +1,7 @@
-// The UAS side of a dialog (RFC 3261 section 12-15): 2xx until ACK, in-dialog requests, BYE both ways.
+// A SIP dialog (RFC 3261 section 12-15) once established, whichever side made it: in-dialog requests, BYE both
+// ways; and the UAS start (2xx until ACK). The UAC start is in dialog-uac.ts.
 import { EventEmitter } from 'node:events';
-import type { SipRequest } from './message.js';
-import { contactUri } from './parser.js';
+import type { HeaderFields, OutgoingRequest, SipRequest } from './message.js';
 import { inDialogTarget } from './route-set.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { PendingReoffer } from './reoffer.js';
@@ -17,10 +17,37 @@ export interface DialogContext {
   contact(flow: Flow): string;
   /** host:port for the Via of requests we send over a protocol. */
   sentBy(protocol: Protocol): string;
-  forget(dialog: UasDialog): void;
+  forget(dialog: SipDialog): void;
 }
 
 type DialogState = 'early' | 'confirmed' | 'terminating' | 'terminated';
+
+/** What a dialog is made of (RFC 3261 12.1.1 for the UAS, 12.1.2 for the UAC). */
+export interface DialogInit {
+  readonly callId: string;
+  readonly localTag: string;
+  readonly remoteTag: string;
+  /** Our URI with our tag: the To of a UAS, the From of a UAC. */
+  readonly localUri: string;
+  readonly remoteUri: string;
+  readonly remoteTarget: string;
+  /** In the order our requests traverse it (a UAC's is the Record-Route reversed). */
+  readonly routeSet: string[];
+  /** The flow the dialog was made on: its connection carries our requests when still open. */
+  readonly flow: Flow;
+  readonly localSeq: number;
+  readonly remoteSeq: number;
+  readonly localSdp: string;
+  /** early: a UAS waits for the ACK of its 2xx; a UAC's dialog is confirmed once it sends its ACK. */
+  readonly state: 'early' | 'confirmed';
+}
+
+/** A request inside the dialog, ready for the transaction layer or the transport. */
+export interface InDialogRequest {
+  readonly request: OutgoingRequest;
+  readonly dest: Destination;
+  readonly branch: string;
+}
 
 /** A 2xx to an INVITE (initial or re-INVITE) waiting for its ACK. */
 interface PendingAck {
@@ -32,11 +59,12 @@ export function dialogKey(callId: string, localTag: string, remoteTag: string): 
   return `${callId}|${localTag}|${remoteTag}`;
 }
 
-export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
+/** The in-dialog part, the same for both sides. */
+export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
   readonly callId: string;
   readonly key: string;
-  #state: DialogState = 'early';
-  #localSeq = 0;
+  #state: DialogState;
+  #localSeq: number;
   #remoteSeq: number;
   #pendingAck: PendingAck | undefined;
   #bye: Promise<void> | undefined;
@@ -47,27 +75,24 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
   readonly #remoteUri: string;
   readonly #remoteTarget: string;
   readonly #routeSet: string[];
-  readonly #flow: Flow;
+  protected readonly flow: Flow;
 
-  /** Creates the dialog from an INVITE with a Contact (checked by the caller) and sends the 200 OK. */
   constructor(
-    private readonly ctx: DialogContext,
-    invite: ServerTransaction,
-    localSdp: string,
+    protected readonly ctx: DialogContext,
+    init: DialogInit,
   ) {
     super();
-    const { request } = invite;
-    const localTag = invite.localTag;
-    this.callId = request.callId;
-    this.key = dialogKey(request.callId, localTag, request.from.params.get('tag') ?? '');
-    this.#remoteSeq = request.cseq.seq;
-    this.#localSdp = localSdp;
-    this.#localUri = `${request.headers.get('to')!};tag=${localTag}`;
-    this.#remoteUri = request.headers.get('from')!;
-    this.#remoteTarget = contactUri(request) ?? request.from.uri;
-    this.#routeSet = request.headers.getList('record-route');
-    this.#flow = invite.flow;
-    this.#answer(invite, request.headers.getAll('record-route'));
+    this.callId = init.callId;
+    this.key = dialogKey(init.callId, init.localTag, init.remoteTag);
+    this.#state = init.state;
+    this.#localSeq = init.localSeq;
+    this.#remoteSeq = init.remoteSeq;
+    this.#localSdp = init.localSdp;
+    this.#localUri = init.localUri;
+    this.#remoteUri = init.remoteUri;
+    this.#remoteTarget = init.remoteTarget;
+    this.#routeSet = init.routeSet;
+    this.flow = init.flow;
   }
 
   get state(): DialogState {
@@ -76,7 +101,7 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
 
   /** Whether the dialog's requests come over this stream connection. */
   usesConnection(connection: Connection): boolean {
-    return this.#flow.connection === connection;
+    return this.flow.connection === connection;
   }
 
   /** Its connection closed under it: nothing more can be said to the caller. */
@@ -122,11 +147,11 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
           return;
         }
         if (!body) {
-          this.#answer(tx, []);
+          this.answerInvite(tx, []);
           return;
         }
         tx.respond(buildResponse(tx, 100, 'Trying'));
-        this.#offered(tx, body, () => this.#answer(tx, []));
+        this.#offered(tx, body, () => this.answerInvite(tx, []));
         return;
       }
       case 'UPDATE': {
@@ -134,7 +159,7 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
           tx.respond(buildResponse(tx, 500, 'Server Internal Error', { headers: [['Retry-After', '1']] }));
           return;
         }
-        const contact: [string, string] = ['Contact', this.ctx.contact(this.#flow)];
+        const contact: [string, string] = ['Contact', this.ctx.contact(this.flow)];
         if (!body) {
           tx.respond(buildResponse(tx, 200, 'OK', { headers: [contact] }));
           return;
@@ -188,11 +213,29 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
     if (this.#state === 'terminating' || this.#state === 'terminated') return;
     this.#state = 'terminating';
     this.#reoffer?.terminate();
-    const target = inDialogTarget(this.#routeSet, this.#remoteTarget, this.#flow.protocol);
+    let bye: InDialogRequest;
+    try {
+      bye = this.inDialogRequest('BYE', ++this.#localSeq);
+    } catch (err) {
+      this.#terminate();
+      throw err;
+    }
+    const result = await this.ctx.layer.request(bye.request, bye.dest, bye.branch);
+    this.#terminate();
+    if (result.kind === 'timeout') throw new Error('BYE got no response');
+    if (result.kind === 'transport-error') throw new Error(`BYE could not be sent: ${result.error.message}`);
+    if (result.response.status >= 300) throw new Error(`BYE answered ${result.response.status} ${result.response.reason}`);
+  }
+
+  /**
+   * A request to the remote target over the route set (RFC 3261 12.2.1.1); throws when there is no usable next hop.
+   * An ACK for 2xx takes the INVITE's CSeq number (13.2.2.4).
+   */
+  protected inDialogRequest(method: string, seq: number, extra: HeaderFields = []): InDialogRequest {
+    const target = inDialogTarget(this.#routeSet, this.#remoteTarget, this.flow.protocol);
     const { hop } = target;
     if (!hop) {
-      this.#terminate();
-      throw new Error(`cannot send BYE: no usable next hop in route set [${this.#routeSet.join(', ')}] and remote target ${this.#remoteTarget}`);
+      throw new Error(`cannot send ${method}: no usable next hop in route set [${this.#routeSet.join(', ')}] and remote target ${this.#remoteTarget}`);
     }
     const branch = newBranch();
     const headers: Array<readonly [string, string]> = [
@@ -202,18 +245,15 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
       ['From', this.#localUri],
       ['To', this.#remoteUri],
       ['Call-ID', this.callId],
-      ['CSeq', `${++this.#localSeq} BYE`],
+      ['CSeq', `${seq} ${method}`],
       ['User-Agent', SERVER_NAME],
+      ...extra,
     ];
     const dest: Destination = {
       ...hop,
-      ...(this.#flow.connection && this.#flow.protocol === hop.protocol && { connection: this.#flow.connection }),
+      ...(this.flow.connection && this.flow.protocol === hop.protocol && { connection: this.flow.connection }),
     };
-    const result = await this.ctx.layer.request({ method: 'BYE', uri: target.uri, headers }, dest, branch);
-    this.#terminate();
-    if (result.kind === 'timeout') throw new Error('BYE got no response');
-    if (result.kind === 'transport-error') throw new Error(`BYE could not be sent: ${result.error.message}`);
-    if (result.response.status >= 300) throw new Error(`BYE answered ${result.response.status} ${result.response.reason}`);
+    return { request: { method, uri: target.uri, headers }, dest, branch };
   }
 
   #ackSettled(): Promise<void> {
@@ -231,10 +271,10 @@ export class UasDialog extends EventEmitter<DialogEvents> implements Dialog {
   }
 
   /** Sends a 200 OK to an INVITE and keeps it coming until the ACK (RFC 3261 13.3.1.4). */
-  #answer(tx: ServerTransaction, recordRoute: string[]): void {
+  protected answerInvite(tx: ServerTransaction, recordRoute: string[]): void {
     const headers: Array<readonly [string, string]> = [
       ...recordRoute.map((rr) => ['Record-Route', rr] as const),
-      ['Contact', this.ctx.contact(this.#flow)],
+      ['Contact', this.ctx.contact(this.flow)],
       ['Allow', ALLOW],
     ];
     tx.respond(buildResponse(tx, 200, 'OK', { headers, body: this.#localSdp }));

@@ -3,13 +3,14 @@ import { EventEmitter } from 'node:events';
 import type { HeaderFields } from './message.js';
 import { partyOf } from './party.js';
 import { buildResponse, warningValue } from './responses.js';
-import { UasDialog, type DialogContext } from './dialog.js';
+import type { DialogContext, SipDialog } from './dialog.js';
+import { UasDialog } from './dialog-uas.js';
 import type { ServerTransaction } from './transaction.js';
 import type { Dialog, IncomingCall, IncomingCallEvents, Party, RejectDetails, SipProtocol } from './types.js';
 
 /** What a pending INVITE needs from the user agent besides what its dialog needs. */
 export interface InviteContext extends DialogContext {
-  adopt(dialog: UasDialog): void;
+  adopt(dialog: SipDialog): void;
   /** The INVITE got its final response: a CANCEL can no longer change anything. */
   settled(invite: IncomingInvite): void;
 }

@@ -1,4 +1,4 @@
-// SIP signaling: the backend-neutral call/dialog interface and the embedded RFC 3261 UAS stack behind it.
+// SIP signaling: the backend-neutral call/dialog interface and the embedded RFC 3261 stack (UAS and UAC) behind it.
 export type { HeaderFields } from './message.js';
 export { DEFAULT_TIMERS, type SipTimers } from './transaction.js';
 export { DrachtioBackend, type DrachtioOptions } from './drachtio.js';

@@ -32,7 +32,8 @@ function requestUri(uri: string): string {
   return uri.slice(0, at + 1) + uri.slice(at + 1).split('?')[0]!.replace(/;\s*method=[^;]*/gi, '');
 }
 
-function nextHop(uriText: string, fallback: Protocol): InDialogTarget['hop'] {
+/** Where a request to this URI goes (RFC 3263 without SRV/NAPTR): transport parameter, sips, or the fallback. */
+export function nextHop(uriText: string, fallback: Protocol): InDialogTarget['hop'] {
   const uri = parseUri(uriText);
   if (!uri.ok || uri.value.scheme === 'tel') return undefined;
   const transport = uri.value.params.get('transport')?.toLowerCase();

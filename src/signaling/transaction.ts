@@ -1,9 +1,11 @@
-// RFC 3261 section 17 transactions (with RFC 6026's Accepted state). Owns every retransmission and timeout timer.
+// RFC 3261 section 17 server transactions (with RFC 6026's Accepted state), and the layer that matches messages to every transaction.
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
-import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipMessage, type SipRequest, type SipResponse, type Via } from './message.js';
+import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipMessage, type SipRequest, type Via } from './message.js';
 import { serializeRequest, serializeResponse } from './serializer.js';
+import { ClientTransaction, type ClientResult } from './transaction-client.js';
+import { InviteClientTransaction, type InviteClientUser } from './transaction-invite-client.js';
 import type { Destination, Flow, SipTransport } from './transport.js';
 
 export interface SipTimers {
@@ -152,76 +154,6 @@ export class ServerTransaction {
   }
 }
 
-export type ClientResult =
-  | { readonly kind: 'response'; readonly response: SipResponse }
-  | { readonly kind: 'timeout' }
-  | { readonly kind: 'transport-error'; readonly error: Error };
-
-/**
- * Non-INVITE client transaction (we send BYE, and INFO later): Timer E resends over UDP from T1 doubling to T2
- * (T2 once a 1xx came), Timer F gives up at 64*T1. A final response settles it; Timer K then absorbs
- * retransmitted finals.
- */
-class ClientTransaction {
-  #timers: NodeJS.Timeout[] = [];
-  #settle!: (result: ClientResult) => void;
-  #provisional = false;
-  #done = false;
-  readonly result: Promise<ClientResult>;
-
-  constructor(
-    private readonly layer: TransactionLayer,
-    readonly key: string,
-    private readonly data: Buffer,
-    private readonly dest: Destination,
-  ) {
-    this.result = new Promise((resolve) => {
-      this.#settle = resolve;
-    });
-    const t = layer.timers;
-    this.#send();
-    if (dest.protocol === 'udp') this.#resend(t.t1);
-    this.#after(64 * t.t1, () => this.#finish({ kind: 'timeout' }));
-  }
-
-  received(response: SipResponse): void {
-    if (this.#done) return;
-    if (response.status < 200) {
-      this.#provisional = true;
-      return;
-    }
-    this.#finish({ kind: 'response', response });
-  }
-
-  terminate(): void {
-    this.#finish({ kind: 'timeout' });
-  }
-
-  #finish(result: ClientResult): void {
-    if (this.#done) return;
-    this.#done = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers = [];
-    this.layer.forget(this);
-    this.#settle(result);
-  }
-
-  #send(): void {
-    this.layer.transport.send(this.data, this.dest).catch((error: Error) => this.#finish({ kind: 'transport-error', error }));
-  }
-
-  #resend(interval: number): void {
-    this.#after(interval, () => {
-      this.#send();
-      this.#resend(this.#provisional ? this.layer.timers.t2 : Math.min(2 * interval, this.layer.timers.t2));
-    });
-  }
-
-  #after(ms: number, fn: () => void): void {
-    this.#timers.push(setTimeout(fn, ms));
-  }
-}
-
 interface TransactionEvents {
   /** A new request that is not a retransmission; ACKs for 2xx arrive as `ack`. */
   request: [tx: ServerTransaction];
@@ -231,7 +163,7 @@ interface TransactionEvents {
 
 export class TransactionLayer extends EventEmitter<TransactionEvents> {
   readonly #server = new Map<string, ServerTransaction>();
-  readonly #client = new Map<string, ClientTransaction>();
+  readonly #client = new Map<string, ClientTransaction | InviteClientTransaction>();
 
   constructor(
     readonly transport: SipTransport,
@@ -244,7 +176,7 @@ export class TransactionLayer extends EventEmitter<TransactionEvents> {
   /** A message the transport received and the user agent admitted. */
   receive(message: SipMessage, flow: Flow): void {
     if (message.kind === 'request') this.#onRequest(message, flow);
-    else this.#client.get(clientKey(message.via[0].params.get('branch') ?? '', message.cseq.method))?.received(message);
+    else this.#client.get(clientKey(message.via[0].params.get('branch') ?? '', message.cseq.method))?.received(message, flow);
   }
 
   get size(): { server: number; client: number } {
@@ -264,7 +196,16 @@ export class TransactionLayer extends EventEmitter<TransactionEvents> {
     return tx.result;
   }
 
-  forget(tx: ServerTransaction | ClientTransaction): void {
+  /** Sends an INVITE whose top Via carries `branch`; responses go to `user`. */
+  invite(request: OutgoingRequest, dest: Destination, branch: string, user: InviteClientUser): InviteClientTransaction {
+    const key = clientKey(branch, 'INVITE');
+    const tx = new InviteClientTransaction(this, key, request, dest, user);
+    // A synchronous transport failure may already have ended it.
+    if (tx.state !== 'terminated') this.#client.set(key, tx);
+    return tx;
+  }
+
+  forget(tx: ServerTransaction | ClientTransaction | InviteClientTransaction): void {
     if (tx instanceof ServerTransaction) {
       if (this.#server.get(tx.key) === tx) this.#server.delete(tx.key);
     } else if (this.#client.get(tx.key) === tx) {

@@ -54,6 +54,8 @@ export interface Destination {
   readonly port: number;
   /** Preferred when still open: the connection the dialog or transaction came in on. */
   readonly connection?: Connection;
+  /** The name a TLS server's certificate must match, when `host` is the address it resolved to. */
+  readonly servername?: string;
 }
 
 interface TransportEvents {
@@ -139,6 +141,8 @@ function connectionKey(protocol: Protocol, host: string, port: number): string {
 
 export class SipTransport extends EventEmitter<TransportEvents> {
   readonly #connections = new Map<string, Connection>();
+  /** Connections we are opening: requests sent meanwhile wait for the same one. */
+  readonly #connecting = new Map<string, Promise<Connection>>();
   readonly #servers: Array<net.Server> = [];
   readonly #perSource = new Map<string, number>();
   #tlsServer: tls.Server | undefined;
@@ -198,7 +202,7 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     const connection =
       (dest.connection?.open && dest.connection.protocol === dest.protocol ? dest.connection : undefined) ??
       this.#connections.get(connectionKey(dest.protocol, dest.host, dest.port)) ??
-      (await this.#connect(dest.protocol, dest.host, dest.port));
+      (await this.#connectOnce(dest.protocol, dest.host, dest.port, dest.servername));
     await connection.write(data);
   }
 
@@ -318,11 +322,22 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     }
   }
 
-  #connect(protocol: 'tcp' | 'tls', host: string, port: number): Promise<Connection> {
+  #connectOnce(protocol: 'tcp' | 'tls', host: string, port: number, servername: string | undefined): Promise<Connection> {
+    const key = connectionKey(protocol, host, port);
+    let pending = this.#connecting.get(key);
+    if (!pending) {
+      pending = this.#connect(protocol, host, port, servername).finally(() => this.#connecting.delete(key));
+      this.#connecting.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** A TLS connection verifies the server's certificate (Node's default) against `servername`, or the host name. */
+  #connect(protocol: 'tcp' | 'tls', host: string, port: number, servername = net.isIP(host) === 0 ? host : undefined): Promise<Connection> {
     return new Promise((resolve, reject) => {
       const socket =
         protocol === 'tls'
-          ? tls.connect({ host, port, ...(net.isIP(host) === 0 && { servername: host }) })
+          ? tls.connect({ host, port, ...(servername && { servername }) })
           : net.connect({ host, port });
       const ready = protocol === 'tls' ? 'secureConnect' : 'connect';
       socket.once('error', reject);

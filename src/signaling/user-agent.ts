@@ -3,8 +3,9 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { inviteContentRefusal } from './content.js';
-import { dialogKey, type UasDialog } from './dialog.js';
+import { dialogKey, type SipDialog } from './dialog.js';
 import { IncomingInvite, type InviteContext } from './incoming-call.js';
+import { OutgoingInvite, type DialContext } from './outgoing-call.js';
 import type { SipHeaders, SipRequest } from './message.js';
 import { parseVia, type MalformedRequest, type MalformedStatus } from './parser.js';
 import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, REASON_PHRASES, warningValue } from './responses.js';
@@ -35,10 +36,12 @@ const REFUSAL_LOG_INTERVAL_MS = 60_000;
 export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implements SipBackend {
   readonly #transport: SipTransport;
   readonly #layer: TransactionLayer;
-  readonly #dialogs = new Map<string, UasDialog>();
+  readonly #dialogs = new Map<string, SipDialog>();
   readonly #invites = new Map<ServerTransaction, IncomingInvite>();
+  readonly #outgoing = new Set<OutgoingInvite>();
   readonly #log: Logger;
   readonly #ctx: InviteContext;
+  readonly #dialCtx: DialContext;
   readonly #lastRefusalLog = new Map<string, number>();
   #status: BackendStatus = { up: false, reason: 'SIP listeners not bound yet' };
 
@@ -60,7 +63,8 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     this.#layer.on('request', (tx) => this.#onRequest(tx));
     this.#layer.on('ack', (ack) => this.#dialogOf(ack)?.acked(ack));
     this.#transport.on('message', (message, flow) => {
-      if (this.options.allowSource(flow.address)) this.#layer.receive(message, flow);
+      // A response only reaches a client transaction by the random branch of a request we sent: any source may answer.
+      if (message.kind === 'response' || this.options.allowSource(flow.address)) this.#layer.receive(message, flow);
       else this.#refuse(message.kind === 'request' ? message.headers : undefined, message.kind === 'request' ? message.method : undefined, flow);
     });
     this.#transport.on('malformed', (error, flow) => {
@@ -79,6 +83,12 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
       adopt: (dialog) => this.#dialogs.set(dialog.key, dialog),
       settled: (invite) => this.#invites.delete(invite.tx),
     };
+    this.#dialCtx = {
+      ...this.#ctx,
+      contactFor: (protocol) => `<sip:${this.#sentBy(protocol)}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`,
+      family: (protocol) => (net.isIPv6(this.#transport.listening[protocol]?.host ?? '') ? 6 : 4),
+      settled: (call) => this.#outgoing.delete(call),
+    };
   }
 
   get listening() {
@@ -89,8 +99,10 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     const { server, client } = this.#layer.size;
     return {
       dialogs: this.#dialogs.size,
-      pendingInvites: this.#invites.size,
+      pendingInvites: this.#invites.size + this.#outgoing.size,
+      outgoingInvites: this.#outgoing.size,
       transactions: server + client,
+      clientTransactions: client,
       connections: this.#transport.connectionCount,
     };
   }
@@ -99,8 +111,10 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     return this.#status;
   }
 
-  dial(_request: DialRequest): OutgoingCall {
-    throw new Error('outbound calls are not implemented by this backend yet');
+  dial(request: DialRequest): OutgoingCall {
+    const call = new OutgoingInvite(this.#dialCtx, request);
+    this.#outgoing.add(call);
+    return call;
   }
 
   async start(): Promise<void> {
@@ -114,6 +128,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
 
   async stop(): Promise<void> {
     this.#status = { up: false, reason: 'SIP listeners closed' };
+    for (const call of [...this.#outgoing]) call.terminate();
     this.#layer.stop();
     await this.#transport.stop();
   }
@@ -181,7 +196,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     this.#invites.get(inviteTx)?.cancel();
   }
 
-  #dialogOf(request: SipRequest): UasDialog | undefined {
+  #dialogOf(request: SipRequest): SipDialog | undefined {
     const local = request.to.params.get('tag');
     const remote = request.from.params.get('tag') ?? '';
     return local ? this.#dialogs.get(dialogKey(request.callId, local, remote)) : undefined;

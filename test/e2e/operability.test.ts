@@ -1,9 +1,6 @@
 // What an operator sees of calls: Prometheus metrics (setups by status, durations, RTP counts and loss, latency, bot
 // connect time, queue depth, DTMF) and the post-call webhook (its JSON, retries, and that it never holds a call up).
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallReport } from '../../src/call/index.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
 import { tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
@@ -12,49 +9,12 @@ import { metrics } from '../helpers/bridge-http.js';
 import { answeredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { exotelInvite, inDialogRequest, okTo } from '../helpers/sip-messages.js';
+import { WebhookServer } from '../helpers/webhook-server.js';
 
 const cleanup: Array<() => unknown> = [];
 afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
-
-/** A webhook receiver: records each POST and answers with the next status in `statuses` (200 when they run out). */
-class WebhookServer {
-  readonly posts: Array<{ path: string; headers: http.IncomingHttpHeaders; body: CallReport }> = [];
-
-  private constructor(
-    private readonly server: http.Server,
-    readonly url: string,
-  ) {}
-
-  static async start(statuses: number[] = [], hang = false): Promise<WebhookServer> {
-    let webhook: WebhookServer | undefined;
-    const server = http.createServer((req, res) => {
-      let text = '';
-      req.on('data', (chunk: Buffer) => (text += chunk.toString()));
-      req.on('end', () => {
-        webhook!.posts.push({ path: req.url ?? '', headers: req.headers, body: JSON.parse(text) as CallReport });
-        if (!hang) res.writeHead(statuses.shift() ?? 200).end();
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    webhook = new WebhookServer(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`);
-    return webhook;
-  }
-
-  async until(count: number, timeoutMs = 5000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.posts.length < count) {
-      if (Date.now() > deadline) throw new Error(`webhook: ${this.posts.length} of ${count} posts within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-}
 
 async function setup(overrides: BridgeConfigInput = {}) {
   const bot = await TestBot.start();

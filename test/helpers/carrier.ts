@@ -105,7 +105,7 @@ export async function reinvite(client: SipTestClient, ok: SipResponse, cseq: num
 }
 
 /** The bot's 600 Hz tone reaches the caller in `codec`. */
-export async function botToneReachesCaller(call: AnsweredCall, codec: G711Codec): Promise<void> {
+export async function botToneReachesCaller(call: Pick<AnsweredCall, 'conn' | 'caller'>, codec: G711Codec): Promise<void> {
   const before = call.caller.received.length;
   call.conn.sendAudio(toneBytesPcm16le(600, 8000, 800));
   await new Promise((r) => setTimeout(r, 1000));
@@ -119,7 +119,7 @@ export async function botToneReachesCaller(call: AnsweredCall, codec: G711Codec)
 }
 
 /** The caller's 1000 Hz tone, sent in `codec`, reaches the bot. */
-export async function callerToneReachesBot(call: AnsweredCall, codec: G711Codec): Promise<void> {
+export async function callerToneReachesBot(call: Pick<AnsweredCall, 'conn' | 'caller' | 'bridgeRtp'>, codec: G711Codec): Promise<void> {
   const before = call.conn.callerAudio().length;
   await call.caller.send(call.bridgeRtp, codec, tone(1000, 8000, 8000));
   await new Promise((r) => setTimeout(r, 200));

@@ -81,3 +81,39 @@ describe('config', () => {
     expect(configPath([], {})).toBe('config/default.yaml');
   });
 });
+
+describe('config: call API and trunks', () => {
+  it('refuses to start the API off loopback without api.token, and takes it on loopback', () => {
+    expect(errorOf(() => parseConfig({ http: { host: '0.0.0.0' } }, 'open.yaml'))).toMatch(/api\.token: required when http\.host \(0\.0\.0\.0\) is not loopback/);
+    expect(parseConfig({ http: { host: '0.0.0.0' }, api: { token: 'secret' } }, 'ok').api.token).toBe('secret');
+    expect(parseConfig({ http: { host: '127.0.0.1' } }, 'ok').api.token).toBeUndefined();
+  });
+
+  it('validates trunk URIs and compiles allowedDestinations', () => {
+    const config = parseConfig(
+      { trunks: [{ name: 'exotel', uri: 'sip:pstn.in2.exotel.com:5070;transport=tcp', allowedDestinations: ['^\\+91[6-9]\\d{9}$'], headers: { 'X-Campaign': 'default' } }] },
+      'ok',
+    );
+    expect(config.trunks[0]!.allowedDestinations![0]!.test('+919876543210')).toBe(true);
+    expect(config.trunks[0]!.headers).toEqual({ 'X-Campaign': 'default' });
+    const message = errorOf(() =>
+      parseConfig(
+        {
+          trunks: [
+            { name: 'a', uri: 'http://x' },
+            { name: 'b', uri: 'sips:x.example.com;transport=udp' },
+            { name: 'c', uri: 'sip:x.example.com;transport=sctp' },
+            { name: 'd', uri: 'sip:x', allowedDestinations: ['('] },
+            { name: 'd', uri: 'sip:y', username: 'u' },
+          ],
+        },
+        'bad.yaml',
+      ),
+    );
+    expect(message).toMatch(/trunks\[0\]\.uri: must be sip:host/);
+    expect(message).toMatch(/trunks\[1\]\.uri: /);
+    expect(message).toMatch(/trunks\[2\]\.uri: /);
+    expect(message).toMatch(/trunks\[3\]\.allowedDestinations\[0\]: invalid regular expression/);
+    expect(message).toMatch(/trunks\[4\]: set both "username" and "password"/);
+  });
+});

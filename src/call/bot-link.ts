@@ -1,0 +1,152 @@
+// Joins a call's media session to its bot session, whichever direction the call went: caller audio, marks and DTMF
+// to the bot; bot audio, marks, clear and DTMF to the caller; one reconnect on a dropped socket; drain on a close.
+import type { Logger } from 'pino';
+import { BotSession, type BotConnectOptions, type StopReason, type StreamStart } from '../bot/index.js';
+import { isDtmfDigit, type MediaSession } from '../media/index.js';
+import type { CallObserver } from './report.js';
+
+/** The bot settings a call needs (a subset of CallOptions['bot']). */
+export interface BotLinkSettings {
+  readonly connectTimeoutMs: number;
+  readonly connectRetries: number;
+  readonly maxMessageBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly pingIntervalMs: number;
+  readonly dtmfDurationMs: number;
+  readonly onDrop: 'hangup' | 'reconnect';
+}
+
+/** Opens a bot connection with a call's settings; `retries` overrides the configured count. */
+export function connectBot(
+  settings: BotLinkSettings,
+  target: { url: URL; lookup?: BotConnectOptions['lookup'] },
+  log: Logger,
+  signal: AbortSignal,
+  retries = settings.connectRetries,
+): Promise<BotSession> {
+  return BotSession.connect({
+    url: target.url,
+    connectTimeoutMs: settings.connectTimeoutMs,
+    retries,
+    maxMessageBytes: settings.maxMessageBytes,
+    pingIntervalMs: settings.pingIntervalMs,
+    ...(target.lookup && { lookup: target.lookup }),
+    log,
+    signal,
+  });
+}
+
+export interface BotLinkOptions {
+  readonly settings: BotLinkSettings;
+  readonly log: Logger;
+  readonly observer?: CallObserver;
+  readonly start: StreamStart;
+  /** A second connection, for a reconnect. */
+  readonly reconnect: () => Promise<BotSession>;
+  /** Whether the call is still answered and not draining (a bot close then matters). */
+  readonly isActive: () => boolean;
+  readonly isEnded: () => boolean;
+  /** The bot closed: the call drains its audio first. */
+  readonly onDraining: () => void;
+  readonly end: (by: 'bot' | 'system', reason: string) => void;
+  readonly rtpTimeoutMs: number;
+}
+
+export class BotLink {
+  #bot: BotSession | undefined;
+  #reconnected = false;
+  #drainTimer: NodeJS.Timeout | undefined;
+  /** Keys the caller pressed, in order. */
+  dtmf = '';
+
+  constructor(
+    private readonly media: MediaSession,
+    bot: BotSession,
+    private readonly options: BotLinkOptions,
+  ) {
+    this.#bot = bot;
+    bot.begin(options.start);
+    this.#wireMedia();
+    this.#wireBot(bot);
+  }
+
+  get rejected(): BotSession['rejected'] | undefined {
+    return this.#bot?.rejected;
+  }
+
+  /** A key press from SIP INFO (RFC 4733 ones come through the media session). */
+  callerDtmf(digit: string, durationMs: number): void {
+    this.dtmf += digit;
+    this.options.observer?.dtmf('caller_to_bot');
+    this.#bot?.sendDtmf(digit, durationMs);
+  }
+
+  /** Sends `stop` and closes; once. */
+  stop(reason: StopReason): void {
+    clearTimeout(this.#drainTimer);
+    this.#bot?.stop(reason);
+  }
+
+  #wireMedia(): void {
+    const { media, options } = this;
+    media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
+    media.on('markPlayed', (name) => this.#bot?.sendMark(name));
+    media.on('dtmf', (digit, durationMs) => {
+      options.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
+      this.callerDtmf(digit, durationMs);
+    });
+    media.on('rtpTimeout', () => options.end('system', `no RTP from the caller for ${options.rtpTimeoutMs} ms`));
+  }
+
+  #wireBot(bot: BotSession): void {
+    const { media, options } = this;
+    bot.on('media', (pcm, receivedAt) => media.playBotAudio(pcm, receivedAt));
+    bot.on('mark', (name) => media.mark(name));
+    bot.on('clear', () => media.clear());
+    bot.on('dtmf', (digit, durationMs) => {
+      if (!isDtmfDigit(digit)) return;
+      options.observer?.dtmf('bot_to_caller');
+      media.sendDtmf(digit, durationMs ?? options.settings.dtmfDurationMs);
+    });
+    bot.on('closed', ({ byBot, clean, code, reason }) => {
+      if (!byBot || bot !== this.#bot || !options.isActive()) return;
+      if (!clean && options.settings.onDrop === 'reconnect' && !this.#reconnected) {
+        options.log.warn({ code, reason }, 'bot connection dropped: connecting again once');
+        void this.#reconnect();
+        return;
+      }
+      options.log.info({ code, reason, clean }, clean ? 'bot closed the stream' : 'bot connection dropped');
+      this.#drain(clean ? 'bot closed the stream' : `bot connection dropped (${code}${reason ? ` ${reason}` : ''})`);
+    });
+  }
+
+  /** A second connection with the same stream_sid and a new `start`; the caller hears silence meanwhile. */
+  async #reconnect(): Promise<void> {
+    this.#reconnected = true;
+    this.#bot = undefined;
+    this.media.clear();
+    let bot: BotSession;
+    try {
+      bot = await this.options.reconnect();
+    } catch (err) {
+      this.options.end('bot', `bot connection dropped and could not be made again: ${(err as Error).message}`);
+      return;
+    }
+    if (this.options.isEnded()) {
+      bot.close();
+      return;
+    }
+    this.#bot = bot;
+    bot.begin(this.options.start);
+    this.#wireBot(bot);
+    this.options.log.info('bot connected again');
+  }
+
+  /** The bot is gone: let its queued audio reach the caller (bounded), then hang up. */
+  #drain(reason: string): void {
+    this.options.onDraining();
+    const finish = () => this.options.end('bot', reason);
+    void this.media.drained().then(finish);
+    this.#drainTimer = setTimeout(finish, this.options.settings.drainTimeoutMs);
+  }
+}

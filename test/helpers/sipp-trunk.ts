@@ -1,0 +1,157 @@
+// SIPp as the trunk an outbound call goes to (a UAS scenario): it answers the bridge's INVITE by a fixed flow.
+import { createSocket } from 'node:dgram';
+import { runSipp, type SippResult } from './sipp.js';
+
+export type TrunkFlow =
+  /** 180, then 200 with an SDP answer (PCMA + telephone-event 101) pointing at `rtpPort`; then the trunk hangs up. */
+  | { readonly kind: 'answer-hangup'; readonly rtpPort: number; readonly afterMs: number }
+  /** As above, but the trunk waits for the bridge's BYE. */
+  | { readonly kind: 'answer-await-bye'; readonly rtpPort: number; readonly timeoutMs: number }
+  /** 180, then a final status. */
+  | { readonly kind: 'reject'; readonly status: number; readonly phrase: string }
+  /** 180, then nothing until the bridge's CANCEL (answered 200, then 487). */
+  | { readonly kind: 'ring-until-cancel'; readonly timeoutMs: number };
+
+const response = (status: string, extra = '', body?: string) => `
+  <send${status.startsWith('200') ? ' retrans="500"' : ''}>
+    <![CDATA[
+SIP/2.0 ${status}
+[last_Via:]
+[last_From:]
+${status.startsWith('100') ? '[last_To:]' : '[last_To:];tag=[pid]trunk[call_number]'}
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
+${extra}${body === undefined ? 'Content-Length: 0\n' : `Content-Type: application/sdp\nContent-Length: [len]\n\n${body}`}
+    ]]>
+  </send>`;
+
+const answerSdp = (rtpPort: number) => `v=0
+o=- 42 1 IN IP4 127.0.0.1
+s=trunk
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio ${rtpPort} RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+`;
+
+const OK_BYE = `
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>`;
+
+export function trunkScenario(flow: TrunkFlow): string {
+  // SIPp refuses a scenario with a variable it never uses: each flow captures what it needs.
+  const captures = {
+    'answer-hangup': ['From:bridge_from', 'To:bridge_to'],
+    'answer-await-bye': [],
+    reject: [],
+    'ring-until-cancel': ['CSeq:invite_cseq'],
+  }[flow.kind].map((c) => {
+    const [header, name] = c.split(':');
+    return `\n      <ereg regexp=".*" search_in="hdr" header="${header}:" assign_to="${name}"/>`;
+  });
+  let body = `
+  <recv request="INVITE" rrs="true">${captures.length ? `\n    <action>${captures.join('')}\n    </action>\n  ` : ''}</recv>${response('100 Trying')}${response('180 Ringing')}
+  <pause milliseconds="200"/>`;
+  switch (flow.kind) {
+    case 'answer-hangup':
+      body += `${response('200 OK', '', answerSdp(flow.rtpPort))}
+  <recv request="ACK"/>
+  <pause milliseconds="${flow.afterMs}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$bridge_to];tag=[pid]trunk[call_number]
+To: [$bridge_from]
+Call-ID: [call_id]
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>`;
+      break;
+    case 'answer-await-bye':
+      body += `${response('200 OK', '', answerSdp(flow.rtpPort))}
+  <recv request="ACK"/>
+  <recv request="BYE" timeout="${flow.timeoutMs}"/>${OK_BYE}`;
+      break;
+    case 'reject':
+      body += `${response(`${flow.status} ${flow.phrase}`)}
+  <recv request="ACK"/>`;
+      break;
+    case 'ring-until-cancel':
+      body += `
+  <recv request="CANCEL" timeout="${flow.timeoutMs}"/>${OK_BYE}
+  <send>
+    <![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]trunk[call_number]
+[last_Call-ID:]
+CSeq: [$invite_cseq]
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv request="ACK"/>`;
+  }
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="trunk ${flow.kind}">${body}
+</scenario>
+`;
+}
+
+/** A UDP port free now, for SIPp to listen on. */
+export async function freeUdpPort(): Promise<number> {
+  const socket = createSocket('udp4');
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
+
+/** Starts SIPp as a UAS on `port` (UDP) running `flow` (or a scenario file) for `calls` calls; resolves when it exits. */
+export function runTrunk(port: number, flow: TrunkFlow | { readonly file: string }, timeoutMs = 20_000, calls = 1): Promise<SippResult> {
+  return runSipp({
+    scenario: 'file' in flow ? flow : { xml: trunkScenario(flow) },
+    transport: 'u1',
+    // SIPp needs a remote address even as a UAS; it answers wherever requests come from.
+    target: { host: '127.0.0.1', port: 9 },
+    timeoutMs,
+    extraArgs: ['-p', String(port), '-m', String(calls)],
+  });
+}
+
+/** When SIPp received each request with `method` (first of each Call-ID), from its message trace, in ms. */
+export function receivedAt(result: SippResult, method: string): number[] {
+  const seen = new Set<string>();
+  const times: number[] = [];
+  const blockPattern = /^-+ (\d{4}-\d\d-\d\d) (\d\d):(\d\d):(\d\d\.\d+)\n\w+ message received[^\n]*\n\n([^\n]*)\n([\s\S]*?)(?=^-{5,}|(?![\s\S]))/gm;
+  for (const [, , h, m, sec, startLine, rest] of result.messages.matchAll(blockPattern)) {
+    if (!startLine!.startsWith(`${method} `)) continue;
+    const callId = /^Call-ID:\s*(.*)$/im.exec(rest!)?.[1]?.trim() ?? '';
+    if (seen.has(callId)) continue;
+    seen.add(callId);
+    times.push(((Number(h) * 60 + Number(m)) * 60 + Number(sec)) * 1000);
+  }
+  return times;
+}
