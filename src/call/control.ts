@@ -66,8 +66,6 @@ export class CallControl extends EventEmitter<CallControlEvents> {
   place(request: PlaceRequest): OutboundCall | Refusal {
     const { options, manager } = this;
     if (!manager.accepting) return { status: 503, error: 'the bridge is shutting down', retryAfter: 30 };
-    // Our offer would carry the bridge's own address where rtpengine is meant to face the carrier.
-    if (options.call.media.relay) return { status: 503, error: 'outbound calls do not go through media.relay rtpengine yet' };
     const outages = options.outages();
     if (outages.length > 0) return { status: 503, error: outages.join('; '), retryAfter: 5 };
     const trunk = pickTrunk(options.trunks, request.trunk);

@@ -5,8 +5,8 @@ import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import { BotConnectError, DEFAULT_ACCOUNT_SID, redactUrl, type BotSampleRate, type BotSession } from '../bot/index.js';
-import type { BoundRtpSocket, MediaSession } from '../media/index.js';
-import { buildOffer, negotiate } from '../sdp/index.js';
+import type { BoundRtpSocket, MediaSession, OutboundRelaySession } from '../media/index.js';
+import { buildOffer, negotiate, RELAYABLE_TRANSPORTS } from '../sdp/index.js';
 import type { DialFailure, Dialog, HeaderFields, OutgoingCall, SipBackend } from '../signaling/index.js';
 import { BotLink, connectBot } from './bot-link.js';
 import type { CallEvents, CallOptions, EndCause } from './call.js';
@@ -54,6 +54,12 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   #bot: BotSession | undefined;
   #link: BotLink | undefined;
   #rtp: BoundRtpSocket | undefined;
+  /** rtpengine's session for the call, when it faces the trunk (`media.relay: rtpengine`). */
+  #relay: OutboundRelaySession | undefined;
+  /** Settles when rtpengine has had our offer (or gave up on it): its `delete` goes after. */
+  #relayOffered: Promise<unknown> = Promise.resolve();
+  /** The SDP offer for the INVITE: ours, or rtpengine's rewrite of ours. */
+  #offer: string | undefined;
   #media: MediaSession | undefined;
   #outgoing: OutgoingCall | undefined;
   #settled: Promise<void> = Promise.resolve();
@@ -133,6 +139,23 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       return;
     }
     const rtp = this.#rtp;
+    let sdp = buildOffer({ address: options.media.advertisedAddress, port: rtp.port, sessionId: Date.now() });
+    const relay = options.media.relay;
+    if (relay) {
+      // rtpengine faces the trunk: the INVITE carries its carrier-side address, and our offer points it at our socket.
+      // The call's rtpengine session is keyed by the call's sid, known before the SIP Call-ID exists.
+      this.#relay = relay.outboundSession(`bridge-out-${this.callSid}`, `bridge-${this.streamSid}`, `trunk-${this.streamSid}`);
+      const offering = this.#relay.offer(sdp);
+      this.#relayOffered = offering.catch(() => {});
+      try {
+        sdp = await offering;
+      } catch (err) {
+        this.#fail(`media relay: ${(err as Error).message}`);
+        return;
+      }
+      if (this.#ended) return;
+    }
+    this.#offer = sdp;
     this.ticket.ready(() => {
       if (!this.#ended) this.#dial(rtp);
     });
@@ -141,7 +164,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   #dial(rtp: BoundRtpSocket): void {
     const { options, request } = this;
     const { trunk } = request;
-    const sdp = buildOffer({ address: options.media.advertisedAddress, port: rtp.port, sessionId: Date.now() });
+    const sdp = this.#offer!;
     let outgoing: OutgoingCall;
     try {
       outgoing = options.backend.dial({
@@ -158,7 +181,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     }
     this.#outgoing = outgoing;
     this.#status = 'dialing';
-    this.log.info({ sip_call_id: outgoing.callId, rtp_port: rtp.port }, 'INVITE sent');
+    this.log.info({ sip_call_id: outgoing.callId, rtp_port: rtp.port, relayed: this.#relay !== undefined }, 'INVITE sent');
     this.#settled = new Promise((resolve) => {
       outgoing.once('answered', () => resolve());
       outgoing.once('failed', () => resolve());
@@ -173,7 +196,12 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
         this.emit('status', this.record());
       }
     });
-    outgoing.once('answered', (dialog, answer) => this.#answered(dialog, answer, rtp));
+    outgoing.once('answered', (dialog, answer) => {
+      this.#answered(dialog, answer, rtp).catch((err: unknown) => {
+        this.log.error({ err }, 'outbound call setup failed after the answer');
+        this.#fail('internal error during call setup');
+      });
+    });
     outgoing.once('failed', (failure) => this.#dialFailed(failure));
   }
 
@@ -185,7 +213,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.end({ by: 'caller', reason }, statusOfFailure(failure.status));
   }
 
-  #answered(dialog: Dialog, answerSdp: string, rtp: BoundRtpSocket): void {
+  async #answered(dialog: Dialog, trunkSdp: string, rtp: BoundRtpSocket): Promise<void> {
     clearTimeout(this.#ringTimer);
     if (this.#ended) {
       // A 200 that crossed our CANCEL or a hang-up.
@@ -198,6 +226,24 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.#answeredAt = new Date();
     dialog.on('bye', () => this.end({ by: 'caller', reason: 'bye' }));
     dialog.on('lost', () => this.end({ by: 'caller', reason: 'connection lost' }));
+    // Only the 2xx's SDP is the answer: a 183's (early media) is neither relayed nor played to the bot.
+    let answerSdp = trunkSdp;
+    const relay = this.#relay;
+    if (relay) {
+      // Checked before rtpengine hears of it, as with a carrier's offer.
+      const checked = negotiate(trunkSdp, RELAYABLE_TRANSPORTS);
+      if (!checked.ok) {
+        this.end({ by: 'system', reason: `unusable SDP answer: ${checked.reason}` }, 'failed');
+        return;
+      }
+      try {
+        answerSdp = await relay.answer(trunkSdp);
+      } catch (err) {
+        this.#fail(`media relay: ${(err as Error).message}`);
+        return;
+      }
+      if (this.#ended) return;
+    }
     const answer = negotiate(answerSdp);
     if (!answer.ok) {
       this.end({ by: 'system', reason: `unusable SDP answer: ${answer.reason}` }, 'failed');
@@ -235,7 +281,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), options.maxDurationMs);
     dialog.on('dtmf', (digit, durationMs) => this.#link?.callerDtmf(digit, durationMs ?? 0));
     const local = { address: options.media.advertisedAddress, port: media.port, sessionId: Date.now() };
-    const reoffers = new ReofferAnswerer({ media, local, audio, log: this.log });
+    const reoffers = new ReofferAnswerer({ media, local, audio, log: this.log, ...(relay && { relay: { session: relay.reoffers, tag: relay.bridgeTag } }) });
     dialog.on('reoffer', (offer) => void reoffers.answer(offer));
     this.emit('status', this.record());
   }
@@ -277,9 +323,12 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.log.info({ by: cause.by, reason: cause.reason, status: this.#status, ...(stats && { media: stats }) }, 'call ended');
     const report = reportOf(this.#facts(), stats);
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
+    // rtpengine forgets the call at every ending, answered or not; after its offer, if that is still on its way.
+    const relay = this.#relay;
+    const relayGone = relay && this.#relayOffered.then(() => relay.delete());
     // A CANCELled INVITE is done when its final response comes (or the transaction gives up).
     const settled = Promise.race([this.#settled, new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS).unref())]);
-    void Promise.allSettled([bye, settled]).then((results) => {
+    void Promise.allSettled([bye, settled, relayGone]).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
       this.emit('ended', report);
     });

@@ -3,7 +3,7 @@ export { FRAME_MS, FrameClock } from './clock.js';
 export { isDtmfDigit, type DtmfDigit } from './dtmf.js';
 export type { G711Codec } from './g711.js';
 export { RtpPortPool, type BoundRtpSocket } from './ports.js';
-export { RelayError, RelaySession, RtpengineRelay, type RtpengineOptions } from './rtpengine.js';
+export { OutboundRelaySession, RelayError, RelaySession, RtpengineRelay, type RtpengineOptions } from './rtpengine.js';
 export { RtpengineWatch, type RelayStatus } from './rtpengine-watch.js';
 export type { PcmRate } from './resampler.js';
 export type { LatencySummary } from './latency.js';

@@ -32,6 +32,15 @@ export class RtpengineRelay {
     return new RelaySession(this, callId, fromTag);
   }
 
+  /**
+   * A relay session for a call the bridge places: the bridge offers first (tag `bridgeTag`), the trunk answers (tag
+   * `trunkTag`). Both tags are ours to choose: rtpengine only needs them stable for the call.
+   */
+  outboundSession(callId: string, bridgeTag: string, trunkTag: string): OutboundRelaySession {
+    return new OutboundRelaySession(this, callId, bridgeTag, trunkTag);
+  }
+
+  /** Flags for an offer from the carrier's side: plain RTP/AVP toward the bridge. */
   get flagsForOffer(): Record<string, unknown> {
     const { interfaces } = this.options;
     return {
@@ -39,6 +48,17 @@ export class RtpengineRelay {
       ICE: 'remove',
       replace: ['origin', 'session-connection'],
       ...(interfaces && { direction: [interfaces.carrier, interfaces.bridge] }),
+    };
+  }
+
+  /** Flags for the bridge's own offer (an outbound call): the direction is the other way round. */
+  get flagsForBridgeOffer(): Record<string, unknown> {
+    const { interfaces } = this.options;
+    return {
+      'transport-protocol': 'RTP/AVP',
+      ICE: 'remove',
+      replace: ['origin', 'session-connection'],
+      ...(interfaces && { direction: [interfaces.bridge, interfaces.carrier] }),
     };
   }
 
@@ -84,16 +104,24 @@ export class RelaySession {
   #offered = false;
   #deleted = false;
 
+  /** `peerTag`: the bridge's tag, sent as to-tag with the carrier's offers when the carrier did not offer first. */
   constructor(
     private readonly relay: RtpengineRelay,
     readonly callId: string,
     readonly fromTag: string,
+    private readonly peerTag?: string,
   ) {}
 
   /** The carrier's offer in; the offer for our leg out: plain RTP/AVP on rtpengine's address. */
   async offer(carrierSdp: string): Promise<string> {
     this.#offered = true;
-    const response = await this.relay.command('offer', { 'call-id': this.callId, 'from-tag': this.fromTag, sdp: carrierSdp, ...this.relay.flagsForOffer });
+    const response = await this.relay.command('offer', {
+      'call-id': this.callId,
+      'from-tag': this.fromTag,
+      ...(this.peerTag !== undefined && { 'to-tag': this.peerTag }),
+      sdp: carrierSdp,
+      ...this.relay.flagsForOffer,
+    });
     return sdpOf(response, 'offer');
   }
 
@@ -114,6 +142,54 @@ export class RelaySession {
     if (!this.#offered || this.#deleted) return;
     this.#deleted = true;
     await this.relay.command('delete', { 'call-id': this.callId, 'from-tag': this.fromTag, 'delete-delay': 0 });
+  }
+}
+
+/**
+ * rtpengine for a call the bridge places. The bridge's offer (its own RTP socket) goes in as `offer` and comes out
+ * on rtpengine's carrier-side address for the INVITE; the trunk's answer goes in as `answer` and comes out on
+ * rtpengine's bridge-side address for our media session. The trunk's re-offers go through `reoffers`.
+ */
+export class OutboundRelaySession {
+  #offered = false;
+  #deleted = false;
+  /** For offers the trunk makes in the dialog (re-INVITE, UPDATE): from-tag the trunk's, to-tag ours. */
+  readonly reoffers: RelaySession;
+
+  constructor(
+    private readonly relay: RtpengineRelay,
+    readonly callId: string,
+    readonly bridgeTag: string,
+    readonly trunkTag: string,
+  ) {
+    this.reoffers = new RelaySession(relay, callId, trunkTag, bridgeTag);
+  }
+
+  /** Our offer in; the offer for the trunk out (rtpengine's address and port on the carrier's side). */
+  async offer(bridgeSdp: string): Promise<string> {
+    this.#offered = true;
+    const response = await this.relay.command('offer', { 'call-id': this.callId, 'from-tag': this.bridgeTag, sdp: bridgeSdp, ...this.relay.flagsForBridgeOffer });
+    return sdpOf(response, 'offer');
+  }
+
+  /** The trunk's answer in; the answer for our leg out (rtpengine's address and port on the bridge's side). */
+  async answer(trunkSdp: string): Promise<string> {
+    const response = await this.relay.command('answer', {
+      'call-id': this.callId,
+      'from-tag': this.bridgeTag,
+      'to-tag': this.trunkTag,
+      sdp: trunkSdp,
+      ICE: 'remove',
+      replace: ['origin', 'session-connection'],
+    });
+    return sdpOf(response, 'answer');
+  }
+
+  /** Ends the whole call on rtpengine at once; safe to call more than once, and before any offer. */
+  async delete(): Promise<void> {
+    if (!this.#offered || this.#deleted) return;
+    this.#deleted = true;
+    await this.relay.command('delete', { 'call-id': this.callId, 'delete-delay': 0 });
   }
 }
 

@@ -1,0 +1,224 @@
+// Outbound calls through a real rtpengine (Debian's daemon on loopback): the INVITE carries rtpengine's address,
+// audio goes RtpPeer (the trunk's media) <-> rtpengine <-> bridge <-> bot, and rtpengine holds no session after any
+// ending. Also: the trunk's re-offers through the call's rtpengine session, and rtpengine down or not answering.
+import { createSocket, type Socket } from 'node:dgram';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Bridge } from '../../src/bridge.js';
+import type { BridgeConfigInput } from '../../src/config/index.js';
+import { RtpengineRelay } from '../../src/media/rtpengine.js';
+import { buildOffer } from '../../src/sdp/index.js';
+import { TestBot } from '../helpers/bot.js';
+import { startTestBridge, testLogger, waitForIdle } from '../helpers/bridge.js';
+import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
+import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
+import { RtpPeer } from '../helpers/rtp-peer.js';
+import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
+import { tracedMessages } from '../helpers/sipp.js';
+import { freeUdpPort, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
+
+const root = process.getuid?.() === 0;
+if (!root) console.warn('skipping outbound rtpengine tests: the rtpengine daemon needs root');
+
+const TOKEN = 'outbound-rtpengine-token';
+const CALL = { to: '+919876543210', from: '+912261234567' };
+
+let rtpengine: RtpengineDaemon;
+let bot: TestBot;
+
+beforeAll(async () => {
+  if (!root) return;
+  rtpengine = await startRtpengine();
+  bot = await TestBot.start();
+});
+
+afterAll(async () => {
+  await bot?.close();
+  await rtpengine?.stop();
+});
+
+const cleanup: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const fn of cleanup.splice(0).reverse()) await fn();
+});
+
+const relayConfig = (port: number, extra: Record<string, unknown> = {}): BridgeConfigInput['media'] => ({
+  relay: 'rtpengine',
+  rtpengine: { host: '127.0.0.1', port, localAddress: '127.0.0.1', ...extra },
+});
+
+async function bridgeWith(trunkUri: string, media: BridgeConfigInput['media']): Promise<{ bridge: Bridge; api: CallApiClient }> {
+  const bridge = await startTestBridge({
+    api: { token: TOKEN },
+    trunks: [{ name: 'sipp', uri: trunkUri }],
+    bot: { defaultUrl: bot.url },
+    media,
+  });
+  cleanup.push(() => bridge.stop());
+  return { bridge, api: callApiClient(bridge.httpPort, TOKEN) };
+}
+
+async function setup(flow: (rtpPort: number) => TrunkFlow) {
+  const peer = await RtpPeer.open();
+  cleanup.push(() => peer.close());
+  const sipPort = await freeUdpPort();
+  const trunk = runTrunk(sipPort, flow(peer.port), 20_000);
+  const { bridge, api } = await bridgeWith(`sip:127.0.0.1:${sipPort};transport=udp`, relayConfig(rtpengine.ngPort));
+  return { peer, trunk, bridge, api };
+}
+
+const finalRecord = (api: CallApiClient, sid: string, timeoutMs = 10_000) => recordWhen(api, sid, (r) => r.ended_at !== null, 'end', timeoutMs);
+const sdpPort = (sdp: string) => Number(/^m=audio (\d+) /m.exec(sdp)![1]);
+const sdpAddress = (sdp: string) => /^c=IN IP4 (\S+)/m.exec(sdp)![1];
+const inRelayRange = (port: number) => port >= rtpengine.portMin && port <= rtpengine.portMax;
+
+async function noSessionLeft(): Promise<void> {
+  // The delete goes out as the call ends; the record may be read a moment before rtpengine has done it.
+  const deadline = Date.now() + 3000;
+  while ((await rtpengine.calls()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  expect(await rtpengine.calls()).toEqual([]);
+}
+
+describe.skipIf(!root)('outbound calls through rtpengine', () => {
+  it("offers rtpengine's address to the trunk, carries audio both ways through it, and deletes its session on the trunk BYE", async () => {
+    const s = await setup((rtpPort) => ({ kind: 'answer-hangup', rtpPort, afterMs: 4000 }));
+    const index = bot.connections.length;
+    const placed = await s.api('POST', '/v1/calls', CALL);
+    expect(placed.status).toBe(201);
+    const sid = placed.body.call_sid as string;
+    const conn = await bot.connection(index);
+    await conn.waitForEvent('start');
+    expect(await rtpengine.calls()).toEqual([`bridge-out-${sid}`]);
+
+    // The trunk's media hears from rtpengine's carrier side, not from the bridge's port range.
+    const relayRtp = await bridgeRtpAddress(s.peer);
+    expect(inRelayRange(relayRtp.port)).toBe(true);
+    const call = { conn, caller: s.peer, bridgeRtp: relayRtp };
+    await callerToneReachesBot(call, 'PCMA');
+    await botToneReachesCaller(call, 'PCMA');
+    expect(s.peer.received.every((p) => p.from === `127.0.0.1:${relayRtp.port}`)).toBe(true);
+
+    await conn.waitForEvent('stop', 8000);
+    expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'completed', sip_status: 200, disconnected_by: 'caller', end_reason: 'bye' });
+    const result = await s.trunk;
+    expectSippPassed(result);
+    const invite = tracedMessages(result).find((m) => m.startsWith('INVITE '))!;
+    expect(sdpPort(invite)).toBe(relayRtp.port);
+    expect(sdpAddress(invite)).toBe('127.0.0.1');
+    expect(invite).toMatch(/^m=audio \d+ RTP\/AVP 8 0 101/m);
+    await waitForIdle(s.bridge);
+    await noSessionLeft();
+  }, 30_000);
+
+  it('hangs up with BYE on DELETE and deletes the session', async () => {
+    const s = await setup((rtpPort) => ({ kind: 'answer-await-bye', rtpPort, timeoutMs: 10_000 }));
+    const index = bot.connections.length;
+    const sid = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await bot.connection(index);
+    await conn.waitForEvent('start');
+    expect(await rtpengine.calls()).toHaveLength(1);
+    expect((await s.api('DELETE', `/v1/calls/${sid}`)).status).toBe(202);
+    expectSippPassed(await s.trunk);
+    expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'system' });
+    await waitForIdle(s.bridge);
+    await noSessionLeft();
+  }, 30_000);
+
+  it('leaves no rtpengine session after a busy trunk (486)', async () => {
+    const s = await setup(() => ({ kind: 'reject', status: 486, phrase: 'Busy Here' }));
+    const sid = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'busy', sip_status: 486, answered_at: null });
+    expectSippPassed(await s.trunk);
+    await waitForIdle(s.bridge);
+    await noSessionLeft();
+  }, 30_000);
+
+  it('leaves no rtpengine session after no answer (CANCEL)', async () => {
+    const s = await setup(() => ({ kind: 'ring-until-cancel', timeoutMs: 10_000 }));
+    const sid = (await s.api('POST', '/v1/calls', { ...CALL, ring_timeout_s: 1 })).body.call_sid as string;
+    expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'no-answer', sip_status: 487 });
+    expectSippPassed(await s.trunk);
+    await waitForIdle(s.bridge);
+    await noSessionLeft();
+  }, 30_000);
+
+  it("passes the trunk's re-offers through the call's session: from-tag the trunk's, answered on rtpengine's ports", async () => {
+    // The ng exchanges an outbound call and a trunk's re-INVITE make, without SIP around them.
+    const relay = new RtpengineRelay({ host: '127.0.0.1', port: rtpengine.ngPort, localAddress: '127.0.0.1', timeoutMs: 1000, retries: 0, log: testLogger() });
+    cleanup.push(() => relay.close());
+    const session = relay.outboundSession('reoffer-test', 'bridge-tag', 'trunk-tag');
+    try {
+      const toTrunk = await session.offer(buildOffer({ address: '127.0.0.1', port: 20_002, sessionId: 1 }));
+      const carrierPort = sdpPort(toTrunk);
+      expect(inRelayRange(carrierPort)).toBe(true);
+      const trunkAnswer = toTrunk.replace(/^m=audio \d+ RTP\/AVP .*$/m, 'm=audio 40000 RTP/AVP 8 101').replace(/^o=.*$/m, 'o=- 7 1 IN IP4 127.0.0.1');
+      const toBridge = await session.answer(trunkAnswer);
+      const bridgePort = sdpPort(toBridge);
+      expect(inRelayRange(bridgePort)).toBe(true);
+      expect(bridgePort).not.toBe(carrierPort);
+
+      // The trunk puts us on hold: rtpengine offers it to the bridge from the same bridge-side port...
+      const reoffer = trunkAnswer.replace('a=sendrecv', 'a=sendonly');
+      const toBridgeAgain = await session.reoffers.offer(reoffer);
+      expect(sdpPort(toBridgeAgain)).toBe(bridgePort);
+      expect(toBridgeAgain).toMatch(/^a=sendonly\r?$/m);
+      // ...and our answer goes back to the trunk on the same carrier-side port.
+      const ours = buildOffer({ address: '127.0.0.1', port: 20_002, sessionId: 1, sessionVersion: 2 }).replace('a=sendrecv', 'a=recvonly');
+      const toTrunkAgain = await session.reoffers.answer(session.bridgeTag, ours);
+      expect(sdpPort(toTrunkAgain)).toBe(carrierPort);
+      expect(toTrunkAgain).toMatch(/^a=recvonly\r?$/m);
+      expect(await rtpengine.calls()).toEqual(['reoffer-test']);
+    } finally {
+      await session.delete();
+    }
+    expect(await rtpengine.calls()).toEqual([]);
+  });
+});
+
+/** An ng endpoint that answers `ping` (so the health watch says up) and nothing else: rtpengine stuck. */
+async function deafRtpengine(): Promise<{ port: number; commands: string[]; socket: Socket }> {
+  const socket = createSocket('udp4');
+  const commands: string[] = [];
+  socket.on('message', (msg, from) => {
+    const text = msg.toString('latin1');
+    const space = text.indexOf(' ');
+    const command = /7:command(\d+):/.exec(text);
+    const name = command ? text.substr(command.index + command[0].length, Number(command[1])) : '?';
+    commands.push(name);
+    if (name === 'ping') socket.send(`${text.slice(0, space)} d6:result4:ponge`, from.port, from.address);
+  });
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', () => resolve()));
+  return { port: socket.address().port, commands, socket };
+}
+
+describe.skipIf(!root)('outbound calls when rtpengine does not answer', () => {
+  it('ends the call failed with the reason when rtpengine does not answer the offer; no INVITE is sent', async () => {
+    const deaf = await deafRtpengine();
+    cleanup.push(() => deaf.socket.close());
+    // The trunk: a bare socket that counts what reaches it.
+    const trunk = createSocket('udp4');
+    let toTrunk = 0;
+    trunk.on('message', () => toTrunk++);
+    await new Promise<void>((resolve) => trunk.bind(0, '127.0.0.1', () => resolve()));
+    cleanup.push(() => trunk.close());
+    const { bridge, api } = await bridgeWith(`sip:127.0.0.1:${trunk.address().port};transport=udp`, relayConfig(deaf.port, { timeoutMs: 200, retries: 0, pingIntervalMs: 60_000 }));
+    const placed = await api('POST', '/v1/calls', CALL);
+    expect(placed.status).toBe(201);
+    const record = await finalRecord(api, placed.body.call_sid);
+    expect(record).toMatchObject({ status: 'failed', sip_status: null, answered_at: null, disconnected_by: 'system' });
+    expect(record.end_reason).toMatch(/^media relay: rtpengine at 127\.0\.0\.1:\d+ did not answer offer/);
+    await waitForIdle(bridge);
+    // The offer may have reached rtpengine with its reply lost: the delete is sent all the same.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(deaf.commands).toEqual(expect.arrayContaining(['ping', 'offer', 'delete']));
+    expect(toTrunk).toBe(0);
+  }, 20_000);
+
+  it('refuses POST /v1/calls with 503 and the reason while the health watch knows rtpengine is down', async () => {
+    const silent = await freeUdpPort();
+    const { api } = await bridgeWith('sip:127.0.0.1:5999;transport=udp', relayConfig(silent, { timeoutMs: 100, retries: 0, pingIntervalMs: 60_000 }));
+    const placed = await api('POST', '/v1/calls', CALL);
+    expect(placed.status).toBe(503);
+    expect(placed.headers.get('retry-after')).toBe('5');
+    expect(placed.body.error).toMatch(/media relay: rtpengine at 127\.0\.0\.1:\d+ did not answer ping/);
+  }, 20_000);
+});
