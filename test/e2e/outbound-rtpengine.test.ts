@@ -13,7 +13,7 @@ import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-a
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
-import { tracedMessages } from '../helpers/sipp.js';
+import { runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
 import { freeUdpPort, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
 
 const root = process.getuid?.() === 0;
@@ -141,6 +141,36 @@ describe.skipIf(!root)('outbound calls through rtpengine', () => {
     await noSessionLeft();
   }, 30_000);
 
+  it("answers the trunk's re-INVITE (hold) through rtpengine: the 200 keeps rtpengine's port, the bridge stops sending", async () => {
+    const peer = await RtpPeer.open();
+    cleanup.push(() => peer.close());
+    const sipPort = await freeUdpPort();
+    const trunk = holdingTrunk(sipPort, peer.port);
+    const { bridge, api } = await bridgeWith(`sip:127.0.0.1:${sipPort};transport=udp`, relayConfig(rtpengine.ngPort));
+    const index = bot.connections.length;
+    const sid = (await api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await bot.connection(index);
+    await conn.waitForEvent('start');
+    const relayRtp = await bridgeRtpAddress(peer);
+    await callerToneReachesBot({ conn, caller: peer, bridgeRtp: relayRtp }, 'PCMA');
+    // Held from 1.5 s after the answer: the bot's audio no longer reaches the trunk's media.
+    await new Promise((r) => setTimeout(r, 1600));
+    const whileHeld = peer.received.length;
+    conn.sendAudio(Buffer.alloc(16_000 * 2 * 0.4));
+    await new Promise((r) => setTimeout(r, 500));
+    expect(peer.received.length - whileHeld).toBeLessThanOrEqual(2);
+    expect(await finalRecord(api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'caller' });
+    const result = await trunk;
+    expectSippPassed(result);
+    const messages = tracedMessages(result);
+    const ok = messages.filter((m) => m.startsWith('SIP/2.0 200') && /^CSeq:\s*1 INVITE/m.test(m)).find((m) => m.includes('a=recvonly'));
+    expect(ok).toBeDefined();
+    expect(sdpPort(ok!)).toBe(relayRtp.port);
+    expect(sdpAddress(ok!)).toBe('127.0.0.1');
+    await waitForIdle(bridge);
+    await noSessionLeft();
+  }, 30_000);
+
   it("passes the trunk's re-offers through the call's session: from-tag the trunk's, answered on rtpengine's ports", async () => {
     // The ng exchanges an outbound call and a trunk's re-INVITE make, without SIP around them.
     const relay = new RtpengineRelay({ host: '127.0.0.1', port: rtpengine.ngPort, localAddress: '127.0.0.1', timeoutMs: 1000, retries: 0, log: testLogger() });
@@ -173,6 +203,69 @@ describe.skipIf(!root)('outbound calls through rtpengine', () => {
     expect(await rtpengine.calls()).toEqual([]);
   });
 });
+
+/** A trunk that answers, puts the call on hold with a re-INVITE (answer and re-offer pointing at `rtpPort`), then hangs up. */
+function holdingTrunk(sipPort: number, rtpPort: number): Promise<SippResult> {
+  const sdp = (version: number, direction: string) => `v=0
+o=- 42 ${version} IN IP4 127.0.0.1
+s=trunk
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio ${rtpPort} RTP/AVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=${direction}
+`;
+  const request = (method: string, cseq: number, body?: string) => `
+  <send${method === 'ACK' ? '' : ' retrans="500"'}>
+    <![CDATA[
+${method} [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$bridge_to];tag=[pid]trunk[call_number]
+To: [$bridge_from]
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70
+${body === undefined ? 'Content-Length: 0\n' : `Content-Type: application/sdp\nContent-Length: [len]\n\n${body}`}
+    ]]>
+  </send>`;
+  const xml = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="trunk hold">
+  <recv request="INVITE" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="bridge_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="bridge_to"/>
+    </action>
+  </recv>
+  <send retrans="500">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]trunk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+${sdp(1, 'sendrecv')}
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <pause milliseconds="1500"/>${request('INVITE', 1, sdp(2, 'sendonly'))}
+  <recv response="100" optional="true"/>
+  <recv response="200"/>${request('ACK', 1)}
+  <pause milliseconds="1000"/>${request('BYE', 2)}
+  <recv response="200"/>
+</scenario>
+`;
+  return runSipp({ scenario: { xml }, transport: 'u1', target: { host: '127.0.0.1', port: 9 }, timeoutMs: 20_000, extraArgs: ['-p', String(sipPort), '-m', '1'] });
+}
 
 /** An ng endpoint that answers `ping` (so the health watch says up) and nothing else: rtpengine stuck. */
 async function deafRtpengine(): Promise<{ port: number; commands: string[]; socket: Socket }> {
