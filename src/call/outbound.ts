@@ -145,7 +145,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       // rtpengine faces the trunk: the INVITE carries its carrier-side address, and our offer points it at our socket.
       // The call's rtpengine session is keyed by the call's sid, known before the SIP Call-ID exists.
       this.#relay = relay.outboundSession(`bridge-out-${this.callSid}`, `bridge-${this.streamSid}`, `trunk-${this.streamSid}`);
-      const offering = this.#relay.offer(sdp);
+      const offering = this.#relay.offer(sdp, request.trunk.srtp ? 'RTP/SAVP' : 'RTP/AVP');
       this.#relayOffered = offering.catch(() => {});
       try {
         sdp = await offering;

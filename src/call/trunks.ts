@@ -14,6 +14,8 @@ export interface Trunk {
   readonly callsPerSecond?: number;
   readonly allowedDestinations?: readonly RegExp[];
   readonly headers: Readonly<Record<string, string>>;
+  /** SDES-SRTP toward the trunk, through rtpengine. */
+  readonly srtp?: boolean;
 }
 
 export type Refusal = { readonly status: 400 | 403 | 404 | 429 | 503; readonly error: string; readonly retryAfter?: number };

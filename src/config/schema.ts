@@ -79,6 +79,8 @@ const trunk = z.strictObject({
   callsPerSecond: z.number().gt(0).max(1000).optional(),
   /** Regexes the `to` number must match (a toll-fraud guard); none means any number. */
   allowedDestinations: z.array(regex).optional(),
+  /** Offer SDES-SRTP (`RTP/SAVP` with rtpengine's `a=crypto`) to the trunk; needs `media.relay: rtpengine`. */
+  srtp: z.boolean().default(false),
   /** Added to every INVITE through the trunk. */
   headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'), z.string().regex(/^[^\r\n]*$/, 'must be one line')).default({}),
 }).refine((t) => (t.username === undefined) === (t.password === undefined), 'set both "username" and "password", or neither');
@@ -263,6 +265,9 @@ export const configSchema = z.strictObject({
     for (const [index, t] of config.trunks.entries()) {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['trunks', index, 'name'], message: `"${t.name}" is used by an earlier trunk` });
       names.add(t.name);
+      if (t.srtp && config.media.relay !== 'rtpengine') {
+        ctx.addIssue({ code: 'custom', path: ['trunks', index, 'srtp'], message: 'needs media.relay: rtpengine (the bridge itself speaks plain RTP only)' });
+      }
     }
   });
 

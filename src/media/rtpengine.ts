@@ -18,6 +18,20 @@ export interface RtpengineOptions {
 
 export class RelayError extends Error {}
 
+/** The SDES suites rtpengine offers besides AES_CM_128_HMAC_SHA1_80 and _32 (its `SDES-no-` takes them out). */
+const UNCOMMON_SDES_SUITES = [
+  'AEAD_AES_256_GCM',
+  'AEAD_AES_128_GCM',
+  'AES_256_CM_HMAC_SHA1_80',
+  'AES_256_CM_HMAC_SHA1_32',
+  'AES_192_CM_HMAC_SHA1_80',
+  'AES_192_CM_HMAC_SHA1_32',
+  'F8_128_HMAC_SHA1_80',
+  'F8_128_HMAC_SHA1_32',
+  'NULL_HMAC_SHA1_80',
+  'NULL_HMAC_SHA1_32',
+];
+
 export class RtpengineRelay {
   readonly #client: Client;
 
@@ -52,10 +66,12 @@ export class RtpengineRelay {
   }
 
   /** Flags for the bridge's own offer (an outbound call): the direction is the other way round. */
-  get flagsForBridgeOffer(): Record<string, unknown> {
+  flagsForBridgeOffer(transport: 'RTP/AVP' | 'RTP/SAVP'): Record<string, unknown> {
     const { interfaces } = this.options;
     return {
-      'transport-protocol': 'RTP/AVP',
+      'transport-protocol': transport,
+      // SDES as trunks speak it: the two common suites (AES_CM_128_HMAC_SHA1_80/_32), no DTLS attributes.
+      ...(transport === 'RTP/SAVP' && { SDES: UNCOMMON_SDES_SUITES.map((suite) => `no-${suite}`), DTLS: 'off' }),
       ICE: 'remove',
       replace: ['origin', 'session-connection'],
       ...(interfaces && { direction: [interfaces.bridge, interfaces.carrier] }),
@@ -165,10 +181,13 @@ export class OutboundRelaySession {
     this.reoffers = new RelaySession(relay, callId, trunkTag, bridgeTag);
   }
 
-  /** Our offer in; the offer for the trunk out (rtpengine's address and port on the carrier's side). */
-  async offer(bridgeSdp: string): Promise<string> {
+  /**
+   * Our offer in; the offer for the trunk out (rtpengine's address and port on the carrier's side), in `transport`:
+   * `RTP/SAVP` has rtpengine add its SDES `a=crypto` lines, and decrypt the trunk's SRTP for our plain-RTP leg.
+   */
+  async offer(bridgeSdp: string, transport: 'RTP/AVP' | 'RTP/SAVP' = 'RTP/AVP'): Promise<string> {
     this.#offered = true;
-    const response = await this.relay.command('offer', { 'call-id': this.callId, 'from-tag': this.bridgeTag, sdp: bridgeSdp, ...this.relay.flagsForBridgeOffer });
+    const response = await this.relay.command('offer', { 'call-id': this.callId, 'from-tag': this.bridgeTag, sdp: bridgeSdp, ...this.relay.flagsForBridgeOffer(transport) });
     return sdpOf(response, 'offer');
   }
 

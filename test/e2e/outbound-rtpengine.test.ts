@@ -2,6 +2,9 @@
 // audio goes RtpPeer (the trunk's media) <-> rtpengine <-> bridge <-> bot, and rtpengine holds no session after any
 // ending. Also: the trunk's re-offers through the call's rtpengine session, and rtpengine down or not answering.
 import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
@@ -13,6 +16,7 @@ import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-a
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
+import { SrtpContext } from '../helpers/srtp.js';
 import { runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
 import { freeUdpPort, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
 
@@ -171,6 +175,55 @@ describe.skipIf(!root)('outbound calls through rtpengine', () => {
     await noSessionLeft();
   }, 30_000);
 
+  it('offers SDES-SRTP to a trunk with `srtp: true`: RTP/SAVP with rtpengine\'s key, audio both ways encrypted, the bridge leg plain', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'srtp-trunk-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const keyFile = join(dir, 'key');
+    const trunkKey = 'PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR';
+    const toRtpengine = new SrtpContext(trunkKey);
+    let fromRtpengine: SrtpContext | undefined;
+    const peer = await RtpPeer.open({ protect: (p) => toRtpengine.protect(p), unprotect: (p) => fromRtpengine?.unprotect(p) });
+    cleanup.push(() => peer.close());
+    const sipPort = await freeUdpPort();
+    const trunk = srtpTrunk(sipPort, peer.port, trunkKey, keyFile, 4000);
+    const bridge = await startTestBridge({
+      api: { token: TOKEN },
+      trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=udp`, srtp: true }],
+      bot: { defaultUrl: bot.url },
+      media: relayConfig(rtpengine.ngPort),
+    });
+    cleanup.push(() => bridge.stop());
+    const api = callApiClient(bridge.httpPort, TOKEN);
+    const index = bot.connections.length;
+    const sid = (await api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await bot.connection(index);
+    await conn.waitForEvent('start');
+    // SIPp runs its <exec> in a child process of its own: the file comes a moment after the INVITE.
+    const deadline = Date.now() + 3000;
+    while (!existsSync(keyFile) || !readFileSync(keyFile, 'utf8').includes('\n')) {
+      if (Date.now() > deadline) throw new Error("SIPp did not write rtpengine's key");
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    fromRtpengine = new SrtpContext(readFileSync(keyFile, 'utf8').split(' ')[0]!);
+
+    const relayRtp = await bridgeRtpAddress(peer);
+    expect(inRelayRange(relayRtp.port)).toBe(true);
+    await callerToneReachesBot({ conn, caller: peer, bridgeRtp: relayRtp }, 'PCMA');
+    await botToneReachesCaller({ conn, caller: peer }, 'PCMA');
+    expect(peer.rejected).toBe(0);
+
+    expect(await finalRecord(api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'caller' });
+    const result = await trunk;
+    expectSippPassed(result);
+    const invite = tracedMessages(result).find((m) => m.startsWith('INVITE '))!;
+    expect(invite).toMatch(/^m=audio \d+ RTP\/SAVP 8 0 101\r?$/m);
+    expect(invite.match(/^a=crypto:\d+ (\S+) /gm)).toEqual([expect.stringMatching(/AES_CM_128_HMAC_SHA1_80 $/), expect.stringMatching(/AES_CM_128_HMAC_SHA1_32 $/)]);
+    expect(invite).not.toMatch(/^a=(fingerprint|setup):/m);
+    expect(sdpPort(invite)).toBe(relayRtp.port);
+    await waitForIdle(bridge);
+    await noSessionLeft();
+  }, 30_000);
+
   it("passes the trunk's re-offers through the call's session: from-tag the trunk's, answered on rtpengine's ports", async () => {
     // The ng exchanges an outbound call and a trunk's re-INVITE make, without SIP around them.
     const relay = new RtpengineRelay({ host: '127.0.0.1', port: rtpengine.ngPort, localAddress: '127.0.0.1', timeoutMs: 1000, retries: 0, log: testLogger() });
@@ -261,6 +314,70 @@ ${sdp(1, 'sendrecv')}
   <recv response="100" optional="true"/>
   <recv response="200"/>${request('ACK', 1)}
   <pause milliseconds="1000"/>${request('BYE', 2)}
+  <recv response="200"/>
+</scenario>
+`;
+  return runSipp({ scenario: { xml }, transport: 'u1', target: { host: '127.0.0.1', port: 9 }, timeoutMs: 20_000, extraArgs: ['-p', String(sipPort), '-m', '1'] });
+}
+
+/**
+ * An SRTP trunk: answers RTP/SAVP with its own key (`key`) at `rtpPort`, writes the key rtpengine offered to
+ * `keyFile` (for the test's SRTP context), then hangs up after `afterMs`.
+ */
+function srtpTrunk(sipPort: number, rtpPort: number, key: string, keyFile: string, afterMs: number): Promise<SippResult> {
+  const xml = `<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="srtp trunk">
+  <recv request="INVITE" rrs="true">
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="bridge_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="bridge_to"/>
+      <ereg regexp="a=crypto:([0-9]+) AES_CM_128_HMAC_SHA1_80 inline:([A-Za-z0-9+/]{40})" search_in="msg" check_it="true" assign_to="crypto_line,crypto_tag,offered_key"/>
+      <exec command="echo [$offered_key] [$crypto_line] > ${keyFile}"/>
+    </action>
+  </recv>
+  <send retrans="500">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]trunk[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 42 1 IN IP4 127.0.0.1
+s=trunk
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio ${rtpPort} RTP/SAVP 8 101
+a=rtpmap:8 PCMA/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=crypto:[$crypto_tag] AES_CM_128_HMAC_SHA1_80 inline:${key}
+a=ptime:20
+a=sendrecv
+
+    ]]>
+  </send>
+  <recv request="ACK"/>
+  <pause milliseconds="${afterMs}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$bridge_to];tag=[pid]trunk[call_number]
+To: [$bridge_from]
+Call-ID: [call_id]
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
   <recv response="200"/>
 </scenario>
 `;

@@ -116,4 +116,11 @@ describe('config: call API and trunks', () => {
     expect(message).toMatch(/trunks\[3\]\.allowedDestinations\[0\]: invalid regular expression/);
     expect(message).toMatch(/trunks\[4\]: set both "username" and "password"/);
   });
+  it('takes `srtp: true` on a trunk only with media.relay rtpengine', () => {
+    const trunks = [{ name: 'tls', uri: 'sips:x.example.com', srtp: true }];
+    expect(errorOf(() => parseConfig({ trunks }, 'bad.yaml'))).toMatch(/trunks\[0\]\.srtp: needs media\.relay: rtpengine/);
+    const config = parseConfig({ trunks, media: { relay: 'rtpengine' } }, 'good.yaml');
+    expect(config.trunks[0]!.srtp).toBe(true);
+    expect(parseConfig({ trunks: [{ name: 'plain', uri: 'sip:x' }] }, 'good.yaml').trunks[0]!.srtp).toBe(false);
+  });
 });
