@@ -145,6 +145,27 @@ describe.skipIf(!root)('outbound calls through rtpengine', () => {
     await noSessionLeft();
   }, 30_000);
 
+  it('deletes the session when the call is given up while ringing: DELETE (canceled), or the bot closing', async () => {
+    for (const giveUp of ['delete', 'bot'] as const) {
+      const s = await setup(() => ({ kind: 'ring-until-cancel', timeoutMs: 10_000 }));
+      const index = bot.connections.length;
+      const sid = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+      const conn = await bot.connection(index);
+      await recordWhen(s.api, sid, (r) => r.status === 'ringing', 'ringing');
+      expect(await rtpengine.calls()).toEqual([`bridge-out-${sid}`]);
+      // The scenario pauses 200 ms after its 180 before it expects a CANCEL.
+      await new Promise((r) => setTimeout(r, 400));
+      if (giveUp === 'delete') expect((await s.api('DELETE', `/v1/calls/${sid}`)).status).toBe(202);
+      else conn.ws.close(1000, 'changed my mind');
+      const record = await finalRecord(s.api, sid);
+      expect(record).toMatchObject(giveUp === 'delete' ? { status: 'canceled', disconnected_by: 'system' } : { status: 'failed', disconnected_by: 'bot' });
+      expectSippPassed(await s.trunk);
+      await waitForIdle(s.bridge);
+      await noSessionLeft();
+      for (const fn of cleanup.splice(0).reverse()) await fn();
+    }
+  }, 40_000);
+
   it("answers the trunk's re-INVITE (hold) through rtpengine: the 200 keeps rtpengine's port, the bridge stops sending", async () => {
     const peer = await RtpPeer.open();
     cleanup.push(() => peer.close());
@@ -383,6 +404,46 @@ Content-Length: 0
 `;
   return runSipp({ scenario: { xml }, transport: 'u1', target: { host: '127.0.0.1', port: 9 }, timeoutMs: 20_000, extraArgs: ['-p', String(sipPort), '-m', '1'] });
 }
+
+describe.skipIf(!root)('outbound calls through rtpengine with interfaces (as in production)', () => {
+  let twoSided: RtpengineDaemon;
+  beforeAll(async () => {
+    twoSided = await startRtpengine(['external/127.0.0.2', 'internal/127.0.0.1']);
+  });
+  afterAll(async () => {
+    await twoSided?.stop();
+  });
+
+  it("offers the trunk rtpengine's external address, and sends the bridge's media to its internal one", async () => {
+    const peer = await RtpPeer.open();
+    cleanup.push(() => peer.close());
+    const sipPort = await freeUdpPort();
+    const trunk = runTrunk(sipPort, { kind: 'answer-hangup', rtpPort: peer.port, afterMs: 3000 }, 20_000);
+    const { bridge, api } = await bridgeWith(
+      `sip:127.0.0.1:${sipPort};transport=udp`,
+      relayConfig(twoSided.ngPort, { interfaces: { carrier: 'external', bridge: 'internal' } }),
+    );
+    const index = bot.connections.length;
+    const sid = (await api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await bot.connection(index);
+    await conn.waitForEvent('start');
+    const relayRtp = await bridgeRtpAddress(peer);
+    expect(relayRtp.address).toBe('127.0.0.2');
+    const call = { conn, caller: peer, bridgeRtp: relayRtp };
+    await callerToneReachesBot(call, 'PCMA');
+    await botToneReachesCaller(call, 'PCMA');
+    expect(await finalRecord(api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'caller' });
+    const result = await trunk;
+    expectSippPassed(result);
+    const invite = tracedMessages(result).find((m) => m.startsWith('INVITE '))!;
+    expect(sdpAddress(invite)).toBe('127.0.0.2');
+    expect(sdpPort(invite)).toBe(relayRtp.port);
+    await waitForIdle(bridge);
+    const deadline = Date.now() + 3000;
+    while ((await twoSided.calls()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await twoSided.calls()).toEqual([]);
+  }, 30_000);
+});
 
 /** An ng endpoint that answers `ping` (so the health watch says up) and nothing else: rtpengine stuck. */
 async function deafRtpengine(): Promise<{ port: number; commands: string[]; socket: Socket }> {

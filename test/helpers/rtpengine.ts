@@ -30,7 +30,11 @@ async function freeTcpPort(): Promise<number> {
   return port;
 }
 
-export async function startRtpengine(): Promise<RtpengineDaemon> {
+/**
+ * `interfaces`: rtpengine's `--interface` values (default one unnamed, `127.0.0.1`); e.g. `external/127.0.0.2` and
+ * `internal/127.0.0.1` as in production, where each call's `direction` picks the side.
+ */
+export async function startRtpengine(interfaces: readonly string[] = ['127.0.0.1']): Promise<RtpengineDaemon> {
   const ngPort = await freeUdpPort();
   const portMin = 30_000 + 200 * Math.floor(Math.random() * 40);
   const portMax = portMin + 199;
@@ -40,7 +44,7 @@ export async function startRtpengine(): Promise<RtpengineDaemon> {
       '--foreground',
       '--log-stderr',
       '--table=-1',
-      '--interface=127.0.0.1',
+      ...interfaces.map((i) => `--interface=${i}`),
       `--listen-ng=127.0.0.1:${ngPort}`,
       // Its CLI and HTTP ports (2224, 2225 by default) would clash with any other rtpengine on the machine.
       `--listen-cli=127.0.0.1:${await freeTcpPort()}`,
