@@ -35,7 +35,18 @@ export interface TransportOptions {
   /** How long a message may take to arrive whole on a stream; slower senders are disconnected. */
   readonly messageTimeoutMs: number;
   readonly log: Logger;
+  /** Sees every SIP message: after it was sent, or as it arrived (before parsing). Keep-alives are not shown. */
+  readonly onTraffic?: TrafficObserver;
 }
+
+/** Who a message went to or came from. */
+export interface TrafficPeer {
+  readonly protocol: Protocol;
+  readonly address: string;
+  readonly port: number;
+}
+
+export type TrafficObserver = (direction: 'in' | 'out', data: Buffer, remote: TrafficPeer) => void;
 
 /** Where a message came from, and how to reach that peer again. */
 export interface Flow {
@@ -197,6 +208,7 @@ export class SipTransport extends EventEmitter<TransportEvents> {
       await new Promise<void>((resolve, reject) =>
         udp.send(data, dest.port, dest.host, (err) => (err ? reject(err) : resolve())),
       );
+      this.#observe('out', data, { protocol: 'udp', address: dest.host, port: dest.port });
       return;
     }
     const connection =
@@ -204,6 +216,16 @@ export class SipTransport extends EventEmitter<TransportEvents> {
       this.#connections.get(connectionKey(dest.protocol, dest.host, dest.port)) ??
       (await this.#connectOnce(dest.protocol, dest.host, dest.port, dest.servername));
     await connection.write(data);
+    this.#observe('out', data, { protocol: connection.protocol, address: connection.remote.host, port: connection.remote.port });
+  }
+
+  #observe(direction: 'in' | 'out', data: Buffer, remote: TrafficPeer): void {
+    if (!this.options.onTraffic) return;
+    try {
+      this.options.onTraffic(direction, data, remote);
+    } catch (err) {
+      this.options.log.error({ err }, 'SIP traffic observer failed');
+    }
   }
 
   /**
@@ -349,6 +371,7 @@ export class SipTransport extends EventEmitter<TransportEvents> {
   }
 
   #receive(data: Buffer, flow: Flow): void {
+    this.#observe('in', data, { protocol: flow.protocol, address: flow.address, port: flow.port });
     const parsed = parseMessage(data);
     try {
       if (parsed.ok) {
