@@ -71,6 +71,8 @@ const trunk = z.strictObject({
   /** Digest credentials for trunks that challenge (401/407). */
   username: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
+  /** CA bundle (PEM file) a TLS trunk's certificate must chain to, instead of the system's CAs; re-read on SIGHUP. */
+  ca: z.string().min(1).optional(),
   /** Host part of From; defaults to the trunk's host. */
   fromDomain: host.optional(),
   /** The trunk's channels: calls at once through it, both those waiting and those up. */
