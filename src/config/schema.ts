@@ -264,6 +264,10 @@ export const configSchema = z.strictObject({
     const names = new Set<string>();
     for (const [index, t] of config.trunks.entries()) {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['trunks', index, 'name'], message: `"${t.name}" is used by an earlier trunk` });
+      // drachtio-server makes the TLS connection with its own trust settings: a `ca` here would be ignored.
+      if (t.ca !== undefined && config.sip.backend === 'drachtio') {
+        ctx.addIssue({ code: 'custom', path: ['trunks', index, 'ca'], message: "applies to sip.backend embedded only (with drachtio, drachtio-server's TLS settings decide)" });
+      }
       names.add(t.name);
     }
   });

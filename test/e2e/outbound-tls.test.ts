@@ -2,7 +2,7 @@
 // (Debian's SIPp has no TLS) answers with SDP pointing at an RtpPeer and answers our BYE. Without the `ca` its
 // certificate is untrusted: the call fails naming the certificate problem, and no INVITE reaches the peer.
 import tls from 'node:tls';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { findHeaderEnd, parseMessage } from '../../src/signaling/parser.js';
 import type { SipRequest } from '../../src/signaling/message.js';
@@ -85,6 +85,7 @@ const certs = new CertDir();
 let files: { cert: string; key: string };
 beforeAll(() => {
   certs.selfSigned('trunk-ca');
+  certs.selfSigned('other-ca');
   files = certs.signed('localhost', 'trunk-ca');
 });
 afterAll(() => certs.remove());
@@ -94,7 +95,7 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(withCa: boolean) {
+async function setup(ca: string | undefined) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
   const peer = await RtpPeer.open();
@@ -103,7 +104,7 @@ async function setup(withCa: boolean) {
   cleanup.push(() => uas.close());
   const bridge = await startTestBridge({
     api: { token: TOKEN },
-    trunks: [{ name: 'tls', uri: `sips:localhost:${uas.port}`, fromDomain: 'acme.example.com', ...(withCa && { ca: certs.path('trunk-ca.pem') }) }],
+    trunks: [{ name: 'tls', uri: `sips:localhost:${uas.port}`, fromDomain: 'acme.example.com', ...(ca !== undefined && { ca }) }],
     bot: { defaultUrl: bot.url },
   });
   cleanup.push(() => bridge.stop());
@@ -112,7 +113,7 @@ async function setup(withCa: boolean) {
 
 describe('outbound calls to a TLS trunk', () => {
   it("trusts the trunk's certificate through its `ca`: answered, audio both ways, our BYE answered", async () => {
-    const s = await setup(true);
+    const s = await setup(certs.path('trunk-ca.pem'));
     const placed = await s.api('POST', '/v1/calls', CALL);
     expect(placed.status).toBe(201);
     const sid = placed.body.call_sid as string;
@@ -137,7 +138,7 @@ describe('outbound calls to a TLS trunk', () => {
   }, 30_000);
 
   it('fails the call, naming the certificate problem, when the trunk has no `ca` for its certificate', async () => {
-    const s = await setup(false);
+    const s = await setup(undefined);
     const placed = await s.api('POST', '/v1/calls', CALL);
     expect(placed.status).toBe(201);
     const sid = placed.body.call_sid as string;
@@ -147,6 +148,25 @@ describe('outbound calls to a TLS trunk', () => {
     expect(s.uas.requests).toEqual([]);
     const conn = await s.bot.connection(0);
     expect(conn.messages.some((m) => m.event === 'start')).toBe(false);
+    await waitForIdle(s.bridge);
+  }, 30_000);
+
+  it("reads the trunk's ca again on reload (SIGHUP): another CA's file fails the call, the right one then works", async () => {
+    const caFile = certs.path('reloaded-ca.pem');
+    copyFileSync(certs.path('other-ca.pem'), caFile);
+    const s = await setup(caFile);
+    const first = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    expect(await recordWhen(s.api, first, (r) => r.ended_at !== null, 'end')).toMatchObject({ status: 'failed', end_reason: expect.stringMatching(/certificate/i) });
+    expect(s.uas.requests).toEqual([]);
+
+    copyFileSync(certs.path('trunk-ca.pem'), caFile);
+    s.bridge.reloadTls();
+    const second = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await s.bot.connection(1);
+    await conn.waitForEvent('start');
+    expect((await s.api('DELETE', `/v1/calls/${second}`)).status).toBe(202);
+    expect(await recordWhen(s.api, second, (r) => r.ended_at !== null, 'end')).toMatchObject({ status: 'completed', sip_status: 200 });
+    expect(s.uas.methods()).toEqual(['INVITE', 'ACK', 'BYE']);
     await waitForIdle(s.bridge);
   }, 30_000);
 });
