@@ -235,6 +235,30 @@ describe('DrachtioBackend.dial', () => {
     await backend.stop();
   });
 
+  it('cancels the retried INVITE when cancel() comes between the challenge and the retry; no retry after a cancel', async () => {
+    const { srf, backend } = await started();
+    const credentials = { username: 'bridge', password: 's3cret' };
+    const challenge = () => sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="n"', From: '<sip:a@b>;tag=1', CSeq: '1 INVITE' });
+    const call = backend.dial({ ...REQUEST, credentials });
+    const first = new FakeRequest();
+    srf.uacs[0]!.cbRequest(null, first as unknown as Srf.SrfRequest);
+    srf.uacs[0]!.reject(challenge());
+    await new Promise((r) => setImmediate(r));
+    call.cancel();
+    expect(first.cancels).toBe(0);
+    const retried = new FakeRequest();
+    srf.uacs[1]!.cbRequest(null, retried as unknown as Srf.SrfRequest);
+    expect(retried.cancels).toBe(1);
+
+    const late = backend.dial({ ...REQUEST, credentials });
+    const result = outcome(late);
+    late.cancel();
+    srf.uacs[2]!.reject(challenge());
+    expect(await result).toEqual({ failed: expect.objectContaining({ status: 401 }) });
+    expect(srf.uacs).toHaveLength(3);
+    await backend.stop();
+  });
+
   it('fails with 503 and the reason when drachtio-srf cannot send the INVITE or the CANCEL', async () => {
     const { srf, backend } = await started();
     const lost = backend.dial(REQUEST);
