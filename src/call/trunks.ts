@@ -14,6 +14,8 @@ export interface Trunk {
   readonly callsPerSecond?: number;
   readonly allowedDestinations?: readonly RegExp[];
   readonly headers: Readonly<Record<string, string>>;
+  /** The CA (PEM, read from the config's `ca` file) a TLS trunk's certificate must chain to; re-read on SIGHUP. */
+  readonly tls?: { readonly ca?: Buffer };
 }
 
 export type Refusal = { readonly status: 400 | 403 | 404 | 429 | 503; readonly error: string; readonly retryAfter?: number };

@@ -88,7 +88,13 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
       }
     }
     if (this.#outcome !== 'pending') return;
-    this.#dest = { protocol: hop.protocol, host, port: hop.port, ...(host !== hop.host && { servername: hop.host }) };
+    this.#dest = {
+      protocol: hop.protocol,
+      host,
+      port: hop.port,
+      ...(host !== hop.host && { servername: hop.host }),
+      ...(hop.protocol === 'tls' && this.request.tls?.ca && { ca: this.request.tls.ca }),
+    };
     this.#send();
   }
 

@@ -135,6 +135,8 @@ export interface DialRequest {
   readonly to?: string;
   readonly contactUser?: string;
   readonly userAgent?: string;
+  /** For a TLS next hop: the CA certificates (PEM) its certificate must chain to, instead of the system's. */
+  readonly tls?: { readonly ca?: Buffer };
 }
 
 /** How an outbound INVITE ended without a dialog: the final status, or 408 (no answer at all) / 503 (no way to send). */

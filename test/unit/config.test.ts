@@ -116,4 +116,10 @@ describe('config: call API and trunks', () => {
     expect(message).toMatch(/trunks\[3\]\.allowedDestinations\[0\]: invalid regular expression/);
     expect(message).toMatch(/trunks\[4\]: set both "username" and "password"/);
   });
+
+  it("takes a TLS trunk's ca with the embedded stack, not with drachtio (whose server does the TLS)", () => {
+    const trunks = [{ name: 'tls', uri: 'sips:trunk.example.com', ca: '/etc/bridge/trunk-ca.pem' }];
+    expect(parseConfig({ trunks }, 'ok').trunks[0]!.ca).toBe('/etc/bridge/trunk-ca.pem');
+    expect(errorOf(() => parseConfig({ sip: { backend: 'drachtio' }, trunks }, 'bad.yaml'))).toMatch(/trunks\[0\]\.ca: applies to sip\.backend embedded only/);
+  });
 });
