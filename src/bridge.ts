@@ -128,8 +128,9 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       maxDurationMs: config.limits.maxCallDurationMs,
   };
   const calls = new CallManager(backend, callOptions, config.limits, outages);
+  const trunks = config.trunks.map(trunkOf);
   const control = new CallControl(calls, {
-    trunks: config.trunks.map(trunkOf),
+    trunks: trunks.map((t) => t.trunk),
     allowedTargets: config.transfer.allowedTargets,
     backend,
     call: callOptions,
@@ -184,8 +185,14 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     stats,
     reloadTls() {
       const { tls } = config.sip;
-      if (!tls || !backend.reloadTls) throw new Error('no TLS listener of our own to reload');
-      backend.reloadTls(tlsMaterial(tls));
+      const trunkCas = trunks.filter((t) => t.reload);
+      if ((!tls || !backend.reloadTls) && trunkCas.length === 0) throw new Error('no TLS listener of our own or trunk CA to reload');
+      // Every file is read before anything changes: a bad one leaves all as they were.
+      const cas = trunkCas.map((t) => t.reload!);
+      const material = tls && backend.reloadTls ? tlsMaterial(tls) : undefined;
+      const read = cas.map((reload) => reload.read());
+      if (material) backend.reloadTls!(material);
+      read.forEach((ca, i) => cas[i]!.apply(ca));
     },
     stop(drainTimeoutMs = 0) {
       stopped ??= (async () => {
@@ -203,9 +210,14 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   };
 }
 
-function trunkOf(trunk: BridgeConfig['trunks'][number]): Trunk {
-  const { uri, allowedDestinations, ...rest } = trunk;
-  return { ...rest, uri, host: parseTrunkUri(uri)!.host, ...(allowedDestinations && { allowedDestinations }) };
+/** A trunk, and how to read its CA file again (SIGHUP) when it has one. */
+function trunkOf(config: BridgeConfig['trunks'][number]): { trunk: Trunk; reload?: { read(): Buffer; apply(ca: Buffer): void } } {
+  const { uri, allowedDestinations, ca: caPath, ...rest } = config;
+  const trunk = { ...rest, uri, host: parseTrunkUri(uri)!.host, ...(allowedDestinations && { allowedDestinations }) };
+  if (caPath === undefined) return { trunk };
+  const read = () => readPem(caPath, `trunks[${config.name}].ca`);
+  const tls = { ca: read() };
+  return { trunk: { ...trunk, tls }, reload: { read, apply: (ca) => (tls.ca = ca) } };
 }
 
 function* liveMedia(calls: Iterable<ManagedCall>): Iterable<LiveCall> {

@@ -174,6 +174,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
         headers: [...Object.entries(trunk.headers), ...request.headers],
         sdp,
         ...(trunk.username !== undefined && trunk.password !== undefined && { credentials: { username: trunk.username, password: trunk.password } }),
+        ...(trunk.tls?.ca && { tls: { ca: trunk.tls.ca } }),
       });
     } catch (err) {
       this.#fail(`trunk unreachable: ${(err as Error).message}`);

@@ -14,6 +14,8 @@ export interface Trunk {
   readonly callsPerSecond?: number;
   readonly allowedDestinations?: readonly RegExp[];
   readonly headers: Readonly<Record<string, string>>;
+  /** The CA (PEM, read from the config's `ca` file) a TLS trunk's certificate must chain to; re-read on SIGHUP. */
+  readonly tls?: { readonly ca?: Buffer };
   /** SDES-SRTP toward the trunk, through rtpengine. */
   readonly srtp?: boolean;
 }

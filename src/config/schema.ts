@@ -71,6 +71,8 @@ const trunk = z.strictObject({
   /** Digest credentials for trunks that challenge (401/407). */
   username: z.string().min(1).optional(),
   password: z.string().min(1).optional(),
+  /** CA bundle (PEM file) a TLS trunk's certificate must chain to, instead of the system's CAs; re-read on SIGHUP. */
+  ca: z.string().min(1).optional(),
   /** Host part of From; defaults to the trunk's host. */
   fromDomain: host.optional(),
   /** The trunk's channels: calls at once through it, both those waiting and those up. */
@@ -264,6 +266,10 @@ export const configSchema = z.strictObject({
     const names = new Set<string>();
     for (const [index, t] of config.trunks.entries()) {
       if (names.has(t.name)) ctx.addIssue({ code: 'custom', path: ['trunks', index, 'name'], message: `"${t.name}" is used by an earlier trunk` });
+      // drachtio-server makes the TLS connection with its own trust settings: a `ca` here would be ignored.
+      if (t.ca !== undefined && config.sip.backend === 'drachtio') {
+        ctx.addIssue({ code: 'custom', path: ['trunks', index, 'ca'], message: "applies to sip.backend embedded only (with drachtio, drachtio-server's TLS settings decide)" });
+      }
       names.add(t.name);
       if (t.srtp && config.media.relay !== 'rtpengine') {
         ctx.addIssue({ code: 'custom', path: ['trunks', index, 'srtp'], message: 'needs media.relay: rtpengine (the bridge itself speaks plain RTP only)' });

@@ -3,9 +3,10 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type Srf from 'drachtio-srf';
+import { authorization, parseChallenge } from './digest.js';
 import { DrachtioDialog } from './drachtio-dialog.js';
 import { warningText } from './responses.js';
-import type { DialFailure, DialRequest, OutgoingCall, OutgoingCallEvents } from './types.js';
+import type { DialFailure, DialRequest, DigestCredentials, OutgoingCall, OutgoingCallEvents } from './types.js';
 
 /** The slice of drachtio-srf's Srf that sends INVITEs. */
 export interface SrfUac {
@@ -45,16 +46,27 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
   /** `answered` or `failed` has been emitted. */
   #settled = false;
   #cancelTimer: NodeJS.Timeout | undefined;
+  /** Our answers to the trunk's challenges by realm: header name and value, sent again with each retry. */
+  readonly #credentials = new Map<string, [string, string]>();
+  readonly #nonceCounts = new Map<string, number>();
+  /** Why the last challenge could not be answered. */
+  #authProblem: string | undefined;
 
   constructor(
-    srf: SrfUac,
+    private readonly srf: SrfUac,
     private readonly dial: DialRequest,
     private readonly ctx: DialContext,
   ) {
     super();
+    this.#send();
+  }
+
+  /** Sends the INVITE, or after a challenge the same one again with our credentials (one retry per challenge). */
+  #send(retry?: { from: string; cseq: number }): void {
+    this.#final = false;
     let created: Promise<Srf.Dialog>;
     try {
-      created = srf.createUAC(dial.uri, this.#options(), {
+      created = this.srf.createUAC(this.dial.uri, this.#options(retry), {
         cbRequest: (err, req) => {
           if (!err && req) this.#sent(req);
         },
@@ -73,6 +85,7 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
       },
       (err: unknown) => {
         this.#finished();
+        if (this.#retry(err)) return;
         this.#failed(err);
       },
     );
@@ -91,7 +104,7 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
     this.#fail({ status: 503, reason: 'Service Unavailable', detail: reason });
   }
 
-  #options(): Srf.CreateUACOptions {
+  #options(retry?: { from: string; cseq: number }): Srf.CreateUACOptions {
     const { from, uri } = this.dial;
     const display = from.displayName === undefined ? '' : `"${from.displayName.replace(/["\\]/g, '\\$&')}" `;
     const headers: Record<string, string> = {};
@@ -108,17 +121,16 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
       // Lower case: drachtio-srf's digest retry sets 'call-id' and must replace this one, not add a second.
       'call-id': this.callId,
       'Content-Type': 'application/sdp',
+      // A retry after a challenge is the same request (RFC 3261 22.2): our From tag, the next CSeq, credentials.
+      ...(retry && { From: retry.from, CSeq: `${retry.cseq} INVITE` }),
+      ...(retry && Object.fromEntries(this.#credentials.values())),
     };
     for (const [name, value] of Object.entries(own)) {
       for (const key of Object.keys(headers)) if (key.toLowerCase() === name.toLowerCase()) delete headers[key];
       headers[name] = value;
     }
-    return {
-      headers,
-      proxy: this.dial.proxy,
-      localSdp: this.dial.sdp,
-      ...(this.dial.credentials && { auth: { username: this.dial.credentials.username, password: this.dial.credentials.password } }),
-    };
+    // No `auth`: drachtio-srf's own digest answer is MD5 only; #retry answers challenges with ours (SHA-256 too).
+    return { headers, proxy: this.dial.proxy, localSdp: this.dial.sdp };
   }
 
   #sent(req: Srf.SrfRequest): void {
@@ -149,6 +161,8 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
   }
 
   #answered(srfDialog: Srf.Dialog): void {
+    // Challenges to requests inside the dialog (BYE) stay drachtio-srf's to answer (MD5), as before.
+    if (this.dial.credentials) (srfDialog as unknown as { auth?: DigestCredentials }).auth = { ...this.dial.credentials };
     const dialog = new DrachtioDialog(this.callId, this.dial.sdp, srfDialog, () => this.ctx.forget(dialog));
     this.ctx.adopt(dialog);
     if (this.#settled || this.#cancelled) {
@@ -172,14 +186,48 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
     }
   }
 
-  /** Why a 401/407 ended the call: drachtio-srf retries once, with MD5 whatever the challenge asked for. */
+  /**
+   * A 401/407 to answer (RFC 3261 22.2/22.3, as the embedded stack does): one retry per challenge, with the same
+   * Call-ID and From tag, CSeq+1 and our Authorization/Proxy-Authorization. False when the call ends with it.
+   */
+  #retry(err: unknown): boolean {
+    const e = (err ?? {}) as UacError;
+    if ((e.status !== 401 && e.status !== 407) || !e.res || !this.dial.credentials || this.#cancelled || this.#settled) return false;
+    const name = e.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate';
+    const from = e.res.has('From') ? e.res.get('From') : undefined;
+    const cseq = e.res.has('CSeq') ? Number(/^\s*(\d+)/.exec(e.res.get('CSeq'))?.[1]) : NaN;
+    if (!e.res.has(name) || from === undefined || !Number.isInteger(cseq)) return false;
+    const problems: string[] = [];
+    let answered = 0;
+    for (const value of splitChallenges(e.res.get(name))) {
+      const challenge = parseChallenge(value);
+      if (typeof challenge === 'string') {
+        problems.push(challenge);
+        continue;
+      }
+      if (this.#credentials.has(challenge.realm) && !challenge.stale) {
+        this.#authProblem = `credentials for realm "${challenge.realm}" were refused`;
+        return false;
+      }
+      const nonceCount = (this.#nonceCounts.get(challenge.nonce) ?? 0) + 1;
+      this.#nonceCounts.set(challenge.nonce, nonceCount);
+      const header = authorization({ challenge, method: 'INVITE', uri: this.dial.uri, ...this.dial.credentials, nonceCount });
+      this.#credentials.set(challenge.realm, [e.status === 401 ? 'Authorization' : 'Proxy-Authorization', header]);
+      answered++;
+    }
+    if (answered === 0) {
+      this.#authProblem = problems.join('; ') || 'no Digest challenge in the response';
+      return false;
+    }
+    this.#request = undefined;
+    this.#send({ from, cseq: cseq + 1 });
+    return true;
+  }
+
+  /** Why a 401/407 ended the call. */
   #authDetail(e: UacError): string {
     if (!this.dial.credentials) return `the trunk asks for authentication (${e.status}) and no credentials are configured`;
-    const challenge = e.res?.get(e.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate') ?? '';
-    const algorithm = /\balgorithm="?([^",\s]+)/i.exec(challenge)?.[1] ?? 'MD5';
-    if (algorithm.toUpperCase() !== 'MD5') return `digest algorithm ${algorithm} is not supported by drachtio-srf (MD5 only)`;
-    const realm = /\brealm="([^"]*)"/i.exec(challenge)?.[1];
-    return realm === undefined ? 'credentials were refused' : `credentials for realm "${realm}" were refused`;
+    return this.#authProblem ?? 'credentials were refused';
   }
 
   #fail(failure: DialFailure): void {
@@ -197,6 +245,14 @@ export class DrachtioOutgoingCall extends EventEmitter<OutgoingCallEvents> imple
     this.#final = true;
     clearTimeout(this.#cancelTimer);
   }
+}
+
+/**
+ * drachtio-srf joins repeated challenge headers with commas: split before each `Digest` scheme (a comma inside a
+ * quoted value is left alone).
+ */
+function splitChallenges(value: string): string[] {
+  return value.split(/,\s*(?=digest\s)/i).filter((part) => part.trim().length > 0);
 }
 
 function errorText(err: unknown): string {

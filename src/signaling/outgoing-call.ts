@@ -16,8 +16,8 @@ import type { DialFailure, DialRequest, OutgoingCall, OutgoingCallEvents } from 
 
 /** What an outgoing INVITE needs from the user agent besides what its dialog needs. */
 export interface DialContext extends DialogContext {
-  /** Our Contact URI (with angle brackets) for requests sent over a protocol. */
-  contactFor(protocol: Protocol): string;
+  /** Our Contact URI (with angle brackets) for requests sent over a protocol, with a user part when given one. */
+  contactFor(protocol: Protocol, user?: string): string;
   /** The address family our socket for a protocol can send to. */
   family(protocol: Protocol): 4 | 6;
   adopt(dialog: SipDialog): void;
@@ -88,7 +88,13 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
       }
     }
     if (this.#outcome !== 'pending') return;
-    this.#dest = { protocol: hop.protocol, host, port: hop.port, ...(host !== hop.host && { servername: hop.host }) };
+    this.#dest = {
+      protocol: hop.protocol,
+      host,
+      port: hop.port,
+      ...(host !== hop.host && { servername: hop.host }),
+      ...(hop.protocol === 'tls' && this.request.tls?.ca && { ca: this.request.tls.ca }),
+    };
     this.#send();
   }
 
@@ -101,12 +107,12 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
       ['Via', `SIP/2.0/${dest.protocol.toUpperCase()} ${this.ctx.sentBy(dest.protocol)};branch=${this.#branch};rport`],
       ['Max-Forwards', '70'],
       ['From', `${display}<sip:${request.from.user}@${request.from.host}>;tag=${this.#fromTag}`],
-      ['To', `<${request.uri}>`],
+      ['To', `<${request.to ?? request.uri}>`],
       ['Call-ID', this.callId],
       ['CSeq', `${this.#cseq} INVITE`],
-      ['Contact', this.ctx.contactFor(dest.protocol)],
+      ['Contact', this.ctx.contactFor(dest.protocol, request.contactUser)],
       ['Allow', ALLOW],
-      ['User-Agent', SERVER_NAME],
+      ['User-Agent', request.userAgent ?? SERVER_NAME],
       ...request.headers,
       ...[...this.#credentials.values()],
       ['Content-Type', 'application/sdp'],
@@ -199,7 +205,7 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
 
   #sendCancel(): void {
     this.#cancelling = 'sent';
-    const cancel = sameBranchRequest(this.#invite!, 'CANCEL', undefined, [['User-Agent', SERVER_NAME]]);
+    const cancel = sameBranchRequest(this.#invite!, 'CANCEL', undefined, [['User-Agent', this.request.userAgent ?? SERVER_NAME]]);
     this.ctx.layer.request(cancel, this.#dest!, this.#branch).then((result) => {
       if (result.kind !== 'response') this.ctx.layer.log.debug({ callId: this.callId, result: result.kind }, 'CANCEL got no response');
     });

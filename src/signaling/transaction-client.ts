@@ -2,6 +2,7 @@
 import type { SipResponse } from './message.js';
 import type { TransactionLayer } from './transaction.js';
 import type { Destination } from './transport.js';
+import { TimerSet } from './timer-set.js';
 
 export type ClientResult =
   | { readonly kind: 'response'; readonly response: SipResponse }
@@ -14,7 +15,7 @@ export type ClientResult =
  * retransmitted finals.
  */
 export class ClientTransaction {
-  #timers: NodeJS.Timeout[] = [];
+  readonly #timers = new TimerSet();
   #settle!: (result: ClientResult) => void;
   #provisional = false;
   #done = false;
@@ -32,7 +33,7 @@ export class ClientTransaction {
     const t = layer.timers;
     this.#send();
     if (dest.protocol === 'udp') this.#resend(t.t1);
-    this.#after(64 * t.t1, () => this.#finish({ kind: 'timeout' }));
+    this.#timers.after(64 * t.t1, () => this.#finish({ kind: 'timeout' }));
   }
 
   received(response: SipResponse): void {
@@ -51,8 +52,7 @@ export class ClientTransaction {
   #finish(result: ClientResult): void {
     if (this.#done) return;
     this.#done = true;
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers = [];
+    this.#timers.clear();
     this.layer.forget(this);
     this.#settle(result);
   }
@@ -62,13 +62,9 @@ export class ClientTransaction {
   }
 
   #resend(interval: number): void {
-    this.#after(interval, () => {
+    this.#timers.after(interval, () => {
       this.#send();
       this.#resend(this.#provisional ? this.layer.timers.t2 : Math.min(2 * interval, this.layer.timers.t2));
     });
-  }
-
-  #after(ms: number, fn: () => void): void {
-    this.#timers.push(setTimeout(fn, ms));
   }
 }

@@ -4,6 +4,7 @@ import { headerKey } from './message.js';
 import { serializeRequest } from './serializer.js';
 import type { TransactionLayer } from './transaction.js';
 import type { Destination, Flow } from './transport.js';
+import { TimerSet } from './timer-set.js';
 
 /** What the transaction user (the outgoing call) hears. */
 export interface InviteClientUser {
@@ -25,7 +26,7 @@ type State = 'calling' | 'proceeding' | 'accepted' | 'completed' | 'terminated';
  */
 export class InviteClientTransaction {
   #state: State = 'calling';
-  #timers: NodeJS.Timeout[] = [];
+  readonly #timers = new TimerSet();
   #ack: Buffer | undefined;
   readonly #data: Buffer;
 
@@ -40,7 +41,7 @@ export class InviteClientTransaction {
     const { t1 } = layer.timers;
     this.#send(this.#data);
     if (dest.protocol === 'udp') this.#resend(t1);
-    this.#after(64 * t1, () => {
+    this.#timers.after(64 * t1, () => {
       if (this.#state !== 'calling') return;
       this.terminate();
       this.user.timeout();
@@ -58,17 +59,17 @@ export class InviteClientTransaction {
       case 'proceeding':
         if (status < 200) {
           this.#state = 'proceeding';
-          this.#clearTimers(); // Timer A stops; Timer B only bounds the calling state
+          this.#timers.clear(); // Timer A stops; Timer B only bounds the calling state
         } else if (status < 300) {
-          this.#clearTimers();
+          this.#timers.clear();
           this.#state = 'accepted';
-          this.#after(64 * this.layer.timers.t1, () => this.terminate());
+          this.#timers.after(64 * this.layer.timers.t1, () => this.terminate());
         } else {
-          this.#clearTimers();
+          this.#timers.clear();
           this.#state = 'completed';
           this.#ack = serializeRequest(sameBranchRequest(this.request, 'ACK', response.headers.get('to')));
           this.#send(this.#ack);
-          this.#after(flow.protocol === 'udp' ? 64 * this.layer.timers.t1 : 0, () => this.terminate());
+          this.#timers.after(flow.protocol === 'udp' ? 64 * this.layer.timers.t1 : 0, () => this.terminate());
         }
         this.user.response(response, flow);
         return;
@@ -87,7 +88,7 @@ export class InviteClientTransaction {
   terminate(): void {
     if (this.#state === 'terminated') return;
     this.#state = 'terminated';
-    this.#clearTimers();
+    this.#timers.clear();
     this.layer.forget(this);
   }
 
@@ -100,25 +101,14 @@ export class InviteClientTransaction {
   }
 
   #resend(interval: number): void {
-    this.#after(interval, () => {
+    this.#timers.after(interval, () => {
       if (this.#state !== 'calling') return;
       this.#send(this.#data);
       this.#resend(2 * interval);
     });
   }
 
-  #after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers = this.#timers.filter((t) => t !== timer);
-      fn();
-    }, ms);
-    this.#timers.push(timer);
-  }
 
-  #clearTimers(): void {
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers = [];
-  }
 }
 
 /**

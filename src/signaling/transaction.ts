@@ -7,6 +7,7 @@ import { serializeRequest, serializeResponse } from './serializer.js';
 import { ClientTransaction, type ClientResult } from './transaction-client.js';
 import { InviteClientTransaction, type InviteClientUser } from './transaction-invite-client.js';
 import type { Destination, Flow, SipTransport } from './transport.js';
+import { TimerSet } from './timer-set.js';
 
 export interface SipTimers {
   /** RTT estimate; retransmissions start here and double. */
@@ -41,7 +42,7 @@ type ServerState = 'trying' | 'proceeding' | 'accepted' | 'completed' | 'confirm
 export class ServerTransaction {
   #state: ServerState;
   #last: Buffer | undefined;
-  #timers: NodeJS.Timeout[] = [];
+  readonly #timers = new TimerSet();
   readonly #dest: Destination;
   /** The top Via with received/rport filled in, as copied into responses. */
   readonly topVia: string;
@@ -86,17 +87,17 @@ export class ServerTransaction {
       this.#state = 'proceeding';
     } else if (this.isInvite && status < 300) {
       this.#state = 'accepted';
-      this.#after(64 * t.t1, () => this.terminate());
+      this.#timers.after(64 * t.t1, () => this.terminate());
     } else if (this.isInvite) {
       this.#state = 'completed';
       if (!reliable) this.#retransmit(t.t1);
-      this.#after(64 * t.t1, () => {
+      this.#timers.after(64 * t.t1, () => {
         this.layer.log.debug({ callId: this.request.callId }, 'no ACK for a final non-2xx response');
         this.terminate();
       });
     } else {
       this.#state = 'completed';
-      this.#after(reliable ? 0 : 64 * t.t1, () => this.terminate());
+      this.#timers.after(reliable ? 0 : 64 * t.t1, () => this.terminate());
     }
   }
 
@@ -113,20 +114,20 @@ export class ServerTransaction {
   /** An ACK matched this INVITE transaction (only meaningful after a non-2xx final). */
   acked(): void {
     if (this.#state !== 'completed') return;
-    this.#clearTimers();
+    this.#timers.clear();
     this.#state = 'confirmed';
-    this.#after(this.flow.protocol === 'udp' ? this.layer.timers.t4 : 0, () => this.terminate());
+    this.#timers.after(this.flow.protocol === 'udp' ? this.layer.timers.t4 : 0, () => this.terminate());
   }
 
   terminate(): void {
     if (this.#state === 'terminated') return;
     this.#state = 'terminated';
-    this.#clearTimers();
+    this.#timers.clear();
     this.layer.forget(this);
   }
 
   #retransmit(interval: number): void {
-    this.#after(interval, () => {
+    this.#timers.after(interval, () => {
       if (this.#state !== 'completed') return;
       this.#transmit();
       this.#retransmit(Math.min(2 * interval, this.layer.timers.t2));
@@ -140,18 +141,7 @@ export class ServerTransaction {
     });
   }
 
-  #after(ms: number, fn: () => void): void {
-    const timer = setTimeout(() => {
-      this.#timers = this.#timers.filter((t) => t !== timer);
-      fn();
-    }, ms);
-    this.#timers.push(timer);
-  }
 
-  #clearTimers(): void {
-    for (const timer of this.#timers) clearTimeout(timer);
-    this.#timers = [];
-  }
 }
 
 interface TransactionEvents {

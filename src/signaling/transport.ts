@@ -35,7 +35,18 @@ export interface TransportOptions {
   /** How long a message may take to arrive whole on a stream; slower senders are disconnected. */
   readonly messageTimeoutMs: number;
   readonly log: Logger;
+  /** Sees every SIP message: after it was sent, or as it arrived (before parsing). Keep-alives are not shown. */
+  readonly onTraffic?: TrafficObserver;
 }
+
+/** Who a message went to or came from. */
+export interface TrafficPeer {
+  readonly protocol: Protocol;
+  readonly address: string;
+  readonly port: number;
+}
+
+export type TrafficObserver = (direction: 'in' | 'out', data: Buffer, remote: TrafficPeer) => void;
 
 /** Where a message came from, and how to reach that peer again. */
 export interface Flow {
@@ -56,6 +67,8 @@ export interface Destination {
   readonly connection?: Connection;
   /** The name a TLS server's certificate must match, when `host` is the address it resolved to. */
   readonly servername?: string;
+  /** CA certificates a new TLS connection trusts instead of the system's (a trunk's `ca`). */
+  readonly ca?: Buffer;
 }
 
 interface TransportEvents {
@@ -197,13 +210,24 @@ export class SipTransport extends EventEmitter<TransportEvents> {
       await new Promise<void>((resolve, reject) =>
         udp.send(data, dest.port, dest.host, (err) => (err ? reject(err) : resolve())),
       );
+      this.#observe('out', data, { protocol: 'udp', address: dest.host, port: dest.port });
       return;
     }
     const connection =
       (dest.connection?.open && dest.connection.protocol === dest.protocol ? dest.connection : undefined) ??
       this.#connections.get(connectionKey(dest.protocol, dest.host, dest.port)) ??
-      (await this.#connectOnce(dest.protocol, dest.host, dest.port, dest.servername));
+      (await this.#connectOnce(dest.protocol, dest.host, dest.port, dest.servername, dest.ca));
     await connection.write(data);
+    this.#observe('out', data, { protocol: connection.protocol, address: connection.remote.host, port: connection.remote.port });
+  }
+
+  #observe(direction: 'in' | 'out', data: Buffer, remote: TrafficPeer): void {
+    if (!this.options.onTraffic) return;
+    try {
+      this.options.onTraffic(direction, data, remote);
+    } catch (err) {
+      this.options.log.error({ err }, 'SIP traffic observer failed');
+    }
   }
 
   /**
@@ -322,22 +346,25 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     }
   }
 
-  #connectOnce(protocol: 'tcp' | 'tls', host: string, port: number, servername: string | undefined): Promise<Connection> {
+  #connectOnce(protocol: 'tcp' | 'tls', host: string, port: number, servername: string | undefined, ca: Buffer | undefined): Promise<Connection> {
     const key = connectionKey(protocol, host, port);
     let pending = this.#connecting.get(key);
     if (!pending) {
-      pending = this.#connect(protocol, host, port, servername).finally(() => this.#connecting.delete(key));
+      pending = this.#connect(protocol, host, port, servername, ca).finally(() => this.#connecting.delete(key));
       this.#connecting.set(key, pending);
     }
     return pending;
   }
 
-  /** A TLS connection verifies the server's certificate (Node's default) against `servername`, or the host name. */
-  #connect(protocol: 'tcp' | 'tls', host: string, port: number, servername = net.isIP(host) === 0 ? host : undefined): Promise<Connection> {
+  /**
+   * A TLS connection verifies the server's certificate (Node's default) against `servername`, or the host name, and
+   * against `ca` when given (else the system's CAs).
+   */
+  #connect(protocol: 'tcp' | 'tls', host: string, port: number, servername = net.isIP(host) === 0 ? host : undefined, ca?: Buffer): Promise<Connection> {
     return new Promise((resolve, reject) => {
       const socket =
         protocol === 'tls'
-          ? tls.connect({ host, port, ...(servername && { servername }) })
+          ? tls.connect({ host, port, ...(servername && { servername }), ...(ca && { ca }) })
           : net.connect({ host, port });
       const ready = protocol === 'tls' ? 'secureConnect' : 'connect';
       socket.once('error', reject);
@@ -349,6 +376,7 @@ export class SipTransport extends EventEmitter<TransportEvents> {
   }
 
   #receive(data: Buffer, flow: Flow): void {
+    this.#observe('in', data, { protocol: flow.protocol, address: flow.address, port: flow.port });
     const parsed = parseMessage(data);
     try {
       if (parsed.ok) {

@@ -128,6 +128,15 @@ export interface DialRequest {
   /** The SDP offer. */
   readonly sdp: string;
   readonly credentials?: DigestCredentials;
+  /**
+   * The embedded backend's alone (drachtio-server writes its own), for the test caller's carrier-shaped INVITE:
+   * the To URI when not the Request-URI, a user part for our Contact, the User-Agent of the INVITE and its CANCEL.
+   */
+  readonly to?: string;
+  readonly contactUser?: string;
+  readonly userAgent?: string;
+  /** For a TLS next hop: the CA certificates (PEM) its certificate must chain to, instead of the system's. */
+  readonly tls?: { readonly ca?: Buffer };
 }
 
 /** How an outbound INVITE ended without a dialog: the final status, or 408 (no answer at all) / 503 (no way to send). */

@@ -11,7 +11,7 @@ import { parseVia, type MalformedRequest, type MalformedStatus } from './parser.
 import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, REASON_PHRASES, warningValue } from './responses.js';
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
-import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial } from './transport.js';
+import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial, type TrafficObserver } from './transport.js';
 import type { BackendStatus, DialRequest, OutgoingCall, Refusal, SipBackend, SipBackendEvents, SipStats } from './types.js';
 
 export interface EmbeddedSipOptions {
@@ -28,6 +28,8 @@ export interface EmbeddedSipOptions {
   readonly maxConnectionsPerSource: number;
   readonly messageTimeoutMs: number;
   readonly log: Logger;
+  /** Sees every SIP message sent (once sent) and received (before parsing), e.g. to print a ladder. */
+  readonly onTraffic?: TrafficObserver;
 }
 
 /** Refusals are logged once a minute per source and reason: a scanner must not flood the log. */
@@ -58,6 +60,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
       maxConnectionsPerSource: options.maxConnectionsPerSource,
       messageTimeoutMs: options.messageTimeoutMs,
       log: options.log,
+      ...(options.onTraffic && { onTraffic: options.onTraffic }),
     });
     this.#layer = new TransactionLayer(this.#transport, options.timers, options.log);
     this.#layer.on('request', (tx) => this.#onRequest(tx));
@@ -85,7 +88,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     };
     this.#dialCtx = {
       ...this.#ctx,
-      contactFor: (protocol) => `<sip:${this.#sentBy(protocol)}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`,
+      contactFor: (protocol, user) => `<sip:${user === undefined ? '' : `${user}@`}${this.#sentBy(protocol)}${protocol === 'udp' ? '' : `;transport=${protocol}`}>`,
       family: (protocol) => (net.isIPv6(this.#transport.listening[protocol]?.host ?? '') ? 6 : 4),
       settled: (call) => this.#outgoing.delete(call),
     };

@@ -1,38 +1,32 @@
-// Places one call the way the carrier does: INVITE, ACK, caller audio as RTP, the bridge's audio recorded, BYE.
+// Places one call the way the carrier does, through the embedded SIP stack's UAC (the bridge's own): INVITE, ACK,
+// caller audio as RTP, the bridge's audio recorded, BYE.
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket } from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
 import type { DtmfDigit } from '../media/dtmf.js';
-import { negotiate, type NegotiatedAudio, type Negotiation } from '../sdp/index.js';
-import { headerKey, type HeaderFields, type OutgoingRequest, type SipMessage, type SipRequest, type SipResponse } from '../signaling/message.js';
+import { negotiate, type NegotiatedAudio } from '../sdp/index.js';
+import { parseDtmfInfo } from '../signaling/dtmf-info.js';
+import { headerKey, type HeaderFields, type SipMessage, type SipResponse } from '../signaling/message.js';
+import { parseMessage } from '../signaling/parser.js';
 import { warningText } from '../signaling/responses.js';
-import { serializeRequest, serializeResponse } from '../signaling/serializer.js';
-import { DEFAULT_TIMERS, newBranch } from '../signaling/transaction.js';
-import {
-  ackOfFailure,
-  cancelOf,
-  dialogOf,
-  inDialogRequest,
-  inviteRequest,
-  newLeg,
-  responseTo,
-  sdpOffer,
-  withCustomHeaders,
-  type CallLeg,
-  type CallerDialog,
-} from './requests.js';
+import { DEFAULT_TIMERS } from '../signaling/transaction.js';
+import type { DialFailure, Dialog } from '../signaling/types.js';
+import { EmbeddedSipBackend } from '../signaling/user-agent.js';
+import { dialRequest, sdpOffer, withCustomHeaders } from './requests.js';
 import { RtpRecorder, type ReceptionReport } from './rtp-recorder.js';
 import { RtpSender } from './rtp-sender.js';
-import { SipChannel } from './sip-channel.js';
 import type { CallTarget } from './target.js';
 
-const { t1, t2 } = DEFAULT_TIMERS;
 /** RFC 3261 Timer B: the bridge may take this long to reach a slow bot before it answers. */
-const ANSWER_TIMEOUT_MS = 64 * t1;
+const ANSWER_TIMEOUT_MS = 64 * DEFAULT_TIMERS.t1;
 /** The bridge answers BYE and CANCEL at once; Timer F's 32 s would only keep someone waiting at a dead prompt. */
 const BYE_TIMEOUT_MS = 5000;
+/** After the call, so that the last messages (an ACK, a 200) are out and on the ladder before the sockets close. */
+const LINGER_MS = 50;
 const ACCOUNT_SID = 'test-call';
+const MAX_MESSAGE_BYTES = 65_535;
 
 export interface TestCallOptions {
   readonly target: CallTarget;
@@ -108,24 +102,39 @@ export async function placeTestCall(options: TestCallOptions): Promise<TestCallR
   );
   const callSid = headers.find(([name]) => headerKey(name) === 'x-exotel-callsid')![1];
   const failed = (problem: string): TestCallResult => ({ outcome: 'failed', problem, callSid, ladder: [], answeredMs: 0, warnings: [] });
-  let channel: SipChannel;
-  let rtp: Socket;
+  const call = new TestCall(options, headers, callSid);
+  const { transport } = options.target;
+  const listener = { host: options.localAddress, port: 0 };
+  const backend = new EmbeddedSipBackend({
+    ...(transport === 'udp' ? { udp: listener } : { tcp: listener }),
+    maxMessageBytes: MAX_MESSAGE_BYTES,
+    timers: DEFAULT_TIMERS,
+    allowSource: () => true,
+    refusedSources: 'reject',
+    maxConnectionsPerSource: 4,
+    messageTimeoutMs: 10_000,
+    log: pino({ level: 'silent' }),
+    onTraffic: (direction, data) => call.traffic(direction, data),
+  });
+  // Nobody calls the caller: an INVITE outside its call is refused.
+  backend.on('invite', (invite) => invite.reject(403, 'Forbidden', { warning: { code: 399, text: 'a test caller takes no calls' } }));
   try {
-    channel = await SipChannel.open(options.target, options.localAddress);
+    await backend.start();
   } catch (err) {
-    const { host, port, transport } = options.target;
-    return failed(`cannot reach ${host}:${port} over ${transport.toUpperCase()}: ${(err as Error).message}`);
+    return failed(`cannot open a SIP ${transport.toUpperCase()} socket on ${options.localAddress}: ${(err as Error).message}`);
   }
+  let rtp: Socket;
   try {
     rtp = await bindRtp(options.localAddress);
   } catch (err) {
-    channel.close();
+    await backend.stop();
     return failed(`cannot open an RTP socket on ${options.localAddress}: ${(err as Error).message}`);
   }
   try {
-    return await new TestCall(options, channel, rtp, headers, callSid).run();
+    return await call.run(backend, rtp);
   } finally {
-    channel.close();
+    await new Promise((resolve) => setTimeout(resolve, LINGER_MS));
+    await backend.stop();
     rtp.close();
   }
 }
@@ -153,103 +162,120 @@ function describeAudio(audio: NegotiatedAudio): string {
 }
 
 class TestCall {
-  /** When the INVITE was sent: the ladder's time zero. */
-  #startedAt = 0;
+  /** When the first message (the INVITE) went out: the ladder's time zero. */
+  #startedAt: number | undefined;
   readonly #ladder: LadderEntry[] = [];
   readonly #warnings: string[] = [];
-  readonly #timers = new Set<NodeJS.Timeout>();
-  readonly #leg: CallLeg;
+  /** Every message seen so far, by direction and bytes: the same bytes again are a retransmission. */
+  readonly #seen = new Set<string>();
   #wakers: Array<() => void> = [];
-  #provisional = false;
+  /** Anything arrived from the network. */
+  #heard = false;
+  /** The INVITE's first final response, as it came. */
   #final: SipResponse | undefined;
-  #answer: Negotiation | undefined;
-  #invite: OutgoingRequest | undefined;
-  #dialog: CallerDialog | undefined;
-  /** The ACK for the INVITE's final response, sent again for each retransmission of that response. */
-  #ack: OutgoingRequest | undefined;
-  #byeResponse: SipResponse | undefined;
+  #answered: { readonly dialog: Dialog; readonly sdp: string } | undefined;
+  #failure: DialFailure | undefined;
   #bridgeBye = false;
+  #lost = false;
   #playedOut = false;
-  #closed: string | undefined;
   #answeredAt: number | undefined;
 
   constructor(
     private readonly options: TestCallOptions,
-    private readonly channel: SipChannel,
-    private readonly rtp: Socket,
     private readonly headers: HeaderFields,
     private readonly callSid: string,
-  ) {
-    this.#leg = newLeg(options.target, channel.local, options.from);
-    channel.on('message', (message, raw) => this.#receive(message, raw));
-    channel.on('unparseable', (reason, raw) => this.#record('received', `unparseable message: ${reason}`, raw));
-    channel.on('closed', (reason) => {
-      this.#closed = reason;
-      this.#wake();
-    });
-  }
+  ) {}
 
   get #aborted(): boolean {
     return this.options.signal?.aborted ?? false;
   }
 
-  async run(): Promise<TestCallResult> {
+  get #settled(): boolean {
+    return this.#answered !== undefined || this.#failure !== undefined;
+  }
+
+  /** A message the SIP stack sent or received, for the ladder. */
+  traffic(direction: 'in' | 'out', data: Buffer): void {
+    if (direction === 'in') this.#heard = true;
+    const key = `${direction} ${data.toString('latin1')}`;
+    const again = this.#seen.has(key);
+    this.#seen.add(key);
+    const parsed = parseMessage(data);
+    const summary = parsed.ok ? this.#summary(parsed.message, direction) : `unparseable message: ${parsed.reason}`;
+    this.#record(direction === 'out' ? 'sent' : 'received', again ? `${summary} (retransmission)` : summary, data);
+  }
+
+  #summary(message: SipMessage, direction: 'in' | 'out'): string {
+    if (message.kind === 'request') {
+      const press = message.method === 'INFO' ? parseDtmfInfo(message.headers.get('content-type') ?? '', message.body.toString('utf8')) : undefined;
+      return `${message.method} ${message.uri}${press ? ` (key ${press.digit})` : ''}`;
+    }
+    const { status, reason, cseq } = message;
+    if (direction === 'out' || cseq.method !== 'INVITE') return `${status} ${reason} (${cseq.method})`;
+    if (status >= 200) this.#final ??= message;
+    if (status < 200 || status >= 300) return `${status} ${reason}`;
+    const answer = negotiate(message.body.toString('utf8'));
+    return `${status} ${reason} (${answer.ok ? describeAudio(answer.audio) : 'unusable SDP'})`;
+  }
+
+  async run(backend: EmbeddedSipBackend, rtp: Socket): Promise<TestCallResult> {
     const onAbort = () => this.#wake();
     this.options.signal?.addEventListener('abort', onAbort);
     try {
-      return await this.#call();
+      return await this.#call(backend, rtp);
     } finally {
       this.options.signal?.removeEventListener('abort', onAbort);
-      for (const timer of this.#timers) clearTimeout(timer);
     }
   }
 
-  async #call(): Promise<TestCallResult> {
-    const sdp = sdpOffer(this.options.localAddress, this.rtp.address().port);
-    const invite = inviteRequest(this.#leg, newBranch(), sdp, this.headers);
-    this.#invite = invite;
-    this.#startedAt = performance.now();
-    // Timer A: over UDP the INVITE is sent again, T1 doubling, until any response comes.
-    this.#request(invite, () => this.#provisional || this.#final !== undefined, Infinity);
-    let deadline = performance.now() + ANSWER_TIMEOUT_MS;
-    let hangingUp = false;
-    let cancelled = false;
-    while (!this.#final) {
-      // A CANCEL waits for a provisional response (RFC 3261 9.1): before one, the bridge may not have the INVITE yet.
-      const cancelDue = () => this.#aborted && !cancelled && (this.#provisional || !hangingUp);
-      const woke = await this.#until(() => this.#final !== undefined || this.#closed !== undefined || cancelDue(), deadline);
-      if (this.#final) break;
-      if (this.#closed) return this.#result('failed', this.#closed);
-      if (!woke) {
-        if (hangingUp) return this.#result('interrupted', `no final response to the INVITE within ${BYE_TIMEOUT_MS} ms of hanging up`);
-        if (this.#provisional) this.#request(cancelOf(invite), () => true);
-        return this.#result('failed', `no final response to the INVITE within ${ANSWER_TIMEOUT_MS} ms`);
-      }
-      if (!hangingUp) {
-        hangingUp = true;
-        deadline = Math.min(deadline, performance.now() + BYE_TIMEOUT_MS);
-      }
-      if (this.#provisional) {
-        cancelled = true;
-        this.#request(cancelOf(invite), () => this.#final !== undefined);
+  async #call(backend: EmbeddedSipBackend, rtp: Socket): Promise<TestCallResult> {
+    const { target } = this.options;
+    const sdp = sdpOffer(this.options.localAddress, rtp.address().port);
+    const deadline = performance.now() + ANSWER_TIMEOUT_MS;
+    const call = backend.dial(dialRequest(target, this.options.from, sdp, this.headers));
+    call.once('answered', (dialog, answerSdp) => {
+      this.#answered = { dialog, sdp: answerSdp };
+      dialog.on('bye', () => {
+        this.#bridgeBye = true;
+        this.#wake();
+      });
+      dialog.on('lost', () => {
+        this.#lost = true;
+        this.#wake();
+      });
+      this.#wake();
+    });
+    call.once('failed', (failure) => {
+      this.#failure = failure;
+      this.#wake();
+    });
+
+    let hungUp = false;
+    if (!(await this.#until(() => this.#settled || this.#aborted, deadline))) {
+      // The stack sends the CANCEL once a provisional response has come (RFC 3261 9.1).
+      call.cancel();
+      return this.#result('failed', `no final response to the INVITE within ${ANSWER_TIMEOUT_MS} ms`);
+    }
+    if (!this.#settled) {
+      hungUp = true;
+      call.cancel();
+      if (!(await this.#until(() => this.#settled, Math.min(deadline, performance.now() + BYE_TIMEOUT_MS)))) {
+        return this.#result('interrupted', `no final response to the INVITE within ${BYE_TIMEOUT_MS} ms of hanging up`);
       }
     }
 
-    const final = finalOf(this.#final);
-    if (final.status >= 300) {
-      if (cancelled && final.status === 487) return this.#result('interrupted', 'cancelled before the answer');
-      return this.#result('refused', `${final.status} ${final.reason}${final.warning === undefined ? '' : `: ${final.warning}`}`);
-    }
+    if (this.#failure) return this.#failed(this.#failure, hungUp);
+    const { dialog, sdp: answerSdp } = this.#answered!;
     this.#answeredAt = performance.now();
-    const answer = this.#answer!;
+    const answer = negotiate(answerSdp);
     if (!answer.ok) {
-      const problem = await this.#hangUp();
+      const problem = await this.#hangUp(dialog);
       return this.#result('failed', `the bridge's SDP answer is unusable: ${answer.reason}${problem ? `; ${problem}` : ''}`);
     }
-    if (hangingUp) return this.#result('interrupted', (await this.#hangUp()) ?? 'hung up as the call was answered');
+    if (this.#aborted) return this.#result('interrupted', (await this.#hangUp(dialog)) ?? 'hung up as the call was answered');
 
-    const media = this.#startMedia(answer.audio);
-    await this.#until(() => this.#playedOut || this.#bridgeBye || this.#closed !== undefined || this.#aborted);
+    const media = this.#startMedia(rtp, answer.audio);
+    await this.#until(() => this.#playedOut || this.#bridgeBye || this.#lost || this.#aborted);
     media.sender.stop();
     const report = (): MediaReport => ({
       format: describeAudio(answer.audio),
@@ -259,22 +285,39 @@ class TestCall {
       recording: media.recorder.recording,
     });
     if (this.#bridgeBye) return this.#result('completed', undefined, 'bridge', report());
-    if (this.#closed) return this.#result('failed', this.#closed, undefined, report());
-    const problem = await this.#hangUp();
+    if (this.#lost) return this.#result('failed', 'connection closed by the bridge', undefined, report());
+    const problem = await this.#hangUp(dialog);
     const endedBy = this.#bridgeBye ? 'bridge' : 'caller';
     if (problem) return this.#result('failed', problem, endedBy, report());
     if (this.#aborted) return this.#result('interrupted', 'hung up on request', endedBy, report());
     return this.#result('completed', undefined, endedBy, report());
   }
 
-  #startMedia(audio: NegotiatedAudio): { sender: RtpSender; recorder: RtpRecorder } {
+  /** The INVITE ended without a dialog: refused by the bridge, cancelled by us, or never answered at all. */
+  #failed(failure: DialFailure, hungUp: boolean): TestCallResult {
+    const final = this.#final && this.#final.status >= 300 ? finalOf(this.#final) : undefined;
+    if (final) {
+      if (hungUp && final.status === 487) return this.#result('interrupted', 'cancelled before the answer');
+      return this.#result('refused', `${final.status} ${final.reason}${final.warning === undefined ? '' : `: ${final.warning}`}`);
+    }
+    // A 2xx that crossed the CANCEL: the stack ACKed it and ended it with BYE.
+    if (hungUp) return this.#result('interrupted', this.#final ? 'hung up as the call was answered' : 'cancelled before the answer');
+    if (failure.status === 408) return this.#result('failed', `no final response to the INVITE within ${ANSWER_TIMEOUT_MS} ms`);
+    const { host, port, transport } = this.options.target;
+    if (failure.status === 503 && !this.#heard) {
+      return this.#result('failed', `cannot reach ${host}:${port} over ${transport.toUpperCase()}: ${failure.detail ?? failure.reason}`);
+    }
+    return this.#result('failed', `${failure.status} ${failure.reason}${failure.detail === undefined ? '' : `: ${failure.detail}`}`);
+  }
+
+  #startMedia(rtp: Socket, audio: NegotiatedAudio): { sender: RtpSender; recorder: RtpRecorder } {
     const { dtmf, dtmfAtMs, holdMs } = this.options;
     if (dtmf.length > 0 && audio.dtmfPayloadType === undefined) {
       this.#warnings.push('the answer has no telephone-event: key presses not sent');
     }
     const recorder = new RtpRecorder(audio);
-    this.rtp.on('message', (data) => recorder.packet(data, performance.now()));
-    const sender = new RtpSender(this.rtp, audio.remote, audio, { audio: this.options.audio, holdMs, dtmf, dtmfAtMs });
+    rtp.on('message', (data) => recorder.packet(data, performance.now()));
+    const sender = new RtpSender(rtp, audio.remote, audio, { audio: this.options.audio, holdMs, dtmf, dtmfAtMs });
     sender.start();
     void sender.done.then(() => {
       this.#playedOut = true;
@@ -283,97 +326,28 @@ class TestCall {
     return { sender, recorder };
   }
 
-  /** Sends our BYE and waits for its answer; returns what went wrong, if anything did. */
-  async #hangUp(): Promise<string | undefined> {
-    if (!this.#dialog) return undefined;
-    this.#request(inDialogRequest('BYE', this.#leg, this.#dialog, newBranch(), 2), () => this.#byeResponse !== undefined || this.#bridgeBye);
-    await this.#until(() => this.#byeResponse !== undefined || this.#bridgeBye || this.#closed !== undefined, performance.now() + BYE_TIMEOUT_MS);
-    const response = this.#byeResponse;
-    // A BYE from the bridge crossing ours ends the call as well.
-    if (this.#bridgeBye || (response && response.status < 300)) return undefined;
-    if (response) return `BYE answered ${response.status} ${response.reason}`;
-    return this.#closed ?? `no response to BYE within ${BYE_TIMEOUT_MS} ms`;
-  }
-
-  #receive(message: SipMessage, raw: Buffer): void {
-    if (message.kind === 'request') {
-      this.#record('received', `${message.method} ${message.uri}`, raw);
-      this.#requestFromBridge(message);
-      return;
+  /** Sends our BYE and waits up to BYE_TIMEOUT_MS for its answer; returns what went wrong, if anything did. */
+  async #hangUp(dialog: Dialog): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no response to BYE within ${BYE_TIMEOUT_MS} ms`), BYE_TIMEOUT_MS);
+    });
+    const bye = dialog.bye().then(
+      () => undefined,
+      // A BYE from the bridge crossing ours ends the call as well.
+      (err: Error) => (this.#bridgeBye ? undefined : err.message),
+    );
+    try {
+      return await Promise.race([bye, late]);
+    } finally {
+      clearTimeout(timer);
     }
-    const { status, reason, cseq } = message;
-    if (cseq.method !== 'INVITE') {
-      this.#record('received', `${status} ${reason} (${cseq.method})`, raw);
-      if (cseq.method === 'BYE' && status >= 200) {
-        this.#byeResponse ??= message;
-        this.#wake();
-      }
-      return;
-    }
-    if (status < 200) {
-      this.#record('received', `${status} ${reason}`, raw);
-      this.#provisional = true;
-      return;
-    }
-    if (status < 300) {
-      this.#answer ??= negotiate(message.body.toString('utf8'));
-      this.#record('received', `${status} ${reason} (${this.#answer.ok ? describeAudio(this.#answer.audio) : 'unusable SDP'})`, raw);
-      this.#dialog ??= dialogOf(message, this.#leg);
-      this.#ack ??= inDialogRequest('ACK', this.#leg, this.#dialog, newBranch(), 1);
-    } else {
-      this.#record('received', `${status} ${reason}`, raw);
-      this.#ack ??= ackOfFailure(this.#invite!, message);
-    }
-    this.#send(this.#ack);
-    if (!this.#final) {
-      this.#final = message;
-      this.#wake();
-    }
-  }
-
-  #requestFromBridge(request: SipRequest): void {
-    if (request.method === 'ACK') return;
-    if (request.method !== 'BYE') {
-      this.#respond(request, 405, 'Method Not Allowed', [['Allow', 'ACK, BYE']]);
-      return;
-    }
-    this.#respond(request, 200, 'OK');
-    this.#bridgeBye = true;
-    this.#wake();
-  }
-
-  /** Sends a request; over UDP again at T1 doubling (capped at `cap`) until `settled` or the call is over. */
-  #request(request: OutgoingRequest, settled: () => boolean, cap = t2): void {
-    const data = this.#send(request);
-    if (this.options.target.transport !== 'udp') return;
-    const resend = (interval: number) => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        if (settled()) return;
-        this.channel.send(data);
-        this.#record('sent', `${request.method} ${request.uri} (retransmission)`, data);
-        resend(Math.min(2 * interval, cap));
-      }, interval);
-      this.#timers.add(timer);
-    };
-    resend(t1);
-  }
-
-  #send(request: OutgoingRequest): Buffer {
-    const data = serializeRequest(request);
-    this.channel.send(data);
-    this.#record('sent', `${request.method} ${request.uri}`, data);
-    return data;
-  }
-
-  #respond(request: SipRequest, status: number, reason: string, headers?: HeaderFields): void {
-    const data = serializeResponse(responseTo(request, status, reason, headers));
-    this.channel.send(data);
-    this.#record('sent', `${status} ${reason} (${request.method})`, data);
   }
 
   #record(direction: LadderEntry['direction'], summary: string, data: Buffer): void {
-    const entry = { atMs: Math.round(performance.now() - this.#startedAt), direction, summary, text: data.toString('utf8') };
+    const now = performance.now();
+    this.#startedAt ??= now;
+    const entry = { atMs: Math.round(now - this.#startedAt), direction, summary, text: data.toString('utf8') };
     this.#ladder.push(entry);
     this.options.onLadder?.(entry);
   }

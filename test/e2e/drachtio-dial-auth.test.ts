@@ -1,5 +1,6 @@
-// Digest authentication on outbound calls through drachtio-server: drachtio-srf answers the trunk's 401 and 407
-// challenges (MD5, qop=auth) with the credentials given to dial(); SHA-256 it cannot.
+// Digest authentication on outbound calls through drachtio-server: the bridge answers the trunk's 401 and 407
+// challenges (MD5, SHA-256, qop=auth) with the credentials given to dial() (src/signaling/digest.ts) and sends the
+// INVITE again through drachtio-srf with the same Call-ID and From tag and CSeq+1.
 import { createHash } from 'node:crypto';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,16 +77,34 @@ describe.skipIf(skip)('digest authentication through drachtio-server', () => {
     expect(param('response')).toBe(md5(`${ha1}:${nonce}:${param('nc')}:${param('cnonce')}:auth:${ha2}`));
   });
 
-  it('cannot answer a SHA-256 challenge (drachtio-srf digests with MD5 only): fails with the second 401', async () => {
+  it('answers a SHA-256 challenge (RFC 7616): the digest checks out, the trunk answers', async () => {
     const sipp = await trunk('drachtio-trunk-auth-sha256.xml');
     const call = backend.dial(request(sipp.port, { credentials: { username: 'bridge', password: 's3cret' } }));
-    expect(await watch(call).outcome).toEqual({
-      failed: { status: 401, reason: 'Unauthorized', detail: 'digest algorithm SHA-256 is not supported by drachtio-srf (MD5 only)' },
-    });
+    const { dialog } = await answered(watch(call).outcome);
+    await dialog.bye();
     const result = await sipp.done;
     expectPassed(result);
-    const invites = lines(result, /^INVITE /);
-    expect(invites).toHaveLength(2);
-    expect(header(invites[1]!, 'Authorization')).toMatch(/algorithm=MD5/);
+    const [challenge] = lines(result, /^SIP\/2\.0 401 /);
+    const nonce = /nonce="([^"]+)"/.exec(header(challenge!, 'WWW-Authenticate')!)![1]!;
+    const [first, second] = lines(result, /^INVITE /);
+    expect(header(second!, 'Call-ID')).toBe(call.callId);
+    expect(header(second!, 'From')).toBe(header(first!, 'From'));
+    expect(Number(header(second!, 'CSeq')!.split(' ')[0])).toBe(Number(header(first!, 'CSeq')!.split(' ')[0]) + 1);
+    const auth = header(second!, 'Authorization')!;
+    const param = (name: string) => new RegExp(`\\b${name}="?([^",]+)"?`).exec(auth)?.[1];
+    expect({ username: param('username'), realm: param('realm'), nonce: param('nonce'), uri: param('uri'), qop: param('qop'), algorithm: param('algorithm'), nc: param('nc') }).toEqual({
+      username: 'bridge',
+      realm: 'trunk.example',
+      nonce,
+      uri: 'sip:+919876543210@pstn.example.com',
+      qop: 'auth',
+      algorithm: 'SHA-256',
+      nc: '00000001',
+    });
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    const ha1 = sha256('bridge:trunk.example:s3cret');
+    const ha2 = sha256('INVITE:sip:+919876543210@pstn.example.com');
+    expect(param('response')).toBe(sha256(`${ha1}:${nonce}:00000001:${param('cnonce')}:auth:${ha2}`));
+    expect(lines(result, /^ACK /)).toHaveLength(2);
   });
 });

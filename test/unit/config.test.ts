@@ -116,11 +116,18 @@ describe('config: call API and trunks', () => {
     expect(message).toMatch(/trunks\[3\]\.allowedDestinations\[0\]: invalid regular expression/);
     expect(message).toMatch(/trunks\[4\]: set both "username" and "password"/);
   });
+
   it('takes `srtp: true` on a trunk only with media.relay rtpengine', () => {
     const trunks = [{ name: 'tls', uri: 'sips:x.example.com', srtp: true }];
     expect(errorOf(() => parseConfig({ trunks }, 'bad.yaml'))).toMatch(/trunks\[0\]\.srtp: needs media\.relay: rtpengine/);
     const config = parseConfig({ trunks, media: { relay: 'rtpengine' } }, 'good.yaml');
     expect(config.trunks[0]!.srtp).toBe(true);
     expect(parseConfig({ trunks: [{ name: 'plain', uri: 'sip:x' }] }, 'good.yaml').trunks[0]!.srtp).toBe(false);
+  });
+
+  it("takes a TLS trunk's ca with the embedded stack, not with drachtio (whose server does the TLS)", () => {
+    const trunks = [{ name: 'tls', uri: 'sips:trunk.example.com', ca: '/etc/bridge/trunk-ca.pem' }];
+    expect(parseConfig({ trunks }, 'ok').trunks[0]!.ca).toBe('/etc/bridge/trunk-ca.pem');
+    expect(errorOf(() => parseConfig({ sip: { backend: 'drachtio' }, trunks }, 'bad.yaml'))).toMatch(/trunks\[0\]\.ca: applies to sip\.backend embedded only/);
   });
 });

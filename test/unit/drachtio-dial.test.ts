@@ -116,7 +116,6 @@ describe('DrachtioBackend.dial', () => {
     expect(uac!.opts).toEqual({
       proxy: REQUEST.proxy,
       localSdp: REQUEST.sdp,
-      auth: { username: 'bridge', password: 's3cret' },
       headers: {
         'X-UUI': 'ticket-991',
         'x-route': 'a, b',
@@ -126,8 +125,7 @@ describe('DrachtioBackend.dial', () => {
         'Content-Type': 'application/sdp',
       },
     });
-    backend.dial(REQUEST);
-    expect(srf.uacs[1]!.opts).not.toHaveProperty('auth');
+    expect(srf.uacs[0]!.opts).not.toHaveProperty('auth');
     await backend.stop();
   });
 
@@ -196,19 +194,68 @@ describe('DrachtioBackend.dial', () => {
     await backend.stop();
   });
 
-  it('says why a 401 or 407 ended the call: no credentials, refused ones, or an algorithm drachtio-srf lacks', async () => {
+  it('says why a 401 or 407 ended the call: no credentials, refused ones, or a challenge it cannot answer', async () => {
     const { srf, backend } = await started();
     const credentials = { username: 'bridge', password: 's3cret' };
+    const md5 = sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="2", algorithm=MD5', From: '<sip:a@b>;tag=1', CSeq: '1 INVITE' });
     const cases = [
-      [REQUEST, sipError(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': 'Digest realm="trunk", nonce="1"' }), 'the trunk asks for authentication (407) and no credentials are configured'],
-      [{ ...REQUEST, credentials }, sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="2", algorithm=MD5' }), 'credentials for realm "trunk" were refused'],
-      [{ ...REQUEST, credentials }, sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="3", algorithm=SHA-256' }), 'digest algorithm SHA-256 is not supported by drachtio-srf (MD5 only)'],
+      [REQUEST, [sipError(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': 'Digest realm="trunk", nonce="1"' })], 'the trunk asks for authentication (407) and no credentials are configured'],
+      // Answered once; the same realm's second challenge ends the call.
+      [{ ...REQUEST, credentials }, [md5, md5], 'credentials for realm "trunk" were refused'],
+      [{ ...REQUEST, credentials }, [sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="3", algorithm=SHA-512', From: '<sip:a@b>;tag=1', CSeq: '1 INVITE' })], 'unsupported digest algorithm SHA-512'],
     ] as const;
-    for (const [request, error, detail] of cases) {
+    for (const [request, errors, detail] of cases) {
       const result = outcome(backend.dial(request));
-      srf.uacs.at(-1)!.reject(error);
-      expect(await result).toEqual({ failed: { status: error.status, reason: error.reason, detail } });
+      for (const error of errors) {
+        srf.uacs.at(-1)!.reject(error);
+        await new Promise((r) => setImmediate(r));
+      }
+      expect(await result).toEqual({ failed: { status: errors[0]!.status, reason: errors[0]!.reason, detail } });
     }
+    await backend.stop();
+  });
+
+  it('answers a challenge itself (SHA-256 too): the same INVITE again with its From tag, CSeq+1 and the credentials', async () => {
+    const { srf, backend } = await started();
+    const call = backend.dial({ ...REQUEST, credentials: { username: 'bridge', password: 's3cret' } });
+    const result = outcome(call);
+    const from = '<sip:+918041234567@bridge.example.com>;tag=abc';
+    srf.uacs[0]!.reject(sipError(407, 'Proxy Authentication Required', { 'Proxy-Authenticate': 'Digest realm="trunk", nonce="n1", qop="auth", algorithm=SHA-256', From: from, CSeq: '7 INVITE' }));
+    await new Promise((r) => setImmediate(r));
+    expect(srf.uacs).toHaveLength(2);
+    const retry = srf.uacs[1]!;
+    expect(retry.uri).toBe(REQUEST.uri);
+    expect(retry.opts.headers).toMatchObject({ From: from, CSeq: '8 INVITE', 'call-id': call.callId, 'X-UUI': 'ticket-991' });
+    const auth = retry.opts.headers!['Proxy-Authorization']!;
+    expect(auth).toMatch(/^Digest username="bridge", realm="trunk", nonce="n1", uri="sip:\+919876543210@pstn\.example\.com", response="[0-9a-f]{64}", algorithm=SHA-256, cnonce="[^"]+", qop=auth, nc=00000001$/);
+    const req = new FakeRequest();
+    retry.cbRequest(null, req as unknown as Srf.SrfRequest);
+    retry.resolve(new FakeDialog());
+    expect(await result).toEqual({ answered: expect.any(String) });
+    await backend.stop();
+  });
+
+  it('cancels the retried INVITE when cancel() comes between the challenge and the retry; no retry after a cancel', async () => {
+    const { srf, backend } = await started();
+    const credentials = { username: 'bridge', password: 's3cret' };
+    const challenge = () => sipError(401, 'Unauthorized', { 'WWW-Authenticate': 'Digest realm="trunk", nonce="n"', From: '<sip:a@b>;tag=1', CSeq: '1 INVITE' });
+    const call = backend.dial({ ...REQUEST, credentials });
+    const first = new FakeRequest();
+    srf.uacs[0]!.cbRequest(null, first as unknown as Srf.SrfRequest);
+    srf.uacs[0]!.reject(challenge());
+    await new Promise((r) => setImmediate(r));
+    call.cancel();
+    expect(first.cancels).toBe(0);
+    const retried = new FakeRequest();
+    srf.uacs[1]!.cbRequest(null, retried as unknown as Srf.SrfRequest);
+    expect(retried.cancels).toBe(1);
+
+    const late = backend.dial({ ...REQUEST, credentials });
+    const result = outcome(late);
+    late.cancel();
+    srf.uacs[2]!.reject(challenge());
+    expect(await result).toEqual({ failed: expect.objectContaining({ status: 401 }) });
+    expect(srf.uacs).toHaveLength(3);
     await backend.stop();
   });
 
