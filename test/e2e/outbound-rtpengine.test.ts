@@ -1,6 +1,7 @@
 // Outbound calls through a real rtpengine (Debian's daemon on loopback): the INVITE carries rtpengine's address,
 // audio goes RtpPeer (the trunk's media) <-> rtpengine <-> bridge <-> bot, and rtpengine holds no session after any
-// ending. Also: the trunk's re-offers through the call's rtpengine session, and rtpengine down or not answering.
+// ending. Also: the trunk's re-INVITEs, SDES-SRTP toward a trunk, rtpengine's interfaces as in production, the
+// drachtio backend, and rtpengine down or not answering.
 import { createSocket, type Socket } from 'node:dgram';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, testLogger, waitForIdle } from '../helpers/bridge.js';
 import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
+import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
 import { SrtpContext } from '../helpers/srtp.js';
@@ -442,6 +444,72 @@ describe.skipIf(!root)('outbound calls through rtpengine with interfaces (as in 
     const deadline = Date.now() + 3000;
     while ((await twoSided.calls()).length > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(await twoSided.calls()).toEqual([]);
+  }, 30_000);
+});
+
+/** Whether something (SIPp) holds the UDP port. */
+async function udpBound(port: number): Promise<boolean> {
+  const socket = createSocket('udp4');
+  const free = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  if (free) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return !free;
+}
+
+const drachtio = drachtioBinary();
+const noDrachtio = 'missing' in drachtio ? `skipping the drachtio + rtpengine outbound test: ${drachtio.missing}` : undefined;
+if (noDrachtio) console.warn(noDrachtio);
+
+describe.skipIf(!root || noDrachtio)('outbound calls through drachtio-server and rtpengine (the production stack)', () => {
+  let server: DrachtioServer;
+  beforeAll(async () => {
+    server = await startDrachtioServer();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it("sends the INVITE through drachtio-server with rtpengine's address; audio both ways; no session after the BYE", async () => {
+    const peer = await RtpPeer.open();
+    cleanup.push(() => peer.close());
+    const sipPort = await freeUdpPort();
+    const trunk = runTrunk(sipPort, { kind: 'answer-hangup', rtpPort: peer.port, afterMs: 3000 }, 20_000);
+    // SIPp listening before the INVITE leaves: an ICMP port unreachable would end the call at once.
+    const listening = Date.now() + 5000;
+    while (!(await udpBound(sipPort))) {
+      if (Date.now() > listening) throw new Error(`SIPp not listening on udp ${sipPort}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const bridge = await startTestBridge({
+      sip: { backend: 'drachtio', drachtio: { host: server.host, port: server.adminPort, secret: server.secret }, udp: false, tcp: false },
+      api: { token: TOKEN },
+      trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort}` }],
+      bot: { defaultUrl: bot.url },
+      media: relayConfig(rtpengine.ngPort),
+    });
+    cleanup.push(() => bridge.stop());
+    const up = Date.now() + 5000;
+    while ((await fetch(`http://127.0.0.1:${bridge.httpPort}/health`)).status !== 200 && Date.now() < up) await new Promise((r) => setTimeout(r, 20));
+    const api = callApiClient(bridge.httpPort, TOKEN);
+    const index = bot.connections.length;
+    const placed = await api('POST', '/v1/calls', CALL);
+    expect(placed.status).toBe(201);
+    const sid = placed.body.call_sid as string;
+    const conn = await bot.connection(index);
+    await conn.waitForEvent('start');
+    const relayRtp = await bridgeRtpAddress(peer);
+    expect(inRelayRange(relayRtp.port)).toBe(true);
+    const call = { conn, caller: peer, bridgeRtp: relayRtp };
+    await callerToneReachesBot(call, 'PCMA');
+    await botToneReachesCaller(call, 'PCMA');
+    expect(await finalRecord(api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'caller' });
+    const result = await trunk;
+    expectSippPassed(result);
+    expect(sdpPort(tracedMessages(result).find((m) => m.startsWith('INVITE '))!)).toBe(relayRtp.port);
+    await waitForIdle(bridge);
+    await noSessionLeft();
   }, 30_000);
 });
 
