@@ -115,6 +115,21 @@ describe.skipIf(!root)('outbound calls through rtpengine', () => {
     await noSessionLeft();
   }, 30_000);
 
+  it('places 10 calls at once through rtpengine: all answered and completed, one session each, none left', async () => {
+    const sipPort = await freeUdpPort();
+    const trunk = runTrunk(sipPort, { kind: 'answer-hangup', rtpPort: 9, afterMs: 3000 }, 20_000, 10);
+    const { bridge, api } = await bridgeWith(`sip:127.0.0.1:${sipPort};transport=udp`, relayConfig(rtpengine.ngPort));
+    const answers = await Promise.all(Array.from({ length: 10 }, () => api('POST', '/v1/calls', CALL)));
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(201));
+    const sids = answers.map((a) => a.body.call_sid as string);
+    for (const sid of sids) await recordWhen(api, sid, (r) => r.status === 'in-progress' || r.ended_at !== null, 'answer');
+    expect((await rtpengine.calls()).sort()).toEqual(sids.map((sid) => `bridge-out-${sid}`).sort());
+    expectSippPassed(await trunk);
+    for (const sid of sids) expect(await finalRecord(api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'caller' });
+    await waitForIdle(bridge);
+    await noSessionLeft();
+  }, 30_000);
+
   it('hangs up with BYE on DELETE and deletes the session', async () => {
     const s = await setup((rtpPort) => ({ kind: 'answer-await-bye', rtpPort, timeoutMs: 10_000 }));
     const index = bot.connections.length;
