@@ -11,6 +11,8 @@ import { sleep, start, within, type Started } from './processes.js';
 /** An overloaded bridge stalls for seconds; its answer is still wanted. */
 const HTTP_TIMEOUT_MS = 15_000;
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+/** As `npm start` runs the bridge (see docker/Dockerfile); BENCH_BRIDGE_NODE_ARGS come after, so they can override it. */
+const BRIDGE_NODE_FLAGS = ['--max-semi-space-size=16'];
 
 export interface BridgeProcess {
   readonly pid: number;
@@ -42,7 +44,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number)
   const stdout = openSync(logFile, 'w');
   let bridge: Started;
   try {
-    bridge = start('bridge', process.execPath, [...(process.env.BENCH_BRIDGE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--config', configFile], { stdio: ['ignore', stdout, 'pipe'] });
+    bridge = start('bridge', process.execPath, [...BRIDGE_NODE_FLAGS, ...(process.env.BENCH_BRIDGE_NODE_ARGS?.split(' ').filter(Boolean) ?? []), MAIN, '--config', configFile], { stdio: ['ignore', stdout, 'pipe'] });
   } finally {
     closeSync(stdout);
   }

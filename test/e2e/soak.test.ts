@@ -20,9 +20,11 @@ const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31)
  */
 const heapAllowance = (calls: number) => 2 ** 20 + 512 * calls;
 /**
- * Resident memory may grow by at most this much over the whole run (V8 keeps freed pages for reuse), besides the
- * growth of V8's young generation: Node 24's V8 widens it under allocation pressure (16 -> 64 MB in this run), memory
- * it reserves by design and reports as the "new" heap space, not memory the calls hold.
+ * Resident memory may grow by at most this much over the whole run. The bridge runs with 16 MB semi-spaces
+ * (BRIDGE_NODE_FLAGS, as in production), so V8's young generation stays at most 32 MB; measured on Node 24: 43 MB
+ * both for 2100 calls (90.9 -> 133.9 MB) and for 6100 calls (90.4 -> 133.7 MB). Without the flag Node 24 widens the
+ * young generation to 128 MB (RSS 221 MB from call 4000 on) and keeps its pages resident after a GC shrinks it, so
+ * the reported new space size says nothing of the RSS it holds.
  */
 const RSS_GROWTH_BYTES = 64 * 2 ** 20;
 /** Lets the test ask the bridge process for a full garbage collection (SIGUSR2) before reading its heap. */
@@ -143,7 +145,7 @@ describe('soak', () => {
     expect(end.fds).toBe(idle.fds);
     expect(end.resources).toEqual(idle.resources);
     expect(end.heap - warm.heap).toBeLessThan(heapAllowance(calls));
-    expect(end.rss - idle.rss - (end.newSpace - idle.newSpace)).toBeLessThan(RSS_GROWTH_BYTES);
+    expect(end.rss - idle.rss).toBeLessThan(RSS_GROWTH_BYTES);
     expect(Object.values(counts).every((n) => n > 0)).toBe(true);
   });
 });

@@ -9,6 +9,8 @@ import { stringify } from 'yaml';
 import type { BridgeConfigInput } from '../../src/config/index.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
+/** The V8 flags `npm start` and docker/Dockerfile run the bridge with (see there). */
+export const BRIDGE_NODE_FLAGS = ['--max-semi-space-size=16'];
 
 type Address = { host: string; port: number };
 
@@ -60,7 +62,7 @@ export class BridgeProcess {
         limits: { maxClockLagMs: 0, maxEventLoopUtilization: 1, ...config.limits },
       }),
     );
-    const child = spawn(process.execPath, [...nodeArgs, MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...BRIDGE_NODE_FLAGS, ...nodeArgs, MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     const bridge = new BridgeProcess(child, dir);
     try {
       const started = await bridge.waitForLog('bridge started', 10_000);
