@@ -163,7 +163,7 @@ describe('docker/Dockerfile', () => {
 
   it('checks health on /health of the configured HTTP port', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\\\n\s+CMD .*\/health/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "dist\/main\.js"\]$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "--max-semi-space-size=16", "dist\/main\.js"\]$/m);
     expect(existsSync('docker/Dockerfile.dockerignore')).toBe(true);
   });
 });
