@@ -69,6 +69,8 @@ export default function setup(project: TestProject): void {
   if (!has('openssl')) missing.push('openssl');
   // The rtpengine tests run only as root (the daemon needs it) and are skipped otherwise.
   if (!has('rtpengine') && root) missing.push('rtpengine-daemon');
+  // deployment.test.ts checks the compose files with `docker-compose config` (no Docker engine needed).
+  if (!has('docker-compose') && root) missing.push('docker-compose');
   if (missing.length > 0) {
     if (!root) throw new Error(`tests need ${missing.join(', ')}; install with: sudo apt-get install -y ${missing.join(' ')}`);
     aptInstall(missing);
