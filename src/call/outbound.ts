@@ -277,8 +277,10 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.log.info({ by: cause.by, reason: cause.reason, status: this.#status, ...(stats && { media: stats }) }, 'call ended');
     const report = reportOf(this.#facts(), stats);
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
-    // A CANCELled INVITE is done when its final response comes (or the transaction gives up).
-    const settled = Promise.race([this.#settled, new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS).unref())]);
+    // A CANCELled INVITE is done when its final response comes (or the transaction gives up). The bound's timer goes
+    // with it: left to run, every ended call would keep one (and what it holds) for SETTLE_MS.
+    let bound: NodeJS.Timeout | undefined;
+    const settled = Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound));
     void Promise.allSettled([bye, settled]).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
       this.emit('ended', report);
