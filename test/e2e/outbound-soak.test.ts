@@ -32,8 +32,19 @@ const TOKEN = 'outbound-soak-token';
  */
 const RECORD_BYTES = 2048;
 const heapAllowance = (calls: number) => 2 ** 20 + (512 + RECORD_BYTES) * calls;
-/** Lets the test ask the bridge process for a full garbage collection (SIGUSR2) before reading its heap. */
-const GC_ON_SIGUSR2 = ['--expose-gc', '--import', 'data:text/javascript,process.on("SIGUSR2",()=>globalThis.gc())'];
+/**
+ * Lets the test ask the bridge process for a full garbage collection (SIGUSR2) before reading its heap, and count its
+ * pending unref'd timers then (logged as "unref timers"): /metrics' handle counts leave those out, and a timer that
+ * outlives its call is what a call's teardown must not leave behind either.
+ */
+const UNREF_TIMERS = [
+  'const t=setTimeout(()=>{},1),proto=Object.getPrototypeOf(t),unref=proto.unref,live=new Set();clearTimeout(t);',
+  'proto.unref=function(){live.add(new WeakRef(this));return unref.call(this)};',
+  'process.on("SIGUSR2",()=>{globalThis.gc();let count=0;',
+  'for(const r of live){const x=r.deref();if(!x||x._destroyed)live.delete(r);else if(!x.hasRef())count++}',
+  'process.stdout.write(JSON.stringify({msg:"unref timers",count})+"\\n")})',
+].join('');
+const GC_ON_SIGUSR2 = ['--expose-gc', '--import', `data:text/javascript,${UNREF_TIMERS}`];
 
 const ENDINGS = ['trunk BYE', 'DELETE', 'bot close'] as const;
 type Ending = (typeof ENDINGS)[number];
@@ -217,9 +228,12 @@ describe('outbound soak', () => {
   }
 
   /** Process-wide counts from /metrics after a full GC: live heap, RSS, open fds, and handles by type. */
-  async function footprint(): Promise<{ heap: number; rss: number; fds: number; newSpace: number; resources: Record<string, number> }> {
+  async function footprint(): Promise<{ heap: number; rss: number; fds: number; newSpace: number; unrefTimers: number; resources: Record<string, number> }> {
+    const counted = started.bridge.logs.filter((line) => line.msg === 'unref timers').length;
     started.bridge.signal('SIGUSR2');
     await new Promise((resolve) => setTimeout(resolve, 200));
+    const timerCounts = started.bridge.logs.filter((line) => line.msg === 'unref timers');
+    expect(timerCounts.length, 'the bridge counted its timers').toBe(counted + 1);
     const m = await metrics(started.httpPort);
     const resources: Record<string, number> = {};
     for (const [sample, value] of m) {
@@ -231,6 +245,7 @@ describe('outbound soak', () => {
       rss: m.get('process_resident_memory_bytes')!,
       fds: m.get('process_open_fds')!,
       newSpace: m.get('nodejs_heap_space_size_total_bytes{space="new"}')!,
+      unrefTimers: timerCounts.at(-1)!.count as number,
       resources,
     };
   }
@@ -254,11 +269,12 @@ describe('outbound soak', () => {
       `outbound soak: ${CALLS} calls (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}), ` +
         `${calls} after warm-up in ${(runMs / 1000).toFixed(1)} s (${Math.round((calls * 1000) / (runMs || 1))} calls/s); bot audio packets at the trunk ${sinkPackets}; ` +
         `heap ${mb(idle.heap)} -> ${mb(warm.heap)} -> ${mb(end.heap)} (${Math.round((end.heap - warm.heap) / (calls || 1))} B/call), ` +
-        `rss ${mb(idle.rss)} -> ${mb(warm.rss)} -> ${mb(end.rss)} (new space ${mb(idle.newSpace)} -> ${mb(end.newSpace)}), fds ${idle.fds} -> ${end.fds}, ` +
+        `rss ${mb(idle.rss)} -> ${mb(warm.rss)} -> ${mb(end.rss)} (new space ${mb(idle.newSpace)} -> ${mb(end.newSpace)}), fds ${idle.fds} -> ${end.fds}, unref'd timers ${idle.unrefTimers} -> ${warm.unrefTimers} -> ${end.unrefTimers}, ` +
         `handles ${JSON.stringify(idle.resources)} -> ${JSON.stringify(end.resources)}`,
     );
     expect(end.fds).toBe(idle.fds);
     expect(end.resources).toEqual(idle.resources);
+    expect(end.unrefTimers).toBeLessThanOrEqual(idle.unrefTimers);
     expect(end.heap - warm.heap).toBeLessThan(heapAllowance(calls));
     expect(sinkPackets).toBeGreaterThan(0);
     if (CALLS >= 100) expect(Object.values(counts).every((n) => n > 0)).toBe(true);
