@@ -15,6 +15,7 @@ const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 export interface BridgeProcess {
   readonly pid: number;
   readonly sipPort: number;
+  readonly httpPort: number;
   activeCalls(): Promise<number>;
   metrics(): Promise<string>;
   /** Warnings and errors the bridge logged, counted by message. */
@@ -22,7 +23,8 @@ export interface BridgeProcess {
   stop(): Promise<void>;
 }
 
-export async function startBridge(dir: string, botUrl: string, maxCalls: number): Promise<BridgeProcess> {
+/** `extra` adds top-level config sections (the outbound step's api and trunks). */
+export async function startBridge(dir: string, botUrl: string, maxCalls: number, extra: Record<string, unknown> = {}): Promise<BridgeProcess> {
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const configFile = join(dir, 'bridge.yaml');
@@ -36,6 +38,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number)
       limits: { maxConcurrentCalls: maxCalls, invitesPerSecondPerSource: 100_000 },
       shutdown: { drainTimeoutMs: 1000, interruptDrainTimeoutMs: 1000 },
       log: { level: 'warn' },
+      ...extra,
     }),
   );
   const logFile = join(dir, 'bridge.log');
@@ -54,6 +57,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number)
   return {
     pid: bridge.pid,
     sipPort,
+    httpPort,
     activeCalls: async () => (JSON.parse(await get('/health')) as { activeCalls: number }).activeCalls,
     metrics: () => get('/metrics'),
     logSummary: () => summariseLog(readFileSync(logFile, 'utf8')),
