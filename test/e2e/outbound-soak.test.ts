@@ -52,7 +52,10 @@ const DISCONNECTED_BY: Record<Ending, string> = { 'trunk BYE': 'caller', DELETE:
 
 /**
  * The trunk: answers every INVITE with 200 + SDP (PCMA + telephone-event, media to the test's sink); a BYE from the
- * bridge gets 200; with none within TRUNK_BYE_AFTER_MS of the ACK it sends BYE itself.
+ * bridge gets 200; with none within TRUNK_BYE_AFTER_MS of the ACK it sends BYE itself. A busy bridge may read the 200
+ * after its INVITE's retransmission timer has fired: SIPp takes such an INVITE for an unexpected message and drops
+ * the call (the bridge then holds it until its BYE, or for ever if the trunk was to hang up), so the scenario
+ * swallows retransmitted INVITEs until the ACK.
  */
 const trunkScenario = (rtpPort: number) => `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -101,6 +104,8 @@ a=sendrecv
 
     ]]>
   </send>
+  <label id="await_ack"/>
+  <recv request="INVITE" optional="true" next="await_ack"/>
   <recv request="ACK"/>
   <recv request="BYE" timeout="${TRUNK_BYE_AFTER_MS}" ontimeout="trunk_bye"/>
   <send next="done">
@@ -163,8 +168,8 @@ describe('outbound soak', () => {
     });
     started = await BridgeProcess.start(
       {
-        // Small timers, so the INVITE client's Accepted state (64*T1) and Timer K end soon after the last call.
-        sip: { timers: { t1: 50, t2: 400, t4: 200 } },
+        // Small timers, so the INVITE client's Accepted state (64*T1 = 9.6 s) and Timer K end soon after the last call.
+        sip: { timers: { t1: 150, t2: 400, t4: 200 } },
         bot: { defaultUrl: bot.url, drainTimeoutMs: 500 },
         api: { token: TOKEN },
         trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=udp`, callsPerSecond: 1000, maxConcurrentCalls: 1000 }],
@@ -194,7 +199,10 @@ describe('outbound soak', () => {
       if (how === 'DELETE') expect((await api('DELETE', `/v1/calls/${sid}`)).status).toBe(202);
       else conn.ws.close(1000, 'done');
     }
-    await conn.waitForClose(10_000);
+    await conn.waitForClose(10_000).catch(async (err: Error) => {
+      const { body } = await api('GET', `/v1/calls/${sid}`);
+      throw new Error(`call ${n} (${how}, ${sid}, ${JSON.stringify(body)}): ${err.message.slice(0, 200)}`);
+    });
     const record = await recordWhen(api, sid, (r) => r.ended_at !== null, 'end', 10_000);
     expect(record, `call ${n} (${how})`).toMatchObject({ status: 'completed', sip_status: 200, direction: 'outbound', disconnected_by: DISCONNECTED_BY[how] });
     bot.connections.splice(bot.connections.indexOf(conn), 1);
