@@ -11,13 +11,13 @@ import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { startBridge } from './bridge-process.js';
 import { HOST, freeUdpPort } from './ports.js';
-import { cpuPercent, readCpu } from './proc-stats.js';
+import { cpuPercent, machinePercent, readCpu, readMachine } from './proc-stats.js';
 import { sleep, start, within } from './processes.js';
 import { removeScratchDir, scratchDir } from './scratch.js';
 
 export const OUTBOUND_TOKEN = 'bench-outbound-token';
-/** How long the trunk keeps each answered call before its BYE. */
-export const HOLD_MS = 2000;
+/** How long the trunk keeps each answered call before its BYE (BENCH_OUTBOUND_HOLD_MS changes it). */
+export const HOLD_MS = Number(process.env.BENCH_OUTBOUND_HOLD_MS ?? 2000);
 /** Under this share of failed calls, with the setups done at 90 % of the rate or more, a rate is sustained. */
 const MAX_FAILED_PERCENT = 1;
 const MIN_ACHIEVED_SHARE = 0.9;
@@ -50,10 +50,19 @@ export interface OutboundRateResult {
   readonly sippFailed: number;
   /** POST sent -> bot `start`, ms. */
   readonly postToStartMs: Quantiles;
-  /** 200 OK sent by the trunk -> first RTP packet with the bot's audio at the trunk, ms. */
+  /** 200 OK sent by the trunk -> first RTP packet with the bot's audio at the trunk, ms; and its two parts. */
   readonly okToFirstFrameMs: Quantiles;
+  /** 200 OK sent -> `start` at the bot (ACK and `start`), and `start` -> first RTP with the bot's audio (the bot's reply and the bridge's 20 ms clock). */
+  readonly okToStartMs: Quantiles;
+  readonly startToFrameMs: Quantiles;
   readonly failedPercent: number;
   readonly bridgeCpuPercent: number;
+  /** The bench process (API client, bot, RTP sink), SIPp, and the whole machine (200 = both cores of two). */
+  readonly benchCpuPercent: number;
+  readonly sippCpuPercent: number;
+  readonly machineCpuPercent: number;
+  /** Most calls up at the bridge at once (sampled from /health). */
+  readonly peakCalls: number;
   readonly sustained: boolean;
 }
 
@@ -126,20 +135,23 @@ Content-Length: 0
 `;
 
 /** The bot: sends BOT_BURST at `start`, notes when each call's `start` came; ignores the caller's audio. */
-async function startBurstBot(): Promise<{ url: string; starts: Map<string, number>; close(): Promise<void> }> {
+async function startBurstBot(): Promise<{ url: string; starts: Map<string, number>; startsByN: Map<string, number>; close(): Promise<void> }> {
   const server = new WebSocketServer({ host: HOST, port: 0, path: '/media', perMessageDeflate: false });
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
   });
   const starts = new Map<string, number>();
+  const startsByN = new Map<string, number>();
   server.on('connection', (ws) => {
     ws.on('message', (data: Buffer) => {
       // Most messages are the caller's media (silence here): skip those without parsing them.
       if (data.length > 40 && data.subarray(0, 40).includes('"media"')) return;
-      const message = JSON.parse(data.toString()) as { event?: string; stream_sid?: string; start?: { call_sid?: string } };
+      const message = JSON.parse(data.toString()) as { event?: string; stream_sid?: string; start?: { call_sid?: string; custom_parameters?: { n?: string } } };
       if (message.event !== 'start') return;
-      starts.set(message.start?.call_sid ?? '', now());
+      const at = now();
+      starts.set(message.start?.call_sid ?? '', at);
+      startsByN.set(message.start?.custom_parameters?.n ?? '', at);
       ws.send(JSON.stringify({ event: 'media', stream_sid: message.stream_sid, media: { payload: BOT_BURST } }));
     });
     ws.on('error', () => ws.terminate());
@@ -148,6 +160,7 @@ async function startBurstBot(): Promise<{ url: string; starts: Map<string, numbe
   return {
     url: `ws://${HOST}:${port}/media`,
     starts,
+    startsByN,
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of server.clients) client.terminate();
@@ -177,10 +190,14 @@ async function startRtpSink(): Promise<{ port: number; audioAt: Map<number, numb
   return { port: socket.address().port, audioAt, close: () => socket.close() };
 }
 
-/** From SIPp's message trace: per Call-ID, the bridge's RTP port (its INVITE's SDP) and when the 200 OK was sent. */
-function okTimes(trace: string): Map<string, { rtpPort: number; okAt: number }> {
-  const calls = new Map<string, { rtpPort: number; okAt: number }>();
+/**
+ * From SIPp's message trace: per Call-ID, the bridge's RTP port (its INVITE's SDP), the bench's number of the call
+ * (X-Bench-N, from the POST's headers) and when the 200 OK was sent.
+ */
+function okTimes(trace: string): Map<string, { rtpPort: number; n: string; okAt: number }> {
+  const calls = new Map<string, { rtpPort: number; n: string; okAt: number }>();
   const ports = new Map<string, number>();
+  const numbers = new Map<string, string>();
   for (const block of trace.split(/^-{5,} /m)) {
     const stamp = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d+)/.exec(block);
     if (!stamp) continue;
@@ -189,10 +206,11 @@ function okTimes(trace: string): Map<string, { rtpPort: number; okAt: number }> 
     if (/message received[^\n]*\n\s*INVITE /.test(block)) {
       const port = /^m=audio (\d+)/m.exec(block)?.[1];
       if (port) ports.set(callId, Number(port));
+      numbers.set(callId, /^X-Bench-N:\s*(\S+)/im.exec(block)?.[1] ?? '');
     } else if (/message sent[^\n]*\n\s*SIP\/2\.0 200 OK/.test(block) && /^CSeq:\s*\d+ INVITE/im.test(block) && !calls.has(callId)) {
       // SIPp writes its local time; the bench runs with it (TZ of the same machine).
       const at = new Date(`${stamp[1]}T${stamp[2]!.slice(0, 12)}`).getTime() + Number(`0.${stamp[2]!.split('.')[1]!.slice(3) || '0'}`);
-      calls.set(callId, { rtpPort: ports.get(callId) ?? 0, okAt: at });
+      calls.set(callId, { rtpPort: ports.get(callId) ?? 0, n: numbers.get(callId) ?? '', okAt: at });
     }
   }
   return calls;
@@ -254,6 +272,18 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
         ], { cwd: rateDir });
         await sleep(500);
         const before = readCpu(bridge.pid);
+        const sippBefore = readCpu(sipp.pid);
+        const machineBefore = readMachine();
+        const benchBefore = process.cpuUsage();
+        const wallBefore = now();
+        let peakCalls = 0;
+        let sampling = true;
+        const sampler = (async () => {
+          while (sampling) {
+            peakCalls = Math.max(peakCalls, await bridge.activeCalls().catch(() => 0));
+            await sleep(250);
+          }
+        })();
         const placed: Array<{ at: number; sid?: string; status: number }> = [];
         const t0 = now();
         const posts: Array<Promise<void>> = [];
@@ -263,7 +293,7 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
           if (wait > 1) await sleep(wait);
           const at = now();
           posts.push(
-            post(bridge.httpPort, { to: '+919876543210', from: '+912261234567' }).then(
+            post(bridge.httpPort, { to: '+919876543210', from: '+912261234567', custom_parameters: { n: `${rate}-${i}` }, headers: { 'X-Bench-N': `${rate}-${i}` } }).then(
               (answer) => void placed.push({ at, status: answer.status, ...(answer.sid && { sid: answer.sid }) }),
               () => void placed.push({ at, status: 0 }),
             ),
@@ -274,6 +304,12 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
         const deadline = now() + 10_000;
         while (placed.some((p) => p.sid && !bot.starts.has(p.sid)) && now() < deadline) await sleep(50);
         const cpu = cpuPercent(before, readCpu(bridge.pid));
+        const sippCpu = cpuPercent(sippBefore, readCpu(sipp.pid));
+        const machineCpu = machinePercent(machineBefore, readMachine());
+        const benchUsage = process.cpuUsage(benchBefore);
+        const benchCpu = (100 * (benchUsage.user + benchUsage.system)) / 1000 / (now() - wallBefore);
+        sampling = false;
+        await sampler;
         await within((secondsPerRate + 45) * 1000, 'SIPp', sipp.exited);
         const stat = lastStat(statFile);
         const accepted = placed.filter((p) => p.status === 201);
@@ -283,9 +319,14 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
         const oks = okTimes(readFileSync(traceFile, 'utf8'));
         if (process.env.BENCH_DEBUG) process.stderr.write(`debug: ${oks.size} 200s, first ${JSON.stringify([...oks].slice(0, 2))}, sink ports ${[...sink.audioAt.keys()].slice(0, 5).join(',')} first ${JSON.stringify([...sink.audioAt].slice(0, 2))}\n${readFileSync(traceFile, 'utf8').slice(0, 1500)}\n`);
         const firstFrame: number[] = [];
-        for (const { rtpPort, okAt } of oks.values()) {
+        const okToStart: number[] = [];
+        const startToFrame: number[] = [];
+        for (const { rtpPort, n, okAt } of oks.values()) {
           const at = sink.audioAt.get(rtpPort)?.find((t) => t >= okAt - 5 && t < okAt + HOLD_MS);
+          const started = bot.startsByN.get(n);
           firstFrame.push(at === undefined ? Number.NaN : at - okAt);
+          okToStart.push(started === undefined ? Number.NaN : started - okAt);
+          startToFrame.push(started === undefined || at === undefined ? Number.NaN : at - started);
         }
         sink.audioAt.clear();
         const successful = Number(stat.get('SuccessfulCall(C)'));
@@ -300,17 +341,24 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
           sippFailed: Number(stat.get('FailedCall(C)')),
           postToStartMs: quantiles(accepted.map((p) => (bot.starts.get(p.sid!) ?? Number.NaN) - p.at)),
           okToFirstFrameMs: quantiles(firstFrame),
+          okToStartMs: quantiles(okToStart),
+          startToFrameMs: quantiles(startToFrame),
           failedPercent,
           bridgeCpuPercent: cpu,
+          benchCpuPercent: benchCpu,
+          sippCpuPercent: sippCpu,
+          machineCpuPercent: machineCpu,
+          peakCalls,
           sustained: failedPercent < MAX_FAILED_PERCENT && setupsPerSecond >= MIN_ACHIEVED_SHARE * rate,
         };
         results.push(result);
         process.stderr.write(
           `  outbound ${rate}/s: ${result.started}/${calls} started, ${setupsPerSecond.toFixed(0)} setups/s, SIPp ${successful} ok / ${result.sippFailed} failed, ` +
-            `200→first bot frame p50/p99 ${result.okToFirstFrameMs.p50.toFixed(1)}/${result.okToFirstFrameMs.p99.toFixed(1)} ms (n=${result.okToFirstFrameMs.n}), ` +
-            `POST→start p50/p99 ${result.postToStartMs.p50.toFixed(1)}/${result.postToStartMs.p99.toFixed(1)} ms, bridge CPU ${cpu.toFixed(0)} %\n`,
+            `200→first bot frame p50/p99 ${result.okToFirstFrameMs.p50.toFixed(1)}/${result.okToFirstFrameMs.p99.toFixed(1)} ms (n=${result.okToFirstFrameMs.n}; 200→start ${result.okToStartMs.p50.toFixed(1)}/${result.okToStartMs.p99.toFixed(1)}, start→frame ${result.startToFrameMs.p50.toFixed(1)}/${result.startToFrameMs.p99.toFixed(1)}), ` +
+            `POST→start p50/p99 ${result.postToStartMs.p50.toFixed(1)}/${result.postToStartMs.p99.toFixed(1)} ms, CPU % bridge ${cpu.toFixed(0)} / bench ${benchCpu.toFixed(0)} / SIPp ${sippCpu.toFixed(0)} / machine ${machineCpu.toFixed(0)}, peak calls ${peakCalls}\n`,
         );
         bot.starts.clear();
+        bot.startsByN.clear();
         if (!result.sustained) break;
         const idleBy = Date.now() + 15_000;
         while ((await bridge.activeCalls()) > 0 && Date.now() < idleBy) await sleep(200);

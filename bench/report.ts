@@ -117,7 +117,7 @@ const quantileText = (q: Quantiles) => `${fixed(q.p50, 1)} / ${fixed(q.p95, 1)} 
 
 function outboundTable(result: OutboundResult): string {
   return table(
-    ['offered setups/s', 'POSTs (201)', 'bot starts', 'setups/s (bot starts)', 'SIPp calls ok / failed', 'POST→start p50 / p95 / p99 / max ms', '200 OK→first bot frame p50 / p95 / p99 / max ms', 'bridge CPU %', 'sustained'],
+    ['offered setups/s', 'POSTs (201)', 'bot starts', 'setups/s (bot starts)', 'SIPp calls ok / failed', 'POST→start p50 / p95 / p99 / max ms', '200 OK→first bot frame p50 / p95 / p99 / max ms', 'of it 200 OK→bot start p50 / p99 ms', 'of it bot start→first frame p50 / p99 ms', 'peak calls up', 'CPU % bridge / bench process / SIPp / machine', 'sustained'],
     result.rates.map((r) => [
       String(r.rate),
       `${r.posted} (${r.accepted})`,
@@ -126,7 +126,10 @@ function outboundTable(result: OutboundResult): string {
       `${r.sippSuccessful} / ${r.sippFailed}`,
       quantileText(r.postToStartMs),
       quantileText(r.okToFirstFrameMs),
-      fixed(r.bridgeCpuPercent, 0),
+      pair(r.okToStartMs.p50, r.okToStartMs.p99, 1),
+      pair(r.startToFrameMs.p50, r.startToFrameMs.p99, 1),
+      String(r.peakCalls),
+      `${fixed(r.bridgeCpuPercent, 0)} / ${fixed(r.benchCpuPercent, 0)} / ${fixed(r.sippCpuPercent, 0)} / ${fixed(r.machineCpuPercent, 0)}`,
       r.sustained ? 'yes' : 'no',
     ]),
   );
