@@ -239,7 +239,7 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
   const bot = await startBurstBot();
   const sink = await startRtpSink();
   const trunkPort = await freeUdpPort();
-  const maxCalls = Math.max(...rates) * (secondsPerRate + HOLD_MS / 1000 + 5);
+  const maxCalls = Math.ceil(Math.max(...rates) * (secondsPerRate + HOLD_MS / 1000 + 5));
   const bridge = await startBridge(dir, bot.url, maxCalls, {
     api: { token: OUTBOUND_TOKEN },
     trunks: [{ name: 'sipp', uri: `sip:${HOST}:${trunkPort};transport=udp`, callsPerSecond: 1000 }],
