@@ -17,6 +17,7 @@ const BRIDGE_NODE_FLAGS = ['--max-semi-space-size=16'];
 export interface BridgeProcess {
   readonly pid: number;
   readonly sipPort: number;
+  readonly httpPort: number;
   activeCalls(): Promise<number>;
   metrics(): Promise<string>;
   /** Warnings and errors the bridge logged, counted by message. */
@@ -24,7 +25,8 @@ export interface BridgeProcess {
   stop(): Promise<void>;
 }
 
-export async function startBridge(dir: string, botUrl: string, maxCalls: number): Promise<BridgeProcess> {
+/** `extra` adds top-level config sections (the outbound step's api and trunks). */
+export async function startBridge(dir: string, botUrl: string, maxCalls: number, extra: Record<string, unknown> = {}): Promise<BridgeProcess> {
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const configFile = join(dir, 'bridge.yaml');
@@ -38,6 +40,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number)
       limits: { maxConcurrentCalls: maxCalls, invitesPerSecondPerSource: 100_000 },
       shutdown: { drainTimeoutMs: 1000, interruptDrainTimeoutMs: 1000 },
       log: { level: 'warn' },
+      ...extra,
     }),
   );
   const logFile = join(dir, 'bridge.log');
@@ -56,6 +59,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number)
   return {
     pid: bridge.pid,
     sipPort,
+    httpPort,
     activeCalls: async () => (JSON.parse(await get('/health')) as { activeCalls: number }).activeCalls,
     metrics: () => get('/metrics'),
     logSummary: () => summariseLog(readFileSync(logFile, 'utf8')),

@@ -10,6 +10,7 @@ import { readOptions, USAGE, type BenchOptions } from './options.js';
 import { killAll, stillRunning } from './processes.js';
 import { describeMachine } from './proc-stats.js';
 import { resultsMarkdown, writeResults, type BenchRun, type LoadRow } from './report.js';
+import { runOutbound } from './outbound-step.js';
 import { runSetupRate } from './setup-rate.js';
 
 const TONE_FILE = fileURLToPath(new URL('../../test/sipp/tone-1khz.pcma', import.meta.url));
@@ -126,8 +127,17 @@ async function main(): Promise<void> {
     }
   }
   await bot.close();
+  let outbound;
+  if (options.steps.has('outbound')) {
+    process.stderr.write(`outbound: ${options.outboundRates.join(', ')} setups/s through POST /v1/calls\n`);
+    try {
+      outbound = await runOutbound(options.outboundRates, options.outboundSeconds);
+    } catch (err) {
+      notes.push(`the outbound run failed: ${(err as Error).message}`);
+    }
+  }
 
-  const run: BenchRun = { startedAt, machine: describeMachine(), options, load, ...(setupRate && { setupRate }), notes };
+  const run: BenchRun = { startedAt, machine: describeMachine(), options, load, ...(setupRate && { setupRate }), ...(outbound && { outbound }), notes };
   const markdown = resultsMarkdown(run);
   process.stdout.write(`\n${markdown}\n`);
   if (options.writeDocs) {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { MAX_CALLS } from './ports.js';
 import type { CallerRtp } from './sipp-scenarios.js';
 
-export const STEPS = ['load', 'rtpengine', 'floor', 'setup-rate'] as const;
+export const STEPS = ['load', 'rtpengine', 'floor', 'setup-rate', 'outbound'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface BenchOptions {
@@ -14,23 +14,28 @@ export interface BenchOptions {
   readonly rampRate: number;
   readonly rates: readonly number[];
   readonly secondsPerRate: number;
+  /** Outbound setups per second offered through POST /v1/calls, one after another, each for outboundSeconds. */
+  readonly outboundRates: readonly number[];
+  readonly outboundSeconds: number;
   readonly callerRtp: CallerRtp;
   /** Whether the results replace those in docs/benchmarks.md. */
   readonly writeDocs: boolean;
   readonly quick: boolean;
 }
 
-const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5' };
-const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream' };
+const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5', 'outbound-rates': '100,300', 'outbound-duration': '3' };
+const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', 'outbound-rates': '50,100,200,300,400', 'outbound-duration': '5' };
 
 export const USAGE = `npm run bench -- [options]   (each option can also be given as the environment variable shown)
-  --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate (default: all four)
+  --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate, outbound (default: all)
   --calls LIST        BENCH_CALLS          concurrent calls per load step (default ${DEFAULTS.calls});
                                            stepping stops after the first step whose callers lose frames
   --duration S        BENCH_DURATION       seconds measured while all calls are up (default ${DEFAULTS.duration})
   --ramp R            BENCH_RAMP           new calls per second while the calls ramp up (default ${DEFAULTS.ramp})
   --rates LIST        BENCH_RATES          setup rates tried, calls/s (default ${DEFAULTS.rates})
   --rate-duration S   BENCH_RATE_DURATION  seconds each setup rate is offered (default ${DEFAULTS['rate-duration']})
+  --outbound-rates LIST      BENCH_OUTBOUND_RATES     outbound setups/s offered through the API (default ${DEFAULTS['outbound-rates']})
+  --outbound-duration S     BENCH_OUTBOUND_DURATION  seconds each outbound rate is offered (default ${DEFAULTS['outbound-duration']})
   --caller-rtp MODE   BENCH_CALLER_RTP     stream (SIPp rtp_stream, default) or pcap (play_pcap_audio); see docs
   --quick             BENCH_QUICK=1        calls ${QUICK.calls} for ${QUICK.duration} s, rates ${QUICK.rates} for ${QUICK['rate-duration']} s; docs/ not written
   --no-docs, --docs                        do not / do replace the results in docs/benchmarks.md`;
@@ -46,6 +51,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       rates: { type: 'string' },
       'rate-duration': { type: 'string' },
       'caller-rtp': { type: 'string' },
+      'outbound-rates': { type: 'string' },
+      'outbound-duration': { type: 'string' },
       quick: { type: 'boolean' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
@@ -55,7 +62,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   if (values.help) return 'help';
   const quick = values.quick ?? env.BENCH_QUICK === '1';
   const pick = (name: keyof typeof DEFAULTS): string => {
-    const envName = `BENCH_${name.toUpperCase().replace('-', '_')}`;
+    const envName = `BENCH_${name.toUpperCase().replaceAll('-', '_')}`;
     return values[name] ?? env[envName] ?? (quick ? (QUICK as Record<string, string>)[name] : undefined) ?? DEFAULTS[name];
   };
 
@@ -74,6 +81,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     rampRate: positive(pick('ramp'), 'ramp'),
     rates: list(pick('rates'), 'rates', (text) => positive(text, 'rates')),
     secondsPerRate: positive(pick('rate-duration'), 'rate-duration'),
+    outboundRates: list(pick('outbound-rates'), 'outbound-rates', (text) => positive(text, 'outbound-rates')),
+    outboundSeconds: positive(pick('outbound-duration'), 'outbound-duration'),
     callerRtp,
     writeDocs: values['no-docs'] ? false : (values.docs ?? !quick),
     quick,

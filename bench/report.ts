@@ -5,6 +5,7 @@ import type { FloorResult } from './floor-step.js';
 import type { LoadResult } from './load-step.js';
 import type { BenchOptions } from './options.js';
 import type { Machine } from './proc-stats.js';
+import { HOLD_MS, type OutboundResult, type Quantiles } from './outbound-step.js';
 import { MAX_FAILED_PERCENT, type SetupRateResult } from './setup-rate.js';
 
 const RESULTS_START = '<!-- bench:results:start -->';
@@ -15,6 +16,10 @@ const TARGET_CALLS = 1000;
 const TARGET_CPU_PERCENT = 100;
 const TARGET_JITTER_P99_MS = 2;
 const TARGET_SETUP_RATE = 300;
+const TARGET_OUTBOUND_RATE = 300;
+/** First bot frame at the trunk at most this long after its 200 OK, at TARGET_FIRST_FRAME_RATE setups/s. */
+const TARGET_FIRST_FRAME_MS = 40;
+const TARGET_FIRST_FRAME_RATE = 100;
 
 export interface LoadRow {
   readonly calls: number;
@@ -29,6 +34,7 @@ export interface BenchRun {
   readonly options: BenchOptions;
   readonly load: LoadRow[];
   readonly setupRate?: SetupRateResult;
+  readonly outbound?: OutboundResult;
   /** Why stepping stopped, or a step failed. */
   readonly notes: string[];
 }
@@ -107,6 +113,28 @@ function setupTable(result: SetupRateResult): string {
   );
 }
 
+const quantileText = (q: Quantiles) => `${fixed(q.p50, 1)} / ${fixed(q.p95, 1)} / ${fixed(q.p99, 1)} / ${fixed(q.max, 1)} (n=${q.n})`;
+
+function outboundTable(result: OutboundResult): string {
+  return table(
+    ['offered setups/s', 'POSTs (201)', 'bot starts', 'setups/s (bot starts)', 'SIPp calls ok / failed', 'POST→start p50 / p95 / p99 / max ms', '200 OK→first bot frame p50 / p95 / p99 / max ms', 'of it 200 OK→bot start p50 / p99 ms', 'of it bot start→first frame p50 / p99 ms', 'peak calls up', 'CPU % bridge / bench process / SIPp / machine', 'sustained'],
+    result.rates.map((r) => [
+      String(r.rate),
+      `${r.posted} (${r.accepted})`,
+      String(r.started),
+      fixed(r.setupsPerSecond, 0),
+      `${r.sippSuccessful} / ${r.sippFailed}`,
+      quantileText(r.postToStartMs),
+      quantileText(r.okToFirstFrameMs),
+      pair(r.okToStartMs.p50, r.okToStartMs.p99, 1),
+      pair(r.startToFrameMs.p50, r.startToFrameMs.p99, 1),
+      String(r.peakCalls),
+      `${fixed(r.bridgeCpuPercent, 0)} / ${fixed(r.benchCpuPercent, 0)} / ${fixed(r.sippCpuPercent, 0)} / ${fixed(r.machineCpuPercent, 0)}`,
+      r.sustained ? 'yes' : 'no',
+    ]),
+  );
+}
+
 function problems(run: BenchRun): string[] {
   const lines: string[] = [];
   const add = (where: string, counts: Map<string, number>) => {
@@ -121,6 +149,7 @@ function problems(run: BenchRun): string[] {
     add('bridge, setup-rate run', run.setupRate.problems);
     for (const r of run.setupRate.rates) add(`SIPp at ${r.rate} calls/s`, r.sipp.errors);
   }
+  if (run.outbound) add('bridge, outbound run', run.outbound.problems);
   return lines;
 }
 
@@ -142,6 +171,15 @@ function targets(run: BenchRun): string[] {
     const { maxSustained } = run.setupRate;
     lines.push(`- ≥ ${TARGET_SETUP_RATE} call setups/s: **${maxSustained >= TARGET_SETUP_RATE ? 'met' : 'not met'}** (highest sustained rate ${maxSustained}/s)`);
   }
+  if (run.outbound) {
+    const { maxSustained, rates } = run.outbound;
+    lines.push(`- ≥ ${TARGET_OUTBOUND_RATE} outbound setups/s: **${maxSustained >= TARGET_OUTBOUND_RATE ? 'met' : 'not met'}** (highest sustained rate ${maxSustained}/s)`);
+    const at = rates.find((r) => r.rate === TARGET_FIRST_FRAME_RATE);
+    if (at) {
+      const { p99 } = at.okToFirstFrameMs;
+      lines.push(`- first bot frame ≤ ${TARGET_FIRST_FRAME_MS} ms after the trunk's 200 at ${TARGET_FIRST_FRAME_RATE} setups/s: **${p99 <= TARGET_FIRST_FRAME_MS ? 'met' : 'not met'}** (p50 ${fixed(at.okToFirstFrameMs.p50, 1)} ms, p99 ${fixed(p99, 1)} ms)`);
+    }
+  }
   return lines;
 }
 
@@ -157,6 +195,14 @@ export function resultsMarkdown(run: BenchRun): string {
   if (run.load.length) parts.push('### Concurrent calls', loadTable(run.load));
   if (run.load.some((row) => row.bridge ?? row.rtpengine)) parts.push('#### Each step in detail', detailsTable(run.load));
   if (run.setupRate) parts.push('### Call setup rate', setupTable(run.setupRate), `Highest sustained rate: **${run.setupRate.maxSustained} calls/s**.`);
+  if (run.outbound) {
+    parts.push(
+      '### Outbound calls',
+      `Setups offered through POST /v1/calls at ${options.outboundRates.join(', ')}/s for ${options.outboundSeconds} s each; SIPp as the trunk holds each call ${HOLD_MS / 1000} s, then sends BYE.`,
+      outboundTable(run.outbound),
+      `Highest sustained outbound rate: **${run.outbound.maxSustained} setups/s**.`,
+    );
+  }
   parts.push('### Against the targets', targets(run).join('\n') || 'Nothing measured that a target applies to.');
   const issues = problems(run);
   parts.push('### Warnings, errors and failed calls', issues.length ? issues.join('\n') : 'None: no warning or error in the bridge log, no failed call.');

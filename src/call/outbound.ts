@@ -327,8 +327,10 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     // rtpengine forgets the call at every ending, answered or not; after its offer, if that is still on its way.
     const relay = this.#relay;
     const relayGone = relay && this.#relayOffered.then(() => relay.delete());
-    // A CANCELled INVITE is done when its final response comes (or the transaction gives up).
-    const settled = Promise.race([this.#settled, new Promise<void>((resolve) => setTimeout(resolve, SETTLE_MS).unref())]);
+    // A CANCELled INVITE is done when its final response comes (or the transaction gives up). The bound's timer goes
+    // with it: left to run, every ended call would keep one (and what it holds) for SETTLE_MS.
+    let bound: NodeJS.Timeout | undefined;
+    const settled = Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound));
     void Promise.allSettled([bye, settled, relayGone]).then((results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
       this.emit('ended', report);
