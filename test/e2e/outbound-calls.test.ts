@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
+import { tone } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
@@ -20,7 +21,13 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-async function setup(flow: (rtpPort: number) => TrunkFlow | { readonly file: string }, overrides: BridgeConfigInput = {}, trunkExtra: Record<string, unknown> = {}, calls = 1) {
+async function setup(
+  flow: (rtpPort: number) => TrunkFlow | { readonly file: string },
+  overrides: BridgeConfigInput = {},
+  trunkExtra: Record<string, unknown> = {},
+  calls = 1,
+  transport: 'udp' | 'tcp' = 'udp',
+) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
   const peer = await RtpPeer.open();
@@ -28,10 +35,10 @@ async function setup(flow: (rtpPort: number) => TrunkFlow | { readonly file: str
   const webhook = await WebhookServer.start();
   cleanup.push(() => webhook.close());
   const sipPort = await freeUdpPort();
-  const trunk = runTrunk(sipPort, flow(peer.port), 20_000, calls);
+  const trunk = runTrunk(sipPort, flow(peer.port), 20_000, calls, transport);
   const bridge = await startTestBridge({
     api: { token: TOKEN },
-    trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=udp`, fromDomain: 'acme.pstn.example.com', headers: { 'X-Campaign': 'default' }, ...trunkExtra }],
+    trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=${transport}`, fromDomain: 'acme.pstn.example.com', headers: { 'X-Campaign': 'default' }, ...trunkExtra }],
     bot: { defaultUrl: bot.url },
     webhook: { url: `${webhook.url}/status` },
     ...overrides,
@@ -48,8 +55,8 @@ async function idle(bridge: Bridge) {
 }
 
 describe('outbound calls through SIPp as the trunk', () => {
-  it('connects the bot before the INVITE, starts it at the answer, carries audio both ways and stops it on the trunk BYE', async () => {
-    const s = await setup((rtpPort) => ({ kind: 'answer-hangup', rtpPort, afterMs: 4000 }));
+  it.each(['udp', 'tcp'] as const)('connects the bot before the INVITE, starts it at the answer, carries audio both ways and stops it on the trunk BYE, over %s', async (transport) => {
+    const s = await setup((rtpPort) => ({ kind: 'answer-hangup', rtpPort, afterMs: 4000 }), {}, {}, 1, transport);
     const placed = await s.api('POST', '/v1/calls', { ...CALL, headers: { 'X-UUI': 'lead-42' } });
     expect(placed.status).toBe(201);
     const sid = placed.body.call_sid as string;
@@ -84,6 +91,27 @@ describe('outbound calls through SIPp as the trunk', () => {
     const final = s.webhook.posts[2]!.body;
     expect(final).toMatchObject({ call_sid: sid, status: 'completed', direction: 'outbound', trunk: 'sipp', sip_status: 200, dtmf: '' });
     expect(final.media?.packets_in).toBeGreaterThan(0);
+    await idle(s.bridge);
+  }, 30_000);
+
+  it('rings on a 183 with early media, which the bot never hears, and starts the bot at the 200', async () => {
+    const s = await setup((rtpPort) => ({ kind: 'answer-hangup', rtpPort, afterMs: 1500, earlyMedia: true }));
+    const sid = (await s.api('POST', '/v1/calls', CALL)).body.call_sid as string;
+    const conn = await s.bot.connection(0);
+    await recordWhen(s.api, sid, (r) => r.status === 'ringing', 'ringing');
+    // The trunk's early media, to the bridge's port from the offer: no bot stream may carry it.
+    const early = s.peer.send(await bridgeRtpAddress(s.peer), 'PCMA', tone(1000, 8000, 2400));
+    await conn.waitForEvent('start');
+    const beforeStart = conn.messages.findIndex((m) => m.event === 'start');
+    expect(conn.messages.slice(0, beforeStart).map((m) => m.event)).toEqual(['connected']);
+    await early;
+    await conn.waitForEvent('stop', 8000);
+    expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'completed', sip_status: 200 });
+    const result = await s.trunk;
+    expectSippPassed(result);
+    expect(tracedMessages(result).some((m) => m.startsWith('SIP/2.0 183'))).toBe(true);
+    await s.webhook.until(3);
+    expect(s.webhook.posts.map((p) => p.body.event)).toEqual(['ringing', 'answered', 'completed']);
     await idle(s.bridge);
   }, 30_000);
 

@@ -3,8 +3,11 @@ import { createSocket } from 'node:dgram';
 import { runSipp, type SippResult } from './sipp.js';
 
 export type TrunkFlow =
-  /** 180, then 200 with an SDP answer (PCMA + telephone-event 101) pointing at `rtpPort`; then the trunk hangs up. */
-  | { readonly kind: 'answer-hangup'; readonly rtpPort: number; readonly afterMs: number }
+  /**
+   * 180 (and with `earlyMedia` a 183 with the SDP), then 200 with an SDP answer (PCMA + telephone-event 101) pointing
+   * at `rtpPort`; then the trunk hangs up.
+   */
+  | { readonly kind: 'answer-hangup'; readonly rtpPort: number; readonly afterMs: number; readonly earlyMedia?: boolean }
   /** As above, but the trunk waits for the bridge's BYE. */
   | { readonly kind: 'answer-await-bye'; readonly rtpPort: number; readonly timeoutMs: number }
   /** 180, then a final status. */
@@ -69,6 +72,8 @@ export function trunkScenario(flow: TrunkFlow): string {
   <pause milliseconds="200"/>`;
   switch (flow.kind) {
     case 'answer-hangup':
+      if (flow.earlyMedia) body += `${response('183 Session Progress', '', answerSdp(flow.rtpPort))}
+  <pause milliseconds="500"/>`;
       body += `${response('200 OK', '', answerSdp(flow.rtpPort))}
   <recv request="ACK"/>
   <pause milliseconds="${flow.afterMs}"/>
@@ -129,11 +134,17 @@ export async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** Starts SIPp as a UAS on `port` (UDP) running `flow` (or a scenario file) for `calls` calls; resolves when it exits. */
-export function runTrunk(port: number, flow: TrunkFlow | { readonly file: string }, timeoutMs = 20_000, calls = 1): Promise<SippResult> {
+/** Starts SIPp as a UAS on `port` running `flow` (or a scenario file) for `calls` calls; resolves when it exits. */
+export function runTrunk(
+  port: number,
+  flow: TrunkFlow | { readonly file: string },
+  timeoutMs = 20_000,
+  calls = 1,
+  transport: 'udp' | 'tcp' = 'udp',
+): Promise<SippResult> {
   return runSipp({
     scenario: 'file' in flow ? flow : { xml: trunkScenario(flow) },
-    transport: 'u1',
+    transport: transport === 'tcp' ? 't1' : 'u1',
     // SIPp needs a remote address even as a UAS; it answers wherever requests come from.
     target: { host: '127.0.0.1', port: 9 },
     timeoutMs,
