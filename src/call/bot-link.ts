@@ -91,13 +91,10 @@ export class BotLink {
 
   #wireMedia(): void {
     const { media, options } = this;
-    // A protocol that takes mu-law gets the caller's RTP payloads (PCMU as is); the others PCM16 chunks.
-    media.on('callerAudio', (chunk) => {
-      if (this.#bot && !this.#bot.wantsMulaw) this.#bot.sendMedia(chunk);
-    });
-    media.on('callerPayload', (codec, packet, offset, length) => {
-      if (this.#bot?.wantsMulaw) this.#bot.sendG711(codec, packet, offset, length);
-    });
+    // A protocol that takes mu-law gets the caller's RTP payloads (PCMU as is); the others PCM16 chunks. The protocol
+    // is the route's, so a reconnected bot speaks the same one.
+    if (this.#bot?.wantsMulaw) media.on('callerPayload', (codec, packet, offset, length) => this.#bot?.sendG711(codec, packet, offset, length));
+    else media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
     media.on('markPlayed', (name) => this.#bot?.sendMark(name));
     media.on('dtmf', (digit, durationMs) => {
       options.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
