@@ -22,7 +22,7 @@ export interface BridgeProcess {
   stop(): Promise<void>;
 }
 
-export async function startBridge(dir: string, botUrl: string, maxCalls: number): Promise<BridgeProcess> {
+export async function startBridge(dir: string, botUrl: string, maxCalls: number, protocol: 'exotel' | 'twilio' = 'exotel'): Promise<BridgeProcess> {
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const configFile = join(dir, 'bridge.yaml');
@@ -32,7 +32,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number)
       sip: { udp: { host: HOST, port: sipPort }, tcp: { host: HOST, port: await freeTcpPort() } },
       media: { address: HOST, rtpPorts: BRIDGE_RTP },
       http: { host: HOST, port: httpPort },
-      bot: { defaultUrl: botUrl },
+      bot: { defaultUrl: botUrl, protocol },
       limits: { maxConcurrentCalls: maxCalls, invitesPerSecondPerSource: 100_000 },
       shutdown: { drainTimeoutMs: 1000, interruptDrainTimeoutMs: 1000 },
       log: { level: 'warn' },

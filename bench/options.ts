@@ -15,13 +15,15 @@ export interface BenchOptions {
   readonly rates: readonly number[];
   readonly secondsPerRate: number;
   readonly callerRtp: CallerRtp;
+  /** `twilio`: each load step runs a second time with the bridge speaking Twilio Media Streams to its bots. */
+  readonly protocol: 'exotel' | 'twilio';
   /** Whether the results replace those in docs/benchmarks.md. */
   readonly writeDocs: boolean;
   readonly quick: boolean;
 }
 
 const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5' };
-const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream' };
+const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', protocol: 'exotel' };
 
 export const USAGE = `npm run bench -- [options]   (each option can also be given as the environment variable shown)
   --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate (default: all four)
@@ -32,6 +34,7 @@ export const USAGE = `npm run bench -- [options]   (each option can also be give
   --rates LIST        BENCH_RATES          setup rates tried, calls/s (default ${DEFAULTS.rates})
   --rate-duration S   BENCH_RATE_DURATION  seconds each setup rate is offered (default ${DEFAULTS['rate-duration']})
   --caller-rtp MODE   BENCH_CALLER_RTP     stream (SIPp rtp_stream, default) or pcap (play_pcap_audio); see docs
+  --protocol P        BENCH_PROTOCOL       exotel (default), or twilio: each load step also runs with Twilio Media Streams bots
   --quick             BENCH_QUICK=1        calls ${QUICK.calls} for ${QUICK.duration} s, rates ${QUICK.rates} for ${QUICK['rate-duration']} s; docs/ not written
   --no-docs, --docs                        do not / do replace the results in docs/benchmarks.md`;
 
@@ -46,6 +49,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       rates: { type: 'string' },
       'rate-duration': { type: 'string' },
       'caller-rtp': { type: 'string' },
+      protocol: { type: 'string' },
       quick: { type: 'boolean' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
@@ -67,6 +71,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   for (const n of calls) if (!Number.isInteger(n) || n < 1 || n > MAX_CALLS) throw new Error(`calls: ${n} is not a whole number from 1 to ${MAX_CALLS}`);
   const callerRtp = pick('caller-rtp');
   if (callerRtp !== 'pcap' && callerRtp !== 'stream') throw new Error(`caller-rtp: "${callerRtp}" is neither pcap nor stream`);
+  const protocol = pick('protocol');
+  if (protocol !== 'exotel' && protocol !== 'twilio') throw new Error(`protocol: "${protocol}" is neither exotel nor twilio`);
   return {
     steps: new Set(steps),
     calls,
@@ -75,6 +81,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     rates: list(pick('rates'), 'rates', (text) => positive(text, 'rates')),
     secondsPerRate: positive(pick('rate-duration'), 'rate-duration'),
     callerRtp,
+    protocol,
     writeDocs: values['no-docs'] ? false : (values.docs ?? !quick),
     quick,
   };
