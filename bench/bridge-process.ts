@@ -25,8 +25,14 @@ export interface BridgeProcess {
   stop(): Promise<void>;
 }
 
-/** `extra` adds top-level config sections (the outbound step's api and trunks). */
-export async function startBridge(dir: string, botUrl: string, maxCalls: number, extra: Record<string, unknown> = {}): Promise<BridgeProcess> {
+/** `extra` adds top-level config sections (the outbound step's api and trunks); `protocol` is the bots'. */
+export async function startBridge(
+  dir: string,
+  botUrl: string,
+  maxCalls: number,
+  extra: Record<string, unknown> = {},
+  protocol: 'exotel' | 'twilio' = 'exotel',
+): Promise<BridgeProcess> {
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const configFile = join(dir, 'bridge.yaml');
@@ -36,7 +42,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number,
       sip: { udp: { host: HOST, port: sipPort }, tcp: { host: HOST, port: await freeTcpPort() } },
       media: { address: HOST, rtpPorts: BRIDGE_RTP },
       http: { host: HOST, port: httpPort },
-      bot: { defaultUrl: botUrl },
+      bot: { defaultUrl: botUrl, protocol },
       limits: { maxConcurrentCalls: maxCalls, invitesPerSecondPerSource: 100_000 },
       shutdown: { drainTimeoutMs: 1000, interruptDrainTimeoutMs: 1000 },
       log: { level: 'warn' },

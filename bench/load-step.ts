@@ -36,10 +36,14 @@ export interface LoadSettings {
   /** The raw PCMA file rtp_stream loops (callerRtp 'stream'). */
   readonly toneFile: string;
   readonly botUrl: string;
+  /** What the bridge speaks to the echo bot. */
+  readonly protocol: 'exotel' | 'twilio';
 }
 
 export interface LoadResult {
   readonly target: LoadTarget;
+  /** The bridge's bot protocol in this step. */
+  readonly protocol: 'exotel' | 'twilio';
   readonly calls: number;
   /** Calls up when the window started and when it ended. */
   readonly callsUp: { readonly start: number; readonly end: number };
@@ -75,11 +79,11 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
   const { calls, durationSeconds, rampRate } = settings;
   const rampSeconds = Math.ceil(calls / rampRate) + 2;
   const holdSeconds = rampSeconds + SETTLE_SECONDS + durationSeconds + TAIL_SECONDS;
-  const dir = scratchDir(`${target}-${calls}`);
+  const dir = scratchDir(`${target}-${settings.protocol}-${calls}`);
   const stopping: Array<() => Promise<void>> = [];
   try {
     return await within((holdSeconds + rampSeconds + 90) * 1000, `${target} load step with ${calls} calls`, (async () => {
-      const tested = target === 'bridge' ? await testBridge(dir, settings.botUrl, calls) : await testRtpengine(stopping);
+      const tested = target === 'bridge' ? await testBridge(dir, settings.botUrl, calls, settings.protocol) : await testRtpengine(stopping);
       stopping.push(() => tested.stop());
       const idleBytes = rssBytes(tested.pid);
 
@@ -127,6 +131,7 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
       }
       return {
         target,
+        protocol: settings.protocol,
         calls,
         callsUp: { start: before.callsUp, end: after.callsUp },
         cpuPercent: percent('tested'),
@@ -180,8 +185,8 @@ function readAll<T extends Record<string, number>>(pids: T): Record<keyof T, Cpu
   return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, read(name, pid)])) as Record<keyof T, CpuReading>;
 }
 
-async function testBridge(dir: string, botUrl: string, calls: number): Promise<Tested> {
-  const bridge = await startBridge(dir, botUrl, calls + 100);
+async function testBridge(dir: string, botUrl: string, calls: number, protocol: 'exotel' | 'twilio'): Promise<Tested> {
+  const bridge = await startBridge(dir, botUrl, calls + 100, {}, protocol);
   // Let start-up allocations settle before the idle RSS is read.
   await sleep(1000);
   return {

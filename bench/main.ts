@@ -38,7 +38,7 @@ function requireTools(options: BenchOptions): void {
 function progress(result: LoadResult): void {
   const { rtp } = result;
   process.stderr.write(
-    `  ${result.target} N=${result.calls}: CPU ${result.cpuPercent.toFixed(1)} %, loss ${rtp.lossPercent.toFixed(3)} %, ` +
+    `  ${result.target}${result.protocol === 'twilio' ? ' (twilio bots)' : ''} N=${result.calls}: CPU ${result.cpuPercent.toFixed(1)} %, loss ${rtp.lossPercent.toFixed(3)} %, ` +
       `jitter p50/p99 ${rtp.jitterMs.p50.toFixed(2)}/${rtp.jitterMs.p99.toFixed(2)} ms, failed calls ${result.sipp.failed}\n`,
   );
 }
@@ -60,6 +60,17 @@ async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => 
         failed = true;
       }
     }
+    let twilio: LoadResult | undefined;
+    if (options.protocol === 'twilio' && targets.includes('bridge') && !failed) {
+      process.stderr.write(`bridge with twilio bots: ${calls} concurrent calls\n`);
+      try {
+        twilio = await runLoadStep('bridge', { ...settingsFor(calls), protocol: 'twilio' });
+        progress(twilio);
+      } catch (err) {
+        notes.push(`the twilio-bots step with ${calls} calls failed: ${(err as Error).message}`);
+        process.stderr.write(`  failed: ${(err as Error).message}\n`);
+      }
+    }
     let floor: FloorResult | undefined;
     if (options.steps.has('floor')) {
       process.stderr.write(`floor: ${calls} calls\n`);
@@ -70,7 +81,7 @@ async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => 
         notes.push(`the floor step with ${calls} calls failed: ${(err as Error).message}`);
       }
     }
-    rows.push({ calls, ...results, ...(floor && { floor }) });
+    rows.push({ calls, ...results, ...(twilio && { twilio }), ...(floor && { floor }) });
     const stepped = results.bridge ?? results.rtpengine;
     if (failed) break;
     // NaN, nothing captured, stops the stepping too.
@@ -115,6 +126,7 @@ async function main(): Promise<void> {
     toneFrame,
     toneFile: TONE_FILE,
     botUrl: bot.url,
+    protocol: 'exotel',
   });
   const load = (['load', 'rtpengine', 'floor'] as const).some((step) => options.steps.has(step)) ? await loadSteps(options, settingsFor, notes) : [];
   let setupRate;

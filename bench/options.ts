@@ -18,13 +18,15 @@ export interface BenchOptions {
   readonly outboundRates: readonly number[];
   readonly outboundSeconds: number;
   readonly callerRtp: CallerRtp;
+  /** `twilio`: each load step runs a second time with the bridge speaking Twilio Media Streams to its bots. */
+  readonly protocol: 'exotel' | 'twilio';
   /** Whether the results replace those in docs/benchmarks.md. */
   readonly writeDocs: boolean;
   readonly quick: boolean;
 }
 
 const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5', 'outbound-rates': '100,300', 'outbound-duration': '3' };
-const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', 'outbound-rates': '50,100,200,300,400', 'outbound-duration': '5' };
+const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', 'outbound-rates': '50,100,200,300,400', 'outbound-duration': '5', protocol: 'exotel' };
 
 export const USAGE = `npm run bench -- [options]   (each option can also be given as the environment variable shown)
   --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate, outbound (default: all)
@@ -37,6 +39,7 @@ export const USAGE = `npm run bench -- [options]   (each option can also be give
   --outbound-rates LIST      BENCH_OUTBOUND_RATES     outbound setups/s offered through the API (default ${DEFAULTS['outbound-rates']})
   --outbound-duration S     BENCH_OUTBOUND_DURATION  seconds each outbound rate is offered (default ${DEFAULTS['outbound-duration']})
   --caller-rtp MODE   BENCH_CALLER_RTP     stream (SIPp rtp_stream, default) or pcap (play_pcap_audio); see docs
+  --protocol P        BENCH_PROTOCOL       exotel (default), or twilio: each load step also runs with Twilio Media Streams bots
   --quick             BENCH_QUICK=1        calls ${QUICK.calls} for ${QUICK.duration} s, rates ${QUICK.rates} for ${QUICK['rate-duration']} s; docs/ not written
   --no-docs, --docs                        do not / do replace the results in docs/benchmarks.md`;
 
@@ -53,6 +56,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       'caller-rtp': { type: 'string' },
       'outbound-rates': { type: 'string' },
       'outbound-duration': { type: 'string' },
+      protocol: { type: 'string' },
       quick: { type: 'boolean' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
@@ -74,6 +78,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   for (const n of calls) if (!Number.isInteger(n) || n < 1 || n > MAX_CALLS) throw new Error(`calls: ${n} is not a whole number from 1 to ${MAX_CALLS}`);
   const callerRtp = pick('caller-rtp');
   if (callerRtp !== 'pcap' && callerRtp !== 'stream') throw new Error(`caller-rtp: "${callerRtp}" is neither pcap nor stream`);
+  const protocol = pick('protocol');
+  if (protocol !== 'exotel' && protocol !== 'twilio') throw new Error(`protocol: "${protocol}" is neither exotel nor twilio`);
   return {
     steps: new Set(steps),
     calls,
@@ -84,6 +90,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     outboundRates: list(pick('outbound-rates'), 'outbound-rates', (text) => positive(text, 'outbound-rates')),
     outboundSeconds: positive(pick('outbound-duration'), 'outbound-duration'),
     callerRtp,
+    protocol,
     writeDocs: values['no-docs'] ? false : (values.docs ?? !quick),
     quick,
   };

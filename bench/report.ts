@@ -25,6 +25,8 @@ export interface LoadRow {
   readonly calls: number;
   readonly bridge?: LoadResult;
   readonly rtpengine?: LoadResult;
+  /** The bridge again, speaking Twilio Media Streams to its bots (`--protocol twilio`). */
+  readonly twilio?: LoadResult;
   readonly floor?: FloorResult;
 }
 
@@ -79,13 +81,32 @@ function loadTable(rows: LoadRow[]): string {
   );
 }
 
+/** Calls taken: the bridge turns calls away when overloaded, and per call then means per call taken. */
+const takenOf = (r: LoadResult, calls: number) => Math.min(r.callsUp.start, calls) || calls;
+
+function twilioTable(rows: LoadRow[]): string {
+  return table(
+    ['N', 'exotel bots: bridge CPU %', 'twilio bots: bridge CPU %', 'CPU/call twilio ÷ exotel', 'twilio: RTP loss % at caller', 'twilio: jitter p50 / p99 ms'],
+    rows
+      .filter((row) => row.twilio)
+      .map(({ calls, bridge, twilio }) => [
+        String(calls),
+        fixed(bridge?.cpuPercent, 1),
+        fixed(twilio?.cpuPercent, 1),
+        bridge && twilio ? `${fixed(twilio.cpuPercent / takenOf(twilio, calls) / (bridge.cpuPercent / takenOf(bridge, calls)), 2)}×` : 'n/a',
+        fixed(twilio?.rtp.lossPercent, 3),
+        pair(twilio?.rtp.jitterMs.p50, twilio?.rtp.jitterMs.p99, 2),
+      ]),
+  );
+}
+
 function detailsTable(rows: LoadRow[]): string {
-  const results = rows.flatMap(({ bridge, rtpengine }) => [bridge, rtpengine].filter((r): r is LoadResult => r !== undefined));
+  const results = rows.flatMap(({ bridge, twilio, rtpengine }) => [bridge, twilio, rtpengine].filter((r): r is LoadResult => r !== undefined));
   return table(
     ['N', 'tested', 'calls up (window start / end)', 'failed calls', 'streams captured', 'frames lost / expected', 'jitter max ms', 'kernel UDP drops (own sockets / InErrors / RcvbufErrors)', 'capture drops', 'CPU % SIPp / bot or echo / dumpcap / whole machine'],
     results.map((r) => [
       String(r.calls),
-      r.target,
+      r.target === 'bridge' && r.protocol === 'twilio' ? 'bridge (twilio bots)' : r.target,
       `${r.callsUp.start} / ${r.callsUp.end}`,
       `${r.sipp.failed} of ${r.sipp.created}`,
       String(r.rtp.streams),
@@ -142,6 +163,8 @@ function problems(run: BenchRun): string[] {
   };
   for (const { calls, bridge, rtpengine } of run.load) {
     if (bridge) add(`bridge, N=${calls}`, bridge.problems);
+    const twilio = run.load.find((r) => r.calls === calls)?.twilio;
+    if (twilio) add(`bridge with twilio bots, N=${calls}`, twilio.problems);
     if (rtpengine) add(`rtpengine reference, N=${calls}`, rtpengine.problems);
     for (const r of [bridge, rtpengine]) if (r) add(`SIPp against ${r.target}, N=${calls}`, r.sipp.errors);
   }
@@ -193,6 +216,9 @@ export function resultsMarkdown(run: BenchRun): string {
       '.',
   ];
   if (run.load.length) parts.push('### Concurrent calls', loadTable(run.load));
+  if (run.load.some((row) => row.twilio)) {
+    parts.push('#### Twilio Media Streams bots beside AgentStream ones', 'The same load with the bridge speaking `twilio` to its bots (`--protocol twilio`): mu-law frames of 20 ms, transcoded from the callers\' PCMA.', twilioTable(run.load));
+  }
   if (run.load.some((row) => row.bridge ?? row.rtpengine)) parts.push('#### Each step in detail', detailsTable(run.load));
   if (run.setupRate) parts.push('### Call setup rate', setupTable(run.setupRate), `Highest sustained rate: **${run.setupRate.maxSustained} calls/s**.`);
   if (run.outbound) {

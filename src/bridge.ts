@@ -99,6 +99,8 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     ...(bot.defaultUrl && { defaultUrl: bot.defaultUrl }),
     ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
     defaultSampleRate: bot.sampleRate,
+    defaultProtocol: bot.protocol,
+    defaultHeaders: bot.headers,
   };
   const callOptions: CallOptions = {
       log,

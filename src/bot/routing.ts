@@ -1,4 +1,5 @@
 // Picks the bot for a call from its X- headers, and turns the non-reserved X- headers into custom parameters.
+import type { BotProtocolName } from './protocols/index.js';
 
 export type BotSampleRate = 8000 | 16000 | 24000;
 
@@ -11,6 +12,10 @@ export interface Route {
   readonly matches?: RegExp;
   readonly url: URL;
   readonly sampleRate?: BotSampleRate;
+  /** The route's protocol, instead of the default. */
+  readonly protocol?: BotProtocolName;
+  /** Upgrade-request headers, over the default ones. */
+  readonly headers?: Readonly<Record<string, string>>;
   /** Where the post-call report of calls this route takes goes, instead of the global webhook. */
   readonly webhook?: URL;
 }
@@ -21,6 +26,10 @@ export interface RoutingOptions {
   /** A header that may carry a whole bot URL, accepted only for these hosts (exact, or "*.example.com"). */
   readonly urlHeader?: { readonly name: string; readonly allowedHosts: readonly string[] };
   readonly defaultSampleRate: BotSampleRate;
+  /** exotel when not given. */
+  readonly defaultProtocol?: BotProtocolName;
+  /** Upgrade-request headers for every bot (e.g. Authorization). */
+  readonly defaultHeaders?: Readonly<Record<string, string>>;
 }
 
 export type RouteDecision =
@@ -29,6 +38,9 @@ export type RouteDecision =
       /** The bot URL with sample-rate and the custom parameters in its query. */
       readonly url: URL;
       readonly sampleRate: BotSampleRate;
+      readonly protocol: BotProtocolName;
+      /** Headers for the upgrade request: the defaults, then the route's. */
+      readonly headers: Readonly<Record<string, string>>;
       /** The URL's query parameters but sample-rate: its own, then the call's X- headers. */
       readonly customParameters: Readonly<Record<string, string>>;
       /** How the URL was chosen, for logs. */
@@ -110,7 +122,7 @@ export function hostAllowed(host: string, allowed: readonly string[]): boolean {
 }
 
 export function routeCall(headers: Headers, options: RoutingOptions): RouteDecision {
-  let chosen: { url: URL; sampleRate?: BotSampleRate; via: string; fromHeader?: true; webhookUrl?: URL } | undefined;
+  let chosen: { url: URL; sampleRate?: BotSampleRate; protocol?: BotProtocolName; headers?: Readonly<Record<string, string>>; via: string; fromHeader?: true; webhookUrl?: URL } | undefined;
   const headerUrl = options.urlHeader && headerValue(headers, options.urlHeader.name);
   if (options.urlHeader && headerUrl !== undefined) {
     const parsed = parseBotUrl(headerUrl);
@@ -128,6 +140,8 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
       chosen = {
         url: route.url,
         ...(route.sampleRate && { sampleRate: route.sampleRate }),
+        ...(route.protocol && { protocol: route.protocol }),
+        ...(route.headers && { headers: route.headers }),
         ...(route.webhook && { webhookUrl: route.webhook }),
         via: `route ${index + 1} (${route.header})`,
       };
@@ -138,7 +152,9 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
 
   const url = new URL(chosen.url.href);
   const fromUrl = Number(url.searchParams.get('sample-rate'));
-  const sampleRate = (RATES.includes(fromUrl) ? fromUrl : (chosen.sampleRate ?? options.defaultSampleRate)) as BotSampleRate;
+  const protocol = chosen.protocol ?? options.defaultProtocol ?? 'exotel';
+  // Twilio Media Streams are 8 kHz mu-law, whatever else says.
+  const sampleRate = (protocol === 'twilio' ? 8000 : RATES.includes(fromUrl) ? fromUrl : (chosen.sampleRate ?? options.defaultSampleRate)) as BotSampleRate;
   url.searchParams.set('sample-rate', String(sampleRate));
   for (const [key, value] of Object.entries(customParameters(headers, options.urlHeader?.name))) {
     if (!url.searchParams.has(key)) url.searchParams.set(key, value);
@@ -149,6 +165,8 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
     ok: true,
     url,
     sampleRate,
+    protocol,
+    headers: { ...options.defaultHeaders, ...chosen.headers },
     customParameters: params,
     via: chosen.via,
     fromHeader: chosen.fromHeader ?? false,

@@ -1,24 +1,20 @@
-// One call's WebSocket to its bot: connect (timeout, one retry), the AgentStream messages out, validated ones in.
+// One call's WebSocket to its bot: connect (timeout, one retry), its protocol's messages out, validated ones in.
 import { EventEmitter } from 'node:events';
 import type { LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
-import {
-  connectedMessage,
-  dtmfMessage,
-  markMessage,
-  mediaMessage,
-  parseBotMessage,
-  startMessage,
-  stopMessage,
-  type StopReason,
-  type StreamStart,
-} from './protocol.js';
+import { readFileSync } from 'node:fs';
+import { toMulaw, type G711Codec } from '../media/g711.js';
+import { createBotProtocol, type BotProtocol, type BotProtocolName, type Frame, type StopReason, type StreamStart } from './protocols/index.js';
 
 export interface BotConnectOptions {
   /** The bot's URL; userinfo becomes Basic auth and is never logged. */
   readonly url: URL;
+  /** What the socket speaks (default exotel). */
+  readonly protocol?: BotProtocolName;
+  /** Added to the upgrade request (e.g. Authorization); values are never logged. */
+  readonly headers?: Readonly<Record<string, string>>;
   readonly connectTimeoutMs: number;
   /** Further attempts after a failed one (Exotel makes one). */
   readonly retries: number;
@@ -62,6 +58,9 @@ const CLEAN_CLOSE_CODES = new Set([1000, 1001, 1005]);
 /** No frame may exceed this whatever maxMessageBytes says: the socket is closed (1009) beyond it, to bound memory. */
 const FRAME_HARD_LIMIT = 16 * 1024 * 1024;
 
+/** `User-Agent` of the upgrade request. */
+export const USER_AGENT = `sip-ws-bridge/${(JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version}`;
+
 /** The URL without userinfo, for logs. */
 export function redactUrl(url: URL): string {
   if (!url.username && !url.password) return url.href;
@@ -72,10 +71,9 @@ export function redactUrl(url: URL): string {
 }
 
 export class BotSession extends EventEmitter<BotSessionEvents> {
-  #seq = 0;
-  #chunks = 0;
-  #samplesSent = 0;
-  #start: StreamStart | undefined;
+  #started = false;
+  /** Caller G.711 rewritten as mu-law for protocols that take it; 120 ms, the largest packet the media session hands. */
+  readonly #mulaw = Buffer.alloc(960);
   #closing = false;
   #announced = false;
   #closedByUs = false;
@@ -87,6 +85,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
 
   private constructor(
     private readonly ws: WebSocket,
+    readonly protocol: BotProtocol,
     private readonly log: Logger,
     pingIntervalMs: number,
     private readonly maxMessageBytes: number,
@@ -113,7 +112,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
       if (options.signal?.aborted) break;
       try {
         const ws = await openSocket(options);
-        return new BotSession(ws, options.log, options.pingIntervalMs, options.maxMessageBytes);
+        return new BotSession(ws, createBotProtocol(options.protocol ?? 'exotel'), options.log, options.pingIntervalMs, options.maxMessageBytes);
       } catch (err) {
         lastError = err as Error;
         options.log.warn({ url: redactUrl(options.url), attempt: attempt + 1, reason: lastError.message }, 'bot connection failed');
@@ -130,37 +129,54 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
   announce(): void {
     if (this.#announced || !this.open) return;
     this.#announced = true;
-    this.#send(connectedMessage());
+    const frame = this.protocol.connected();
+    if (frame !== undefined) this.#send(frame);
   }
 
   /** Sends `connected` (unless announced) then `start`: bots read exactly these two before media. */
   begin(start: StreamStart): void {
-    this.#start = start;
     this.announce();
-    this.#send(startMessage(++this.#seq, start));
+    if (!this.open) return;
+    this.#started = true;
+    this.#send(this.protocol.start(start));
   }
 
-  /** A chunk of caller audio (PCM16LE at the stream's rate); timestamp is the stream time at its end. */
+  /** Whether the protocol takes the caller's G.711 payloads (sendG711) rather than PCM16 chunks (sendMedia). */
+  get wantsMulaw(): boolean {
+    return this.protocol.callerAudio === 'mulaw';
+  }
+
+  /** A chunk of caller audio (PCM16LE at the stream's rate). */
   sendMedia(pcm: Buffer): void {
-    const start = this.#start;
-    if (!start || !this.open) return;
-    this.#samplesSent += pcm.length / 2;
-    const timestamp = Math.round((this.#samplesSent * 1000) / start.sampleRate);
-    this.#send(mediaMessage(++this.#seq, start.streamSid, ++this.#chunks, timestamp, pcm.toString('base64')));
+    if (this.#started && this.open) this.#send(this.protocol.media(pcm));
+  }
+
+  /** One caller RTP payload (`length` bytes of `packet` from `offset`): PCMU as is, PCMA rewritten as mu-law. */
+  sendG711(codec: G711Codec, packet: Buffer, offset: number, length: number): void {
+    if (!this.#started || !this.open) return;
+    if (codec === 'PCMU') {
+      this.#send(this.protocol.mulaw(packet, offset, length));
+      return;
+    }
+    const count = Math.min(length, this.#mulaw.length);
+    toMulaw(codec, packet, offset, count, this.#mulaw);
+    this.#send(this.protocol.mulaw(this.#mulaw, 0, count));
   }
 
   sendDtmf(digit: string, durationMs: number): void {
-    if (this.#start && this.open) this.#send(dtmfMessage(++this.#seq, this.#start.streamSid, digit, durationMs));
+    if (this.#started && this.open) this.#send(this.protocol.dtmf(digit, durationMs));
   }
 
   sendMark(name: string): void {
-    if (this.#start && this.open) this.#send(markMessage(++this.#seq, this.#start.streamSid, name));
+    if (this.#started && this.open) this.#send(this.protocol.mark(name));
   }
 
-  /** Sends `stop` and closes the socket normally. */
+  /** Sends `stop` (when the protocol has one) and closes the socket normally. */
   stop(reason: StopReason): void {
-    const start = this.#start;
-    if (start && this.open) this.#send(stopMessage(++this.#seq, start.streamSid, start.callSid, start.accountSid, reason));
+    if (this.#started && this.open) {
+      const frame = this.protocol.stop(reason);
+      if (frame !== undefined) this.#send(frame);
+    }
     this.close();
   }
 
@@ -192,8 +208,8 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     if (count <= 3) this.log.warn({ kind, reason, ...(count === 3 && { note: 'further ones only counted' }) }, 'ignored bot message');
   }
 
-  #send(text: string): void {
-    this.ws.send(text);
+  #send(frame: Frame): void {
+    this.ws.send(frame);
   }
 
   #receive(data: WebSocket.RawData, isBinary: boolean): void {
@@ -203,11 +219,8 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
       this.#reject('oversize', `${bytes} bytes, more than bot.maxMessageBytes ${this.maxMessageBytes}`);
       return;
     }
-    if (isBinary) {
-      this.#reject('invalid', 'a binary frame: the protocol is JSON text');
-      return;
-    }
-    const parsed = parseBotMessage(data.toString());
+    const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const parsed = this.protocol.decode(buffer, isBinary);
     if (!parsed.ok) {
       this.#reject(parsed.ignorable ? 'unknownEvent' : 'invalid', parsed.reason);
       return;
@@ -231,7 +244,8 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
 
 function openSocket(options: BotConnectOptions): Promise<WebSocket> {
   const url = new URL(options.url.href);
-  const headers: Record<string, string> = {};
+  // Configured headers first, so a URL's userinfo (more specific) wins for Authorization.
+  const headers: Record<string, string> = { 'User-Agent': USER_AGENT, ...options.headers };
   if (url.username || url.password) {
     const credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
     headers.Authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;

@@ -19,13 +19,15 @@ export interface BotLinkSettings {
 /** Opens a bot connection with a call's settings; `retries` overrides the configured count. */
 export function connectBot(
   settings: BotLinkSettings,
-  target: { url: URL; lookup?: BotConnectOptions['lookup'] },
+  target: { url: URL; lookup?: BotConnectOptions['lookup']; protocol?: BotConnectOptions['protocol']; headers?: BotConnectOptions['headers'] },
   log: Logger,
   signal: AbortSignal,
   retries = settings.connectRetries,
 ): Promise<BotSession> {
   return BotSession.connect({
     url: target.url,
+    ...(target.protocol && { protocol: target.protocol }),
+    ...(target.headers && { headers: target.headers }),
     connectTimeoutMs: settings.connectTimeoutMs,
     retries,
     maxMessageBytes: settings.maxMessageBytes,
@@ -89,7 +91,10 @@ export class BotLink {
 
   #wireMedia(): void {
     const { media, options } = this;
-    media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
+    // A protocol that takes mu-law gets the caller's RTP payloads (PCMU as is); the others PCM16 chunks. The protocol
+    // is the route's, so a reconnected bot speaks the same one.
+    if (this.#bot?.wantsMulaw) media.on('callerPayload', (codec, packet, offset, length) => this.#bot?.sendG711(codec, packet, offset, length));
+    else media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
     media.on('markPlayed', (name) => this.#bot?.sendMark(name));
     media.on('dtmf', (digit, durationMs) => {
       options.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');

@@ -174,7 +174,7 @@ export class Call extends EventEmitter<CallEvents> {
       }
     }
     this.#route = route;
-    this.log.info({ bot: redactUrl(route.url), route: route.via, codec: carrierOffer.audio.codec }, 'call routed');
+    this.log.info({ bot: redactUrl(route.url), protocol: route.protocol, route: route.via, codec: carrierOffer.audio.codec }, 'call routed');
 
     let audio = carrierOffer.audio;
     if (relay) {
@@ -267,7 +267,7 @@ export class Call extends EventEmitter<CallEvents> {
   #connectBot(route: Extract<RouteDecision, { ok: true }>, retries: number): Promise<BotSession> {
     const { bot } = this.options;
     // A URL from a call header is held to the address policy at connection time too: DNS may answer differently.
-    const target = { url: route.url, ...(route.fromHeader && { lookup: bot.addressPolicy.lookup }) };
+    const target = { url: route.url, protocol: route.protocol, headers: route.headers, ...(route.fromHeader && { lookup: bot.addressPolicy.lookup }) };
     return connectBot(bot, target, this.log, this.#abort.signal, retries);
   }
 

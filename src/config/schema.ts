@@ -26,6 +26,15 @@ const httpUrl = urlWith(['http', 'https']);
 
 const sampleRate = z.union([z.literal(8000), z.literal(16000), z.literal(24000)], { error: 'must be 8000, 16000 or 24000' });
 
+/** How the bridge talks to a bot (README "Bot protocols"). */
+const botProtocol = z.enum(['exotel', 'twilio', 'raw']);
+
+/** Headers added to the WebSocket upgrade (e.g. Authorization); their values are never logged. */
+const upgradeHeaders = z.record(
+  z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a header name'),
+  z.string().refine((v) => !/[\r\n\0]/.test(v), 'must not hold CR, LF or NUL'),
+);
+
 const regex = z.string().transform((pattern, ctx) => {
   try {
     return new RegExp(pattern);
@@ -42,6 +51,10 @@ const route = z
     matches: regex.optional(),
     url: wsUrl,
     sampleRate: sampleRate.optional(),
+    /** This route's bot protocol, instead of `bot.protocol`. */
+    protocol: botProtocol.optional(),
+    /** Added to `bot.headers` (a header named in both takes this value) on this route's upgrade requests. */
+    headers: upgradeHeaders.optional(),
     /** Post-call report for this route's calls, instead of `webhook.url`. */
     webhook: httpUrl.optional(),
   })
@@ -179,6 +192,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       defaultUrl: wsUrl.optional(),
       sampleRate: sampleRate.default(8000),
+      /** The protocol bots speak unless their route says otherwise: exotel (AgentStream), twilio (Media Streams) or raw. */
+      protocol: botProtocol.default('exotel'),
+      /** Headers added to every bot WebSocket upgrade request, e.g. {"Authorization": "Bearer ..."}. */
+      headers: upgradeHeaders.default({}),
       chunkMs: z
         .union([z.literal(20), z.literal(40), z.literal(60), z.literal(80), z.literal(100)], { error: 'must be 20, 40, 60, 80 or 100' })
         .default(100),
@@ -262,6 +279,15 @@ export const configSchema = z.strictObject({
     // Anyone who reaches an open API can place calls at the owner's cost.
     if (config.api.token === undefined && !isLoopbackHost(config.http.host)) {
       ctx.addIssue({ code: 'custom', path: ['api', 'token'], message: `required when http.host (${config.http.host}) is not loopback: the call API places calls at your cost` });
+    }
+    // Twilio Media Streams are mu-law at 8 kHz: no other rate can be given to them.
+    if (config.bot.protocol === 'twilio' && config.bot.sampleRate !== 8000) {
+      ctx.addIssue({ code: 'custom', path: ['bot', 'sampleRate'], message: `must be 8000 with bot.protocol twilio (got ${config.bot.sampleRate})` });
+    }
+    for (const [index, r] of config.routes.entries()) {
+      if ((r.protocol ?? config.bot.protocol) === 'twilio' && r.sampleRate !== undefined && r.sampleRate !== 8000) {
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'sampleRate'], message: `must be 8000 with protocol twilio (got ${r.sampleRate})` });
+      }
     }
     const names = new Set<string>();
     for (const [index, t] of config.trunks.entries()) {

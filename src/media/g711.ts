@@ -52,3 +52,19 @@ export function encodeG711(
   const table = TABLES[codec].encode;
   for (let i = 0; i < count; i++) dst[dstOffset + i] = table[src[srcOffset + i]! & 0xffff]!;
 }
+
+/** A-law byte -> mu-law byte of the same sample, through PCM (as a transcoding gateway does). */
+const ALAW_TO_MULAW = new Uint8Array(256);
+for (let b = 0; b < 256; b++) ALAW_TO_MULAW[b] = TABLES.PCMU.encode[TABLES.PCMA.decode[b]! & 0xffff]!;
+
+/** Rewrites `count` bytes of `src` (from srcOffset) in `codec` as mu-law into `dst` at dstOffset. No allocation. */
+export function toMulaw(codec: G711Codec, src: Uint8Array, srcOffset: number, count: number, dst: Uint8Array, dstOffset = 0): void {
+  if (srcOffset < 0 || count < 0 || srcOffset + count > src.length || dstOffset < 0 || dstOffset + count > dst.length) {
+    throw new RangeError(`toMulaw: ${count} bytes out of range (src ${srcOffset}/${src.length}, dst ${dstOffset}/${dst.length})`);
+  }
+  if (codec === 'PCMU') {
+    dst.set(src.subarray(srcOffset, srcOffset + count), dstOffset);
+    return;
+  }
+  for (let i = 0; i < count; i++) dst[dstOffset + i] = ALAW_TO_MULAW[src[srcOffset + i]!]!;
+}

@@ -58,6 +58,11 @@ export type LatencyPath = 'caller_to_bot' | 'bot_to_caller';
 export interface MediaSessionEvents {
   /** A chunk of caller audio, PCM16LE at the bot's rate; the buffer is reused after the listener returns. */
   callerAudio: [chunk: Buffer];
+  /**
+   * Each caller audio packet's G.711 payload as it came (`length` bytes of `packet` from `offset`), in arrival order,
+   * before decoding: for bots that take G.711 as is. The packet is only valid while the listener runs.
+   */
+  callerPayload: [codec: G711Codec, packet: Buffer, offset: number, length: number];
   /** All bot audio queued before this mark has been sent to the caller. */
   markPlayed: [name: string];
   /** The caller pressed a key (RFC 4733 event). */
@@ -312,6 +317,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.emit('dtmf', digit, durationMs);
       return;
     }
+    this.emit('callerPayload', this.#format.codec, packet, header.payloadOffset, length);
+    if (this.#closed) return;
     decodeG711(this.#format.codec, packet, this.#decoded, 0, header.payloadOffset, length);
     // A view per payload size (nearly always 20 ms), not one per packet.
     if (this.#decodedView.length !== length) this.#decodedView = this.#decoded.subarray(0, length);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { connectedMessage, markMessage, mediaMessage, parseBotMessage, startMessage, stopMessage } from '../../src/bot/protocol.js';
+import { connectedMessage, markMessage, mediaMessage, parseBotMessage, startMessage, stopMessage } from '../../src/bot/protocols/exotel.js';
 
 describe('AgentStream messages to the bot', () => {
   it('are byte-for-byte the shapes Exotel sends, every scalar a string', () => {

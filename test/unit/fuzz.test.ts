@@ -3,7 +3,7 @@
 // The suite runs about 120,000 cases; `npm run fuzz` multiplies that by FUZZ_SCALE (default there: 20).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseBotMessage } from '../../src/bot/protocol.js';
+import { parseBotMessage } from '../../src/bot/protocols/exotel.js';
 import { CallerTimeline } from '../../src/media/caller-timeline.js';
 import { DtmfReceiver } from '../../src/media/dtmf.js';
 import { emptyRtpHeader, parseRtp } from '../../src/media/rtp-packet.js';

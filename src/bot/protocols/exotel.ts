@@ -1,19 +1,8 @@
-// The Exotel AgentStream messages: what we send exactly as Exotel does, and validation of what bots send.
+// The Exotel AgentStream protocol (the default): what we send exactly as Exotel does, and validation of what bots send.
 import { z } from 'zod';
+import { decodeBase64, type BotProtocol, type Frame, type ParsedBotMessage, type StopReason, type StreamStart } from './types.js';
 
-export interface StreamStart {
-  readonly streamSid: string;
-  readonly callSid: string;
-  readonly accountSid: string;
-  readonly from: string;
-  readonly to: string;
-  readonly customParameters: Readonly<Record<string, string>>;
-  readonly sampleRate: number;
-  /** Set for calls the bridge placed: `start` then says `"direction":"outbound"` (an extra field). */
-  readonly direction?: 'outbound';
-}
-
-export type StopReason = 'callended' | 'stopped';
+export type { BotMessage, ParsedBotMessage, StopReason, StreamStart } from './types.js';
 
 export const connectedMessage = (): string => JSON.stringify({ event: 'connected' });
 
@@ -57,18 +46,6 @@ export function stopMessage(seq: number, streamSid: string, callSid: string, acc
   });
 }
 
-/**
- * Decodes standard base64 (padding optional); undefined when it is not base64. Node's decoder skips characters it
- * cannot read, so a result shorter than the length promises gives them away: no regular expression over the payload.
- */
-function decodeBase64(text: string): Buffer | undefined {
-  if (text.includes('-') || text.includes('_')) return undefined; // base64url, which Node's decoder also takes
-  const chars = text.length - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
-  if (chars % 4 === 1) return undefined;
-  const bytes = Buffer.from(text, 'base64');
-  return bytes.length === Math.floor((chars * 3) / 4) ? bytes : undefined;
-}
-
 /** media, ten times a second per call, is checked by hand; the rarer messages by a schema. */
 function parseMedia(json: { media?: unknown }): ParsedBotMessage {
   const media = json.media;
@@ -93,14 +70,6 @@ const inbound = z.discriminatedUnion('event', [
     }),
   }),
 ]);
-
-export type BotMessage =
-  | { readonly event: 'media'; readonly audio: Buffer }
-  | { readonly event: 'mark'; readonly name: string }
-  | { readonly event: 'clear' }
-  | { readonly event: 'dtmf'; readonly digit: string; readonly durationMs?: number };
-
-export type ParsedBotMessage = { ok: true; message: BotMessage } | { ok: false; reason: string; ignorable?: boolean };
 
 const KNOWN_EVENTS = new Set(['media', 'mark', 'clear', 'dtmf']);
 
@@ -129,5 +98,59 @@ export function parseBotMessage(text: string): ParsedBotMessage {
       return { ok: true, message: { event: 'clear' } };
     case 'dtmf':
       return { ok: true, message: { event: 'dtmf', digit: m.dtmf.digit, ...(m.dtmf.duration !== undefined && { durationMs: m.dtmf.duration }) } };
+  }
+}
+
+/** One AgentStream stream: `sequence_number` counts every message after `connected`, from 1. */
+export class ExotelProtocol implements BotProtocol {
+  readonly name = 'exotel';
+  readonly callerAudio = 'pcm16';
+  #seq = 0;
+  #chunks = 0;
+  #samplesSent = 0;
+  #start: StreamStart | undefined;
+
+  connected(): Frame {
+    return connectedMessage();
+  }
+
+  start(start: StreamStart): Frame {
+    this.#start = start;
+    return startMessage(++this.#seq, start);
+  }
+
+  /** `timestamp` is the stream time at the chunk's end. */
+  media(pcm: Buffer): Frame {
+    const start = this.#started();
+    this.#samplesSent += pcm.length / 2;
+    const timestamp = Math.round((this.#samplesSent * 1000) / start.sampleRate);
+    return mediaMessage(++this.#seq, start.streamSid, ++this.#chunks, timestamp, pcm.toString('base64'));
+  }
+
+  mulaw(): Frame {
+    throw new Error('the exotel protocol takes PCM16 caller audio');
+  }
+
+  dtmf(digit: string, durationMs: number): Frame {
+    return dtmfMessage(++this.#seq, this.#started().streamSid, digit, durationMs);
+  }
+
+  mark(name: string): Frame {
+    return markMessage(++this.#seq, this.#started().streamSid, name);
+  }
+
+  stop(reason: StopReason): Frame {
+    const start = this.#started();
+    return stopMessage(++this.#seq, start.streamSid, start.callSid, start.accountSid, reason);
+  }
+
+  decode(data: Buffer, isBinary: boolean): ParsedBotMessage {
+    if (isBinary) return { ok: false, reason: 'a binary frame: the protocol is JSON text' };
+    return parseBotMessage(data.toString());
+  }
+
+  #started(): StreamStart {
+    if (!this.#start) throw new Error('exotel: no start sent yet');
+    return this.#start;
   }
 }

@@ -1,0 +1,80 @@
+// What every bot protocol shares: the stream's identity, the commands a bot may give, and the one interface a protocol
+// module implements (encode what the bridge tells the bot, decode what the bot sends into the same commands).
+
+export interface StreamStart {
+  readonly streamSid: string;
+  readonly callSid: string;
+  readonly accountSid: string;
+  readonly from: string;
+  readonly to: string;
+  readonly customParameters: Readonly<Record<string, string>>;
+  readonly sampleRate: number;
+  /** Set for calls the bridge placed: `start` then says `"direction":"outbound"` (an extra field). */
+  readonly direction?: 'outbound';
+}
+
+export type StopReason = 'callended' | 'stopped';
+
+/** What a bot asks of the call, whatever its protocol. Audio is PCM16LE at the stream's rate. */
+export type BotMessage =
+  | { readonly event: 'media'; readonly audio: Buffer }
+  | { readonly event: 'mark'; readonly name: string }
+  | { readonly event: 'clear' }
+  | { readonly event: 'dtmf'; readonly digit: string; readonly durationMs?: number };
+
+/** A decoded bot frame, or why it was refused (`ignorable`: a well-formed message of an event we do not know). */
+export type ParsedBotMessage = { ok: true; message: BotMessage } | { ok: false; reason: string; ignorable?: boolean };
+
+/** A WebSocket frame to send: a string goes as a text frame, a Buffer as a binary one. */
+export type Frame = string | Buffer;
+
+export const BOT_PROTOCOLS = ['exotel', 'twilio', 'raw'] as const;
+export type BotProtocolName = (typeof BOT_PROTOCOLS)[number];
+
+/**
+ * One stream's encoder/decoder (it holds the stream's counters: a new one per connection). The session sends what
+ * it returns; `undefined` means the protocol has nothing to say for that step.
+ */
+export interface BotProtocol {
+  readonly name: BotProtocolName;
+  /**
+   * The caller audio it takes: `pcm16` chunks at the stream's rate (`media`), or `mulaw` 20 ms G.711 mu-law frames at
+   * 8 kHz (`mulaw`), which the media session hands over as the caller's RTP payload when the caller speaks PCMU.
+   */
+  readonly callerAudio: 'pcm16' | 'mulaw';
+  /** Sent once the socket is open, before `start` (an outbound call's bot gets it before the answer). */
+  connected(): Frame | undefined;
+  start(start: StreamStart): Frame;
+  /** Caller audio: PCM16LE at the stream's rate (callerAudio `pcm16`). */
+  media(pcm: Buffer): Frame;
+  /** Caller audio: `length` mu-law bytes of `bytes` from `offset` (callerAudio `mulaw`). */
+  mulaw(bytes: Buffer, offset: number, length: number): Frame;
+  dtmf(digit: string, durationMs: number): Frame;
+  /** All bot audio queued before the bot's mark `name` has been played. */
+  mark(name: string): Frame;
+  stop(reason: StopReason): Frame | undefined;
+  decode(data: Buffer, isBinary: boolean): ParsedBotMessage;
+}
+
+/**
+ * Decodes standard base64 (padding optional); undefined when it is not base64. Node's decoder skips characters it
+ * cannot read, so a result shorter than the length promises gives them away: no regular expression over the payload.
+ */
+export function decodeBase64(text: string): Buffer | undefined {
+  if (text.includes('-') || text.includes('_')) return undefined; // base64url, which Node's decoder also takes
+  const chars = text.length - (text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0);
+  if (chars % 4 === 1) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.length === Math.floor((chars * 3) / 4) ? bytes : undefined;
+}
+
+/** JSON.parse that says why not. */
+export function parseJson(text: string): { ok: true; json: unknown } | { ok: false; reason: string } {
+  try {
+    return { ok: true, json: JSON.parse(text) };
+  } catch (err) {
+    return { ok: false, reason: `not JSON: ${(err as Error).message}` };
+  }
+}
+
+export const DTMF_DIGIT = /^[0-9*#A-D]$/;

@@ -1,0 +1,212 @@
+// In-test bots for the other protocols: a WebSocket server that records text frames (parsed) and binary frames apart,
+// with the Twilio Media Streams shapes checked on arrival and helpers to answer like a Twilio or raw-PCM bot.
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { expect } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { decodeG711, encodeG711 } from '../../src/media/g711.js';
+
+export interface WireMessage {
+  readonly event: string;
+  readonly [key: string]: unknown;
+}
+
+export interface TwilioMedia extends WireMessage {
+  readonly sequenceNumber: string;
+  readonly streamSid: string;
+  readonly media: { readonly track: string; readonly chunk: string; readonly timestamp: string; readonly payload: string };
+}
+
+export class WireConnection {
+  /** Text frames, parsed, in order. */
+  readonly messages: WireMessage[] = [];
+  /** Binary frames, in order. */
+  readonly binary: Buffer[] = [];
+  /** Every frame's kind in order: 't' text, 'b' binary. */
+  readonly order: Array<'t' | 'b'> = [];
+  closed = false;
+  #waiters: Array<() => void> = [];
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly request: IncomingMessage,
+  ) {
+    ws.on('message', (data, isBinary) => {
+      const bytes = data as Buffer;
+      if (isBinary) {
+        this.binary.push(Buffer.from(bytes));
+        this.order.push('b');
+      } else {
+        this.messages.push(JSON.parse(bytes.toString()) as WireMessage);
+        this.order.push('t');
+      }
+      this.#wake();
+    });
+    ws.on('close', () => {
+      this.closed = true;
+      this.#wake();
+    });
+  }
+
+  get url(): URL {
+    return new URL(this.request.url ?? '/', 'ws://bot');
+  }
+
+  events(name: string): WireMessage[] {
+    return this.messages.filter((m) => m.event === name);
+  }
+
+  /** Twilio: the base64-decoded media payloads (mu-law bytes), concatenated in order. */
+  mulawPayloads(): Buffer {
+    return Buffer.concat((this.events('media') as TwilioMedia[]).map((m) => Buffer.from(m.media.payload, 'base64')));
+  }
+
+  /** Twilio: the caller's audio decoded from mu-law. */
+  twilioAudio(): Int16Array {
+    const bytes = this.mulawPayloads();
+    const out = new Int16Array(bytes.length);
+    decodeG711('PCMU', bytes, out);
+    return out;
+  }
+
+  /** Raw: the binary frames as samples. */
+  rawAudio(): Int16Array {
+    const bytes = Buffer.concat(this.binary);
+    return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
+  }
+
+  async until(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`bot: timed out waiting for ${what}; got events ${this.messages.map((m) => m.event).join(',')}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  waitForEvent(event: string, timeoutMs = 10_000): Promise<void> {
+    return this.until(() => this.messages.some((m) => m.event === event), `"${event}"`, timeoutMs);
+  }
+
+  send(message: object | string): void {
+    this.ws.send(typeof message === 'string' ? message : JSON.stringify(message));
+  }
+
+  sendBinary(bytes: Buffer): void {
+    this.ws.send(bytes, { binary: true });
+  }
+
+  /** Twilio: 8 kHz samples as `media` messages of 20 ms mu-law each. */
+  sendTwilioAudio(streamSid: string, samples: Int16Array): void {
+    for (let offset = 0; offset + 160 <= samples.length; offset += 160) {
+      const bytes = Buffer.alloc(160);
+      encodeG711('PCMU', samples, offset, 160, bytes, 0);
+      this.send({ event: 'media', streamSid, media: { payload: bytes.toString('base64') } });
+    }
+  }
+
+  #wake(): void {
+    for (const wake of this.#waiters.splice(0)) wake();
+  }
+}
+
+export class WireBot {
+  readonly connections: WireConnection[] = [];
+  #waiters: Array<() => void> = [];
+
+  private constructor(readonly server: WebSocketServer) {
+    server.on('connection', (ws, req) => {
+      this.connections.push(new WireConnection(ws, req));
+      for (const wake of this.#waiters.splice(0)) wake();
+    });
+  }
+
+  static async start(): Promise<WireBot> {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+    return new WireBot(server);
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/stream`;
+  }
+
+  async connection(index: number, timeoutMs = 10_000): Promise<WireConnection> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.connections[index];
+      if (found) return found;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`bot: no connection #${index + 1} within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.#waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const client of this.server.clients) client.terminate();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const DIGITS = /^\d+$/;
+
+/** Checks every message the bridge sent a Twilio bot against Twilio's documented shapes; returns the streamSid. */
+export function expectTwilioShapes(conn: WireConnection, expected: { callSid: string; customParameters: Record<string, string> }): string {
+  const [connected, start, ...rest] = conn.messages;
+  expect(connected).toEqual({ event: 'connected', protocol: 'Call', version: '1.0.0' });
+  const streamSid = String(start?.streamSid);
+  expect(start).toEqual({
+    event: 'start',
+    sequenceNumber: '1',
+    streamSid,
+    start: {
+      accountSid: expect.any(String),
+      streamSid,
+      callSid: expected.callSid,
+      tracks: ['inbound'],
+      customParameters: expected.customParameters,
+      mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+    },
+  });
+  let chunk = 0;
+  rest.forEach((m, i) => {
+    expect(m.sequenceNumber, `sequenceNumber of message ${i + 3}`).toBe(String(i + 2));
+    expect(m.streamSid).toBe(streamSid);
+    switch (m.event) {
+      case 'media': {
+        const media = (m as TwilioMedia).media;
+        expect(Object.keys(m).sort()).toEqual(['event', 'media', 'sequenceNumber', 'streamSid']);
+        expect(Object.keys(media).sort()).toEqual(['chunk', 'payload', 'timestamp', 'track']);
+        expect(media.track).toBe('inbound');
+        expect(media.chunk).toBe(String(++chunk));
+        expect(media.timestamp).toMatch(DIGITS);
+        expect(Buffer.from(media.payload, 'base64').length).toBe(160);
+        break;
+      }
+      case 'dtmf':
+        expect(m).toEqual({ event: 'dtmf', sequenceNumber: m.sequenceNumber, streamSid, dtmf: { track: 'inbound_track', digit: expect.stringMatching(/^[0-9*#A-D]$/) } });
+        break;
+      case 'mark':
+        expect(m).toEqual({ event: 'mark', sequenceNumber: m.sequenceNumber, streamSid, mark: { name: expect.any(String) } });
+        break;
+      case 'stop':
+        expect(m).toEqual({ event: 'stop', sequenceNumber: m.sequenceNumber, streamSid, stop: { accountSid: start!.start && (start!.start as { accountSid: string }).accountSid, callSid: expected.callSid } });
+        break;
+      default:
+        throw new Error(`unexpected event ${m.event}`);
+    }
+  });
+  return streamSid;
+}
