@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BotAddressPolicy } from './bot/index.js';
-import { CallControl, CallManager, OutboundCall, WebhookSender, type CallOptions, type ManagedCall, type Trunk } from './call/index.js';
+import { CallControl, CallManager, OutboundCall, RecordingUploader, WebhookSender, type CallOptions, type ManagedCall, type StreamPolicy, type Trunk } from './call/index.js';
 import { parseTrunkUri, type BridgeConfig } from './config/index.js';
 import { BridgeMetrics, CallApi, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
 import { FRAME_MS, FrameClock, RtpengineRelay, RtpengineWatch, RtpPortPool } from './media/index.js';
@@ -100,10 +100,17 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
     defaultSampleRate: bot.sampleRate,
   };
+  /** A route's own mode and recording (`recording: false` turns the global one off); the global recording otherwise. */
+  const streams = (routeIndex: number | undefined): StreamPolicy => {
+    const route = routeIndex === undefined ? undefined : config.routes[routeIndex];
+    const recording = route?.recording === false ? undefined : (route?.recording ?? config.recording);
+    return { listenOnly: route?.mode === 'listen', ...(recording && { recording }) };
+  };
   const callOptions: CallOptions = {
       log,
       observer: metrics,
       routing,
+      streams,
       media: {
         pool,
         clock,
@@ -144,9 +151,11 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
   const webhooks = new WebhookSender({ ...config.webhook, log: log.child({ layer: 'webhook' }) }, (result) => metrics.webhook(result));
+  const uploads = new RecordingUploader({ ...config.webhook, log: log.child({ layer: 'recording' }) }, (result) => metrics.recordingUpload(result));
   // The final status event is the post-call report with the call's record added.
   calls.on('ended', (report, call) => {
     metrics.callEnded(report);
+    uploads.send(call.recordingSettings, report.call_sid, report.recording);
     const url = call.webhookUrl ?? config.webhook.url;
     const record = call.record();
     if (url) webhooks.send(url, { event: record.status, ...report, ...record });
@@ -195,7 +204,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
         // Whatever the backend's trouble, the rest is still closed.
         await backend.stop().catch((err: Error) => log.error({ err: err.message }, 'SIP backend did not stop cleanly'));
         relay?.close();
-        await webhooks.close(config.webhook.timeoutMs);
+        await Promise.all([webhooks.close(config.webhook.timeoutMs), uploads.close(config.webhook.timeoutMs)]);
         await http.close();
       })();
       return stopped;
