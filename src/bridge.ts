@@ -70,6 +70,15 @@ function sipBackend(config: BridgeConfig, log: Logger): SipBackend {
   });
 }
 
+/** A route's own mode and recording (`recording: false` turns the global one off); the global recording otherwise. */
+export function streamPolicies(config: Pick<BridgeConfig, 'routes' | 'recording'>): (routeIndex: number | undefined) => StreamPolicy {
+  return (routeIndex) => {
+    const route = routeIndex === undefined ? undefined : config.routes[routeIndex];
+    const recording = route?.recording === false ? undefined : (route?.recording ?? config.recording);
+    return { listenOnly: route?.mode === 'listen', ...(recording && { recording }) };
+  };
+}
+
 export async function startBridge(config: BridgeConfig, log: Logger): Promise<Bridge> {
   const { media, bot } = config;
   const backend = sipBackend(config, log);
@@ -100,12 +109,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     ...(bot.urlHeader && { urlHeader: bot.urlHeader }),
     defaultSampleRate: bot.sampleRate,
   };
-  /** A route's own mode and recording (`recording: false` turns the global one off); the global recording otherwise. */
-  const streams = (routeIndex: number | undefined): StreamPolicy => {
-    const route = routeIndex === undefined ? undefined : config.routes[routeIndex];
-    const recording = route?.recording === false ? undefined : (route?.recording ?? config.recording);
-    return { listenOnly: route?.mode === 'listen', ...(recording && { recording }) };
-  };
+  const streams = streamPolicies(config);
   const callOptions: CallOptions = {
       log,
       observer: metrics,
