@@ -221,14 +221,14 @@ export class Call extends EventEmitter<CallEvents> {
       options.media.pool.release(rtp.port);
       return;
     }
-    const bot = { rate: route.sampleRate, chunkMs: options.bot.chunkMs, listenOnly: this.#policy.listenOnly };
-    const media = openMediaSession(options.media, rtp, audio, bot, this.log, options.observer);
+    const stream = { rate: route.sampleRate, chunkMs: options.bot.chunkMs, listenOnly: this.#policy.listenOnly };
+    const media = openMediaSession(options.media, rtp, audio, stream, this.log, options.observer);
     this.#media = media;
 
-    let botSession: BotSession;
+    let bot: BotSession;
     const connecting = performance.now();
     try {
-      botSession = await this.#connectBot(route, options.bot.connectRetries);
+      bot = await this.#connectBot(route, options.bot.connectRetries);
       this.#botConnectMs = performance.now() - connecting;
       options.observer?.botConnected(this.#botConnectMs);
     } catch (err) {
@@ -237,10 +237,10 @@ export class Call extends EventEmitter<CallEvents> {
       return;
     }
     if (this.#isEnded()) {
-      botSession.close();
+      bot.close();
       return;
     }
-    this.#bot = botSession;
+    this.#bot = bot;
 
     const local = { address: options.media.advertisedAddress, port: media.port, sessionId: Date.now() };
     const bridgeSdp = buildAnswer(audio, local);
@@ -263,7 +263,7 @@ export class Call extends EventEmitter<CallEvents> {
       customParameters: route.customParameters,
       sampleRate: route.sampleRate,
     };
-    this.#link = new BotLink(media, botSession, {
+    this.#link = new BotLink(media, bot, {
       settings: options.bot,
       log: this.log,
       ...(options.observer && { observer: options.observer }),
