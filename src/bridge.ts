@@ -1,5 +1,5 @@
 // Composition root: builds the signaling backend, media resources, call manager and HTTP server from a config.
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BotAddressPolicy } from './bot/index.js';
 import { CallControl, CallManager, OutboundCall, RecordingUploader, WebhookSender, type CallOptions, type ManagedCall, type StreamPolicy, type Trunk } from './call/index.js';
@@ -79,6 +79,19 @@ export function streamPolicies(config: Pick<BridgeConfig, 'routes' | 'recording'
   };
 }
 
+/** Says at start, not at the first call, when a recording directory cannot be written; calls are taken anyway. */
+function checkRecordingDirs(config: Pick<BridgeConfig, 'routes' | 'recording'>, log: Logger): void {
+  const dirs = new Set([config.recording, ...config.routes.map((r) => r.recording)].flatMap((r) => (r ? [r.dir] : [])));
+  for (const dir of dirs) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+    } catch (err) {
+      log.error({ dir, err: (err as Error).message }, 'recording directory not writable: those calls will go unrecorded');
+    }
+  }
+}
+
 export async function startBridge(config: BridgeConfig, log: Logger): Promise<Bridge> {
   const { media, bot } = config;
   const backend = sipBackend(config, log);
@@ -110,6 +123,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     defaultSampleRate: bot.sampleRate,
   };
   const streams = streamPolicies(config);
+  checkRecordingDirs(config, log);
   const callOptions: CallOptions = {
       log,
       observer: metrics,
