@@ -99,7 +99,7 @@ export class CallRecorder implements FrameSink {
   /** Buffers of a full flush, given back once written. */
   readonly #spare: Buffer[] = [];
   #pendingBytes = 0;
-  #file: Promise<FileHandle>;
+  readonly #file: Promise<FileHandle>;
   #chain: Promise<void>;
   #dataBytes = 0;
   #error: Error | undefined;
@@ -122,10 +122,11 @@ export class CallRecorder implements FrameSink {
     this.#maxPendingBytes = Math.max(this.#flushBytes, ((options.maxPendingMs ?? 10_000) / FRAME_MS) * this.#frameBytes);
     this.#buffer = Buffer.alloc(this.#flushBytes);
     this.#file = this.#open();
-    this.#chain = this.#file.then(() => undefined);
-    // A failed open is handled on the chain; this keeps it from being an unhandled rejection meanwhile.
-    this.#file.catch(() => undefined);
-    this.#chain = this.#chain.catch((err: unknown) => this.#fail(err as Error));
+    // A failed open stops the recording here; writes chained after it then see the error and do nothing.
+    this.#chain = this.#file.then(
+      () => undefined,
+      (err: unknown) => this.#fail(err as Error),
+    );
   }
 
   /** The file's path (decided once the file is open). */
