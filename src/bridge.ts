@@ -1,8 +1,8 @@
 // Composition root: builds the signaling backend, media resources, call manager and HTTP server from a config.
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BotAddressPolicy } from './bot/index.js';
-import { CallControl, CallManager, OutboundCall, WebhookSender, type CallOptions, type ManagedCall, type Trunk } from './call/index.js';
+import { CallControl, CallManager, OutboundCall, RecordingUploader, WebhookSender, type CallOptions, type ManagedCall, type StreamPolicy, type Trunk } from './call/index.js';
 import { parseTrunkUri, type BridgeConfig } from './config/index.js';
 import { BridgeMetrics, CallApi, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
 import { FRAME_MS, FrameClock, RtpengineRelay, RtpengineWatch, RtpPortPool } from './media/index.js';
@@ -70,6 +70,28 @@ function sipBackend(config: BridgeConfig, log: Logger): SipBackend {
   });
 }
 
+/** A route's own mode and recording (`recording: false` turns the global one off); the global recording otherwise. */
+export function streamPolicies(config: Pick<BridgeConfig, 'routes' | 'recording'>): (routeIndex: number | undefined) => StreamPolicy {
+  return (routeIndex) => {
+    const route = routeIndex === undefined ? undefined : config.routes[routeIndex];
+    const recording = route?.recording === false ? undefined : (route?.recording ?? config.recording);
+    return { listenOnly: route?.mode === 'listen', ...(recording && { recording }) };
+  };
+}
+
+/** Says at start, not at the first call, when a recording directory cannot be written; calls are taken anyway. */
+function checkRecordingDirs(config: Pick<BridgeConfig, 'routes' | 'recording'>, log: Logger): void {
+  const dirs = new Set([config.recording, ...config.routes.map((r) => r.recording)].flatMap((r) => (r ? [r.dir] : [])));
+  for (const dir of dirs) {
+    try {
+      mkdirSync(dir, { recursive: true });
+      accessSync(dir, constants.W_OK);
+    } catch (err) {
+      log.error({ dir, err: (err as Error).message }, 'recording directory not writable: those calls will go unrecorded');
+    }
+  }
+}
+
 export async function startBridge(config: BridgeConfig, log: Logger): Promise<Bridge> {
   const { media, bot } = config;
   const backend = sipBackend(config, log);
@@ -102,10 +124,13 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     defaultProtocol: bot.protocol,
     defaultHeaders: bot.headers,
   };
+  const streams = streamPolicies(config);
+  checkRecordingDirs(config, log);
   const callOptions: CallOptions = {
       log,
       observer: metrics,
       routing,
+      streams,
       media: {
         pool,
         clock,
@@ -147,9 +172,11 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
   const webhooks = new WebhookSender({ ...config.webhook, log: log.child({ layer: 'webhook' }) }, (result) => metrics.webhook(result));
+  const uploads = new RecordingUploader({ ...config.webhook, log: log.child({ layer: 'recording' }) }, (result) => metrics.recordingUpload(result));
   // The final status event is the post-call report with the call's record added.
   calls.on('ended', (report, call) => {
     metrics.callEnded(report);
+    uploads.send(call.recordingSettings, report.call_sid, report.recording);
     const url = call.webhookUrl ?? config.webhook.url;
     const record = call.record();
     if (url) webhooks.send(url, { event: record.status, ...report, ...record });
@@ -204,7 +231,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
         // Whatever the backend's trouble, the rest is still closed.
         await backend.stop().catch((err: Error) => log.error({ err: err.message }, 'SIP backend did not stop cleanly'));
         relay?.close();
-        await webhooks.close(config.webhook.timeoutMs);
+        await Promise.all([webhooks.close(config.webhook.timeoutMs), uploads.close(config.webhook.timeoutMs)]);
         await http.close();
       })();
       return stopped;

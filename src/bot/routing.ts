@@ -49,6 +49,8 @@ export type RouteDecision =
       readonly fromHeader: boolean;
       /** The chosen route's own webhook. */
       readonly webhookUrl?: URL;
+      /** Which of `routes` was chosen (0-based), when one was. */
+      readonly routeIndex?: number;
     }
   | { readonly ok: false; readonly status: 403 | 404; readonly reason: string };
 
@@ -122,7 +124,7 @@ export function hostAllowed(host: string, allowed: readonly string[]): boolean {
 }
 
 export function routeCall(headers: Headers, options: RoutingOptions): RouteDecision {
-  let chosen: { url: URL; sampleRate?: BotSampleRate; protocol?: BotProtocolName; headers?: Readonly<Record<string, string>>; via: string; fromHeader?: true; webhookUrl?: URL } | undefined;
+  let chosen: { url: URL; sampleRate?: BotSampleRate; protocol?: BotProtocolName; headers?: Readonly<Record<string, string>>; via: string; fromHeader?: true; webhookUrl?: URL; routeIndex?: number } | undefined;
   const headerUrl = options.urlHeader && headerValue(headers, options.urlHeader.name);
   if (options.urlHeader && headerUrl !== undefined) {
     const parsed = parseBotUrl(headerUrl);
@@ -144,6 +146,7 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
         ...(route.headers && { headers: route.headers }),
         ...(route.webhook && { webhookUrl: route.webhook }),
         via: `route ${index + 1} (${route.header})`,
+        routeIndex: index,
       };
     }
   }
@@ -171,6 +174,7 @@ export function routeCall(headers: Headers, options: RoutingOptions): RouteDecis
     via: chosen.via,
     fromHeader: chosen.fromHeader ?? false,
     ...(chosen.webhookUrl && { webhookUrl: chosen.webhookUrl }),
+    ...(chosen.routeIndex !== undefined && { routeIndex: chosen.routeIndex }),
   };
 }
 

@@ -16,11 +16,12 @@ import {
   type RouteDecision,
   type RoutingOptions,
 } from '../bot/index.js';
-import type { MediaSession, RelaySession } from '../media/index.js';
+import type { CallRecorder, MediaSession, RecordingResult, RelaySession } from '../media/index.js';
 import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
 import { BotLink, connectBot, type BotLinkSettings } from './bot-link.js';
 import { openMediaSession, type CallMediaSettings } from './media.js';
+import { openRecorder, type RecordingSettings, type StreamPolicy } from './recording.js';
 import { ReofferAnswerer } from './reoffer.js';
 import { recordOf, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import { reportOf, type CallObserver, type CallReport } from './report.js';
@@ -37,6 +38,8 @@ export interface CallOptions {
   readonly headerLimits: HeaderLimits;
   readonly maxDurationMs: number;
   readonly observer?: CallObserver;
+  /** Listen-only and recording, for the chosen route (its index in routing.routes) or the default bot. */
+  readonly streams?: (routeIndex: number | undefined) => StreamPolicy;
 }
 
 /**
@@ -92,6 +95,8 @@ export class Call extends EventEmitter<CallEvents> {
   #link: BotLink | undefined;
   #relay: RelaySession | undefined;
   #route: Extract<RouteDecision, { ok: true }> | undefined;
+  #policy: StreamPolicy = { listenOnly: false };
+  #recorder: CallRecorder | undefined;
   #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
   readonly #startedAt = new Date();
@@ -120,6 +125,11 @@ export class Call extends EventEmitter<CallEvents> {
   /** Where this call's report goes: its route's webhook, if it has one. */
   get webhookUrl(): URL | undefined {
     return this.#route?.webhookUrl;
+  }
+
+  /** The call's recording settings, when it is recorded. */
+  get recordingSettings(): RecordingSettings | undefined {
+    return this.#recorder && this.#policy.recording;
   }
 
   /** Packet counts and queued bot audio so far, for metrics read while the call goes on. */
@@ -174,7 +184,11 @@ export class Call extends EventEmitter<CallEvents> {
       }
     }
     this.#route = route;
-    this.log.info({ bot: redactUrl(route.url), protocol: route.protocol, route: route.via, codec: carrierOffer.audio.codec }, 'call routed');
+    this.#policy = options.streams?.(route.routeIndex) ?? this.#policy;
+    this.log.info(
+      { bot: redactUrl(route.url), protocol: route.protocol, route: route.via, codec: carrierOffer.audio.codec, ...(this.#policy.listenOnly && { mode: 'listen' }), ...(this.#policy.recording && { recording: true }) },
+      'call routed',
+    );
 
     let audio = carrierOffer.audio;
     if (relay) {
@@ -207,7 +221,8 @@ export class Call extends EventEmitter<CallEvents> {
       options.media.pool.release(rtp.port);
       return;
     }
-    const media = openMediaSession(options.media, rtp, audio, { rate: route.sampleRate, chunkMs: options.bot.chunkMs }, this.log, options.observer);
+    const stream = { rate: route.sampleRate, chunkMs: options.bot.chunkMs, listenOnly: this.#policy.listenOnly };
+    const media = openMediaSession(options.media, rtp, audio, stream, this.log, options.observer);
     this.#media = media;
 
     let bot: BotSession;
@@ -282,6 +297,12 @@ export class Call extends EventEmitter<CallEvents> {
     this.#answeredAt = new Date();
     this.#state = 'active';
     this.options.observer?.setup(200);
+    const { recording } = this.#policy;
+    if (recording && this.#route) {
+      const observer = this.options.observer;
+      this.#recorder = openRecorder(recording, this.callSid, this.#route.sampleRate, this.log, () => observer?.recordingError?.());
+      media.record(this.#recorder);
+    }
     media.start();
     this.log.info({ rtp_port: media.port, relayed: this.#relay !== undefined }, 'call answered');
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), this.options.maxDurationMs);
@@ -335,11 +356,14 @@ export class Call extends EventEmitter<CallEvents> {
     const rejected = this.#link?.rejected ?? this.#bot?.rejected;
     this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(rejected && { botMessagesRefused: rejected }) }, 'call ended');
     this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : 'failed', sipStatus, cause };
-    const report = reportOf(this.#facts(), media);
+    const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
-    void Promise.allSettled([bye, this.#relay?.delete()]).then((results) => {
+    const recording: Promise<RecordingResult | undefined> = this.#recorder?.close() ?? Promise.resolve(undefined);
+    void Promise.allSettled([bye, this.#relay?.delete(), recording]).then(async (results) => {
       for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
-      this.emit('ended', report);
+      const recorded = await recording.catch(() => undefined);
+      if (recorded) this.log.info({ recording: recorded }, 'recording closed');
+      this.emit('ended', reportOf(facts, media, recorded, this.#policy.listenOnly));
     });
   }
 

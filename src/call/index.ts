@@ -7,4 +7,5 @@ export { OutboundCall, type OutboundCallEvents, type OutboundRequest } from './o
 export { FINAL_STATUSES, RecordStore, statusOfFailure, type CallRecord, type CallStatus } from './records.js';
 export type { CallObserver, CallReport, LatencyReport } from './report.js';
 export { destination, NUMBER, Pacer, pickTrunk, type Refusal, type Trunk } from './trunks.js';
+export { RecordingUploader, type RecordingSettings, type StreamPolicy, type UploadResult } from './recording.js';
 export { WebhookSender, type WebhookOptions } from './webhook.js';

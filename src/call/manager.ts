@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingCall, SipBackend } from '../signaling/index.js';
 import { Call, type CallEvents, type CallOptions, type EndCause } from './call.js';
 import type { CallRecord } from './records.js';
+import type { RecordingSettings } from './recording.js';
 import type { CallReport } from './report.js';
 
 /** What the manager needs of a call, inbound or outbound. */
@@ -13,6 +14,8 @@ export interface ManagedCall {
   readonly callSid: string;
   once(event: 'ended', listener: (...args: CallEvents['ended']) => void): unknown;
   readonly webhookUrl: URL | undefined;
+  /** Where the call's recording goes after the call (upload), when it was recorded. */
+  readonly recordingSettings?: RecordingSettings | undefined;
   readonly liveMedia: Call['liveMedia'];
   end(cause: EndCause): void;
   /** DELETE through the API; false when already ended. */

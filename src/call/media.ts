@@ -20,7 +20,7 @@ export function openMediaSession(
   settings: CallMediaSettings,
   rtp: BoundRtpSocket,
   audio: Pick<NegotiatedAudio, 'codec' | 'payloadType' | 'dtmfPayloadType' | 'remote' | 'direction'>,
-  bot: { readonly rate: PcmRate; readonly chunkMs: number },
+  bot: { readonly rate: PcmRate; readonly chunkMs: number; readonly listenOnly?: boolean },
   log: Logger,
   observer: CallObserver | undefined,
 ): MediaSession {
@@ -34,6 +34,7 @@ export function openMediaSession(
     direction: audio.direction,
     botRate: bot.rate,
     chunkMs: bot.chunkMs,
+    ...(bot.listenOnly && { listenOnly: true }),
     maxQueueMs: settings.maxQueueMs,
     latch: settings.latch,
     rtpTimeoutMs: settings.rtpTimeoutMs,

@@ -1,6 +1,6 @@
 // What a call leaves behind: the post-call record sent to webhooks (snake_case, as the bot protocol is), and the live
 // events a call reports to the process-wide metrics while it runs.
-import type { LatencyPath, MediaStats } from '../media/index.js';
+import type { LatencyPath, MediaStats, RecordingResult } from '../media/index.js';
 import type { CallFacts } from './records.js';
 
 export interface LatencyReport {
@@ -37,7 +37,11 @@ export interface CallReport {
     readonly jitter_ms: number;
     /** Bridge latency in ms, per direction (see LatencyPath). */
     readonly latency_ms: Readonly<Record<LatencyPath, LatencyReport>>;
+    /** Listen-only streams: the bot audio that was not played, in ms (absent otherwise). */
+    readonly listen_only_ignored_ms?: number;
   } | null;
+  /** The call's recording, when it had one: `error` says why it stopped before the call did. */
+  readonly recording?: RecordingResult;
 }
 
 /** Live events of a call, for metrics. */
@@ -47,10 +51,12 @@ export interface CallObserver {
   botConnected(ms: number): void;
   dtmf(direction: 'caller_to_bot' | 'bot_to_caller'): void;
   latency(path: LatencyPath, ms: number): void;
+  /** A recording stopped on a disk error. */
+  recordingError?(): void;
 }
 
 /** The post-call report of an ended call (`facts.endedAt` and `facts.cause` set). */
-export function reportOf(f: CallFacts, media: MediaStats | undefined): CallReport {
+export function reportOf(f: CallFacts, media: MediaStats | undefined, recording?: RecordingResult, listenOnly = false): CallReport {
   const endedAt = f.endedAt ?? new Date();
   return {
     call_sid: f.callSid,
@@ -79,7 +85,9 @@ export function reportOf(f: CallFacts, media: MediaStats | undefined): CallRepor
             caller_to_bot: { mean: media.latency.caller_to_bot.meanMs, p99: media.latency.caller_to_bot.p99Ms },
             bot_to_caller: { mean: media.latency.bot_to_caller.meanMs, p99: media.latency.bot_to_caller.p99Ms },
           },
+          ...(listenOnly && { listen_only_ignored_ms: Math.round(media.listenOnlyIgnoredMs) }),
         }
       : null,
+    ...(recording && { recording }),
   };
 }

@@ -30,7 +30,8 @@ function request(url: URL): { target: string; shown: string; headers: Record<str
   return { target: target.href, shown: `${target.origin}${target.pathname}`, headers };
 }
 
-const retryable = (status: number) => status >= 500 || status === 408 || status === 429;
+/** Answers worth another attempt (for webhooks and recording uploads alike). */
+export const retryable = (status: number): boolean => status >= 500 || status === 408 || status === 429;
 
 export class WebhookSender {
   readonly #inFlight = new Set<Promise<void>>();
@@ -98,20 +99,23 @@ export class WebhookSender {
     return 'failed';
   }
 
-  /** Resolves true after `ms`, or false at once when the sender is closing. */
   #sleep(ms: number): Promise<boolean> {
-    const signal = this.#stop.signal;
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return backoff(ms, this.#stop.signal);
   }
+}
+
+/** Resolves true after `ms`, or false at once when `signal` aborts (the sender is closing). */
+export function backoff(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
 }

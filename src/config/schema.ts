@@ -44,6 +44,30 @@ const regex = z.string().transform((pattern, ctx) => {
   }
 });
 
+/** A URL the recording is PUT to after the call; `{call_sid}` in it becomes the call's (sanitised) sid. */
+const uploadUrl = z.string().refine((text) => {
+  try {
+    return ['http:', 'https:'].includes(new URL(text.replaceAll('{call_sid}', 'x')).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be an http:// or https:// URL');
+
+/** A call's recording (see README, Recording). */
+const recording = z.strictObject({
+  /** Files go to <dir>/<call_sid>.wav. */
+  dir: z.string().min(1),
+  /** dual: the caller left, what the caller heard right; mono: the two mixed. */
+  channels: z.enum(['dual', 'mono']).default('dual'),
+  format: z.literal('wav').default('wav'),
+  /** Audio reaches the disk, and the header is updated, this often. */
+  flushMs: z.number().int().min(20).max(10_000).default(1000),
+  /** PUT the file here after the call (e.g. an S3 pre-signed URL), retried as webhooks are. */
+  upload: uploadUrl.optional(),
+  /** After a successful upload, keep the local file (true) or remove it. */
+  keepLocal: z.boolean().default(true),
+});
+
 const route = z
   .strictObject({
     header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'),
@@ -57,6 +81,10 @@ const route = z
     headers: upgradeHeaders.optional(),
     /** Post-call report for this route's calls, instead of `webhook.url`. */
     webhook: httpUrl.optional(),
+    /** bidirectional: the bot's audio is played to the caller; listen: the bot only hears the caller. */
+    mode: z.enum(['bidirectional', 'listen']).default('bidirectional'),
+    /** Recording for this route's calls, instead of the global `recording`; false records none. */
+    recording: z.union([recording, z.literal(false)]).optional(),
   })
   .refine((r) => (r.equals === undefined) !== (r.matches === undefined), 'set exactly one of "equals" and "matches"');
 
@@ -221,6 +249,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   routes: z.array(route).default([]),
+  /** Record every call (routes may override); off when absent. */
+  recording: recording.optional(),
   /** A JSON POST after each call (see README); off without a URL. */
   webhook: z
     .strictObject({
@@ -304,5 +334,6 @@ export const configSchema = z.strictObject({
   });
 
 export type BridgeConfig = z.output<typeof configSchema>;
+export type RecordingConfig = z.output<typeof recording>;
 /** What a config file may hold: everything optional that has a default. */
 export type BridgeConfigInput = z.input<typeof configSchema>;

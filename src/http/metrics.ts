@@ -32,6 +32,8 @@ export class BridgeMetrics implements CallObserver {
   readonly #dtmf: Counter<'direction'>;
   readonly #refused: Counter<'reason'>;
   readonly #webhooks: Counter<'result'>;
+  readonly #recordingErrors: Counter;
+  readonly #uploads: Counter<'result'>;
   #live: () => LiveCalls = () => ({ count: 0, calls: [], clockLagMs: 0, eventLoopUtilization: 0 });
   #backends: () => Readonly<Record<string, boolean>> = () => ({});
 
@@ -158,6 +160,8 @@ export class BridgeMetrics implements CallObserver {
       registers,
     });
     this.#webhooks = new Counter({ name: 'bridge_webhooks_total', help: 'Post-call reports, by outcome', labelNames: ['result'], registers });
+    this.#recordingErrors = new Counter({ name: 'bridge_recording_errors_total', help: 'Recordings stopped by a disk error (the calls went on)', registers });
+    this.#uploads = new Counter({ name: 'bridge_recording_uploads_total', help: 'Recordings PUT after their call, by outcome', labelNames: ['result'], registers });
   }
 
   /** Where the calls in progress are read from at scrape time. */
@@ -204,5 +208,13 @@ export class BridgeMetrics implements CallObserver {
 
   webhook(result: 'delivered' | 'failed' | 'dropped'): void {
     this.#webhooks.inc({ result });
+  }
+
+  recordingError(): void {
+    this.#recordingErrors.inc();
+  }
+
+  recordingUpload(result: 'uploaded' | 'failed'): void {
+    this.#uploads.inc({ result });
   }
 }

@@ -13,6 +13,7 @@ import { pcm16Samples } from './pcm16.js';
 import { PlayoutQueue } from './playout.js';
 import type { BoundRtpSocket } from './ports.js';
 import { RtpReception } from './reception.js';
+import { FrameRing, type FrameSink } from './recorder.js';
 import { createResampler, type PcmRate, type Resampler } from './resampler.js';
 import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, writeRtpHeader } from './rtp-packet.js';
 
@@ -21,6 +22,7 @@ const FRAME_SAMPLES = (CARRIER_RATE * FRAME_MS) / 1000;
 /** Largest G.711 payload we decode in one packet (120 ms). */
 const MAX_PACKET_SAMPLES = 960;
 const PACKET_BYTES = RTP_HEADER_BYTES + FRAME_SAMPLES;
+const SILENCE = new Int16Array(FRAME_SAMPLES);
 
 export interface MediaSessionOptions {
   readonly rtp: BoundRtpSocket;
@@ -47,6 +49,8 @@ export interface MediaSessionOptions {
   readonly log: Logger;
   /** Hears every latency observation as it is made (for process-wide metrics). */
   readonly onLatency?: (path: LatencyPath, ms: number) => void;
+  /** Listen-only: the bot hears the caller, but nothing it sends is played (counted, warned about once). */
+  readonly listenOnly?: boolean;
 }
 
 /**
@@ -99,11 +103,13 @@ export interface MediaStats {
   silenceFilledMs: number;
   /** Bot audio dropped because the playout queue was full, in ms. */
   queueDroppedMs: number;
+  /** Bot audio (and key presses) not played because the stream is listen-only, in ms. */
+  listenOnlyIgnoredMs: number;
 }
 
 export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly port: number;
-  readonly #counts = { packetsIn: 0, packetsOut: 0, queueDroppedMs: 0 };
+  readonly #counts = { packetsIn: 0, packetsOut: 0, queueDroppedMs: 0, listenOnlyIgnoredMs: 0 };
   readonly #dropped: Record<DropReason, number> = { malformed: 0, foreignSource: 0, unexpectedPayloadType: 0 };
   #lastPacketAt = 0;
   #timedOut = false;
@@ -124,6 +130,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #decoded = new Int16Array(MAX_PACKET_SAMPLES);
   #decodedView = this.#decoded.subarray(0, FRAME_SAMPLES);
   readonly #frame = new Int16Array(FRAME_SAMPLES);
+  /** The caller's audio for the recorder, taken a frame per tick; only when recording. */
+  #recorded: { ring: FrameRing; caller: Int16Array; sink: FrameSink } | undefined;
   /** The next audio packet's buffer: reused unless the socket still holds it in its send queue. */
   #packet = Buffer.alloc(PACKET_BYTES);
   #carry: number | undefined;
@@ -135,6 +143,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** The caller holds (sendonly, inactive): its silence is no reason to end the call. */
   #receives = true;
   #latched = false;
+  #listenWarned = false;
   #stopClock: (() => void) | undefined;
   #closed = false;
   #drainWaiters: Array<() => void> = [];
@@ -159,7 +168,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       // Chunks of silence filled in on the clock have no packet to measure from.
       if (this.#arrival !== undefined) this.#observe('caller_to_bot', this.#arrival);
     });
-    this.#timeline = new CallerTimeline((samples) => this.#chunker.push(this.#toBot.process(samples)));
+    this.#timeline = new CallerTimeline((samples) => {
+      this.#recorded?.ring.write(samples);
+      this.#chunker.push(this.#toBot.process(samples));
+    });
     options.rtp.socket.on('message', (packet, rinfo) => this.#receive(packet, rinfo.address, rinfo.port));
     // Failed sends surface here, one per packet: each distinct error is logged once.
     const seen = new Set<string>();
@@ -207,6 +219,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
    */
   playBotAudio(pcm: Buffer, receivedAt?: number): void {
     if (this.#closed) return;
+    if (this.#opts.listenOnly) {
+      this.#ignore((pcm.length * 500) / this.#opts.botRate, 'media');
+      return;
+    }
     let bytes = pcm;
     if (this.#carry !== undefined) {
       bytes = Buffer.concat([Buffer.of(this.#carry), pcm]);
@@ -219,6 +235,11 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.#counts.queueDroppedMs += (dropped * 1000) / CARRIER_RATE;
       this.#log.warn({ droppedMs: (dropped * 1000) / CARRIER_RATE, maxQueueMs: this.#opts.maxQueueMs }, 'bot audio queue full: dropped the oldest audio');
     }
+  }
+
+  /** From the next tick on, `sink` gets one frame per channel every tick: the caller, and what the caller heard. */
+  record(sink: FrameSink): void {
+    this.#recorded = { ring: new FrameRing(), caller: new Int16Array(FRAME_SAMPLES), sink };
   }
 
   /** Resolves once everything queued (audio and key presses) has been sent: at the next frame if nothing is. */
@@ -239,11 +260,22 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** Plays a key press to the caller as an RFC 4733 event; audio resumes after it. */
   sendDtmf(digit: DtmfDigit, durationMs: number): void {
+    if (this.#opts.listenOnly) {
+      this.#ignore(durationMs, 'dtmf');
+      return;
+    }
     if (this.#format.dtmfPayloadType === undefined) {
       this.#log.warn({ digit }, 'cannot send DTMF: the caller offered no telephone-event');
       return;
     }
     this.#dtmfOut.enqueue(digit, durationMs);
+  }
+
+  /** Listen-only: what the bot sends is counted, and the first of it warned about. */
+  #ignore(ms: number, what: string): void {
+    if (!this.#listenWarned) this.#log.warn({ what }, 'listen-only stream: the bot sent audio, which is not played (further ones only counted)');
+    this.#listenWarned = true;
+    this.#counts.listenOnlyIgnoredMs += ms;
   }
 
   /** A re-offer was answered: codec, payload types, address and directions as the answer says. */
@@ -357,6 +389,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     if (skipped > 0) this.#queue.discard(skipped * FRAME_SAMPLES);
     const event = this.#dtmfOut.next(this.#timestamp);
     let sent: boolean;
+    let played = false;
     if (event) {
       const packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);
       writeRtpHeader(packet, event.marker, this.#format.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
@@ -368,6 +401,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       writeRtpHeader(packet, this.#first, this.#format.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
       encodeG711(this.#format.codec, this.#frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
       sent = this.#send(packet);
+      played = sent;
       // Sent at once almost always (the kernel has copied it); a queued send keeps its buffer, so take a new one.
       if (this.#opts.rtp.socket.getSendQueueCount() > 0) this.#packet = Buffer.alloc(PACKET_BYTES);
     }
@@ -377,10 +411,19 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       this.#sequence = (this.#sequence + 1) & 0xffff;
     }
     this.#timestamp = (this.#timestamp + FRAME_SAMPLES) >>> 0;
+    if (this.#recorded) this.#record(skipped, played);
     this.#emitDueMarks();
     if (this.#drainWaiters.length > 0 && this.#queue.size === 0 && !this.#dtmfOut.busy) {
       for (const resolve of this.#drainWaiters.splice(0)) resolve();
     }
+  }
+
+  /** A frame per channel to the recorder: skipped frames as silence, then this tick's (the caller heard silence unless audio went out). */
+  #record(skipped: number, played: boolean): void {
+    const { ring, caller, sink } = this.#recorded!;
+    for (let i = 0; i < Math.min(skipped, 50); i++) sink.frame(SILENCE, SILENCE);
+    ring.read(caller);
+    sink.frame(caller, played ? this.#frame : SILENCE);
   }
 
   #send(packet: Buffer): boolean {

@@ -1,6 +1,7 @@
 // WAV files for the test call: reads RIFF PCM16 and G.711 WAV into 16-bit samples, writes PCM16; names other files.
 import { decodeG711, type G711Codec } from '../media/g711.js';
 import { convertRate } from '../media/rate-converter.js';
+import { WAV_HEADER_BYTES, wavHeader } from '../media/wav.js';
 import type { Parsed } from '../signaling/parser.js';
 
 export interface WavAudio {
@@ -106,20 +107,9 @@ export function readWav(bytes: Buffer): Parsed<WavAudio> {
 /** A RIFF WAVE file of 16-bit PCM. */
 export function writeWav(audio: WavAudio): Buffer {
   const dataBytes = audio.samples.length * 2;
-  const out = Buffer.alloc(44 + dataBytes);
-  out.write('RIFF', 0, 'latin1');
-  out.writeUInt32LE(36 + dataBytes, 4);
-  out.write('WAVEfmt ', 8, 'latin1');
-  out.writeUInt32LE(16, 16);
-  out.writeUInt16LE(FORMAT_PCM, 20);
-  out.writeUInt16LE(audio.channels, 22);
-  out.writeUInt32LE(audio.sampleRate, 24);
-  out.writeUInt32LE(audio.sampleRate * audio.channels * 2, 28);
-  out.writeUInt16LE(audio.channels * 2, 32);
-  out.writeUInt16LE(16, 34);
-  out.write('data', 36, 'latin1');
-  out.writeUInt32LE(dataBytes, 40);
-  for (let i = 0; i < audio.samples.length; i++) out.writeInt16LE(audio.samples[i]!, 44 + 2 * i);
+  const out = Buffer.alloc(WAV_HEADER_BYTES + dataBytes);
+  wavHeader(audio.sampleRate, audio.channels, dataBytes, out);
+  for (let i = 0; i < audio.samples.length; i++) out.writeInt16LE(audio.samples[i]!, WAV_HEADER_BYTES + 2 * i);
   return out;
 }
 

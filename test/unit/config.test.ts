@@ -2,6 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { streamPolicies } from '../../src/bridge.js';
 import { configPath, ConfigError, loadConfig, parseConfig } from '../../src/config/index.js';
 
 function writeConfig(text: string): string {
@@ -129,5 +130,33 @@ describe('config: call API and trunks', () => {
     const trunks = [{ name: 'tls', uri: 'sips:trunk.example.com', ca: '/etc/bridge/trunk-ca.pem' }];
     expect(parseConfig({ trunks }, 'ok').trunks[0]!.ca).toBe('/etc/bridge/trunk-ca.pem');
     expect(errorOf(() => parseConfig({ sip: { backend: 'drachtio' }, trunks }, 'bad.yaml'))).toMatch(/trunks\[0\]\.ca: applies to sip\.backend embedded only/);
+  });
+});
+
+describe('stream policies (listen-only, recording)', () => {
+  it('takes a route\'s mode and recording, the global recording otherwise, and none with recording: false', () => {
+    const config = parseConfig(
+      {
+        recording: { dir: '/rec/all' },
+        routes: [
+          { header: 'X-A', equals: 'listen', url: 'ws://bot', mode: 'listen' },
+          { header: 'X-A', equals: 'own', url: 'ws://bot', recording: { dir: '/rec/own', channels: 'mono', upload: 'https://s3.example.com/{call_sid}.wav', keepLocal: false } },
+          { header: 'X-A', equals: 'none', url: 'ws://bot', recording: false },
+        ],
+      },
+      'test',
+    );
+    const policy = streamPolicies(config);
+    const global = { dir: '/rec/all', channels: 'dual', format: 'wav', flushMs: 1000, keepLocal: true };
+    expect(policy(undefined)).toEqual({ listenOnly: false, recording: global });
+    expect(policy(0)).toEqual({ listenOnly: true, recording: global });
+    expect(policy(1)).toEqual({ listenOnly: false, recording: { dir: '/rec/own', channels: 'mono', format: 'wav', flushMs: 1000, upload: 'https://s3.example.com/{call_sid}.wav', keepLocal: false } });
+    expect(policy(2)).toEqual({ listenOnly: false });
+    expect(streamPolicies(parseConfig({}, 'test'))(undefined)).toEqual({ listenOnly: false });
+  });
+
+  it('refuses an upload URL that is not http(s) and a format other than wav', () => {
+    expect(() => parseConfig({ recording: { dir: '/r', upload: 'ftp://x/{call_sid}' } }, 'test')).toThrow(/http/);
+    expect(() => parseConfig({ recording: { dir: '/r', format: 'mp3' } }, 'test')).toThrow(/format/);
   });
 });

@@ -22,7 +22,7 @@ async function udp(address: string): Promise<Socket> {
   return socket;
 }
 
-async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpTimeoutMs?: number } = {}): Promise<MediaSession> {
+async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpTimeoutMs?: number; listenOnly?: boolean } = {}): Promise<MediaSession> {
   const pool = new RtpPortPool('127.0.0.1', 20000, 29999);
   const rtp = await pool.bind();
   const media = new MediaSession({
@@ -39,6 +39,7 @@ async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpT
     rtpTimeoutMs: options.rtpTimeoutMs ?? 0,
     clock: new FrameClock(),
     log: testLogger(),
+    ...(options.listenOnly && { listenOnly: true }),
   });
   sessions.push(media);
   return media;
@@ -132,5 +133,51 @@ describe('media session output', () => {
     const played = new Int16Array(samples.length);
     decodeG711('PCMA', Buffer.concat(frames.slice(0, 3)), played);
     expect(played).toEqual(expected);
+  });
+});
+
+describe('listen-only and recording hooks', () => {
+  it('listen-only: plays silence whatever the bot sends, counts it, answers marks at once', async () => {
+    const caller = await udp('127.0.0.1');
+    const media = await session(caller, { listenOnly: true });
+    const payloads: Buffer[] = [];
+    caller.on('message', (p) => payloads.push(p.subarray(12)));
+    const marks: string[] = [];
+    media.on('markPlayed', (name) => marks.push(name));
+    media.playBotAudio(Buffer.alloc(3200, 0x40));
+    media.mark('after');
+    media.sendDtmf('5', 100);
+    media.start();
+    while (payloads.length < 10) await new Promise((r) => setTimeout(r, 20));
+    const heard = new Int16Array(160);
+    for (const p of payloads) {
+      decodeG711('PCMA', p, heard);
+      expect(Math.max(...heard.map(Math.abs))).toBeLessThanOrEqual(8);
+    }
+    expect(marks).toEqual(['after']);
+    expect(media.stats.listenOnlyIgnoredMs).toBe(300);
+    expect(media.queuedMs).toBe(0);
+  });
+
+  it('hands the recorder one frame per channel per tick: the caller\'s audio, and what was sent', async () => {
+    const caller = await udp('127.0.0.1');
+    const media = await session(caller);
+    const frames: Array<[number, number]> = [];
+    media.record({ frame: (c, h) => frames.push([c[0]!, h[0]!]) });
+    const bot = Buffer.alloc(320 * 5);
+    for (let i = 0; i < 800; i++) bot.writeInt16LE(1000, 2 * i);
+    media.playBotAudio(bot);
+    media.start();
+    for (let i = 0; i < 5; i++) {
+      caller.send(packet(8, i), media.port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    // What the caller sent (A-law 0xd5, decoded), and the bot's audio as it went to the encoder.
+    const callerSample = new Int16Array(1);
+    decodeG711('PCMA', Buffer.of(0xd5), callerSample);
+    expect(frames.filter(([c]) => c === callerSample[0]).length).toBeGreaterThanOrEqual(4);
+    expect(frames.filter(([, h]) => h === 1000)).toHaveLength(5);
+    expect(frames.slice(5).every(([, h]) => h === 0)).toBe(true);
   });
 });

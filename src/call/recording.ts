@@ -1,0 +1,119 @@
+// A call's stream policy (listen-only, recording) and its recording's life: opened at the answer, closed with the
+// call, uploaded after it (PUT, retried as webhooks are) and then removed when it need not stay on disk.
+import { readFile, unlink } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import { CallRecorder, safeFileName, type RecordingChannels, type RecordingResult } from '../media/index.js';
+import { backoff, retryable, type WebhookOptions } from './webhook.js';
+
+export interface RecordingSettings {
+  readonly dir: string;
+  readonly channels: RecordingChannels;
+  readonly format: 'wav';
+  readonly flushMs: number;
+  /** `{call_sid}` is replaced by the call's sanitised sid. */
+  readonly upload?: string;
+  readonly keepLocal: boolean;
+}
+
+/** What a route asks of its calls' media beyond the bot's stream. */
+export interface StreamPolicy {
+  /** The bot hears the caller; the caller hears silence whatever the bot sends. */
+  readonly listenOnly: boolean;
+  readonly recording?: RecordingSettings;
+}
+
+/** The recording of a call, as the post-call report gives it. */
+export type RecordingReport = RecordingResult;
+
+export function openRecorder(settings: RecordingSettings, callSid: string, botRate: number, log: Logger, onError: () => void): CallRecorder {
+  const recorder = new CallRecorder({
+    dir: settings.dir,
+    name: callSid,
+    channels: settings.channels,
+    rate: botRate >= 16000 ? 16000 : 8000,
+    flushMs: settings.flushMs,
+    onError: (err) => {
+      log.error({ err: err.message, path: recorder.path }, 'recording stopped on a disk error; the call goes on');
+      onError();
+    },
+  });
+  return recorder;
+}
+
+export type UploadResult = 'uploaded' | 'failed';
+
+/** PUTs finished recordings; like the webhook sender, it runs after the call and is bounded by the bridge's stop. */
+export class RecordingUploader {
+  readonly #inFlight = new Set<Promise<void>>();
+  readonly #stop = new AbortController();
+
+  constructor(
+    private readonly options: Pick<WebhookOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'log'>,
+    private readonly onResult?: (result: UploadResult) => void,
+  ) {}
+
+  /** Starts uploading the call's recording when its settings ask for it; returns at once. */
+  send(settings: RecordingSettings | undefined, callSid: string, recording: RecordingReport | undefined): void {
+    if (!settings?.upload || !recording || recording.bytes === 0) return;
+    const url = settings.upload.replaceAll('{call_sid}', safeFileName(callSid));
+    const log = this.options.log.child({ call_sid: callSid });
+    const job = this.#upload(url, recording.path, log)
+      .then(async (result) => {
+        this.onResult?.(result);
+        if (result === 'uploaded' && !settings.keepLocal) await unlink(recording.path).catch((err: Error) => log.warn({ err: err.message }, 'recording uploaded but not removed'));
+      });
+    this.#inFlight.add(job);
+    void job.finally(() => this.#inFlight.delete(job));
+  }
+
+  /** Waits for uploads in flight for up to `timeoutMs`, then abandons the rest. */
+  async close(timeoutMs: number): Promise<void> {
+    if (this.#inFlight.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(this.#inFlight), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+      clearTimeout(timer);
+    }
+    this.#stop.abort();
+    await Promise.all(this.#inFlight);
+  }
+
+  async #upload(url: string, path: string, log: Logger): Promise<UploadResult> {
+    const { timeoutMs, retries, backoffMs } = this.options;
+    const shown = url.replace(/\?.*$/, '');
+    let body: Buffer;
+    try {
+      body = await readFile(path);
+    } catch (err) {
+      log.error({ path, err: (err as Error).message }, 'recording not uploaded: cannot read it');
+      return 'failed';
+    }
+    let problem = '';
+    for (let attempt = 0; attempt <= retries; attempt++) {
+      if (attempt > 0 && !(await this.#sleep(backoffMs * 2 ** (attempt - 1)))) break;
+      try {
+        const res = await fetch(url, {
+          method: 'PUT',
+          headers: { 'content-type': 'audio/wav', 'user-agent': 'sip-ws-bridge' },
+          body,
+          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#stop.signal]),
+        });
+        await res.body?.cancel();
+        if (res.ok) {
+          log.info({ upload: shown, bytes: body.length, attempt: attempt + 1 }, 'recording uploaded');
+          return 'uploaded';
+        }
+        problem = `HTTP ${res.status}`;
+        if (!retryable(res.status)) break;
+      } catch (err) {
+        problem = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message;
+      }
+      log.warn({ upload: shown, attempt: attempt + 1, reason: problem }, 'recording upload attempt failed');
+    }
+    log.error({ upload: shown, reason: problem || 'the bridge is stopping' }, 'recording not uploaded; the local file stays');
+    return 'failed';
+  }
+
+  #sleep(ms: number): Promise<boolean> {
+    return backoff(ms, this.#stop.signal);
+  }
+}
