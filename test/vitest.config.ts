@@ -1,14 +1,22 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Files that measure packet timing on the wire: they run after all the others, one at a time, so that a soak or a
+ * load test running beside them on a small machine cannot stall their event loop for a frame or two.
+ */
+const TIMING = ['test/e2e/playout.test.ts'];
+
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
   test: {
-    include: ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
-    maxWorkers: 3,
     hookTimeout: 60_000,
     reporters: ['default', ['json', { outputFile: '.test-results/results.json' }]],
+    projects: [
+      { extends: true, test: { name: 'main', include: ['test/**/*.test.ts'], exclude: TIMING, maxWorkers: 3, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: 'timing', include: TIMING, maxWorkers: 1, sequence: { groupOrder: 1 } } },
+    ],
   },
 });
