@@ -5,8 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
-import { toMulaw, type G711Codec } from '../media/g711.js';
-import { createBotProtocol, type BotProtocol, type BotProtocolName, type Frame, type StopReason, type StreamStart } from './protocols/index.js';
+import { createBotProtocol, type AudioEncoding, type BotAudio, type BotProtocol, type BotProtocolName, type Frame, type StopReason, type StreamStart } from './protocols/index.js';
 
 export interface BotConnectOptions {
   /** The bot's URL; userinfo becomes Basic auth and is never logged. */
@@ -32,8 +31,11 @@ export interface BotConnectOptions {
 export class BotConnectError extends Error {}
 
 export interface BotSessionEvents {
-  /** Bot audio, PCM16LE at the stream's rate; `receivedAt` is performance.now() when its message arrived. */
-  media: [pcm: Buffer, receivedAt: number];
+  /**
+   * Bot audio as its protocol carries it (PCM16LE at the stream's rate, or mu-law: the media layer converts it);
+   * `receivedAt` is performance.now() when its message arrived.
+   */
+  media: [audio: BotAudio, receivedAt: number];
   mark: [name: string];
   clear: [];
   /** The bot presses a key toward the caller. */
@@ -72,8 +74,6 @@ export function redactUrl(url: URL): string {
 
 export class BotSession extends EventEmitter<BotSessionEvents> {
   #started = false;
-  /** Caller G.711 rewritten as mu-law for protocols that take it; 120 ms, the largest packet the media session hands. */
-  readonly #mulaw = Buffer.alloc(960);
   #closing = false;
   #announced = false;
   #closedByUs = false;
@@ -141,9 +141,9 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     this.#send(this.protocol.start(start));
   }
 
-  /** Whether the protocol takes the caller's G.711 payloads (sendG711) rather than PCM16 chunks (sendMedia). */
-  get wantsMulaw(): boolean {
-    return this.protocol.callerAudio === 'mulaw';
+  /** The caller audio the protocol takes: PCM16 chunks (sendMedia) or mu-law frames (sendMulaw). */
+  get callerAudio(): AudioEncoding {
+    return this.protocol.callerAudio;
   }
 
   /** A chunk of caller audio (PCM16LE at the stream's rate). */
@@ -151,16 +151,9 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     if (this.#started && this.open) this.#send(this.protocol.media(pcm));
   }
 
-  /** One caller RTP payload (`length` bytes of `packet` from `offset`): PCMU as is, PCMA rewritten as mu-law. */
-  sendG711(codec: G711Codec, packet: Buffer, offset: number, length: number): void {
-    if (!this.#started || !this.open) return;
-    if (codec === 'PCMU') {
-      this.#send(this.protocol.mulaw(packet, offset, length));
-      return;
-    }
-    const count = Math.min(length, this.#mulaw.length);
-    toMulaw(codec, packet, offset, count, this.#mulaw);
-    this.#send(this.protocol.mulaw(this.#mulaw, 0, count));
+  /** A frame of caller audio as mu-law: `length` bytes of `bytes` from `offset` (only read during the call). */
+  sendMulaw(bytes: Buffer, offset: number, length: number): void {
+    if (this.#started && this.open) this.#send(this.protocol.mulaw(bytes, offset, length));
   }
 
   sendDtmf(digit: string, durationMs: number): void {

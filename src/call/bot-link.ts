@@ -91,9 +91,9 @@ export class BotLink {
 
   #wireMedia(): void {
     const { media, options } = this;
-    // A protocol that takes mu-law gets the caller's RTP payloads (PCMU as is); the others PCM16 chunks. The protocol
-    // is the route's, so a reconnected bot speaks the same one.
-    if (this.#bot?.wantsMulaw) media.on('callerPayload', (codec, packet, offset, length) => this.#bot?.sendG711(codec, packet, offset, length));
+    // A protocol that takes mu-law gets the caller's payloads as mu-law (PCMU as is); the others PCM16 chunks. The
+    // protocol is the route's, so a reconnected bot speaks the same one.
+    if (this.#bot?.callerAudio === 'mulaw') media.on('callerMulaw', (bytes, offset, length) => this.#bot?.sendMulaw(bytes, offset, length));
     else media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
     media.on('markPlayed', (name) => this.#bot?.sendMark(name));
     media.on('dtmf', (digit, durationMs) => {
@@ -105,7 +105,10 @@ export class BotLink {
 
   #wireBot(bot: BotSession): void {
     const { media, options } = this;
-    bot.on('media', (pcm, receivedAt) => media.playBotAudio(pcm, receivedAt));
+    bot.on('media', (audio, receivedAt) => {
+      if (audio.encoding === 'mulaw') media.playBotMulaw(audio.bytes, receivedAt);
+      else media.playBotAudio(audio.bytes, receivedAt);
+    });
     bot.on('mark', (name) => media.mark(name));
     bot.on('clear', () => media.clear());
     bot.on('dtmf', (digit, durationMs) => {

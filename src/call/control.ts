@@ -1,7 +1,7 @@
 // What the REST API does with calls: places outbound ones (trunk, destination, limits, pacing), lists and finds calls
 // of both directions (live, or ended within the hour), and hangs them up.
 import { EventEmitter } from 'node:events';
-import { routeCall, type BotSampleRate, type HeaderLimits, customHeaderProblem, type RoutingOptions } from '../bot/index.js';
+import { routeCall, type BotProtocolName, type BotSampleRate, type HeaderLimits, customHeaderProblem, type RoutingOptions } from '../bot/index.js';
 import type { SipBackend } from '../signaling/index.js';
 import type { CallOptions } from './call.js';
 import type { CallManager, ManagedCall } from './manager.js';
@@ -111,21 +111,27 @@ export class CallControl extends EventEmitter<CallControlEvents> {
     return call;
   }
 
-  /** The bot for a call: `bot_url`, else the routing rules with the custom parameters as X- headers, else the default. */
-  #bot(request: PlaceRequest): { url: URL; sampleRate: BotSampleRate } | Refusal {
+  /**
+   * The bot for a call: `bot_url` (with bot.protocol and bot.headers), else the routing rules with the custom
+   * parameters as X- headers (the route's protocol and headers over the defaults), else the default. A Twilio bot
+   * takes 8 kHz whatever the request says.
+   */
+  #bot(request: PlaceRequest): { url: URL; sampleRate: BotSampleRate; protocol: BotProtocolName; headers: Readonly<Record<string, string>> } | Refusal {
     const routing = { ...this.options.routing, ...(request.sampleRate && { defaultSampleRate: request.sampleRate }) };
     if (request.botUrl) {
       const url = new URL(request.botUrl.href);
-      const sampleRate = request.sampleRate ?? routing.defaultSampleRate;
-      if (!url.searchParams.has('sample-rate')) url.searchParams.set('sample-rate', String(sampleRate));
-      return { url, sampleRate };
+      const protocol = routing.defaultProtocol ?? 'exotel';
+      const sampleRate = protocol === 'twilio' ? 8000 : (request.sampleRate ?? routing.defaultSampleRate);
+      if (!url.searchParams.has('sample-rate') || protocol === 'twilio') url.searchParams.set('sample-rate', String(sampleRate));
+      return { url, sampleRate, protocol, headers: { ...routing.defaultHeaders } };
     }
     const headers = Object.entries(request.customParameters).map(([k, v]) => [`X-${k}`, v] as const);
     // The URL header is for SIP callers; an API caller names its bot in bot_url.
     const { urlHeader: _, ...withoutUrlHeader } = routing;
     const route = routeCall(headers, withoutUrlHeader);
     if (!route.ok) return { status: 400, error: 'bot_url: required: no route matches the custom parameters and no bot.defaultUrl is configured' };
-    return { url: route.url, sampleRate: request.sampleRate ?? route.sampleRate };
+    const sampleRate = route.protocol === 'twilio' ? 8000 : (request.sampleRate ?? route.sampleRate);
+    return { url: route.url, sampleRate, protocol: route.protocol, headers: route.headers };
   }
 
   /** Live calls of both directions. */

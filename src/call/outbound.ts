@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { BotConnectError, DEFAULT_ACCOUNT_SID, redactUrl, type BotSampleRate, type BotSession } from '../bot/index.js';
+import { BotConnectError, DEFAULT_ACCOUNT_SID, redactUrl, type BotProtocolName, type BotSampleRate, type BotSession } from '../bot/index.js';
 import type { BoundRtpSocket, MediaSession, OutboundRelaySession } from '../media/index.js';
 import { buildOffer, negotiate, RELAYABLE_TRANSPORTS } from '../sdp/index.js';
 import type { DialFailure, Dialog, HeaderFields, OutgoingCall, SipBackend } from '../signaling/index.js';
@@ -22,7 +22,8 @@ export interface OutboundRequest {
   readonly uri: string;
   readonly from: string;
   readonly to: string;
-  readonly bot: { readonly url: URL; readonly sampleRate: BotSampleRate };
+  /** The bot, with its protocol (exotel when not given) and upgrade-request headers, as for an inbound call. */
+  readonly bot: { readonly url: URL; readonly sampleRate: BotSampleRate; readonly protocol?: BotProtocolName; readonly headers?: Readonly<Record<string, string>> };
   readonly customParameters: Readonly<Record<string, string>>;
   /** The request's X- headers, after the trunk's. */
   readonly headers: HeaderFields;
@@ -97,7 +98,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   /** Places the call; never throws. */
   async run(): Promise<void> {
     const { request } = this;
-    this.log.info({ to: request.uri, from: request.from, trunk: request.trunk.name, bot: redactUrl(request.bot.url) }, 'outbound call');
+    this.log.info({ to: request.uri, from: request.from, trunk: request.trunk.name, bot: redactUrl(request.bot.url), protocol: request.bot.protocol ?? 'exotel' }, 'outbound call');
     try {
       await this.#place();
     } catch (err) {
@@ -111,7 +112,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     // The bot first: no phone rings for a call nobody will talk on.
     const connecting = performance.now();
     try {
-      this.#bot = await connectBot(options.bot, { url: request.bot.url }, this.log, this.#abort.signal);
+      this.#bot = await connectBot(options.bot, request.bot, this.log, this.#abort.signal);
     } catch (err) {
       if (!this.#ended) this.#fail(err instanceof BotConnectError ? `bot unreachable: ${err.message}` : String(err));
       return;
@@ -272,7 +273,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
         sampleRate: request.bot.sampleRate,
         direction: 'outbound',
       },
-      reconnect: () => connectBot(options.bot, { url: request.bot.url }, this.log, this.#abort.signal, 0),
+      reconnect: () => connectBot(options.bot, request.bot, this.log, this.#abort.signal, 0),
       isActive: () => !this.#ended && !this.#draining,
       isEnded: () => this.#ended,
       onDraining: () => (this.#draining = true),

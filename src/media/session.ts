@@ -1,4 +1,4 @@
-// One call's RTP leg: symmetric RTP, G.711 <-> PCM16 at the bot's rate, and 20 ms playout of the bot's audio.
+// One call's RTP leg: symmetric RTP, G.711 <-> PCM16 at the bot's rate (or mu-law), and 20 ms playout of the bot's audio.
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -7,7 +7,7 @@ import { CallerTimeline } from './caller-timeline.js';
 import { PcmChunker } from './chunker.js';
 import { FRAME_MS, type FrameClock } from './clock.js';
 import { DtmfReceiver, DtmfSender, EVENT_PAYLOAD_BYTES, type DtmfDigit } from './dtmf.js';
-import { decodeG711, encodeG711, type G711Codec } from './g711.js';
+import { decodeG711, encodeG711, toMulaw, type G711Codec } from './g711.js';
 import { LatencyHistogram, type LatencySummary } from './latency.js';
 import { pcm16Samples } from './pcm16.js';
 import { PlayoutQueue } from './playout.js';
@@ -63,10 +63,10 @@ export interface MediaSessionEvents {
   /** A chunk of caller audio, PCM16LE at the bot's rate; the buffer is reused after the listener returns. */
   callerAudio: [chunk: Buffer];
   /**
-   * Each caller audio packet's G.711 payload as it came (`length` bytes of `packet` from `offset`), in arrival order,
-   * before decoding: for bots that take G.711 as is. The packet is only valid while the listener runs.
+   * Each caller audio packet's payload as mu-law (`length` bytes of `bytes` from `offset`), in arrival order, for bots
+   * that take mu-law: a PCMU payload as it came, a PCMA one transcoded. The bytes are only valid while the listener runs.
    */
-  callerPayload: [codec: G711Codec, packet: Buffer, offset: number, length: number];
+  callerMulaw: [bytes: Buffer, offset: number, length: number];
   /** All bot audio queued before this mark has been sent to the caller. */
   markPlayed: [name: string];
   /** The caller pressed a key (RFC 4733 event). */
@@ -128,6 +128,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   readonly #fromBot: Resampler;
   readonly #header = emptyRtpHeader();
   readonly #decoded = new Int16Array(MAX_PACKET_SAMPLES);
+  /** A PCMA payload transcoded for callerMulaw. */
+  readonly #mulaw = Buffer.alloc(MAX_PACKET_SAMPLES);
+  /** Bot mu-law decoded for the playout queue; grows to the largest message seen. */
+  #botSamples = new Int16Array(MAX_PACKET_SAMPLES);
   #decodedView = this.#decoded.subarray(0, FRAME_SAMPLES);
   readonly #frame = new Int16Array(FRAME_SAMPLES);
   /** The caller's audio for the recorder, taken a frame per tick; only when recording. */
@@ -230,7 +234,23 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     }
     if (bytes.length & 1) this.#carry = bytes[bytes.length - 1];
     const samples = pcm16Samples(bytes.subarray(0, bytes.length & ~1));
-    const dropped = this.#queue.push(this.#fromBot.process(samples), receivedAt);
+    this.#enqueue(this.#fromBot.process(samples), receivedAt);
+  }
+
+  /** Queues the bot's mu-law audio (8 kHz, whatever the bot's PCM rate); `receivedAt` as for playBotAudio. */
+  playBotMulaw(mulaw: Buffer, receivedAt?: number): void {
+    if (this.#closed) return;
+    if (this.#opts.listenOnly) {
+      this.#ignore((mulaw.length * 1000) / CARRIER_RATE, 'media');
+      return;
+    }
+    if (this.#botSamples.length < mulaw.length) this.#botSamples = new Int16Array(mulaw.length);
+    const count = decodeG711('PCMU', mulaw, this.#botSamples);
+    this.#enqueue(this.#botSamples.subarray(0, count), receivedAt);
+  }
+
+  #enqueue(samples: Int16Array, receivedAt: number | undefined): void {
+    const dropped = this.#queue.push(samples, receivedAt);
     if (dropped > 0) {
       this.#counts.queueDroppedMs += (dropped * 1000) / CARRIER_RATE;
       this.#log.warn({ droppedMs: (dropped * 1000) / CARRIER_RATE, maxQueueMs: this.#opts.maxQueueMs }, 'bot audio queue full: dropped the oldest audio');
@@ -349,7 +369,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.emit('dtmf', digit, durationMs);
       return;
     }
-    this.emit('callerPayload', this.#format.codec, packet, header.payloadOffset, length);
+    if (this.listenerCount('callerMulaw') > 0) this.#emitMulaw(packet, header.payloadOffset, length);
     if (this.#closed) return;
     decodeG711(this.#format.codec, packet, this.#decoded, 0, header.payloadOffset, length);
     // A view per payload size (nearly always 20 ms), not one per packet.
@@ -357,6 +377,15 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#arrival = now;
     this.#timeline.packet(header.ssrc, header.timestamp, this.#decodedView, now);
     this.#arrival = undefined;
+  }
+
+  #emitMulaw(packet: Buffer, offset: number, length: number): void {
+    if (this.#format.codec === 'PCMU') {
+      this.emit('callerMulaw', packet, offset, length);
+      return;
+    }
+    toMulaw(this.#format.codec, packet, offset, length, this.#mulaw);
+    this.emit('callerMulaw', this.#mulaw, 0, length);
   }
 
   #observe(path: LatencyPath, since: number): void {

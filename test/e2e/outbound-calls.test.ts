@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { BridgeConfigInput } from '../../src/config/index.js';
-import { tone } from '../helpers/audio.js';
+import { dominantFrequency, tone } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
@@ -11,6 +11,7 @@ import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSip
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { tracedMessages } from '../helpers/sipp.js';
 import { freeUdpPort, receivedAt, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { WireBot } from '../helpers/twilio-bot.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
 
 const TOKEN = 'outbound-test-token';
@@ -114,6 +115,38 @@ describe('outbound calls through SIPp as the trunk', () => {
     expect(s.webhook.posts.map((p) => p.body.event)).toEqual(['ringing', 'answered', 'completed']);
     await idle(s.bridge);
   }, 30_000);
+
+  it.each(['bot.protocol with bot_url', "a route's protocol, routed by custom_parameters"] as const)(
+    "speaks the bot's protocol and sends its headers: a Twilio bot gets connected, then start with the call's callSid, and hears the trunk (%s)",
+    async (how) => {
+      const twilio = await WireBot.start();
+      cleanup.push(() => twilio.close());
+      const bot =
+        how === 'bot.protocol with bot_url'
+          ? { bot: { protocol: 'twilio', headers: { Authorization: 'Bearer out-twilio' } } }
+          : { routes: [{ header: 'X-campaign', equals: 'diwali', url: twilio.url, protocol: 'twilio', headers: { Authorization: 'Bearer out-twilio' } }] };
+      const s = await setup((rtpPort) => ({ kind: 'answer-hangup', rtpPort, afterMs: 2500 }), bot as BridgeConfigInput);
+      const placed = await s.api('POST', '/v1/calls', { ...CALL, ...(how === 'bot.protocol with bot_url' && { bot_url: twilio.url }) });
+      expect(placed.status).toBe(201);
+      const sid = placed.body.call_sid as string;
+      const conn = await twilio.connection(0);
+      expect(conn.request.headers.authorization).toBe('Bearer out-twilio');
+      expect(conn.url.searchParams.get('sample-rate')).toBe('8000');
+      await conn.waitForEvent('start');
+      expect(conn.messages[0]).toEqual({ event: 'connected', protocol: 'Call', version: '1.0.0' });
+      expect(conn.messages[1]).toMatchObject({ event: 'start', sequenceNumber: '1', start: { callSid: sid, mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 } } });
+      expect(s.bot.connections).toHaveLength(0);
+
+      await s.peer.send(await bridgeRtpAddress(s.peer), 'PCMA', tone(1000, 8000, 8000));
+      await conn.until(() => conn.mulawPayloads().length >= 7200, 'the trunk\'s audio');
+      expect(Math.abs(dominantFrequency(conn.twilioAudio().subarray(1600, 6400), 8000) - 1000)).toBeLessThanOrEqual(15);
+      await conn.waitForEvent('stop', 8000);
+      expectSippPassed(await s.trunk);
+      expect(await finalRecord(s.api, sid)).toMatchObject({ status: 'completed', disconnected_by: 'caller' });
+      await idle(s.bridge);
+    },
+    30_000,
+  );
 
   it('hangs up an answered call with BYE on DELETE', async () => {
     const s = await setup((rtpPort) => ({ kind: 'answer-await-bye', rtpPort, timeoutMs: 10_000 }));

@@ -42,7 +42,7 @@ describe('AgentStream messages to the bot', () => {
 describe('messages from the bot', () => {
   it('accepts media, mark and clear with stream_sid or streamSid, numeric sequence numbers and extra fields', () => {
     const media = parseBotMessage('{"event":"media","streamSid":"s","sequence_number":3,"media":{"payload":"AAEC","chunk":"4","timestamp":"80","sequenceNumber":"3"}}');
-    expect(media).toEqual({ ok: true, message: { event: 'media', audio: Buffer.from([0, 1, 2]) } });
+    expect(media).toEqual({ ok: true, message: { event: 'media', audio: { encoding: 'pcm16', bytes: Buffer.from([0, 1, 2]) } } });
     expect(parseBotMessage('{"event":"mark","stream_sid":"s","mark":{"name":"done"}}')).toEqual({ ok: true, message: { event: 'mark', name: 'done' } });
     expect(parseBotMessage('{"event":"clear","streamSid":"s"}')).toEqual({ ok: true, message: { event: 'clear' } });
   });
@@ -70,7 +70,7 @@ describe('messages from the bot', () => {
     fc.assert(
       fc.property(payload, (p) => {
         const parsed = parseBotMessage(JSON.stringify({ event: 'media', media: { payload: p } }));
-        if (standard.test(p) && wholeBytes(p)) expect(parsed).toEqual({ ok: true, message: { event: 'media', audio: Buffer.from(p, 'base64') } });
+        if (standard.test(p) && wholeBytes(p)) expect(parsed).toEqual({ ok: true, message: { event: 'media', audio: { encoding: 'pcm16', bytes: Buffer.from(p, 'base64') } } });
         else expect(parsed).toEqual({ ok: false, reason: 'media.payload: payload is not base64' });
       }),
       { numRuns: 20_000 },

@@ -1,6 +1,6 @@
 import alawmulaw from 'alawmulaw';
 import { describe, expect, it } from 'vitest';
-import { decodeG711, encodeG711, G711_PAYLOAD_TYPE, type G711Codec } from '../../src/media/g711.js';
+import { decodeG711, encodeG711, G711_PAYLOAD_TYPE, toMulaw, type G711Codec } from '../../src/media/g711.js';
 import { rms, tone } from '../helpers/audio.js';
 
 const reference = { PCMA: alawmulaw.alaw, PCMU: alawmulaw.mulaw } as const;
@@ -82,4 +82,20 @@ describe('G.711', () => {
       });
     });
   }
+});
+
+describe('toMulaw', () => {
+  it('A-law rewritten as mu-law keeps the samples; mu-law is copied as is', () => {
+    const samples = Int16Array.from({ length: 160 }, (_, i) => Math.round(8000 * Math.sin(i / 3)));
+    const alaw = new Uint8Array(160);
+    encodeG711('PCMA', samples, 0, 160, alaw, 0);
+    const mulaw = new Uint8Array(160);
+    toMulaw('PCMA', alaw, 0, 160, mulaw);
+    const back = new Int16Array(160);
+    decodeG711('PCMU', mulaw, back);
+    for (let i = 0; i < 160; i++) expect(Math.abs(back[i]! - samples[i]!)).toBeLessThanOrEqual(Math.max(64, Math.abs(samples[i]!) / 8));
+    const copied = new Uint8Array(160);
+    toMulaw('PCMU', mulaw, 0, 160, copied);
+    expect(copied).toEqual(mulaw);
+  });
 });

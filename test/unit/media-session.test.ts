@@ -3,7 +3,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameClock, MediaSession, RtpPortPool } from '../../src/media/index.js';
-import { decodeG711, encodeG711 } from '../../src/media/g711.js';
+import { decodeG711, encodeG711, toMulaw, type G711Codec } from '../../src/media/g711.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
 import { testLogger } from '../helpers/bridge.js';
 
@@ -22,14 +22,14 @@ async function udp(address: string): Promise<Socket> {
   return socket;
 }
 
-async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpTimeoutMs?: number; listenOnly?: boolean } = {}): Promise<MediaSession> {
+async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpTimeoutMs?: number; listenOnly?: boolean; codec?: G711Codec } = {}): Promise<MediaSession> {
   const pool = new RtpPortPool('127.0.0.1', 20000, 29999);
   const rtp = await pool.bind();
   const media = new MediaSession({
     rtp,
     releasePort: () => pool.release(rtp.port),
-    codec: 'PCMA',
-    payloadType: 8,
+    codec: options.codec ?? 'PCMA',
+    payloadType: options.codec === 'PCMU' ? 0 : 8,
     dtmfPayloadType: 96,
     remote: { address: '127.0.0.1', port: remote.address().port },
     botRate: 8000,
@@ -133,6 +133,48 @@ describe('media session output', () => {
     const played = new Int16Array(samples.length);
     decodeG711('PCMA', Buffer.concat(frames.slice(0, 3)), played);
     expect(played).toEqual(expected);
+  });
+});
+
+describe('mu-law for bots that take it', () => {
+  const speech = Int16Array.from({ length: 160 }, (_, i) => Math.round(6000 * Math.sin(i / 4)));
+  const rtp = (codec: G711Codec, seq: number) => {
+    const p = Buffer.alloc(172);
+    writeRtpHeader(p, false, codec === 'PCMU' ? 0 : 8, seq, seq * 160, 1234);
+    encodeG711(codec, speech, 0, 160, p, 12);
+    return p;
+  };
+
+  for (const codec of ['PCMU', 'PCMA'] as const) {
+    it(`hands a ${codec} caller's payloads over as mu-law (${codec === 'PCMU' ? 'as they came' : 'transcoded'})`, async () => {
+      const caller = await udp('127.0.0.1');
+      const media = await session(caller, { codec });
+      const got: Buffer[] = [];
+      media.on('callerMulaw', (bytes, offset, length) => got.push(Buffer.from(bytes.subarray(offset, offset + length))));
+      for (let i = 0; i < 3; i++) caller.send(rtp(codec, i), media.port, '127.0.0.1');
+      while (got.length < 3) await new Promise((r) => setTimeout(r, 10));
+      const expected = Buffer.alloc(160);
+      toMulaw(codec, rtp(codec, 0), 12, 160, expected);
+      for (const g of got) expect(g).toEqual(expected);
+    });
+  }
+
+  it('plays the bot\'s mu-law to the caller, sample for sample', async () => {
+    const caller = await udp('127.0.0.1');
+    const media = await session(caller);
+    const frames: Buffer[] = [];
+    caller.on('message', (p) => frames.push(p.subarray(12)));
+    const mulaw = Buffer.alloc(320);
+    encodeG711('PCMU', Int16Array.from({ length: 320 }, (_, i) => ((i * 97) % 4000) - 2000), 0, 320, mulaw, 0);
+    media.playBotMulaw(mulaw.subarray(0, 100));
+    media.playBotMulaw(mulaw.subarray(100));
+    media.start();
+    while (frames.length < 2) await new Promise((r) => setTimeout(r, 20));
+    const decoded = new Int16Array(320);
+    decodeG711('PCMU', mulaw, decoded);
+    const expected = new Uint8Array(320);
+    encodeG711('PCMA', decoded, 0, 320, expected, 0);
+    expect(Buffer.concat(frames.slice(0, 2))).toEqual(Buffer.from(expected));
   });
 });
 

@@ -53,7 +53,7 @@ function parseMedia(json: { media?: unknown }): ParsedBotMessage {
   const payload = (media as { payload?: unknown }).payload;
   if (typeof payload !== 'string') return { ok: false, reason: 'media.payload: expected a string' };
   const audio = decodeBase64(payload);
-  return audio ? { ok: true, message: { event: 'media', audio } } : { ok: false, reason: 'media.payload: payload is not base64' };
+  return audio ? { ok: true, message: { event: 'media', audio: { encoding: 'pcm16', bytes: audio } } } : { ok: false, reason: 'media.payload: payload is not base64' };
 }
 
 // Bots may add fields (Exotel's host adds media.chunk/timestamp/sequenceNumber), spell streamSid in camelCase

@@ -62,7 +62,7 @@ export class RawProtocol implements BotProtocol {
   decode(data: Buffer, isBinary: boolean): ParsedBotMessage {
     if (isBinary) {
       if (data.length % 2 !== 0) return { ok: false, reason: `binary audio of ${data.length} bytes: not a whole number of 16-bit samples` };
-      return { ok: true, message: { event: 'media', audio: data } };
+      return { ok: true, message: { event: 'media', audio: { encoding: 'pcm16', bytes: data } } };
     }
     const parsed = parseJson(data.toString());
     if (!parsed.ok) return parsed;

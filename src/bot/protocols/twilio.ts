@@ -1,8 +1,7 @@
 // Twilio Media Streams (bidirectional), as Twilio documents it: camelCase JSON, 20 ms of base64 mu-law at 8 kHz per
-// `media`, `sequenceNumber` a string counting every message after `connected` from 1.
+// `media`, `sequenceNumber` a string counting every message after `connected` from 1. Audio stays mu-law bytes both
+// ways: the media session transcodes.
 import { z } from 'zod';
-import { decodeG711, encodeG711 } from '../../media/g711.js';
-import { pcm16Samples } from '../../media/pcm16.js';
 import { decodeBase64, parseJson, type BotProtocol, type Frame, type ParsedBotMessage, type StopReason, type StreamStart } from './types.js';
 
 /** Twilio streams are mu-law at 8 kHz, always. */
@@ -42,11 +41,8 @@ export class TwilioProtocol implements BotProtocol {
     });
   }
 
-  /** PCM16 at 8 kHz, for callers of a codec that is not G.711 (none today): encoded to mu-law. */
-  media(pcm: Buffer): Frame {
-    const bytes = Buffer.alloc(pcm.length >> 1);
-    encodeG711('PCMU', pcm16Samples(pcm.subarray(0, bytes.length * 2)), 0, bytes.length, bytes, 0);
-    return this.mulaw(bytes, 0, bytes.length);
+  media(): Frame {
+    throw new Error('the twilio protocol takes mu-law caller audio');
   }
 
   /** Built by hand: fifty a second per call. `timestamp` is the stream time at the frame's start, in ms. */
@@ -101,9 +97,7 @@ function decodeMedia(media: unknown): ParsedBotMessage {
   if (typeof media !== 'object' || media === null || Array.isArray(media)) return { ok: false, reason: 'media: expected an object' };
   const payload = (media as { payload?: unknown }).payload;
   if (typeof payload !== 'string') return { ok: false, reason: 'media.payload: expected a string' };
-  const mulaw = decodeBase64(payload);
-  if (!mulaw) return { ok: false, reason: 'media.payload: payload is not base64' };
-  const audio = Buffer.alloc(mulaw.length * 2);
-  decodeG711('PCMU', mulaw, new Int16Array(audio.buffer, audio.byteOffset, mulaw.length));
-  return { ok: true, message: { event: 'media', audio } };
+  const bytes = decodeBase64(payload);
+  if (!bytes) return { ok: false, reason: 'media.payload: payload is not base64' };
+  return { ok: true, message: { event: 'media', audio: { encoding: 'mulaw', bytes } } };
 }

@@ -15,9 +15,18 @@ export interface StreamStart {
 
 export type StopReason = 'callended' | 'stopped';
 
-/** What a bot asks of the call, whatever its protocol. Audio is PCM16LE at the stream's rate. */
+/** How audio bytes are encoded: PCM16LE at the stream's rate, or G.711 mu-law at 8 kHz. */
+export type AudioEncoding = 'pcm16' | 'mulaw';
+
+/** Bot audio as its protocol carried it; the media layer converts it (the bot layer never does). */
+export interface BotAudio {
+  readonly encoding: AudioEncoding;
+  readonly bytes: Buffer;
+}
+
+/** What a bot asks of the call, whatever its protocol. */
 export type BotMessage =
-  | { readonly event: 'media'; readonly audio: Buffer }
+  | { readonly event: 'media'; readonly audio: BotAudio }
   | { readonly event: 'mark'; readonly name: string }
   | { readonly event: 'clear' }
   | { readonly event: 'dtmf'; readonly digit: string; readonly durationMs?: number };
@@ -39,9 +48,9 @@ export interface BotProtocol {
   readonly name: BotProtocolName;
   /**
    * The caller audio it takes: `pcm16` chunks at the stream's rate (`media`), or `mulaw` 20 ms G.711 mu-law frames at
-   * 8 kHz (`mulaw`), which the media session hands over as the caller's RTP payload when the caller speaks PCMU.
+   * 8 kHz (`mulaw`), which the media session hands over (the caller's RTP payload as is for PCMU, transcoded for PCMA).
    */
-  readonly callerAudio: 'pcm16' | 'mulaw';
+  readonly callerAudio: AudioEncoding;
   /** Sent once the socket is open, before `start` (an outbound call's bot gets it before the answer). */
   connected(): Frame | undefined;
   start(start: StreamStart): Frame;
