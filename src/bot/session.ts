@@ -249,6 +249,7 @@ function openSocket(options: BotConnectOptions): Promise<WebSocket> {
     const ws = new WebSocket(url, {
       headers,
       handshakeTimeout: options.connectTimeoutMs,
+      perMessageDeflate: false, // audio barely compresses; a zlib context per call only costs memory
       maxPayload: Math.max(FRAME_HARD_LIMIT, options.maxMessageBytes),
       ...(options.lookup && { lookup: options.lookup }),
     });
