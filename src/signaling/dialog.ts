@@ -5,7 +5,7 @@ import type { HeaderFields, OutgoingRequest, SipRequest } from './message.js';
 import { inDialogTarget } from './route-set.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { PendingReoffer } from './reoffer.js';
-import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
+import { ALLOW, buildResponse, NOT_A_TRANSFER_TARGET, SERVER_NAME, warningValue } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
 import type { Connection, Destination, Flow, Protocol } from './transport.js';
 import type { Dialog, DialogEvents } from './types.js';
@@ -179,6 +179,10 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
       }
       case 'OPTIONS': {
         tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Allow', ALLOW]] }));
+        return;
+      }
+      case 'REFER': {
+        tx.respond(buildResponse(tx, 403, 'Forbidden', { headers: [['Warning', warningValue(399, NOT_A_TRANSFER_TARGET)]] }));
         return;
       }
       default:
