@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import type Srf from 'drachtio-srf';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { PendingReoffer } from './reoffer.js';
+import { ReferSubscription, type Refer, type ReferRequest } from './refer.js';
 import type { Dialog, DialogEvents } from './types.js';
 
 export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
@@ -56,6 +57,13 @@ export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog
       await dialog.destroy();
     });
     return this.#bye;
+  }
+
+  /** Not built on this backend yet: the transfer fails at once and the call goes on. */
+  refer(_request: ReferRequest): Refer {
+    const refer = new ReferSubscription(0, 1000, () => {});
+    setImmediate(() => refer.finish({ ok: false, sipStatus: 501, reason: 'REFER is not supported on the drachtio backend yet', stage: 'dialog' }));
+    return refer;
   }
 
   #wire(dialog: Srf.Dialog): void {
