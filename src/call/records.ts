@@ -1,5 +1,7 @@
 // What the call API shows of a call (live or recently ended), and the bounded store of ended calls' records.
 
+import type { TransferFacts } from './transfer.js';
+
 export type CallStatus = 'queued' | 'dialing' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
 
 export const FINAL_STATUSES: ReadonlySet<CallStatus> = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
@@ -42,6 +44,8 @@ export interface CallFacts {
   readonly cause: { readonly by: 'caller' | 'bot' | 'system'; readonly reason: string } | undefined;
   readonly botConnectMs: number | undefined;
   readonly dtmf: string;
+  /** The call's last transfer, when one was asked for and started. */
+  readonly transfer?: TransferFacts | undefined;
 }
 
 export function recordOf(f: CallFacts): CallRecord {

@@ -8,13 +8,20 @@ import { startTestBridge } from '../helpers/bridge.js';
 import { answeredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
+import { callerToneReachesBot, type AnsweredCall } from '../helpers/carrier.js';
+import type { BotMessage } from '../helpers/bot.js';
+import type { SipRequest } from '../../src/signaling/message.js';
 
 let bot: TestBot;
 let bridge: Bridge;
 
 beforeAll(async () => {
   bot = await TestBot.start();
-  bridge = await startTestBridge({ bot: { defaultUrl: bot.url } });
+  bridge = await startTestBridge({
+    bot: { defaultUrl: bot.url },
+    trunks: [{ name: 'pstn', uri: 'sip:pstn.example.com:5070;transport=tcp' }],
+    transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@agents\\.example\\.com$'] },
+  });
 });
 
 afterAll(async () => {
@@ -66,4 +73,125 @@ describe('REFER sent to the bridge', () => {
     }
   });
 });
-void okTo;
+
+/** A response from the caller's side to a request the bridge sent (REFER, NOTIFY's partner). */
+function answer(request: SipRequest, status: number, reason: string): string {
+  return okTo(request).replace('SIP/2.0 200 OK', `SIP/2.0 ${status} ${reason}`);
+}
+
+let notifyCseq = 100;
+
+/** A NOTIFY for the bridge's REFER (Event: refer;id=<REFER CSeq>), with a sipfrag status line. */
+function notify(call: AnsweredCall, refer: SipRequest, sipfrag: string, state: string): string {
+  const body = `${sipfrag}\r\n`;
+  return inDialogRequest('NOTIFY', call.client, call.ok, ++notifyCseq)
+    .replace('Content-Length', `Event: refer;id=${refer.cseq.seq}\r\nSubscription-State: ${state}\r\nContent-Type: message/sipfrag\r\nContent-Length`)
+    .replace(/Content-Length: 0\r\n\r\n$/, `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+const statuses = (messages: BotMessage[]) =>
+  messages.filter((m) => m.event === 'transfer_status').map((m) => (m as unknown as { transfer: { status: string; sip_status?: number; reason?: string } }).transfer);
+
+function transferMessage(call: AnsweredCall, transfer: object): object {
+  const start = call.conn.messages.find((m) => m.event === 'start') as unknown as { stream_sid: string };
+  return { event: 'transfer', stream_sid: start.stream_sid, transfer };
+}
+
+async function metric(name: string): Promise<string> {
+  const text = await (await fetch(`http://127.0.0.1:${bridge.httpPort}/metrics`)).text();
+  return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
+}
+
+describe('transfer by REFER (the bot asks)', () => {
+  it('REFER accepted, NOTIFY 100 then 200: NOTIFYs answered 200, BYE from the bridge, the bot hears completed then stop transferred', async () => {
+    const call = await answeredCall(sipTcp(), bot, 'xfer-ok');
+    try {
+      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'pstn', headers: { 'X-UUI': 'ticket-991' } }));
+      const refer = await call.client.request('REFER');
+      expect(refer.headers.get('refer-to')).toBe('<sip:+918041234567@pstn.example.com>');
+      expect(refer.headers.get('referred-by')).toMatch(/^<sip:/);
+      expect(refer.headers.get('x-uui')).toBe('ticket-991');
+      expect(refer.cseq.seq).toBeGreaterThan(0);
+      call.client.send(answer(refer, 202, 'Accepted'));
+      call.client.send(notify(call, refer, 'SIP/2.0 100 Trying', 'active;expires=60'));
+      await call.client.waitFor((m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200, '200 to NOTIFY 100');
+      await call.conn.until((ms) => statuses(ms).length >= 1, 5000, 'transfer_status trying');
+      call.client.send(notify(call, refer, 'SIP/2.0 200 OK', 'terminated;reason=noresource'));
+      const bye = await call.client.request('BYE');
+      call.client.send(okTo(bye));
+      expect(call.client.count((m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200)).toBe(2);
+      await call.conn.waitForEvent('stop');
+      const stop = call.conn.messages.find((m) => m.event === 'stop') as unknown as { stop: { reason: string } };
+      expect(stop.stop.reason).toBe('transferred');
+      const seen = statuses(call.conn.messages);
+      expect(seen[0]!.status).toBe('trying');
+      expect(seen.at(-1)).toMatchObject({ status: 'completed', sip_status: 200 });
+      const ts = call.conn.messages.find((m) => m.event === 'transfer_status') as unknown as { sequence_number: string; stream_sid: string };
+      expect(Number(ts.sequence_number)).toBeGreaterThan(1);
+      expect(ts.stream_sid).toMatch(/^[0-9a-f]{32}$/);
+      expect(await metric('bridge_transfers_total{mode="refer",result="completed"}')).toMatch(/ 1$/);
+    } finally {
+      call.close();
+    }
+  });
+
+  it('REFER refused 405: transfer_status failed with sip_status 405, the call goes on and the caller still reaches the bot', async () => {
+    const call = await answeredCall(sipTcp(), bot, 'xfer-405');
+    try {
+      call.conn.send(transferMessage(call, { to: 'sip:agent-7@agents.example.com', mode: 'refer' }));
+      const refer = await call.client.request('REFER');
+      expect(refer.headers.get('refer-to')).toBe('<sip:agent-7@agents.example.com>');
+      call.client.send(answer(refer, 405, 'Method Not Allowed'));
+      await call.conn.until((ms) => statuses(ms).some((s) => s.status === 'failed'), 5000, 'transfer_status failed');
+      expect(statuses(call.conn.messages).at(-1)).toMatchObject({ status: 'failed', sip_status: 405 });
+      await callerToneReachesBot(call, 'PCMA');
+      expect(call.client.count((m) => m.kind === 'request' && m.method === 'BYE')).toBe(0);
+      call.client.send(inDialogRequest('BYE', call.client, call.ok, 2));
+      await call.client.response(200, 'BYE');
+      await call.conn.waitForEvent('stop');
+      const stop = call.conn.messages.find((m) => m.event === 'stop') as unknown as { stop: { reason: string } };
+      expect(stop.stop.reason).toBe('callended');
+    } finally {
+      call.close();
+    }
+  });
+
+  it('NOTIFY with a 486 sipfrag: failed with sip_status 486, the call goes on', async () => {
+    const call = await answeredCall(sipTcp(), bot, 'xfer-486');
+    try {
+      call.conn.send(transferMessage(call, { to: '+918041234567' }));
+      const refer = await call.client.request('REFER');
+      call.client.send(answer(refer, 202, 'Accepted'));
+      call.client.send(notify(call, refer, 'SIP/2.0 100 Trying', 'active;expires=60'));
+      call.client.send(notify(call, refer, 'SIP/2.0 486 Busy Here', 'terminated;reason=noresource'));
+      await call.conn.until((ms) => statuses(ms).some((s) => s.status === 'failed'), 5000, 'transfer_status failed');
+      expect(statuses(call.conn.messages).at(-1)).toMatchObject({ status: 'failed', sip_status: 486 });
+      await call.client.waitFor(
+        (m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200 && m.cseq.seq === notifyCseq,
+        '200 to the last NOTIFY',
+      );
+      await callerToneReachesBot(call, 'PCMA');
+      expect(call.client.count((m) => m.kind === 'request' && m.method === 'BYE')).toBe(0);
+      expect(await metric('bridge_transfers_total{mode="refer",result="failed"}')).toMatch(/ [1-9]\d*$/);
+    } finally {
+      call.close();
+    }
+  });
+
+  it('a target outside transfer.allowedTargets: transfer_status failed with the reason, no REFER', async () => {
+    const call = await answeredCall(sipTcp(), bot, 'xfer-denied');
+    try {
+      call.conn.send(transferMessage(call, { to: 'sip:someone@evil.example.com' }));
+      await call.conn.until((ms) => statuses(ms).length > 0, 5000, 'transfer_status');
+      expect(statuses(call.conn.messages)[0]).toMatchObject({ status: 'failed' });
+      expect(statuses(call.conn.messages)[0]!.reason).toMatch(/allowedTargets/);
+      call.conn.send(transferMessage(call, { to: '+918041234567', mode: 'bridge' }));
+      await call.conn.until((ms) => statuses(ms).length > 1, 5000, 'second transfer_status');
+      expect(statuses(call.conn.messages)[1]!.reason).toBe('bridge mode is not supported yet');
+      expect(call.client.count((m) => m.kind === 'request' && m.method === 'REFER')).toBe(0);
+      expect(await metric('bridge_transfers_total{mode="refer",result="refused"}')).toMatch(/ [1-9]\d*$/);
+    } finally {
+      call.close();
+    }
+  });
+});
