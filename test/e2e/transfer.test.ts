@@ -11,21 +11,34 @@ import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
 import { callerToneReachesBot, type AnsweredCall } from '../helpers/carrier.js';
 import type { BotMessage } from '../helpers/bot.js';
 import type { SipRequest } from '../../src/signaling/message.js';
+import net from 'node:net';
+import { callApiClient, type CallApiClient } from '../helpers/call-api.js';
+import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
 
 let bot: TestBot;
 let bridge: Bridge;
+let api: CallApiClient;
+/** Takes TCP connections and never answers the WebSocket handshake: a call routed to it stays unanswered a while. */
+let silent: net.Server;
+const TOKEN = 'transfer-test-token';
 
 beforeAll(async () => {
   bot = await TestBot.start();
+  silent = net.createServer(() => {});
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   bridge = await startTestBridge({
-    bot: { defaultUrl: bot.url },
+    api: { token: TOKEN },
+    routes: [{ header: 'X-Customer-Header', equals: 'silent', url: `ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}/` }],
+    bot: { defaultUrl: bot.url, connectTimeoutMs: 1500, connectRetries: 0 },
     trunks: [{ name: 'pstn', uri: 'sip:pstn.example.com:5070;transport=tcp' }],
     transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@agents\\.example\\.com$'] },
   });
+  api = callApiClient(bridge.httpPort, TOKEN);
 });
 
 afterAll(async () => {
   await bridge?.stop();
+  silent?.close();
   await bot?.close();
 });
 
@@ -192,6 +205,62 @@ describe('transfer by REFER (the bot asks)', () => {
       expect(await metric('bridge_transfers_total{mode="refer",result="refused"}')).toMatch(/ [1-9]\d*$/);
     } finally {
       call.close();
+    }
+  });
+});
+
+describe('POST /v1/calls/{call_sid}/transfer', () => {
+  it('404 for an unknown call, 400 for a bad body, 403 for a target outside allowedTargets, 501 for bridge mode', async () => {
+    expect((await api('POST', '/v1/calls/nosuchcall/transfer', { to: '+918041234567' })).status).toBe(404);
+    const call = await answeredCall(sipTcp(), bot, 'xfer-api-refusals');
+    try {
+      const sid = 'call-sid-1';
+      const bad = await api('POST', `/v1/calls/${sid}/transfer`, { to: 12 });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatch(/transfer\.to/);
+      const denied = await api('POST', `/v1/calls/${sid}/transfer`, { to: 'sip:boss@elsewhere.example.com' });
+      expect(denied.status).toBe(403);
+      expect(denied.body.error).toMatch(/allowedTargets/);
+      const bridged = await api('POST', `/v1/calls/${sid}/transfer`, { to: '+918041234567', mode: 'bridge' });
+      expect(bridged.status).toBe(501);
+      expect(bridged.body.error).toMatch(/bridge mode/);
+      expect(call.client.count((m) => m.kind === 'request' && m.method === 'REFER')).toBe(0);
+      // Refusals from the API are answered to the API, not told to the bot.
+      expect(statuses(call.conn.messages)).toEqual([]);
+    } finally {
+      call.close();
+    }
+  });
+
+  it('202 and a REFER; 409 for a second transfer while the first runs', async () => {
+    const call = await answeredCall(sipTcp(), bot, 'xfer-api-409');
+    try {
+      const first = await api('POST', '/v1/calls/call-sid-1/transfer', { transfer: { to: 'sip:agent-9@agents.example.com', mode: 'refer' } });
+      expect(first.status).toBe(202);
+      const refer = await call.client.request('REFER');
+      const second = await api('POST', '/v1/calls/call-sid-1/transfer', { to: '+918041234567' });
+      expect(second.status).toBe(409);
+      expect(second.body.error).toMatch(/already in progress/);
+      call.client.send(answer(refer, 603, 'Decline'));
+      await call.conn.until((ms) => statuses(ms).some((s) => s.status === 'failed'), 5000, 'transfer_status failed');
+      expect(statuses(call.conn.messages).at(-1)).toMatchObject({ status: 'failed', sip_status: 603 });
+    } finally {
+      call.close();
+    }
+  });
+
+  it('409 while the call is not answered yet', async () => {
+    // Every test call has the same call_sid (the INVITE's X-Exotel-CallSid): the earlier ones must be gone.
+    for (let i = 0; i < 100 && (await api('GET', '/v1/calls')).body.calls.length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const client = await SipTestClient.open('tcp', sipTcp());
+    try {
+      client.send(exotelInvite({ callId: 'xfer-unanswered', port: sipTcp().port, localPort: client.localPort, sdp: sdpOffer(), headers: [['X-Customer-Header', 'silent']] }));
+      await client.response(100, 'INVITE');
+      const early = await api('POST', '/v1/calls/call-sid-1/transfer', { to: '+918041234567' });
+      expect(early.status).toBe(409);
+      expect(early.body.error).toMatch(/not answered/);
+    } finally {
+      client.close();
     }
   });
 });
