@@ -25,7 +25,7 @@ import { openRecorder, type RecordingSettings, type StreamPolicy } from './recor
 import { ReofferAnswerer } from './reoffer.js';
 import { recordOf, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import { reportOf, type CallObserver, type CallReport } from './report.js';
-import { CallTransfer, checkTransfer, type TransferRefusal, type TransferTargets } from './transfer.js';
+import { callTransfer, type CallTransfer, type TransferRefusal, type TransferTargets } from './transfer.js';
 
 export interface CallOptions {
   readonly log: Logger;
@@ -120,12 +120,9 @@ export class Call extends EventEmitter<CallEvents> {
     this.accountSid = accountSid(invite.headers) ?? DEFAULT_ACCOUNT_SID;
     this.log = options.log.child({ call_sid: this.callSid });
     invite.once('cancel', () => this.end({ by: 'caller', reason: 'cancel' }));
-    this.#transfer = new CallTransfer({
-      log: this.log,
-      notify: (e) => this.#link?.sendEvent('transfer_status', { transfer: { status: e.status, ...(e.sipStatus !== undefined && { sip_status: e.sipStatus }), ...(e.reason && { reason: e.reason }) } }),
-      ...(options.observer?.transfer && { counted: (mode, result) => options.observer?.transfer?.(mode === 'bridge' ? 'bridge' : 'refer', result) }),
-      completed: () => this.end({ by: 'system', reason: 'transferred' }),
-    });
+    this.#transfer = callTransfer(this.log, (name, fields) => this.#link?.sendEvent(name, fields), options.observer, () =>
+      this.end({ by: 'system', reason: 'transferred' }),
+    );
   }
 
   /**
@@ -133,22 +130,8 @@ export class Call extends EventEmitter<CallEvents> {
    * a refusal as transfer_status failed). Undefined when started; the outcome goes to the bot as transfer_status.
    */
   transfer(body: unknown, fromBot = false): TransferRefusal | undefined {
-    const refusal = this.#transferRefusal(body);
-    if ('status' in refusal) {
-      const mode = (body as { mode?: unknown } | null)?.mode === 'bridge' ? 'bridge' : 'refer';
-      this.#transfer.refused(refusal, fromBot, mode);
-      return refusal;
-    }
-    this.#transfer.start(this.#dialog!, refusal.request, refusal.uri);
-    return undefined;
-  }
-
-  #transferRefusal(body: unknown): TransferRefusal | Exclude<ReturnType<typeof checkTransfer>, TransferRefusal> {
-    const checked = checkTransfer(body, this.options.transfers ?? { trunks: [], allowedTargets: [] });
-    if ('status' in checked) return checked;
-    if (this.#state !== 'active' || !this.#dialog) return { status: 409, error: `the call is ${this.#state === 'setup' ? 'not answered yet' : 'ending'}` };
-    if (this.#transfer.running) return { status: 409, error: 'a transfer is already in progress' };
-    return checked;
+    const unavailable = this.#state === 'active' ? undefined : this.#state === 'setup' ? 'the call is not answered yet' : 'the call is ending';
+    return this.#transfer.ask(body, { dialog: this.#dialog, unavailable, targets: this.options.transfers }, fromBot);
   }
 
   get state(): CallState {

@@ -1,6 +1,6 @@
 // What the call API shows of a call (live or recently ended), and the bounded store of ended calls' records.
 
-import type { TransferFacts } from './transfer.js';
+import { transferReport, type TransferFacts } from './transfer.js';
 
 export type CallStatus = 'queued' | 'dialing' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
 
@@ -23,6 +23,8 @@ export interface CallRecord {
   readonly disconnected_by: string | null;
   readonly end_reason: string | null;
   readonly custom_parameters: Readonly<Record<string, string>>;
+  /** The call's transfer, once one was started (as in the post-call report). */
+  readonly transfer?: ReturnType<typeof transferReport>;
 }
 
 /** What a call knows of itself, whichever direction: its record and its report are made from these. */
@@ -64,6 +66,7 @@ export function recordOf(f: CallFacts): CallRecord {
     disconnected_by: f.cause?.by ?? null,
     end_reason: f.cause?.reason ?? null,
     custom_parameters: f.customParameters,
+    ...(f.transfer && { transfer: transferReport(f.transfer) }),
   };
 }
 

@@ -103,6 +103,26 @@ export class CallTransfer {
     return this.#facts?.status === 'completed';
   }
 
+  /**
+   * A transfer asked for by the API or the bot (`fromBot`: a refusal is then told to it as transfer_status failed).
+   * `dialog` is the caller's dialog once the call is answered, `unavailable` why it cannot be transferred now.
+   * Undefined when the REFER is on its way.
+   */
+  ask(body: unknown, call: { dialog: Dialog | undefined; unavailable: string | undefined; targets: TransferTargets | undefined }, fromBot: boolean): TransferRefusal | undefined {
+    let refusal: TransferRefusal | undefined;
+    const checked = checkTransfer(body, call.targets ?? { trunks: [], allowedTargets: [] });
+    if ('status' in checked) refusal = checked;
+    else if (call.unavailable !== undefined || !call.dialog) refusal = { status: 409, error: call.unavailable ?? 'the call is not answered yet' };
+    else if (this.#running) refusal = { status: 409, error: 'a transfer is already in progress' };
+    if (refusal || 'status' in checked) {
+      const mode = (body as { mode?: unknown } | null)?.mode === 'bridge' ? 'bridge' : 'refer';
+      this.refused(refusal!, fromBot, mode);
+      return refusal;
+    }
+    this.start(call.dialog!, checked.request, checked.uri);
+    return undefined;
+  }
+
   /** A request refused before any SIP was sent; a bot's request hears why on its WebSocket. */
   refused(refusal: TransferRefusal, tellBot: boolean, mode = 'refer'): void {
     this.hooks.log.warn({ status: refusal.status, reason: refusal.error }, 'transfer refused');
@@ -152,6 +172,21 @@ export class CallTransfer {
     this.hooks.counted?.('refer', 'failed');
     this.hooks.notify({ status: 'failed', sipStatus: outcome.sipStatus, reason: outcome.reason });
   }
+}
+
+/** A call's transfers, told to its bot (`send` is the bot link's sendEvent) and counted by `observer`. */
+export function callTransfer(
+  log: Logger,
+  send: (name: string, fields: Readonly<Record<string, unknown>>) => void,
+  observer: { transfer?(mode: 'refer' | 'bridge', result: 'completed' | 'failed' | 'refused'): void } | undefined,
+  completed: () => void,
+): CallTransfer {
+  return new CallTransfer({
+    log,
+    notify: (e) => send('transfer_status', { transfer: { status: e.status, ...(e.sipStatus !== undefined && { sip_status: e.sipStatus }), ...(e.reason && { reason: e.reason }) } }),
+    ...(observer?.transfer && { counted: (mode, result) => observer.transfer?.(mode === 'bridge' ? 'bridge' : 'refer', result) }),
+    completed,
+  });
 }
 
 /** The report's `transfer` object. */

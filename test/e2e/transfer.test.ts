@@ -1,6 +1,6 @@
 // Call transfer: the REFER the bridge sends (RFC 3515, NOTIFY sipfrag), its outcome for the bot, and REFERs sent to
 // the bridge, which is never a transfer target.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { SipResponse } from '../../src/signaling/message.js';
 import { TestBot } from '../helpers/bot.js';
@@ -14,23 +14,34 @@ import type { SipRequest } from '../../src/signaling/message.js';
 import net from 'node:net';
 import { callApiClient, type CallApiClient } from '../helpers/call-api.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
+import { freeUdpPort } from '../helpers/sipp-trunk.js';
+
+vi.setConfig({ testTimeout: 15_000 });
 
 let bot: TestBot;
 let bridge: Bridge;
 let api: CallApiClient;
 /** Takes TCP connections and never answers the WebSocket handshake: a call routed to it stays unanswered a while. */
 let silent: net.Server;
+/** The trunk of outbound calls: a bare UDP client that answers the bridge's INVITE itself. */
+let trunk: SipTestClient;
 const TOKEN = 'transfer-test-token';
 
 beforeAll(async () => {
   bot = await TestBot.start();
+  const sipUdp = await freeUdpPort();
+  trunk = await SipTestClient.open('udp', { host: '127.0.0.1', port: sipUdp });
   silent = net.createServer(() => {});
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   bridge = await startTestBridge({
     api: { token: TOKEN },
+    sip: { udp: { host: '127.0.0.1', port: sipUdp }, tcp: { host: '127.0.0.1', port: 0 }, timers: { t1: 100, t2: 400, t4: 500 } },
     routes: [{ header: 'X-Customer-Header', equals: 'silent', url: `ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}/` }],
     bot: { defaultUrl: bot.url, connectTimeoutMs: 1500, connectRetries: 0 },
-    trunks: [{ name: 'pstn', uri: 'sip:pstn.example.com:5070;transport=tcp' }],
+    trunks: [
+      { name: 'pstn', uri: 'sip:pstn.example.com:5070;transport=tcp' },
+      { name: 'loop', uri: `sip:127.0.0.1:${trunk.localPort}` },
+    ],
     transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@agents\\.example\\.com$'] },
   });
   api = callApiClient(bridge.httpPort, TOKEN);
@@ -39,6 +50,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge?.stop();
   silent?.close();
+  trunk?.close();
   await bot?.close();
 });
 
@@ -172,7 +184,7 @@ describe('transfer by REFER (the bot asks)', () => {
   it('NOTIFY with a 486 sipfrag: failed with sip_status 486, the call goes on', async () => {
     const call = await answeredCall(sipTcp(), bot, 'xfer-486');
     try {
-      call.conn.send(transferMessage(call, { to: '+918041234567' }));
+      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'pstn' }));
       const refer = await call.client.request('REFER');
       call.client.send(answer(refer, 202, 'Accepted'));
       call.client.send(notify(call, refer, 'SIP/2.0 100 Trying', 'active;expires=60'));
@@ -198,7 +210,7 @@ describe('transfer by REFER (the bot asks)', () => {
       await call.conn.until((ms) => statuses(ms).length > 0, 5000, 'transfer_status');
       expect(statuses(call.conn.messages)[0]).toMatchObject({ status: 'failed' });
       expect(statuses(call.conn.messages)[0]!.reason).toMatch(/allowedTargets/);
-      call.conn.send(transferMessage(call, { to: '+918041234567', mode: 'bridge' }));
+      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'pstn', mode: 'bridge' }));
       await call.conn.until((ms) => statuses(ms).length > 1, 5000, 'second transfer_status');
       expect(statuses(call.conn.messages)[1]!.reason).toBe('bridge mode is not supported yet');
       expect(call.client.count((m) => m.kind === 'request' && m.method === 'REFER')).toBe(0);
@@ -211,7 +223,7 @@ describe('transfer by REFER (the bot asks)', () => {
 
 describe('POST /v1/calls/{call_sid}/transfer', () => {
   it('404 for an unknown call, 400 for a bad body, 403 for a target outside allowedTargets, 501 for bridge mode', async () => {
-    expect((await api('POST', '/v1/calls/nosuchcall/transfer', { to: '+918041234567' })).status).toBe(404);
+    expect((await api('POST', '/v1/calls/nosuchcall/transfer', { to: '+918041234567', trunk: 'pstn' })).status).toBe(404);
     const call = await answeredCall(sipTcp(), bot, 'xfer-api-refusals');
     try {
       const sid = 'call-sid-1';
@@ -221,7 +233,7 @@ describe('POST /v1/calls/{call_sid}/transfer', () => {
       const denied = await api('POST', `/v1/calls/${sid}/transfer`, { to: 'sip:boss@elsewhere.example.com' });
       expect(denied.status).toBe(403);
       expect(denied.body.error).toMatch(/allowedTargets/);
-      const bridged = await api('POST', `/v1/calls/${sid}/transfer`, { to: '+918041234567', mode: 'bridge' });
+      const bridged = await api('POST', `/v1/calls/${sid}/transfer`, { to: '+918041234567', trunk: 'pstn', mode: 'bridge' });
       expect(bridged.status).toBe(501);
       expect(bridged.body.error).toMatch(/bridge mode/);
       expect(call.client.count((m) => m.kind === 'request' && m.method === 'REFER')).toBe(0);
@@ -238,7 +250,7 @@ describe('POST /v1/calls/{call_sid}/transfer', () => {
       const first = await api('POST', '/v1/calls/call-sid-1/transfer', { transfer: { to: 'sip:agent-9@agents.example.com', mode: 'refer' } });
       expect(first.status).toBe(202);
       const refer = await call.client.request('REFER');
-      const second = await api('POST', '/v1/calls/call-sid-1/transfer', { to: '+918041234567' });
+      const second = await api('POST', '/v1/calls/call-sid-1/transfer', { to: '+918041234567', trunk: 'pstn' });
       expect(second.status).toBe(409);
       expect(second.body.error).toMatch(/already in progress/);
       call.client.send(answer(refer, 603, 'Decline'));
@@ -256,11 +268,74 @@ describe('POST /v1/calls/{call_sid}/transfer', () => {
     try {
       client.send(exotelInvite({ callId: 'xfer-unanswered', port: sipTcp().port, localPort: client.localPort, sdp: sdpOffer(), headers: [['X-Customer-Header', 'silent']] }));
       await client.response(100, 'INVITE');
-      const early = await api('POST', '/v1/calls/call-sid-1/transfer', { to: '+918041234567' });
+      const early = await api('POST', '/v1/calls/call-sid-1/transfer', { to: '+918041234567', trunk: 'pstn' });
       expect(early.status).toBe(409);
       expect(early.body.error).toMatch(/not answered/);
     } finally {
       client.close();
     }
+  });
+});
+
+describe('transfer of an outbound call', () => {
+  it('REFERs the called party through its dialog: completed, BYE, stop transferred, the record says so', async () => {
+    const botIndex = bot.connections.length;
+    const placed = await api('POST', '/v1/calls', { to: '+919876543210', from: '+911234567890', trunk: 'loop' });
+    expect(placed.status).toBe(201);
+    const sid = placed.body.call_sid as string;
+    const invite = (await trunk.waitFor((m) => m.kind === 'request' && m.method === 'INVITE' && m.callId !== undefined, 'INVITE', 10_000)) as SipRequest;
+    const sdp = sdpOffer({ port: 40_000 });
+    const to = `${invite.headers.get('to')};tag=trunk-1`;
+    trunk.send(
+      [
+        'SIP/2.0 200 OK',
+        ...invite.headers.getAll('via').map((v) => `Via: ${v}`),
+        `From: ${invite.headers.get('from')}`,
+        `To: ${to}`,
+        `Call-ID: ${invite.callId}`,
+        `CSeq: ${invite.headers.get('cseq')}`,
+        `Contact: <sip:agent@127.0.0.1:${trunk.localPort}>`,
+        'Content-Type: application/sdp',
+        `Content-Length: ${Buffer.byteLength(sdp)}`,
+        '',
+        sdp,
+      ].join('\r\n'),
+    );
+    await trunk.request('ACK');
+    const conn = await bot.connection(botIndex);
+    await conn.waitForEvent('start');
+    const start = conn.messages.find((m) => m.event === 'start') as unknown as { stream_sid: string };
+    conn.send({ event: 'transfer', stream_sid: start.stream_sid, transfer: { to: '+918041234567', trunk: 'pstn' } });
+    const refer = (await trunk.waitFor((m) => m.kind === 'request' && m.method === 'REFER', 'REFER')) as SipRequest;
+    expect(refer.headers.get('refer-to')).toBe('<sip:+918041234567@pstn.example.com>');
+    trunk.send(answer(refer, 202, 'Accepted'));
+    const body = 'SIP/2.0 200 OK\r\n';
+    trunk.send(
+      [
+        `NOTIFY sip:bridge@127.0.0.1 SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${trunk.localPort};branch=z9hG4bK-out-notify;rport`,
+        'Max-Forwards: 70',
+        `From: ${to}`,
+        `To: ${invite.headers.get('from')}`,
+        `Call-ID: ${invite.callId}`,
+        'CSeq: 1 NOTIFY',
+        `Contact: <sip:agent@127.0.0.1:${trunk.localPort}>`,
+        `Event: refer;id=${refer.cseq.seq}`,
+        'Subscription-State: terminated;reason=noresource',
+        'Content-Type: message/sipfrag',
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        '',
+        body,
+      ].join('\r\n'),
+    );
+    await trunk.waitFor((m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200, '200 to NOTIFY');
+    const bye = (await trunk.waitFor((m) => m.kind === 'request' && m.method === 'BYE', 'BYE')) as SipRequest;
+    trunk.send(okTo(bye));
+    await conn.waitForEvent('stop');
+    expect((conn.messages.find((m) => m.event === 'stop') as unknown as { stop: { reason: string } }).stop.reason).toBe('transferred');
+    expect(statuses(conn.messages).at(-1)).toMatchObject({ status: 'completed', sip_status: 200 });
+    const record = (await api('GET', `/v1/calls/${sid}`)).body;
+    expect(record.transfer).toMatchObject({ to: '+918041234567', mode: 'refer', status: 'completed', sip_status: 200 });
+    expect(record.transfer.answered_at).toMatch(/^\d{4}-/);
   });
 });
