@@ -1,6 +1,6 @@
 // Call transfer: the REFER the bridge sends (RFC 3515, NOTIFY sipfrag), its outcome for the bot, and REFERs sent to
 // the bridge, which is never a transfer target.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { SipResponse } from '../../src/signaling/message.js';
 import { TestBot } from '../helpers/bot.js';
@@ -15,8 +15,6 @@ import net from 'node:net';
 import { callApiClient, type CallApiClient } from '../helpers/call-api.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
 import { freeUdpPort } from '../helpers/sipp-trunk.js';
-
-vi.setConfig({ testTimeout: 15_000 });
 
 let bot: TestBot;
 let bridge: Bridge;
