@@ -109,17 +109,21 @@ export class CallTransfer {
    * Undefined when the REFER is on its way.
    */
   ask(body: unknown, call: { dialog: Dialog | undefined; unavailable: string | undefined; targets: TransferTargets | undefined }, fromBot: boolean): TransferRefusal | undefined {
-    let refusal: TransferRefusal | undefined;
     const checked = checkTransfer(body, call.targets ?? { trunks: [], allowedTargets: [] });
-    if ('status' in checked) refusal = checked;
-    else if (call.unavailable !== undefined || !call.dialog) refusal = { status: 409, error: call.unavailable ?? 'the call is not answered yet' };
-    else if (this.#running) refusal = { status: 409, error: 'a transfer is already in progress' };
-    if (refusal || 'status' in checked) {
+    const refusal: TransferRefusal | undefined =
+      'status' in checked
+        ? checked
+        : call.unavailable !== undefined || !call.dialog
+          ? { status: 409, error: call.unavailable ?? 'the call is not answered yet' }
+          : this.#running
+            ? { status: 409, error: 'a transfer is already in progress' }
+            : undefined;
+    if (refusal || 'status' in checked || !call.dialog) {
       const mode = (body as { mode?: unknown } | null)?.mode === 'bridge' ? 'bridge' : 'refer';
-      this.refused(refusal!, fromBot, mode);
+      this.refused(refusal ?? { status: 409, error: 'the call is not answered yet' }, fromBot, mode);
       return refusal;
     }
-    this.start(call.dialog!, checked.request, checked.uri);
+    this.start(call.dialog, checked.request, checked.uri);
     return undefined;
   }
 

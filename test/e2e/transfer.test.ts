@@ -15,6 +15,7 @@ import net from 'node:net';
 import { callApiClient, type CallApiClient } from '../helpers/call-api.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
 import { freeUdpPort } from '../helpers/sipp-trunk.js';
+import { WebhookServer } from '../helpers/webhook-server.js';
 
 let bot: TestBot;
 let bridge: Bridge;
@@ -23,16 +24,20 @@ let api: CallApiClient;
 let silent: net.Server;
 /** The trunk of outbound calls: a bare UDP client that answers the bridge's INVITE itself. */
 let trunk: SipTestClient;
+/** Receives the post-call reports. */
+let webhook: WebhookServer;
 const TOKEN = 'transfer-test-token';
 
 beforeAll(async () => {
   bot = await TestBot.start();
+  webhook = await WebhookServer.start();
   const sipUdp = await freeUdpPort();
   trunk = await SipTestClient.open('udp', { host: '127.0.0.1', port: sipUdp });
   silent = net.createServer(() => {});
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
   bridge = await startTestBridge({
     api: { token: TOKEN },
+    webhook: { url: webhook.url },
     sip: { udp: { host: '127.0.0.1', port: sipUdp }, tcp: { host: '127.0.0.1', port: 0 }, timers: { t1: 100, t2: 400, t4: 500 } },
     routes: [{ header: 'X-Customer-Header', equals: 'silent', url: `ws://127.0.0.1:${(silent.address() as net.AddressInfo).port}/` }],
     bot: { defaultUrl: bot.url, connectTimeoutMs: 1500, connectRetries: 0 },
@@ -49,6 +54,7 @@ afterAll(async () => {
   await bridge?.stop();
   silent?.close();
   trunk?.close();
+  await webhook?.close();
   await bot?.close();
 });
 
@@ -115,6 +121,16 @@ function notify(call: AnsweredCall, refer: SipRequest, sipfrag: string, state: s
 const statuses = (messages: BotMessage[]) =>
   messages.filter((m) => m.event === 'transfer_status').map((m) => (m as unknown as { transfer: { status: string; sip_status?: number; reason?: string } }).transfer);
 
+/** The post-call report of the inbound call with this SIP Call-ID. */
+async function reportFor(sipCallId: string): Promise<any> {
+  for (let i = 0; i < 100; i++) {
+    const post = webhook.posts.find((p) => (p.body as { sip_call_id?: string }).sip_call_id === sipCallId);
+    if (post) return post.body;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`no report for ${sipCallId}`);
+}
+
 function transferMessage(call: AnsweredCall, transfer: object): object {
   const start = call.conn.messages.find((m) => m.event === 'start') as unknown as { stream_sid: string };
   return { event: 'transfer', stream_sid: start.stream_sid, transfer };
@@ -153,6 +169,9 @@ describe('transfer by REFER (the bot asks)', () => {
       expect(Number(ts.sequence_number)).toBeGreaterThan(1);
       expect(ts.stream_sid).toMatch(/^[0-9a-f]{32}$/);
       expect(await metric('bridge_transfers_total{mode="refer",result="completed"}')).toMatch(/ 1$/);
+      const report = await reportFor('xfer-ok');
+      expect(report.transfer).toMatchObject({ to: '+918041234567', mode: 'refer', status: 'completed', sip_status: 200 });
+      expect(report.end_reason).toBe('transferred');
     } finally {
       call.close();
     }
