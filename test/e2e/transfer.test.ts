@@ -141,6 +141,22 @@ async function metric(name: string): Promise<string> {
   return text.split('\n').filter((l) => l.startsWith(name)).join('\n');
 }
 
+describe('NOTIFY without our REFER', () => {
+  it('is answered 481 and the call goes on', async () => {
+    const call = await answeredCall(sipTcp(), bot, 'notify-stray');
+    try {
+      call.client.send(
+        inDialogRequest('NOTIFY', call.client, call.ok, 2).replace('Content-Length', 'Event: refer;id=9\r\nSubscription-State: active\r\nContent-Length'),
+      );
+      await call.client.response(481, 'NOTIFY');
+      call.client.send(inDialogRequest('BYE', call.client, call.ok, 3));
+      await call.client.response(200, 'BYE');
+    } finally {
+      call.close();
+    }
+  });
+});
+
 describe('transfer by REFER (the bot asks)', () => {
   it('REFER accepted, NOTIFY 100 then 200: NOTIFYs answered 200, BYE from the bridge, the bot hears completed then stop transferred', async () => {
     const call = await answeredCall(sipTcp(), bot, 'xfer-ok');
