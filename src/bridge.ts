@@ -126,6 +126,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   };
   const streams = streamPolicies(config);
   checkRecordingDirs(config, log);
+  const trunks = config.trunks.map(trunkOf);
   const callOptions: CallOptions = {
       log,
       observer: metrics,
@@ -153,9 +154,9 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       },
       headerLimits: config.limits,
       maxDurationMs: config.limits.maxCallDurationMs,
+      transfers: { trunks: trunks.map((t) => t.trunk), allowedTargets: config.transfer.allowedTargets },
   };
   const calls = new CallManager(backend, callOptions, config.limits, outages);
-  const trunks = config.trunks.map(trunkOf);
   const control = new CallControl(calls, {
     trunks: trunks.map((t) => t.trunk),
     allowedTargets: config.transfer.allowedTargets,

@@ -40,6 +40,8 @@ export interface BotSessionEvents {
   clear: [];
   /** The bot presses a key toward the caller. */
   dtmf: [digit: string, durationMs: number | undefined];
+  /** The bot asks to hand the caller to a person: the message's `transfer` object, unchecked (the call checks it). */
+  transfer: [request: unknown];
   /**
    * The socket closed. `byBot` is false when we closed it; `clean` is true when the bot closed it on purpose (a close
    * frame) and false when the connection dropped (no close frame, an error, missed pings).
@@ -201,6 +203,25 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     if (count <= 3) this.log.warn({ kind, reason, ...(count === 3 && { note: 'further ones only counted' }) }, 'ignored bot message');
   }
 
+  /** Call-control messages the protocols leave to the call (an event they do not know): `transfer`. */
+  #command(buffer: Buffer): boolean {
+    let json: unknown;
+    try {
+      json = JSON.parse(buffer.toString('utf8'));
+    } catch {
+      return false;
+    }
+    if (typeof json !== 'object' || json === null || (json as { event?: unknown }).event !== 'transfer') return false;
+    this.emit('transfer', (json as { transfer?: unknown }).transfer);
+    return true;
+  }
+
+  /** A bridge event to the bot (`transfer_status`), once the stream has started. */
+  sendEvent(name: string, fields: Readonly<Record<string, unknown>>, streamSid: string): void {
+    if (!this.#started || !this.open) return;
+    this.#send(this.protocol.event ? this.protocol.event(name, fields) : JSON.stringify({ event: name, stream_sid: streamSid, ...fields }));
+  }
+
   #send(frame: Frame): void {
     this.ws.send(frame);
   }
@@ -215,6 +236,7 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
     const buffer = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
     const parsed = this.protocol.decode(buffer, isBinary);
     if (!parsed.ok) {
+      if (parsed.ignorable && !isBinary && this.#command(buffer)) return;
       this.#reject(parsed.ignorable ? 'unknownEvent' : 'invalid', parsed.reason);
       return;
     }

@@ -52,6 +52,8 @@ export interface BotLinkOptions {
   readonly onDraining: () => void;
   readonly end: (by: 'bot' | 'system', reason: string) => void;
   readonly rtpTimeoutMs: number;
+  /** The bot's `transfer` message, unchecked. */
+  readonly onTransfer?: (request: unknown) => void;
 }
 
 export class BotLink {
@@ -83,6 +85,11 @@ export class BotLink {
     this.#bot?.sendDtmf(digit, durationMs);
   }
 
+  /** A bridge event to the bot, e.g. `transfer_status`. */
+  sendEvent(name: string, fields: Readonly<Record<string, unknown>>): void {
+    this.#bot?.sendEvent(name, fields, this.options.start.streamSid);
+  }
+
   /** Sends `stop` and closes; once. */
   stop(reason: StopReason): void {
     clearTimeout(this.#drainTimer);
@@ -111,6 +118,7 @@ export class BotLink {
     });
     bot.on('mark', (name) => media.mark(name));
     bot.on('clear', () => media.clear());
+    bot.on('transfer', (request) => options.onTransfer?.(request));
     bot.on('dtmf', (digit, durationMs) => {
       if (!isDtmfDigit(digit)) return;
       options.observer?.dtmf('bot_to_caller');

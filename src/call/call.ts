@@ -25,6 +25,7 @@ import { openRecorder, type RecordingSettings, type StreamPolicy } from './recor
 import { ReofferAnswerer } from './reoffer.js';
 import { recordOf, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import { reportOf, type CallObserver, type CallReport } from './report.js';
+import { callTransfer, type CallTransfer, type TransferRefusal, type TransferTargets } from './transfer.js';
 
 export interface CallOptions {
   readonly log: Logger;
@@ -40,6 +41,8 @@ export interface CallOptions {
   readonly observer?: CallObserver;
   /** Listen-only and recording, for the chosen route (its index in routing.routes) or the default bot. */
   readonly streams?: (routeIndex: number | undefined) => StreamPolicy;
+  /** Where a transfer may go (trunks and transfer.allowedTargets); without it every transfer is refused. */
+  readonly transfers?: TransferTargets;
 }
 
 /**
@@ -105,6 +108,7 @@ export class Call extends EventEmitter<CallEvents> {
   #endedAt: Date | undefined;
   #hungUp = false;
   #final: { status: CallStatus; sipStatus: number; cause: EndCause } | undefined;
+  readonly #transfer: CallTransfer;
 
   constructor(
     private readonly invite: IncomingCall,
@@ -116,6 +120,18 @@ export class Call extends EventEmitter<CallEvents> {
     this.accountSid = accountSid(invite.headers) ?? DEFAULT_ACCOUNT_SID;
     this.log = options.log.child({ call_sid: this.callSid });
     invite.once('cancel', () => this.end({ by: 'caller', reason: 'cancel' }));
+    this.#transfer = callTransfer(this.log, (name, fields) => this.#link?.sendEvent(name, fields), options.observer, () =>
+      this.end({ by: 'system', reason: 'transferred' }),
+    );
+  }
+
+  /**
+   * Hands the caller to a person (a REFER in the caller's dialog), from the API or the bot (`fromBot`: it then hears
+   * a refusal as transfer_status failed). Undefined when started; the outcome goes to the bot as transfer_status.
+   */
+  transfer(body: unknown, fromBot = false): TransferRefusal | undefined {
+    const unavailable = this.#state === 'active' ? undefined : this.#state === 'setup' ? 'the call is not answered yet' : 'the call is ending';
+    return this.#transfer.ask(body, { dialog: this.#dialog, unavailable, targets: this.options.transfers }, fromBot);
   }
 
   get state(): CallState {
@@ -274,6 +290,7 @@ export class Call extends EventEmitter<CallEvents> {
       onDraining: () => (this.#state = 'draining'),
       end: (by, reason) => this.end({ by, reason }),
       rtpTimeoutMs: options.media.rtpTimeoutMs,
+      onTransfer: (request) => void this.transfer(request, true),
     });
     const relayLeg = this.#relay && { session: this.#relay, tag: this.#relayTag };
     this.#answer(carrierSdp, media, new ReofferAnswerer({ media, local, audio, log: this.log, ...(relayLeg && { relay: relayLeg }) }));
@@ -348,7 +365,7 @@ export class Call extends EventEmitter<CallEvents> {
       });
     }
     if (!answered) this.options.observer?.setup(sipStatus);
-    const stopReason = cause.by === 'caller' ? 'callended' : 'stopped';
+    const stopReason = this.#transfer.completed ? 'transferred' : cause.by === 'caller' ? 'callended' : 'stopped';
     if (this.#link) this.#link.stop(stopReason);
     else this.#bot?.stop(stopReason);
     const media = this.#media?.stats;
@@ -388,6 +405,7 @@ export class Call extends EventEmitter<CallEvents> {
       cause: final?.cause,
       botConnectMs: this.#botConnectMs,
       dtmf: this.#link?.dtmf ?? '',
+      transfer: this.#transfer.facts,
     };
   }
 

@@ -8,6 +8,7 @@ import type { CallManager, ManagedCall } from './manager.js';
 import { OutboundCall } from './outbound.js';
 import { RecordStore, type CallRecord } from './records.js';
 import { destination, Pacer, pickTrunk, unpaced, type Refusal, type Trunk } from './trunks.js';
+import type { TransferRefusal } from './transfer.js';
 
 /** A validated POST /v1/calls body. */
 export interface PlaceRequest {
@@ -147,6 +148,14 @@ export class CallControl extends EventEmitter<CallControlEvents> {
     const call = this.#live(callSid);
     if (call) return call.hangup() ? 'accepted' : 'ended';
     return this.#records.get(callSid) ? 'ended' : 'unknown';
+  }
+
+  /** Starts a transfer of a live call (the body is the `transfer` object), or says why not. */
+  transfer(callSid: string, body: unknown): 'accepted' | TransferRefusal {
+    const call = this.#live(callSid);
+    if (!call) return this.#records.get(callSid) ? { status: 409, error: `call ${callSid} has already ended` } : { status: 404, error: `no call ${callSid}` };
+    if (!call.transfer) return { status: 501, error: 'transfers of this kind of call are not supported yet' };
+    return call.transfer(body) ?? 'accepted';
   }
 
   #live(callSid: string): ManagedCall | undefined {

@@ -8,6 +8,7 @@ import { Call, type CallEvents, type CallOptions, type EndCause } from './call.j
 import type { CallRecord } from './records.js';
 import type { RecordingSettings } from './recording.js';
 import type { CallReport } from './report.js';
+import type { TransferRefusal } from './transfer.js';
 
 /** What the manager needs of a call, inbound or outbound. */
 export interface ManagedCall {
@@ -21,6 +22,8 @@ export interface ManagedCall {
   /** DELETE through the API; false when already ended. */
   hangup(): boolean;
   record(): CallRecord;
+  /** POST .../transfer: undefined when a transfer started, else why not; absent where transfers are not built. */
+  transfer?(body: unknown): TransferRefusal | undefined;
 }
 
 export interface AdmissionLimits {

@@ -15,6 +15,7 @@ import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallSt
 import { ReofferAnswerer } from './reoffer.js';
 import { reportOf } from './report.js';
 import type { PacerTicket, Trunk } from './trunks.js';
+import { callTransfer, type CallTransfer, type TransferRefusal } from './transfer.js';
 
 export interface OutboundRequest {
   readonly trunk: Trunk;
@@ -73,6 +74,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   #endedAt: Date | undefined;
   #cause: EndCause | undefined;
   #botConnectMs: number | undefined;
+  readonly #transfer: CallTransfer;
 
   constructor(
     readonly request: OutboundRequest,
@@ -81,6 +83,15 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   ) {
     super();
     this.log = options.log.child({ call_sid: this.callSid, direction: 'outbound' });
+    this.#transfer = callTransfer(this.log, (name, fields) => this.#link?.sendEvent(name, fields), options.observer, () =>
+      this.end({ by: 'system', reason: 'transferred' }),
+    );
+  }
+
+  /** Hands the called party to a person (REFER in its dialog): as Call.transfer. */
+  transfer(body: unknown, fromBot = false): TransferRefusal | undefined {
+    const unavailable = this.#ended || this.#draining ? 'the call is ending' : this.#dialog ? undefined : 'the call is not answered yet';
+    return this.#transfer.ask(body, { dialog: this.#dialog, unavailable, targets: this.options.transfers }, fromBot);
   }
 
   get status(): CallStatus {
@@ -279,6 +290,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       onDraining: () => (this.#draining = true),
       end: (by, reason) => this.end({ by, reason }),
       rtpTimeoutMs: options.media.rtpTimeoutMs,
+      onTransfer: (body) => void this.transfer(body, true),
     });
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), options.maxDurationMs);
     dialog.on('dtmf', (digit, durationMs) => this.#link?.callerDtmf(digit, durationMs ?? 0));
@@ -316,7 +328,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       this.#outgoing.cancel();
     }
     if (!answered) this.options.observer?.setup(this.#sipStatus ?? 503);
-    const stopReason = cause.by === 'caller' ? 'callended' : 'stopped';
+    const stopReason = this.#transfer.completed ? 'transferred' : cause.by === 'caller' ? 'callended' : 'stopped';
     if (this.#link) this.#link.stop(stopReason);
     else this.#bot?.close();
     const stats = this.#media?.stats;
@@ -365,6 +377,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       cause: this.#cause,
       botConnectMs: this.#botConnectMs,
       dtmf: this.#link?.dtmf ?? '',
+      transfer: this.#transfer.facts,
     };
   }
 

@@ -1,5 +1,7 @@
 // What the call API shows of a call (live or recently ended), and the bounded store of ended calls' records.
 
+import { transferReport, type TransferFacts } from './transfer.js';
+
 export type CallStatus = 'queued' | 'dialing' | 'ringing' | 'in-progress' | 'completed' | 'busy' | 'no-answer' | 'failed' | 'canceled';
 
 export const FINAL_STATUSES: ReadonlySet<CallStatus> = new Set(['completed', 'busy', 'no-answer', 'failed', 'canceled']);
@@ -21,6 +23,8 @@ export interface CallRecord {
   readonly disconnected_by: string | null;
   readonly end_reason: string | null;
   readonly custom_parameters: Readonly<Record<string, string>>;
+  /** The call's transfer, once one was started (as in the post-call report). */
+  readonly transfer?: ReturnType<typeof transferReport>;
 }
 
 /** What a call knows of itself, whichever direction: its record and its report are made from these. */
@@ -42,6 +46,8 @@ export interface CallFacts {
   readonly cause: { readonly by: 'caller' | 'bot' | 'system'; readonly reason: string } | undefined;
   readonly botConnectMs: number | undefined;
   readonly dtmf: string;
+  /** The call's last transfer, when one was asked for and started. */
+  readonly transfer?: TransferFacts | undefined;
 }
 
 export function recordOf(f: CallFacts): CallRecord {
@@ -60,6 +66,7 @@ export function recordOf(f: CallFacts): CallRecord {
     disconnected_by: f.cause?.by ?? null,
     end_reason: f.cause?.reason ?? null,
     custom_parameters: f.customParameters,
+    ...(f.transfer && { transfer: transferReport(f.transfer) }),
   };
 }
 

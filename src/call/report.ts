@@ -2,6 +2,7 @@
 // events a call reports to the process-wide metrics while it runs.
 import type { LatencyPath, MediaStats, RecordingResult } from '../media/index.js';
 import type { CallFacts } from './records.js';
+import { transferReport, type TransferFacts } from './transfer.js';
 
 export interface LatencyReport {
   readonly mean: number;
@@ -42,6 +43,8 @@ export interface CallReport {
   } | null;
   /** The call's recording, when it had one: `error` says why it stopped before the call did. */
   readonly recording?: RecordingResult;
+  /** The call's transfer, when one was started. */
+  readonly transfer?: ReturnType<typeof transferReport>;
 }
 
 /** Live events of a call, for metrics. */
@@ -53,6 +56,8 @@ export interface CallObserver {
   latency(path: LatencyPath, ms: number): void;
   /** A recording stopped on a disk error. */
   recordingError?(): void;
+  /** A transfer ended (or was refused before it started): bridge_transfers_total{mode,result}. */
+  transfer?(mode: TransferFacts['mode'], result: 'completed' | 'failed' | 'refused'): void;
 }
 
 /** The post-call report of an ended call (`facts.endedAt` and `facts.cause` set). */
@@ -89,5 +94,6 @@ export function reportOf(f: CallFacts, media: MediaStats | undefined, recording?
         }
       : null,
     ...(recording && { recording }),
+    ...(f.transfer && { transfer: transferReport(f.transfer) }),
   };
 }

@@ -117,6 +117,19 @@ export class CallApi {
       }
       return { status: 201, body: { call_sid: placed.callSid, stream_sid: placed.streamSid, status: 'queued' }, callSid: placed.callSid };
     }
+    const transfer = /^\/v1\/calls\/([A-Za-z0-9_-]{1,128})\/transfer$/.exec(path);
+    if (transfer) {
+      const callSid = transfer[1]!;
+      if (method !== 'POST') return { status: 405, body: { error: 'method not allowed' }, headers: { Allow: 'POST' }, callSid };
+      const body = await this.#readJson(req);
+      if ('status' in body) return body;
+      // The bot's `transfer` object, bare or wrapped as in its message.
+      const json = body.json as { transfer?: unknown; to?: unknown } | null;
+      const object = json && typeof json === 'object' && json.to === undefined && json.transfer !== undefined ? json.transfer : body.json;
+      const result = control.transfer(callSid, object);
+      if (result === 'accepted') return { status: 202, body: { call_sid: callSid, transfer: { status: 'trying' } }, callSid };
+      return { status: result.status, body: { error: result.error }, callSid };
+    }
     const match = /^\/v1\/calls\/([A-Za-z0-9_-]{1,128})$/.exec(path);
     if (!match) return { status: 404, body: { error: 'not found' } };
     const callSid = match[1]!;

@@ -30,6 +30,7 @@ export class BridgeMetrics implements CallObserver {
   readonly #botConnect: Histogram;
   readonly #latency: Histogram<'path'>;
   readonly #dtmf: Counter<'direction'>;
+  readonly #transfers: Counter<'mode' | 'result'>;
   readonly #refused: Counter<'reason'>;
   readonly #webhooks: Counter<'result'>;
   readonly #recordingErrors: Counter;
@@ -152,6 +153,7 @@ export class BridgeMetrics implements CallObserver {
         for (const [component, up] of Object.entries(backends())) this.set({ component }, up ? 1 : 0);
       },
     });
+    this.#transfers = new Counter({ name: 'bridge_transfers_total', help: 'Call transfers, by mode and result (refused: never sent)', labelNames: ['mode', 'result'], registers });
     this.#dtmf = new Counter({ name: 'bridge_dtmf_total', help: 'Key presses relayed, by direction', labelNames: ['direction'], registers });
     this.#refused = new Counter({
       name: 'bridge_sip_refused_total',
@@ -184,6 +186,10 @@ export class BridgeMetrics implements CallObserver {
 
   dtmf(direction: 'caller_to_bot' | 'bot_to_caller'): void {
     this.#dtmf.inc({ direction });
+  }
+
+  transfer(mode: 'refer' | 'bridge', result: 'completed' | 'failed' | 'refused'): void {
+    this.#transfers.inc({ mode, result });
   }
 
   latency(path: LatencyPath, ms: number): void {

@@ -5,7 +5,9 @@ import type { HeaderFields, OutgoingRequest, SipRequest } from './message.js';
 import { inDialogTarget } from './route-set.js';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { PendingReoffer } from './reoffer.js';
-import { ALLOW, buildResponse, SERVER_NAME } from './responses.js';
+import { DEFAULT_REFER_TIMEOUT_MS, ReferSubscription, type Refer, type ReferRequest } from './refer.js';
+import { parseNameAddr } from './parser.js';
+import { ALLOW, buildResponse, NOT_A_TRANSFER_TARGET, SERVER_NAME, warningValue } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
 import type { Connection, Destination, Flow, Protocol } from './transport.js';
 import type { Dialog, DialogEvents } from './types.js';
@@ -71,6 +73,8 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
   /** A re-offer the application has not answered yet. */
   #reoffer: PendingReoffer | undefined;
   #localSdp: string;
+  /** The REFER whose subscription is open (one at a time). */
+  #refer: ReferSubscription | undefined;
   readonly #localUri: string;
   readonly #remoteUri: string;
   readonly #remoteTarget: string;
@@ -181,6 +185,14 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
         tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Allow', ALLOW]] }));
         return;
       }
+      case 'NOTIFY': {
+        this.#onNotify(tx, body ?? '');
+        return;
+      }
+      case 'REFER': {
+        tx.respond(buildResponse(tx, 403, 'Forbidden', { headers: [['Warning', warningValue(399, NOT_A_TRANSFER_TARGET)]] }));
+        return;
+      }
       default:
         tx.respond(buildResponse(tx, 405, 'Method Not Allowed', { headers: [['Allow', ALLOW]] }));
     }
@@ -200,6 +212,57 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
     this.#reoffer = reoffer;
     if (this.listenerCount('reoffer') === 0) reoffer.accept(this.#localSdp);
     else this.emit('reoffer', reoffer);
+  }
+
+  /** RFC 3515 NOTIFY for our REFER's implicit subscription (Event: refer;id=<REFER CSeq>); anything else is 481. */
+  #onNotify(tx: ServerTransaction, body: string): void {
+    const { request } = tx;
+    const event = request.headers.get('event') ?? '';
+    const [pkg, ...params] = event.split(';').map((p) => p.trim());
+    const id = params.find((p) => /^id=/i.test(p))?.slice(3);
+    const refer = this.#refer;
+    if (pkg?.toLowerCase() !== 'refer' || !refer || (id !== undefined && Number(id) !== refer.id)) {
+      tx.respond(buildResponse(tx, 481, 'Subscription Does Not Exist'));
+      return;
+    }
+    tx.respond(buildResponse(tx, 200, 'OK'));
+    refer.notified({ body, subscriptionState: request.headers.get('subscription-state') });
+  }
+
+  refer(request: ReferRequest): Refer {
+    const seq = ++this.#localSeq;
+    const refer = new ReferSubscription(seq, request.timeoutMs ?? DEFAULT_REFER_TIMEOUT_MS, (done) => {
+      if (this.#refer === done) this.#refer = undefined;
+    });
+    if (this.#refer) {
+      setImmediate(() => refer.finish({ ok: false, sipStatus: 491, reason: 'a transfer is already in progress', stage: 'dialog' }));
+      return refer;
+    }
+    if (this.#state !== 'confirmed') {
+      setImmediate(() => refer.finish({ ok: false, sipStatus: 481, reason: `the dialog is ${this.#state}`, stage: 'dialog' }));
+      return refer;
+    }
+    this.#refer = refer;
+    let sent: InDialogRequest;
+    try {
+      const local = parseNameAddr(this.#localUri);
+      const referredBy = local.ok ? local.value.uri : this.#localUri;
+      sent = this.inDialogRequest('REFER', seq, [
+        ['Refer-To', `<${request.target}>`],
+        ['Referred-By', `<${referredBy}>`],
+        ['Contact', this.ctx.contact(this.flow)],
+        ...(request.headers ?? []),
+      ]);
+    } catch (err) {
+      setImmediate(() => refer.finish({ ok: false, sipStatus: 503, reason: (err as Error).message, stage: 'refer' }));
+      return refer;
+    }
+    void this.ctx.layer.request(sent.request, sent.dest, sent.branch).then((result) => {
+      if (result.kind === 'timeout') refer.answered(408, 'no response to REFER');
+      else if (result.kind === 'transport-error') refer.answered(503, `REFER could not be sent: ${result.error.message}`);
+      else refer.answered(result.response.status, result.response.reason);
+    });
+    return refer;
   }
 
   bye(): Promise<void> {
@@ -312,6 +375,7 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
 
   #terminate(): void {
     this.#reoffer?.terminate();
+    this.#refer?.finish({ ok: false, sipStatus: 481, reason: 'the call ended during the transfer', stage: 'dialog' });
     this.#stopWaitingForAck();
     this.#state = 'terminated';
     this.ctx.forget(this);

@@ -4,6 +4,8 @@ import { EventEmitter } from 'node:events';
 import type Srf from 'drachtio-srf';
 import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
 import { PendingReoffer } from './reoffer.js';
+import { DEFAULT_REFER_TIMEOUT_MS, ReferSubscription, type Refer, type ReferRequest } from './refer.js';
+import { NOT_A_TRANSFER_TARGET, warningValue } from './responses.js';
 import type { Dialog, DialogEvents } from './types.js';
 
 export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog {
@@ -13,6 +15,8 @@ export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog
   #localSdp: string;
   /** A re-offer the application has not answered yet. */
   #reoffer: PendingReoffer | undefined;
+  /** Our REFER whose NOTIFYs are awaited (one at a time). */
+  #refer: ReferSubscription | undefined;
 
   /**
    * `created` is createUAS's promise (we answered: the dialog is confirmed by the caller's ACK), or the dialog
@@ -58,6 +62,35 @@ export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog
     return this.#bye;
   }
 
+  /** REFER through drachtio-srf's dialog.request; its NOTIFYs come as the dialog's `notify` events. */
+  refer(request: ReferRequest): Refer {
+    // drachtio-server numbers the REFER: the NOTIFYs are matched by their Event package alone.
+    const refer = new ReferSubscription(0, request.timeoutMs ?? DEFAULT_REFER_TIMEOUT_MS, (done) => {
+      if (this.#refer === done) this.#refer = undefined;
+    });
+    if (this.#refer || this.#over) {
+      const reason = this.#over ? 'the dialog has ended' : 'a transfer is already in progress';
+      setImmediate(() => refer.finish({ ok: false, sipStatus: this.#over ? 481 : 491, reason, stage: 'dialog' }));
+      return refer;
+    }
+    this.#refer = refer;
+    void this.#ready.then(async (dialog) => {
+      if (!dialog || this.#over) {
+        refer.finish({ ok: false, sipStatus: 481, reason: 'the dialog has ended', stage: 'dialog' });
+        return;
+      }
+      const headers: Record<string, string> = { 'Refer-To': `<${request.target}>`, 'Referred-By': `<${dialog.local.uri}>` };
+      for (const [name, value] of request.headers ?? []) headers[name] = value;
+      try {
+        const res = await dialog.request({ method: 'REFER', headers } as unknown as Srf.SrfRequest);
+        refer.answered(res.status, res.reason);
+      } catch (err) {
+        refer.answered(503, `REFER could not be sent: ${(err as Error).message}`);
+      }
+    });
+    return refer;
+  }
+
   #wire(dialog: Srf.Dialog): void {
     dialog.on('ack', () => this.emit('confirmed'));
     dialog.on('destroy', (req: Srf.SrfRequest) => {
@@ -91,6 +124,20 @@ export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog
     };
     dialog.on('modify', reoffer);
     dialog.on('update', reoffer);
+    // The bridge transfers calls; it is never asked to (drachtio-srf would answer 200 without a listener).
+    dialog.on('refer', (_req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      res.send(403, 'Forbidden', { headers: { Warning: warningValue(399, NOT_A_TRANSFER_TARGET) } });
+    });
+    dialog.on('notify', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
+      const refer = this.#refer;
+      const event = req.has('Event') ? req.get('Event') : '';
+      if (!refer || !/^\s*refer\b/i.test(event)) {
+        res.send(481, 'Subscription Does Not Exist', {});
+        return;
+      }
+      res.send(200);
+      refer.notified({ body: req.body ?? '', subscriptionState: req.has('Subscription-State') ? req.get('Subscription-State') : undefined });
+    });
     dialog.on('info', (req: Srf.SrfRequest, res: Srf.SrfResponse) => {
       const press = parseDtmfInfo(req.has('Content-Type') ? req.get('Content-Type') : '', req.body ?? '');
       if (!press) {
@@ -105,6 +152,7 @@ export class DrachtioDialog extends EventEmitter<DialogEvents> implements Dialog
   #end(): void {
     this.#over = true;
     this.#reoffer?.terminate();
+    this.#refer?.finish({ ok: false, sipStatus: 481, reason: 'the call ended during the transfer', stage: 'dialog' });
     this.ended();
   }
 }

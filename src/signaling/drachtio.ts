@@ -9,7 +9,7 @@ import { DrachtioOutgoingCall, type SrfUac } from './drachtio-outgoing.js';
 import type { HeaderFields } from './message.js';
 import { parseMessage } from './parser.js';
 import { partyOfHeader } from './party.js';
-import { ALLOW, warningValue } from './responses.js';
+import { ALLOW, NOT_A_TRANSFER_TARGET, warningValue } from './responses.js';
 import type {
   BackendStatus,
   DialRequest,
@@ -44,6 +44,7 @@ type Handler = (req: Srf.SrfRequest, res: Srf.SrfResponse) => void;
 export interface SrfLike extends SrfConnection, SrfUac {
   invite(handler: Handler): void;
   options(handler: Handler): void;
+  refer(handler: Handler): void;
   createUAS(req: Srf.SrfRequest, res: Srf.SrfResponse, opts: Srf.CreateUASOptions): Promise<Srf.Dialog>;
 }
 
@@ -101,6 +102,10 @@ export class DrachtioBackend extends EventEmitter<SipBackendEvents> implements S
     });
     this.srf.options((req, res) => {
       if (!this.#refuse(req, res)) res.send(200, { headers: { Allow: ALLOW } });
+    });
+    // A REFER outside a dialog (one inside reaches its dialog).
+    this.srf.refer((req, res) => {
+      if (!this.#refuse(req, res)) res.send(403, 'Forbidden', { headers: { Warning: warningValue(399, NOT_A_TRANSFER_TARGET) } });
     });
     await this.#link.start();
   }

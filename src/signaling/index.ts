@@ -4,3 +4,4 @@ export { DEFAULT_TIMERS, type SipTimers } from './transaction.js';
 export { DrachtioBackend, type DrachtioOptions } from './drachtio.js';
 export type { BackendStatus, DialFailure, DialRequest, DigestCredentials, Dialog, OutgoingCall, OutgoingCallEvents, DialogEvents, IncomingCall, IncomingCallEvents, Party, RejectDetails, Reoffer, ReofferRefusal, SipBackend, SipBackendEvents, SipProtocol, SipStats } from './types.js';
 export { EmbeddedSipBackend, type EmbeddedSipOptions } from './user-agent.js';
+export { parseSipfrag, type Refer, type ReferEvents, type ReferOutcome, type ReferRequest } from './refer.js';

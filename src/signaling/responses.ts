@@ -9,6 +9,9 @@ export const ALLOW = 'INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, UPDATE';
 export const ACCEPT = ['application/sdp', ...DTMF_INFO_TYPES].join(', ');
 export const SERVER_NAME = 'sip-ws-bridge';
 
+/** The Warning text of the 403 every REFER sent to us gets: we transfer calls, we are never asked to. */
+export const NOT_A_TRANSFER_TARGET = 'the bridge is not a transfer target';
+
 /** RFC 3261 21 reason phrases of the refusals the stack decides itself. */
 export const REASON_PHRASES = {
   400: 'Bad Request',

@@ -1,6 +1,7 @@
 // What the call layer sees of signaling, whichever backend (embedded stack or drachtio) carries it.
 import type { EventEmitter } from 'node:events';
 import type { HeaderFields } from './message.js';
+import type { Refer, ReferRequest } from './refer.js';
 
 export type SipProtocol = 'udp' | 'tcp' | 'tls';
 
@@ -81,6 +82,11 @@ export interface Dialog extends EventEmitter<DialogEvents> {
    * when the BYE got no 2xx; the dialog is over either way.
    */
   bye(): Promise<void>;
+  /**
+   * Asks the far end to call `target` instead (RFC 3515 REFER, Referred-By us); its NOTIFYs are answered 200 and
+   * reported. The dialog goes on whatever the outcome: ending it after a success is the caller's part. One at a time.
+   */
+  refer(request: ReferRequest): Refer;
 }
 
 /** A request or connection turned away before it reached the application. */

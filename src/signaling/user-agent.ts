@@ -8,7 +8,7 @@ import { IncomingInvite, type InviteContext } from './incoming-call.js';
 import { OutgoingInvite, type DialContext } from './outgoing-call.js';
 import type { SipHeaders, SipRequest } from './message.js';
 import { parseVia, type MalformedRequest, type MalformedStatus } from './parser.js';
-import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, REASON_PHRASES, warningValue } from './responses.js';
+import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, NOT_A_TRANSFER_TARGET, REASON_PHRASES, warningValue } from './responses.js';
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
 import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial, type TrafficObserver } from './transport.js';
@@ -159,6 +159,9 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
         return;
       case 'OPTIONS':
         tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Allow', ALLOW], ['Accept', ACCEPT]] }));
+        return;
+      case 'REFER':
+        tx.respond(buildResponse(tx, 403, 'Forbidden', { headers: [['Warning', warningValue(399, NOT_A_TRANSFER_TARGET)]] }));
         return;
       case 'BYE':
       case 'INFO':

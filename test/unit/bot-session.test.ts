@@ -19,7 +19,7 @@ describe('bot session', () => {
     const { session, conn } = await connected();
     const marks: string[] = [];
     session.on('mark', (name) => marks.push(name));
-    for (const text of ['{oops', '{"event":"media","media":{"payload":"%%%"}}', '{"event":"transfer"}', '{"event":"dance"}']) conn.ws.send(text);
+    for (const text of ['{oops', '{"event":"media","media":{"payload":"%%%"}}', '{"event":"hold"}', '{"event":"dance"}']) conn.ws.send(text);
     conn.ws.send(Buffer.from([0]), { binary: true });
     conn.ws.send(JSON.stringify({ event: 'media', media: { payload: Buffer.alloc(2000).toString('base64') } }));
     conn.send({ event: 'mark', mark: { name: 'still-here' } });

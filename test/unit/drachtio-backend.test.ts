@@ -64,7 +64,14 @@ class FakeResponse {
 
 class FakeDialog extends EventEmitter {
   destroyed = 0;
-  readonly local = { sdp: '' };
+  readonly local = { sdp: '', uri: 'sip:bridge@10.0.0.1' };
+  readonly requests: Array<{ method: string; headers: Record<string, string> }> = [];
+  /** The answer to the next in-dialog request. */
+  answer: { status: number; reason: string } = { status: 202, reason: 'Accepted' };
+  async request(opts: { method: string; headers: Record<string, string> }): Promise<{ status: number; reason: string }> {
+    this.requests.push(opts);
+    return this.answer;
+  }
   async destroy(): Promise<void> {
     this.destroyed++;
   }
@@ -76,6 +83,7 @@ class FakeSrf extends EventEmitter implements SrfLike {
   readonly unregistered: string[] = [];
   inviteHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
   optionsHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
+  referHandler: ((req: Srf.SrfRequest, res: Srf.SrfResponse) => void) | undefined;
   readonly uas: Array<{ req: FakeRequest; localSdp: string; dialog: FakeDialog }> = [];
   failUas = false;
 
@@ -106,6 +114,9 @@ class FakeSrf extends EventEmitter implements SrfLike {
   }
   options(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void {
     this.optionsHandler = handler;
+  }
+  refer(handler: (req: Srf.SrfRequest, res: Srf.SrfResponse) => void): void {
+    this.referHandler = handler;
   }
   createUAS(req: Srf.SrfRequest, _res: Srf.SrfResponse, opts: Srf.CreateUASOptions): Promise<Srf.Dialog> {
     if (this.failUas) return Promise.reject(new Error('487 Request Terminated'));
@@ -379,5 +390,63 @@ describe('a whole call through the drachtio backend', () => {
     await calls.endAll('test over');
     expect(calls.activeCalls).toBe(0);
     expect(backend.stats()).toEqual({ dialogs: 0, pendingInvites: 0 });
+  });
+});
+
+describe('drachtio backend: transfer', () => {
+  const headerReq = (headers: Record<string, string>, body = '') =>
+    ({
+      has: (name: string) => Object.keys(headers).some((k) => k.toLowerCase() === name.toLowerCase()),
+      get: (name: string) => Object.entries(headers).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1],
+      body,
+    }) as unknown as Srf.SrfRequest;
+
+  it('answers REFER 403 outside and inside a dialog', async () => {
+    const { srf, backend } = await started();
+    const outside = new FakeResponse();
+    srf.referHandler!({ source_address: '182.76.143.61' } as Srf.SrfRequest, outside as unknown as Srf.SrfResponse);
+    expect(outside.sent).toEqual([[403, 'Forbidden', { headers: { Warning: '399 sip-ws-bridge "the bridge is not a transfer target"' } }]]);
+    const { call } = srf.deliver(backend, invite());
+    call.answer('v=0\r\nour-sdp\r\n');
+    await new Promise((r) => setImmediate(r));
+    const inside = new FakeResponse();
+    srf.uas[0]!.dialog.emit('refer', headerReq({}), inside);
+    expect(inside.sent[0]![0]).toBe(403);
+  });
+
+  it('sends REFER through dialog.request and reads the NOTIFYs: 100 then 200 is a success, each NOTIFY answered 200', async () => {
+    const { srf, backend } = await started();
+    const { call } = srf.deliver(backend, invite());
+    const dialog = call.answer('v=0\r\nour-sdp\r\n');
+    await new Promise((r) => setImmediate(r));
+    const fake = srf.uas[0]!.dialog;
+    const stray = new FakeResponse();
+    fake.emit('notify', headerReq({ Event: 'refer' }, 'SIP/2.0 200 OK\r\n'), stray);
+    expect(stray.sent[0]![0]).toBe(481);
+    const refer = dialog.refer({ target: 'sip:+918041234567@pstn.example.com', headers: [['X-UUI', 'ticket-991']] });
+    const events: string[] = [];
+    refer.on('accepted', (s) => events.push(`accepted ${s}`));
+    refer.on('progress', (s) => events.push(`progress ${s}`));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(fake.requests).toEqual([
+      { method: 'REFER', headers: { 'Refer-To': '<sip:+918041234567@pstn.example.com>', 'Referred-By': '<sip:bridge@10.0.0.1>', 'X-UUI': 'ticket-991' } },
+    ]);
+    const answers = [new FakeResponse(), new FakeResponse()];
+    fake.emit('notify', headerReq({ Event: 'refer;id=2', 'Subscription-State': 'active' }, 'SIP/2.0 100 Trying\r\n'), answers[0]);
+    fake.emit('notify', headerReq({ Event: 'refer;id=2', 'Subscription-State': 'terminated;reason=noresource' }, 'SIP/2.0 200 OK\r\n'), answers[1]);
+    expect(await refer.result).toEqual({ ok: true, sipStatus: 200, reason: 'OK' });
+    expect(answers.map((a) => a.sent)).toEqual([[[200]], [[200]]]);
+    expect(events).toEqual(['accepted 202', 'progress 100']);
+  });
+
+  it('a REFER answered 405 fails and a second one may follow', async () => {
+    const { srf, backend } = await started();
+    const { call } = srf.deliver(backend, invite());
+    const dialog = call.answer('v=0\r\nour-sdp\r\n');
+    await new Promise((r) => setImmediate(r));
+    srf.uas[0]!.dialog.answer = { status: 405, reason: 'Method Not Allowed' };
+    expect(await dialog.refer({ target: 'sip:agent@example.com' }).result).toMatchObject({ ok: false, sipStatus: 405, stage: 'refer' });
+    srf.uas[0]!.dialog.answer = { status: 603, reason: 'Decline' };
+    expect(await dialog.refer({ target: 'sip:agent@example.com' }).result).toMatchObject({ ok: false, sipStatus: 603 });
   });
 });

@@ -48,6 +48,7 @@ class FakeSrf extends EventEmitter implements SrfLike {
   unregisterForMessages(): void {}
   invite(): void {}
   options(): void {}
+  refer(): void {}
   createUAS(): Promise<Srf.Dialog> {
     return Promise.reject(new Error('no inbound calls here'));
   }

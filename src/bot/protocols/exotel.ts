@@ -144,6 +144,10 @@ export class ExotelProtocol implements BotProtocol {
     return stopMessage(++this.#seq, start.streamSid, start.callSid, start.accountSid, reason);
   }
 
+  event(name: string, fields: Readonly<Record<string, unknown>>): Frame {
+    return JSON.stringify({ event: name, sequence_number: String(++this.#seq), stream_sid: this.#started().streamSid, ...fields });
+  }
+
   decode(data: Buffer, isBinary: boolean): ParsedBotMessage {
     if (isBinary) return { ok: false, reason: 'a binary frame: the protocol is JSON text' };
     return parseBotMessage(data.toString());

@@ -13,7 +13,8 @@ export interface StreamStart {
   readonly direction?: 'outbound';
 }
 
-export type StopReason = 'callended' | 'stopped';
+/** `transferred`: the caller was handed to a person (a REFER the far end carried out). */
+export type StopReason = 'callended' | 'stopped' | 'transferred';
 
 /** How audio bytes are encoded: PCM16LE at the stream's rate, or G.711 mu-law at 8 kHz. */
 export type AudioEncoding = 'pcm16' | 'mulaw';
@@ -62,6 +63,11 @@ export interface BotProtocol {
   /** All bot audio queued before the bot's mark `name` has been played. */
   mark(name: string): Frame;
   stop(reason: StopReason): Frame | undefined;
+  /**
+   * A bridge event beyond the media stream (e.g. `transfer_status`), numbered like the protocol's own messages;
+   * without it the session sends `{"event", "stream_sid", ...fields}` as a text frame.
+   */
+  event?(name: string, fields: Readonly<Record<string, unknown>>): Frame;
   decode(data: Buffer, isBinary: boolean): ParsedBotMessage;
 }
 
