@@ -3,7 +3,7 @@
 import { readFile, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { CallRecorder, safeFileName, type RecordingChannels, type RecordingResult } from '../media/index.js';
-import { backoff, retryable, type WebhookOptions } from './webhook.js';
+import { Deliveries, type DeliveryOptions } from './delivery.js';
 
 export interface RecordingSettings {
   readonly dir: string;
@@ -44,13 +44,14 @@ export type UploadResult = 'uploaded' | 'failed';
 
 /** PUTs finished recordings; like the webhook sender, it runs after the call and is bounded by the bridge's stop. */
 export class RecordingUploader {
-  readonly #inFlight = new Set<Promise<void>>();
-  readonly #stop = new AbortController();
+  readonly #deliveries: Deliveries;
 
   constructor(
-    private readonly options: Pick<WebhookOptions, 'timeoutMs' | 'retries' | 'backoffMs' | 'log'>,
+    private readonly options: DeliveryOptions & { readonly log: Logger },
     private readonly onResult?: (result: UploadResult) => void,
-  ) {}
+  ) {
+    this.#deliveries = new Deliveries(options);
+  }
 
   /** Starts uploading the call's recording when its settings ask for it; returns at once. */
   send(settings: RecordingSettings | undefined, callSid: string, recording: RecordingReport | undefined): void {
@@ -62,23 +63,15 @@ export class RecordingUploader {
         this.onResult?.(result);
         if (result === 'uploaded' && !settings.keepLocal) await unlink(recording.path).catch((err: Error) => log.warn({ err: err.message }, 'recording uploaded but not removed'));
       });
-    this.#inFlight.add(job);
-    void job.finally(() => this.#inFlight.delete(job));
+    this.#deliveries.track(job);
   }
 
   /** Waits for uploads in flight for up to `timeoutMs`, then abandons the rest. */
-  async close(timeoutMs: number): Promise<void> {
-    if (this.#inFlight.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(this.#inFlight), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-      clearTimeout(timer);
-    }
-    this.#stop.abort();
-    await Promise.all(this.#inFlight);
+  close(timeoutMs: number): Promise<void> {
+    return this.#deliveries.close(timeoutMs);
   }
 
   async #upload(url: string, path: string, log: Logger): Promise<UploadResult> {
-    const { timeoutMs, retries, backoffMs } = this.options;
     const shown = url.replace(/\?.*$/, '');
     let body: Buffer;
     try {
@@ -87,33 +80,15 @@ export class RecordingUploader {
       log.error({ path, err: (err as Error).message }, 'recording not uploaded: cannot read it');
       return 'failed';
     }
-    let problem = '';
-    for (let attempt = 0; attempt <= retries; attempt++) {
-      if (attempt > 0 && !(await this.#sleep(backoffMs * 2 ** (attempt - 1)))) break;
-      try {
-        const res = await fetch(url, {
-          method: 'PUT',
-          headers: { 'content-type': 'audio/wav', 'user-agent': 'sip-ws-bridge' },
-          body,
-          signal: AbortSignal.any([AbortSignal.timeout(timeoutMs), this.#stop.signal]),
-        });
-        await res.body?.cancel();
-        if (res.ok) {
-          log.info({ upload: shown, bytes: body.length, attempt: attempt + 1 }, 'recording uploaded');
-          return 'uploaded';
-        }
-        problem = `HTTP ${res.status}`;
-        if (!retryable(res.status)) break;
-      } catch (err) {
-        problem = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err as Error).message;
-      }
-      log.warn({ upload: shown, attempt: attempt + 1, reason: problem }, 'recording upload attempt failed');
+    const outcome = await this.#deliveries.deliver(
+      { url, method: 'PUT', headers: { 'content-type': 'audio/wav', 'user-agent': 'sip-ws-bridge' }, body },
+      (attempt, reason) => log.warn({ upload: shown, attempt, reason }, 'recording upload attempt failed'),
+    );
+    if (outcome.ok) {
+      log.info({ upload: shown, bytes: body.length, attempt: outcome.attempt }, 'recording uploaded');
+      return 'uploaded';
     }
-    log.error({ upload: shown, reason: problem || 'the bridge is stopping' }, 'recording not uploaded; the local file stays');
+    log.error({ upload: shown, reason: outcome.problem || 'the bridge is stopping' }, 'recording not uploaded; the local file stays');
     return 'failed';
-  }
-
-  #sleep(ms: number): Promise<boolean> {
-    return backoff(ms, this.#stop.signal);
   }
 }
