@@ -1,135 +1,10 @@
 // The configuration file's shape, defaults and rules; every key is documented in README.md.
 import net from 'node:net';
 import { z } from 'zod';
+import { apiSection, isLoopbackHost, transferSection, trunksSection } from './call-control.js';
 import { cidrList } from './cidr.js';
-
-const port = z.number().int().min(0).max(65535);
-const host = z.string().min(1);
-
-const listener = (defaultPort: number) => z.strictObject({ host: host.default('127.0.0.1'), port: port.default(defaultPort) });
-
-/** A URL with one of `schemes` (e.g. "ws"), parsed. */
-const urlWith = (schemes: readonly [string, string]) =>
-  z
-    .string()
-    .refine((text) => {
-      try {
-        return schemes.includes(new URL(text).protocol.slice(0, -1));
-      } catch {
-        return false;
-      }
-    }, `must be a ${schemes[0]}:// or ${schemes[1]}:// URL`)
-    .transform((text) => new URL(text));
-
-const wsUrl = urlWith(['ws', 'wss']);
-const httpUrl = urlWith(['http', 'https']);
-
-const sampleRate = z.union([z.literal(8000), z.literal(16000), z.literal(24000)], { error: 'must be 8000, 16000 or 24000' });
-
-/** How the bridge talks to a bot (README "Bot protocols"). */
-const botProtocol = z.enum(['exotel', 'twilio', 'raw']);
-
-/** Headers added to the WebSocket upgrade (e.g. Authorization); their values are never logged. */
-const upgradeHeaders = z.record(
-  z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be a header name'),
-  z.string().refine((v) => !/[\r\n\0]/.test(v), 'must not hold CR, LF or NUL'),
-);
-
-const regex = z.string().transform((pattern, ctx) => {
-  try {
-    return new RegExp(pattern);
-  } catch (err) {
-    ctx.addIssue({ code: 'custom', message: `invalid regular expression: ${(err as Error).message}` });
-    return z.NEVER;
-  }
-});
-
-/** A URL the recording is PUT to after the call; `{call_sid}` in it becomes the call's (sanitised) sid. */
-const uploadUrl = z.string().refine((text) => {
-  try {
-    return ['http:', 'https:'].includes(new URL(text.replaceAll('{call_sid}', 'x')).protocol);
-  } catch {
-    return false;
-  }
-}, 'must be an http:// or https:// URL');
-
-/** A call's recording (see README, Recording). */
-const recording = z.strictObject({
-  /** Files go to <dir>/<call_sid>.wav. */
-  dir: z.string().min(1),
-  /** dual: the caller left, what the caller heard right; mono: the two mixed. */
-  channels: z.enum(['dual', 'mono']).default('dual'),
-  format: z.literal('wav').default('wav'),
-  /** Audio reaches the disk, and the header is updated, this often. */
-  flushMs: z.number().int().min(20).max(10_000).default(1000),
-  /** PUT the file here after the call (e.g. an S3 pre-signed URL), retried as webhooks are. */
-  upload: uploadUrl.optional(),
-  /** After a successful upload, keep the local file (true) or remove it. */
-  keepLocal: z.boolean().default(true),
-});
-
-const route = z
-  .strictObject({
-    header: z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'),
-    equals: z.string().optional(),
-    matches: regex.optional(),
-    url: wsUrl,
-    sampleRate: sampleRate.optional(),
-    /** This route's bot protocol, instead of `bot.protocol`. */
-    protocol: botProtocol.optional(),
-    /** Added to `bot.headers` (a header named in both takes this value) on this route's upgrade requests. */
-    headers: upgradeHeaders.optional(),
-    /** Post-call report for this route's calls, instead of `webhook.url`. */
-    webhook: httpUrl.optional(),
-    /** bidirectional: the bot's audio is played to the caller; listen: the bot only hears the caller. */
-    mode: z.enum(['bidirectional', 'listen']).default('bidirectional'),
-    /** Recording for this route's calls, instead of the global `recording`; false records none. */
-    recording: z.union([recording, z.literal(false)]).optional(),
-  })
-  .refine((r) => (r.equals === undefined) !== (r.matches === undefined), 'set exactly one of "equals" and "matches"');
-
-/** A trunk's next hop: `sip:` or `sips:` URI with a host, optional port and `;transport=udp|tcp|tls` (sips means tls). */
-const trunkUri = z.string().refine((text) => parseTrunkUri(text) !== undefined, 'must be sip:host[:port][;transport=udp|tcp|tls] (or sips:host[:port])');
-
-/** The parts of a trunk URI, or undefined when it is not one. */
-export function parseTrunkUri(text: string): { host: string; port?: number; transport: 'udp' | 'tcp' | 'tls' } | undefined {
-  const match = /^(sips?):(?:[^@;]+@)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?((?:;[^;]*)*)$/.exec(text.trim());
-  if (!match) return undefined;
-  const [, scheme, host, portText, params] = match as unknown as [string, string, string, string | undefined, string];
-  const port = portText === undefined ? undefined : Number(portText);
-  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
-  const param = /;transport=([^;]*)/i.exec(params)?.[1]?.toLowerCase();
-  const transport = param ?? (scheme === 'sips' ? 'tls' : 'udp');
-  if (transport !== 'udp' && transport !== 'tcp' && transport !== 'tls') return undefined;
-  if (scheme === 'sips' && transport !== 'tls') return undefined;
-  return { host, ...(port !== undefined && { port }), transport };
-}
-
-const trunk = z.strictObject({
-  /** Referenced by the API's `trunk` and by transfers. */
-  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"'),
-  uri: trunkUri,
-  /** Digest credentials for trunks that challenge (401/407). */
-  username: z.string().min(1).optional(),
-  password: z.string().min(1).optional(),
-  /** CA bundle (PEM file) a TLS trunk's certificate must chain to, instead of the system's CAs; re-read on SIGHUP. */
-  ca: z.string().min(1).optional(),
-  /** Host part of From; defaults to the trunk's host. */
-  fromDomain: host.optional(),
-  /** The trunk's channels: calls at once through it, both those waiting and those up. */
-  maxConcurrentCalls: z.number().int().min(1).optional(),
-  /** INVITEs per second; more wait in order (up to ten seconds' worth), then get 429. */
-  callsPerSecond: z.number().gt(0).max(1000).optional(),
-  /** Regexes the `to` number must match (a toll-fraud guard); none means any number. */
-  allowedDestinations: z.array(regex).optional(),
-  /** Offer SDES-SRTP (`RTP/SAVP` with rtpengine's `a=crypto`) to the trunk; needs `media.relay: rtpengine`. */
-  srtp: z.boolean().default(false),
-  /** Added to every INVITE through the trunk. */
-  headers: z.record(z.string().regex(/^[A-Za-z0-9-]+$/, 'must be a header name'), z.string().regex(/^[^\r\n]*$/, 'must be one line')).default({}),
-}).refine((t) => (t.username === undefined) === (t.password === undefined), 'set both "username" and "password", or neither');
-
-const LOOPBACK_HOSTS = new Set(['localhost', '::1']);
-export const isLoopbackHost = (h: string): boolean => LOOPBACK_HOSTS.has(h.toLowerCase()) || /^127\./.test(h);
+import { botProtocol, host, httpUrl, listener, port, sampleRate, upgradeHeaders, wsUrl } from './fields.js';
+import { recording, route } from './routing.js';
 
 export const configSchema = z.strictObject({
   sip: z
@@ -202,20 +77,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   http: z.strictObject({ host: host.default('127.0.0.1'), port: port.default(8080) }).prefault({}),
   /** The REST API on the HTTP listener (/v1/calls). */
-  api: z
-    .strictObject({
-      /** Bearer token for /v1/*; required unless http.host is loopback. */
-      token: z.string().min(1).optional(),
-    })
-    .prefault({}),
+  api: apiSection,
   /** Where outbound INVITEs go. */
-  trunks: z.array(trunk).default([]),
-  transfer: z
-    .strictObject({
-      /** Regexes for direct SIP URI targets (`to` as a sip:/sips: URI in POST /v1/calls). */
-      allowedTargets: z.array(regex).default([]),
-    })
-    .prefault({}),
+  trunks: trunksSection,
+  transfer: transferSection,
   bot: z
     .strictObject({
       defaultUrl: wsUrl.optional(),
