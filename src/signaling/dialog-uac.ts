@@ -3,7 +3,7 @@ import { SipDialog, type DialogContext, type InDialogRequest } from './dialog.js
 import type { HeaderFields, OutgoingRequest, SipResponse } from './message.js';
 import { contactUri } from './parser.js';
 import { serializeRequest } from './serializer.js';
-import type { Flow } from './transport.js';
+import type { Flow } from './flow.js';
 
 export class UacDialog extends SipDialog {
   readonly #ack: InDialogRequest;

@@ -9,7 +9,8 @@ import { DEFAULT_REFER_TIMEOUT_MS, ReferSubscription, type Refer, type ReferRequ
 import { parseNameAddr } from './parser.js';
 import { ALLOW, buildResponse, NOT_A_TRANSFER_TARGET, SERVER_NAME, warningValue } from './responses.js';
 import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
-import type { Connection, Destination, Flow, Protocol } from './transport.js';
+import type { Connection } from './connection.js';
+import type { Destination, Flow, Protocol } from './flow.js';
 import type { Dialog, DialogEvents } from './types.js';
 
 /** What a dialog needs from the user agent that created it. */

@@ -11,7 +11,7 @@ import { ALLOW, SERVER_NAME, warningText } from './responses.js';
 import { nextHop } from './route-set.js';
 import { newBranch, newTag } from './transaction.js';
 import { sameBranchRequest, type InviteClientTransaction } from './transaction-invite-client.js';
-import type { Destination, Flow, Protocol } from './transport.js';
+import type { Destination, Flow, Protocol } from './flow.js';
 import type { DialFailure, DialRequest, OutgoingCall, OutgoingCallEvents } from './types.js';
 
 /** What an outgoing INVITE needs from the user agent besides what its dialog needs. */

@@ -1,6 +1,6 @@
 // Where a request inside a dialog goes: RFC 3261 12.2.1.1 loose and strict routing over the dialog's route set.
 import { parseNameAddr, parseUri } from './parser.js';
-import type { Protocol } from './transport.js';
+import type { Protocol } from './flow.js';
 
 export interface InDialogTarget {
   /** The Request-URI. */

@@ -1,7 +1,7 @@
 // RFC 3261 17.1.2 non-INVITE client transaction (BYE, CANCEL): Timer E retransmissions, Timer F timeout.
 import type { SipResponse } from './message.js';
 import type { TransactionLayer } from './transaction.js';
-import type { Destination } from './transport.js';
+import type { Destination } from './flow.js';
 import { TimerSet } from './timer-set.js';
 
 export type ClientResult =

@@ -3,7 +3,7 @@ import type { HeaderFields, OutgoingRequest, SipResponse } from './message.js';
 import { headerKey } from './message.js';
 import { serializeRequest } from './serializer.js';
 import type { TransactionLayer } from './transaction.js';
-import type { Destination, Flow } from './transport.js';
+import type { Destination, Flow } from './flow.js';
 import { TimerSet } from './timer-set.js';
 
 /** What the transaction user (the outgoing call) hears. */

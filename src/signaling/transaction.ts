@@ -6,7 +6,8 @@ import { BRANCH_COOKIE, type OutgoingRequest, type OutgoingResponse, type SipMes
 import { serializeRequest, serializeResponse } from './serializer.js';
 import { ClientTransaction, type ClientResult } from './transaction-client.js';
 import { InviteClientTransaction, type InviteClientUser } from './transaction-invite-client.js';
-import type { Destination, Flow, SipTransport } from './transport.js';
+import { responseDestination, type Destination, type Flow } from './flow.js';
+import type { SipTransport } from './transport.js';
 import { TimerSet } from './timer-set.js';
 
 export interface SipTimers {
@@ -57,7 +58,7 @@ export class ServerTransaction {
   ) {
     this.#state = request.method === 'INVITE' ? 'proceeding' : 'trying';
     this.topVia = stampVia(request.via[0], flow);
-    this.#dest = layer.transport.responseDestination(request.via[0], flow);
+    this.#dest = responseDestination(request.via[0], flow);
   }
 
   get isInvite(): boolean {

@@ -1,28 +1,14 @@
-// SIP transports: UDP datagrams, TCP and TLS streams; connection reuse and RFC 3261 18.2.2 response routing.
+// SIP transports: UDP datagrams, TCP and TLS streams, the listeners and connection reuse (response routing: flow.ts).
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
-import { StreamFramer } from './framing.js';
-import type { SipMessage, Via } from './message.js';
+import { Connection, connectionKey } from './connection.js';
+import type { Destination, Endpoint, Flow, Protocol } from './flow.js';
+import type { SipMessage } from './message.js';
 import { parseMessage, type MalformedRequest, type MalformedStatus } from './parser.js';
-
-export type Protocol = 'udp' | 'tcp' | 'tls';
-
-export interface Endpoint {
-  readonly host: string;
-  readonly port: number;
-}
-
-export interface TlsMaterial {
-  readonly cert: Buffer;
-  readonly key: Buffer;
-  /** When set, clients must present a certificate this CA signed (mutual TLS). */
-  readonly ca?: Buffer;
-}
-
-export interface TlsEndpoint extends Endpoint, TlsMaterial {}
+import { tlsContext, type TlsEndpoint, type TlsMaterial } from './tls-context.js';
 
 export interface TransportOptions {
   readonly udp?: Endpoint;
@@ -48,29 +34,6 @@ export interface TrafficPeer {
 
 export type TrafficObserver = (direction: 'in' | 'out', data: Buffer, remote: TrafficPeer) => void;
 
-/** Where a message came from, and how to reach that peer again. */
-export interface Flow {
-  readonly protocol: Protocol;
-  readonly address: string;
-  readonly port: number;
-  /** Our listener the message arrived on. */
-  readonly local: Endpoint;
-  /** The stream connection a message arrived on (TCP/TLS). */
-  readonly connection?: Connection;
-}
-
-export interface Destination {
-  readonly protocol: Protocol;
-  readonly host: string;
-  readonly port: number;
-  /** Preferred when still open: the connection the dialog or transaction came in on. */
-  readonly connection?: Connection;
-  /** The name a TLS server's certificate must match, when `host` is the address it resolved to. */
-  readonly servername?: string;
-  /** CA certificates a new TLS connection trusts instead of the system's (a trunk's `ca`). */
-  readonly ca?: Buffer;
-}
-
 interface TransportEvents {
   message: [message: SipMessage, flow: Flow];
   malformed: [error: { reason: string; status: MalformedStatus; request?: MalformedRequest }, flow: Flow];
@@ -78,78 +41,6 @@ interface TransportEvents {
   refusedConnection: [address: string, reason: 'source-not-allowed' | 'too-many-connections'];
   /** A TCP/TLS connection closed, whoever closed it. */
   connectionClosed: [connection: Connection];
-}
-
-const DEFAULT_PORT: Readonly<Record<Protocol, number>> = { udp: 5060, tcp: 5060, tls: 5061 };
-
-/** One TCP or TLS connection with its framer. */
-export class Connection {
-  readonly #framer: StreamFramer;
-  #open = true;
-
-  constructor(
-    readonly protocol: 'tcp' | 'tls',
-    readonly socket: net.Socket,
-    readonly remote: Endpoint,
-    readonly local: Endpoint,
-    maxMessageBytes: number,
-  ) {
-    this.#framer = new StreamFramer(maxMessageBytes);
-    socket.once('close', () => {
-      this.#open = false;
-    });
-  }
-
-  get open(): boolean {
-    return this.#open && !this.socket.destroyed;
-  }
-
-  get key(): string {
-    return connectionKey(this.protocol, this.remote.host, this.remote.port);
-  }
-
-  frame(chunk: Buffer) {
-    return this.#framer.push(chunk);
-  }
-
-  /** Whether part of a message has arrived and the rest has not. */
-  get midMessage(): boolean {
-    return this.#framer.buffered > 0;
-  }
-
-  write(data: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (!this.open) {
-        reject(new Error(`${this.protocol} connection to ${this.key} is closed`));
-        return;
-      }
-      this.socket.write(data, (err) => (err ? reject(err) : resolve()));
-    });
-  }
-
-  close(): void {
-    this.#open = false;
-    this.socket.destroy();
-  }
-
-  /** Closes once what was already written (a last 400) has gone out, or after 1 s at most. */
-  closeAfterWrites(): void {
-    this.#open = false;
-    this.socket.end();
-    setTimeout(() => this.socket.destroy(), 1000).unref();
-  }
-}
-
-function tlsContext(material: TlsMaterial): tls.SecureContextOptions & tls.TlsOptions {
-  return {
-    cert: material.cert,
-    key: material.key,
-    ...(material.ca && { ca: material.ca, requestCert: true, rejectUnauthorized: true }),
-  };
-}
-
-function connectionKey(protocol: Protocol, host: string, port: number): string {
-  return `${protocol}:${host}:${port}`;
 }
 
 export class SipTransport extends EventEmitter<TransportEvents> {
@@ -228,18 +119,6 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     } catch (err) {
       this.options.log.error({ err }, 'SIP traffic observer failed');
     }
-  }
-
-  /**
-   * Where a response to a request goes (RFC 3261 18.2.2, RFC 3581): back on the request's connection for
-   * streams; for UDP to the source address, at the source port when the client asked for rport.
-   */
-  responseDestination(via: Via, flow: Flow): Destination {
-    if (flow.protocol !== 'udp') {
-      return { protocol: flow.protocol, host: flow.address, port: via.port ?? DEFAULT_PORT[flow.protocol], ...(flow.connection && { connection: flow.connection }) };
-    }
-    const port = via.params.has('rport') ? flow.port : (via.port ?? DEFAULT_PORT.udp);
-    return { protocol: 'udp', host: flow.address, port };
   }
 
   #startUdp(endpoint: Endpoint): Promise<void> {

@@ -11,7 +11,9 @@ import { parseVia, type MalformedRequest, type MalformedStatus } from './parser.
 import { ACCEPT, ALLOW, buildResponse, buildStatelessResponse, NOT_A_TRANSFER_TARGET, REASON_PHRASES, warningValue } from './responses.js';
 import { serializeResponse } from './serializer.js';
 import { TransactionLayer, type ServerTransaction, type SipTimers } from './transaction.js';
-import { SipTransport, type Endpoint, type Flow, type Protocol, type TlsEndpoint, type TlsMaterial, type TrafficObserver } from './transport.js';
+import { responseDestination, type Endpoint, type Flow, type Protocol } from './flow.js';
+import type { TlsEndpoint, TlsMaterial } from './tls-context.js';
+import { SipTransport, type TrafficObserver } from './transport.js';
 import type { BackendStatus, DialRequest, OutgoingCall, Refusal, SipBackend, SipBackendEvents, SipStats } from './types.js';
 
 export interface EmbeddedSipOptions {
@@ -239,7 +241,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     const topVia = headers.getList('via')[0];
     const via = topVia ? parseVia(topVia) : undefined;
     const dest = via?.ok
-      ? this.#transport.responseDestination(via.value, flow)
+      ? responseDestination(via.value, flow)
       : { protocol: flow.protocol, host: flow.address, port: flow.port, ...(flow.connection && { connection: flow.connection }) };
     this.#transport.send(data, dest).catch((err: Error) => this.#log.debug({ err: err.message }, 'could not send stateless response'));
   }
