@@ -1,5 +1,6 @@
 // The UAC start of a dialog (RFC 3261 12.1.2, 13.2.2.4): made from a 2xx to our INVITE, confirmed by our ACK.
-import { SipDialog, type DialogContext, type InDialogRequest } from './dialog.js';
+import { SipDialog, type DialogContext } from './dialog.js';
+import type { InDialogRequest } from './dialog-requests.js';
 import type { HeaderFields, OutgoingRequest, SipResponse } from './message.js';
 import { contactUri } from './parser.js';
 import { serializeRequest } from './serializer.js';

@@ -1,16 +1,17 @@
 // A SIP dialog (RFC 3261 section 12-15) once established, whichever side made it: in-dialog requests, BYE both
-// ways; and the UAS start (2xx until ACK). The UAC start is in dialog-uac.ts.
+// ways; and the UAS start (2xx until ACK). The UAC start is in dialog-uac.ts; request building in dialog-requests.ts,
+// the 2xx resends in dialog-ack.ts, the answers to INFO/OPTIONS/NOTIFY/REFER in dialog-answers.ts.
 import { EventEmitter } from 'node:events';
-import type { HeaderFields, OutgoingRequest, SipRequest } from './message.js';
-import { inDialogTarget } from './route-set.js';
-import { DTMF_INFO_TYPES, parseDtmfInfo } from './dtmf-info.js';
+import type { HeaderFields, SipRequest } from './message.js';
+import { AckWait } from './dialog-ack.js';
+import { answerInDialog } from './dialog-answers.js';
+import { buildInDialogRequest, referHeaders, type InDialogRequest } from './dialog-requests.js';
 import { PendingReoffer } from './reoffer.js';
 import { DEFAULT_REFER_TIMEOUT_MS, ReferSubscription, type Refer, type ReferRequest } from './refer.js';
-import { parseNameAddr } from './parser.js';
-import { ALLOW, buildResponse, NOT_A_TRANSFER_TARGET, SERVER_NAME, warningValue } from './responses.js';
-import { newBranch, type ServerTransaction, type TransactionLayer } from './transaction.js';
+import { ALLOW, buildResponse } from './responses.js';
+import type { ServerTransaction, TransactionLayer } from './transaction.js';
 import type { Connection } from './connection.js';
-import type { Destination, Flow, Protocol } from './flow.js';
+import type { Flow, Protocol } from './flow.js';
 import type { Dialog, DialogEvents } from './types.js';
 
 /** What a dialog needs from the user agent that created it. */
@@ -45,19 +46,6 @@ export interface DialogInit {
   readonly state: 'early' | 'confirmed';
 }
 
-/** A request inside the dialog, ready for the transaction layer or the transport. */
-export interface InDialogRequest {
-  readonly request: OutgoingRequest;
-  readonly dest: Destination;
-  readonly branch: string;
-}
-
-/** A 2xx to an INVITE (initial or re-INVITE) waiting for its ACK. */
-interface PendingAck {
-  readonly tx: ServerTransaction;
-  readonly timers: NodeJS.Timeout[];
-}
-
 export function dialogKey(callId: string, localTag: string, remoteTag: string): string {
   return `${callId}|${localTag}|${remoteTag}`;
 }
@@ -69,7 +57,8 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
   #state: DialogState;
   #localSeq: number;
   #remoteSeq: number;
-  #pendingAck: PendingAck | undefined;
+  /** Our 2xx to an INVITE (initial or re-INVITE) waiting for its ACK. */
+  #pendingAck: AckWait | undefined;
   #bye: Promise<void> | undefined;
   /** A re-offer the application has not answered yet. */
   #reoffer: PendingReoffer | undefined;
@@ -172,30 +161,10 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
         this.#offered(tx, body, (sdp) => tx.respond(buildResponse(tx, 200, 'OK', { headers: [contact], body: sdp })));
         return;
       }
-      case 'INFO': {
-        const press = parseDtmfInfo(request.headers.get('content-type') ?? '', body ?? '');
-        if (!press) {
-          tx.respond(buildResponse(tx, 415, 'Unsupported Media Type', { headers: [['Accept', DTMF_INFO_TYPES.join(', ')]] }));
-          return;
-        }
-        tx.respond(buildResponse(tx, 200, 'OK'));
-        this.emit('dtmf', press.digit, press.durationMs);
-        return;
+      default: {
+        const refer = this.#refer;
+        answerInDialog(tx, body ?? '', { refer, dtmf: (digit, durationMs) => this.emit('dtmf', digit, durationMs) });
       }
-      case 'OPTIONS': {
-        tx.respond(buildResponse(tx, 200, 'OK', { headers: [['Allow', ALLOW]] }));
-        return;
-      }
-      case 'NOTIFY': {
-        this.#onNotify(tx, body ?? '');
-        return;
-      }
-      case 'REFER': {
-        tx.respond(buildResponse(tx, 403, 'Forbidden', { headers: [['Warning', warningValue(399, NOT_A_TRANSFER_TARGET)]] }));
-        return;
-      }
-      default:
-        tx.respond(buildResponse(tx, 405, 'Method Not Allowed', { headers: [['Allow', ALLOW]] }));
     }
   }
 
@@ -215,21 +184,6 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
     else this.emit('reoffer', reoffer);
   }
 
-  /** RFC 3515 NOTIFY for our REFER's implicit subscription (Event: refer;id=<REFER CSeq>); anything else is 481. */
-  #onNotify(tx: ServerTransaction, body: string): void {
-    const { request } = tx;
-    const event = request.headers.get('event') ?? '';
-    const [pkg, ...params] = event.split(';').map((p) => p.trim());
-    const id = params.find((p) => /^id=/i.test(p))?.slice(3);
-    const refer = this.#refer;
-    if (pkg?.toLowerCase() !== 'refer' || !refer || (id !== undefined && Number(id) !== refer.id)) {
-      tx.respond(buildResponse(tx, 481, 'Subscription Does Not Exist'));
-      return;
-    }
-    tx.respond(buildResponse(tx, 200, 'OK'));
-    refer.notified({ body, subscriptionState: request.headers.get('subscription-state') });
-  }
-
   refer(request: ReferRequest): Refer {
     const seq = ++this.#localSeq;
     const refer = new ReferSubscription(seq, request.timeoutMs ?? DEFAULT_REFER_TIMEOUT_MS, (done) => {
@@ -246,14 +200,7 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
     this.#refer = refer;
     let sent: InDialogRequest;
     try {
-      const local = parseNameAddr(this.#localUri);
-      const referredBy = local.ok ? local.value.uri : this.#localUri;
-      sent = this.inDialogRequest('REFER', seq, [
-        ['Refer-To', `<${request.target}>`],
-        ['Referred-By', `<${referredBy}>`],
-        ['Contact', this.ctx.contact(this.flow)],
-        ...(request.headers ?? []),
-      ]);
+      sent = this.inDialogRequest('REFER', seq, referHeaders(this.#localUri, request.target, this.ctx.contact(this.flow), request.headers));
     } catch (err) {
       setImmediate(() => refer.finish({ ok: false, sipStatus: 503, reason: (err as Error).message, stage: 'refer' }));
       return refer;
@@ -291,33 +238,18 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
     if (result.response.status >= 300) throw new Error(`BYE answered ${result.response.status} ${result.response.reason}`);
   }
 
-  /**
-   * A request to the remote target over the route set (RFC 3261 12.2.1.1); throws when there is no usable next hop.
-   * An ACK for 2xx takes the INVITE's CSeq number (13.2.2.4).
-   */
+  /** A request to the remote target over the route set; see buildInDialogRequest. */
   protected inDialogRequest(method: string, seq: number, extra: HeaderFields = []): InDialogRequest {
-    const target = inDialogTarget(this.#routeSet, this.#remoteTarget, this.flow.protocol);
-    const { hop } = target;
-    if (!hop) {
-      throw new Error(`cannot send ${method}: no usable next hop in route set [${this.#routeSet.join(', ')}] and remote target ${this.#remoteTarget}`);
-    }
-    const branch = newBranch();
-    const headers: Array<readonly [string, string]> = [
-      ['Via', `SIP/2.0/${hop.protocol.toUpperCase()} ${this.ctx.sentBy(hop.protocol)};branch=${branch};rport`],
-      ['Max-Forwards', '70'],
-      ...target.routes.map((route) => ['Route', route] as const),
-      ['From', this.#localUri],
-      ['To', this.#remoteUri],
-      ['Call-ID', this.callId],
-      ['CSeq', `${seq} ${method}`],
-      ['User-Agent', SERVER_NAME],
-      ...extra,
-    ];
-    const dest: Destination = {
-      ...hop,
-      ...(this.flow.connection && this.flow.protocol === hop.protocol && { connection: this.flow.connection }),
+    const address = {
+      callId: this.callId,
+      flow: this.flow,
+      localUri: this.#localUri,
+      remoteUri: this.#remoteUri,
+      remoteTarget: this.#remoteTarget,
+      routeSet: this.#routeSet,
+      sentBy: (protocol: Protocol) => this.ctx.sentBy(protocol),
     };
-    return { request: { method, uri: target.uri, headers }, dest, branch };
+    return buildInDialogRequest(address, method, seq, extra);
   }
 
   #ackSettled(): Promise<void> {
@@ -342,35 +274,19 @@ export class SipDialog extends EventEmitter<DialogEvents> implements Dialog {
       ['Allow', ALLOW],
     ];
     tx.respond(buildResponse(tx, 200, 'OK', { headers, body: this.#localSdp }));
-    const { t1, t2 } = this.ctx.layer.timers;
-    const timers: NodeJS.Timeout[] = [];
-    const pending: PendingAck = { tx, timers };
+    const pending: AckWait = new AckWait(tx, this.ctx.layer.timers, () => {
+      if (this.#pendingAck !== pending) return;
+      this.#stopWaitingForAck();
+      // The session is established without its ACK; the application is expected to end it with BYE.
+      if (this.#state === 'early') this.#state = 'confirmed';
+      this.emit('ackTimeout');
+    });
     this.#pendingAck = pending;
-    if (tx.flow.protocol === 'udp') {
-      const resend = (interval: number) => {
-        timers.push(
-          setTimeout(() => {
-            tx.resend2xx();
-            resend(Math.min(2 * interval, t2));
-          }, interval),
-        );
-      };
-      resend(t1);
-    }
-    timers.push(
-      setTimeout(() => {
-        if (this.#pendingAck !== pending) return;
-        this.#stopWaitingForAck();
-        // The session is established without its ACK; the application is expected to end it with BYE.
-        if (this.#state === 'early') this.#state = 'confirmed';
-        this.emit('ackTimeout');
-      }, 64 * t1),
-    );
   }
 
   #stopWaitingForAck(): void {
     if (!this.#pendingAck) return;
-    for (const timer of this.#pendingAck.timers) clearTimeout(timer);
+    this.#pendingAck.stop();
     this.#pendingAck = undefined;
   }
 
