@@ -1,0 +1,176 @@
+// The caller side of a call's media: RTP validated, latched and decoded, then timed, resampled and chunked for the bot.
+import type { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import { performance } from 'node:perf_hooks';
+import { CallerTimeline } from './caller-timeline.js';
+import { PcmChunker } from './chunker.js';
+import { DtmfReceiver } from './dtmf.js';
+import { decodeG711, toMulaw } from './g711.js';
+import { LatencyHistogram } from './latency.js';
+import { RtpReception } from './reception.js';
+import type { RecorderTap } from './recorder-tap.js';
+import { createResampler, type Resampler } from './resampler.js';
+import { emptyRtpHeader, parseRtp } from './rtp-packet.js';
+import {
+  CARRIER_RATE,
+  FRAME_SAMPLES,
+  type DropReason,
+  type LegFormat,
+  type MediaSessionEvents,
+  type MediaSessionOptions,
+  type RemoteAddress,
+} from './session-types.js';
+
+/** Largest G.711 payload we decode in one packet (120 ms). */
+const MAX_PACKET_SAMPLES = 960;
+
+export class CallerReceiver {
+  readonly dropped: Record<DropReason, number> = { malformed: 0, foreignSource: 0, unexpectedPayloadType: 0 };
+  packetsIn = 0;
+  readonly reception = new RtpReception();
+  readonly timeline: CallerTimeline;
+  /** caller_to_bot latency: a chunk's completing packet's arrival -> the chunk handed to the bot. */
+  readonly latency = new LatencyHistogram();
+  /** Gets the caller's audio as well, while the call is recorded. */
+  tap: RecorderTap | undefined;
+  /** Set when the session closes: a callerMulaw listener may close it mid-packet. */
+  closed = false;
+  readonly #session: EventEmitter<MediaSessionEvents>;
+  readonly #format: LegFormat;
+  readonly #remote: RemoteAddress;
+  readonly #opts: MediaSessionOptions;
+  readonly #log: Logger;
+  readonly #chunker: PcmChunker;
+  readonly #toBot: Resampler;
+  readonly #dtmfIn = new DtmfReceiver();
+  readonly #header = emptyRtpHeader();
+  readonly #decoded = new Int16Array(MAX_PACKET_SAMPLES);
+  /** A PCMA payload transcoded for callerMulaw. */
+  readonly #mulaw = Buffer.alloc(MAX_PACKET_SAMPLES);
+  #decodedView = this.#decoded.subarray(0, FRAME_SAMPLES);
+  /** Arrival time of the caller packet being handled, while it is. */
+  #arrival: number | undefined;
+  #latched = false;
+  #lastPacketAt = 0;
+  #timedOut = false;
+  /** The caller holds (sendonly, inactive): its silence is no reason to end the call. */
+  #receives = true;
+
+  constructor(
+    session: EventEmitter<MediaSessionEvents>,
+    format: LegFormat,
+    remote: RemoteAddress,
+    options: MediaSessionOptions,
+  ) {
+    this.#session = session;
+    this.#format = format;
+    this.#remote = remote;
+    this.#opts = options;
+    this.#log = options.log;
+    this.#toBot = createResampler(CARRIER_RATE, options.botRate);
+    this.#chunker = new PcmChunker((options.botRate * options.chunkMs) / 1000, (chunk) => {
+      this.#session.emit('callerAudio', chunk);
+      // Chunks of silence filled in on the clock have no packet to measure from.
+      if (this.#arrival !== undefined) this.#observe(this.#arrival);
+    });
+    this.timeline = new CallerTimeline((samples) => {
+      this.tap?.write(samples);
+      this.#chunker.push(this.#toBot.process(samples));
+    });
+  }
+
+  /** The clock starts: caller silence is timed from now. */
+  start(now: number): void {
+    this.timeline.start(now);
+    this.#lastPacketAt = now;
+  }
+
+  /** The caller's silence is timed afresh: a new address to latch to, or the caller resumed sending. */
+  restartSilence(unlatch: boolean): void {
+    if (unlatch) this.#latched = false;
+    this.#lastPacketAt = performance.now();
+  }
+
+  setReceives(receives: boolean): void {
+    if (receives && !this.#receives) this.#lastPacketAt = performance.now();
+    this.#receives = receives;
+  }
+
+  /** True once, the first tick the caller has been silent (while expected to send) for longer than `timeoutMs`. */
+  timedOut(now: number, timeoutMs: number): boolean {
+    if (!this.#receives || this.#timedOut || now - this.#lastPacketAt <= timeoutMs) return false;
+    this.#timedOut = true;
+    return true;
+  }
+
+  receive(packet: Buffer, address: string, port: number): void {
+    const header = this.#header;
+    const problem = parseRtp(packet, header);
+    if (problem) {
+      this.#drop('malformed', `${problem} (${packet.length} bytes from ${address}:${port})`);
+      return;
+    }
+    const fromRemote = address === this.#remote.address && port === this.#remote.port;
+    if (this.#latched ? !fromRemote : !this.#latchable(address)) {
+      this.#drop('foreignSource', `from ${address}:${port}, expected ${this.#remote.address}${this.#latched ? `:${this.#remote.port}` : ''}`);
+      return;
+    }
+    const isAudio = header.payloadType === this.#format.payloadType;
+    const isEvent = header.payloadType === this.#format.dtmfPayloadType;
+    if (!isAudio && !isEvent) {
+      this.#drop('unexpectedPayloadType', `payload type ${header.payloadType}`);
+      return;
+    }
+    if (!this.#latched) {
+      // Symmetric RTP (RFC 4961): answer wherever the caller's media really comes from, for NAT.
+      this.#latched = true;
+      if (!fromRemote) {
+        this.#log.info({ from: `${address}:${port}`, sdp: `${this.#remote.address}:${this.#remote.port}` }, 'RTP latched to source address');
+        this.#remote.address = address;
+        this.#remote.port = port;
+      }
+    }
+    const now = performance.now();
+    this.#lastPacketAt = now;
+    this.packetsIn++;
+    this.reception.packet(header.ssrc, header.sequence, now, isAudio ? header.timestamp : undefined);
+    const length = Math.min(header.payloadLength, MAX_PACKET_SAMPLES);
+    if (isEvent) {
+      const payload = packet.subarray(header.payloadOffset, header.payloadOffset + length);
+      for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.#session.emit('dtmf', digit, durationMs);
+      return;
+    }
+    if (this.#session.listenerCount('callerMulaw') > 0) this.#emitMulaw(packet, header.payloadOffset, length);
+    if (this.closed) return;
+    decodeG711(this.#format.codec, packet, this.#decoded, 0, header.payloadOffset, length);
+    // A view per payload size (nearly always 20 ms), not one per packet.
+    if (this.#decodedView.length !== length) this.#decodedView = this.#decoded.subarray(0, length);
+    this.#arrival = now;
+    this.timeline.packet(header.ssrc, header.timestamp, this.#decodedView, now);
+    this.#arrival = undefined;
+  }
+
+  #observe(since: number): void {
+    const ms = performance.now() - since;
+    this.latency.observe(ms);
+    this.#opts.onLatency?.('caller_to_bot', ms);
+  }
+
+  #emitMulaw(packet: Buffer, offset: number, length: number): void {
+    if (this.#format.codec === 'PCMU') {
+      this.#session.emit('callerMulaw', packet, offset, length);
+      return;
+    }
+    toMulaw(this.#format.codec, packet, offset, length, this.#mulaw);
+    this.#session.emit('callerMulaw', this.#mulaw, 0, length);
+  }
+
+  #latchable(address: string): boolean {
+    return this.#opts.latch === 'any' || address === this.#remote.address || this.#remote.address === '0.0.0.0';
+  }
+
+  /** Counts a dropped packet; the first of each kind is logged with its reason, the rest only counted. */
+  #drop(reason: DropReason, detail: string): void {
+    if (this.dropped[reason]++ === 0) this.#log.warn({ reason, detail }, 'dropped caller RTP (further ones of this kind only counted)');
+  }
+}
