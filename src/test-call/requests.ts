@@ -1,6 +1,6 @@
 // The caller's INVITE, shaped like Exotel's (../shared/spec/exotel-vsip.md), as a dial request for the embedded UAC.
 import net from 'node:net';
-import sdpTransform from 'sdp-transform';
+import { buildOffer } from '../sdp/index.js';
 import { headerKey, type HeaderFields } from '../signaling/message.js';
 import type { DialRequest } from '../signaling/types.js';
 import type { CallTarget } from './target.js';
@@ -38,29 +38,6 @@ export function withCustomHeaders(defaults: HeaderFields, custom: HeaderFields):
 
 /** Exotel's offer: PCMA, PCMU and telephone-event on 96, 20 ms packets. */
 export function sdpOffer(address: string, rtpPort: number): string {
-  const ipVer = net.isIPv6(address) ? 6 : 4;
   const sessionId = Math.floor(Date.now() / 1000);
-  return sdpTransform.write({
-    version: 0,
-    origin: { username: '-', sessionId, sessionVersion: sessionId, netType: 'IN', ipVer, address },
-    name: 'test-call',
-    connection: { version: ipVer, ip: address },
-    timing: { start: 0, stop: 0 },
-    media: [
-      {
-        type: 'audio',
-        port: rtpPort,
-        protocol: 'RTP/AVP',
-        payloads: `8 0 ${DTMF_PAYLOAD_TYPE}`,
-        rtp: [
-          { payload: 8, codec: 'PCMA', rate: 8000 },
-          { payload: 0, codec: 'PCMU', rate: 8000 },
-          { payload: DTMF_PAYLOAD_TYPE, codec: 'telephone-event', rate: 8000 },
-        ],
-        fmtp: [{ payload: DTMF_PAYLOAD_TYPE, config: '0-15' }],
-        direction: 'sendrecv',
-        ptime: 20,
-      },
-    ],
-  });
+  return buildOffer({ address, port: rtpPort, sessionId, sessionVersion: sessionId }, { dtmfPayloadType: DTMF_PAYLOAD_TYPE, name: 'test-call' });
 }
