@@ -2,10 +2,11 @@ import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
- * Files that measure packet timing on the wire: they run after all the others, one at a time, so that a soak or a
- * load test running beside them on a small machine cannot stall their event loop for a frame or two.
+ * Files that measure packet timing on the wire or the event loop's load (the overload guards in faults.test.ts): they
+ * run after all the others, one at a time, so that a soak or a load test running beside them on a small machine
+ * cannot stall their event loop for a frame or two, or keep it looking busy once their own load has stopped.
  */
-const TIMING = ['test/e2e/playout.test.ts'];
+const TIMING = ['test/e2e/playout.test.ts', 'test/e2e/faults.test.ts'];
 
 export default defineConfig({
   root: fileURLToPath(new URL('..', import.meta.url)),
