@@ -20,7 +20,7 @@ import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
 import { SrtpContext } from '../helpers/srtp.js';
 import { runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
-import { freeUdpPort, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { CAPTURE_FROM_TO, freeUdpPort, runTrunk, TRUNK_BYE, trunkResponse, trunkSdp, type TrunkFlow } from '../helpers/sipp-trunk.js';
 
 const root = process.getuid?.() === 0;
 if (!root) console.warn('skipping outbound rtpengine tests: the rtpengine daemon needs root');
@@ -297,18 +297,7 @@ describe.skipIf(!root)('outbound calls through rtpengine', () => {
 
 /** A trunk that answers, puts the call on hold with a re-INVITE (answer and re-offer pointing at `rtpPort`), then hangs up. */
 function holdingTrunk(sipPort: number, rtpPort: number): Promise<SippResult> {
-  const sdp = (version: number, direction: string) => `v=0
-o=- 42 ${version} IN IP4 127.0.0.1
-s=trunk
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio ${rtpPort} RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=${direction}
-`;
+  const sdp = (version: number, direction: string) => trunkSdp(rtpPort, { version, direction });
   const request = (method: string, cseq: number, body?: string) => `
   <send${method === 'ACK' ? '' : ' retrans="500"'}>
     <![CDATA[
@@ -327,26 +316,9 @@ ${body === undefined ? 'Content-Length: 0\n' : `Content-Type: application/sdp\nC
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="trunk hold">
   <recv request="INVITE" rrs="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="bridge_from"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="bridge_to"/>
+    <action>${CAPTURE_FROM_TO}
     </action>
-  </recv>
-  <send retrans="500">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]trunk[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-${sdp(1, 'sendrecv')}
-    ]]>
-  </send>
+  </recv>${trunkResponse('200 OK', '', sdp(1, 'sendrecv'))}
   <recv request="ACK"/>
   <pause milliseconds="1500"/>${request('INVITE', 1, sdp(2, 'sendonly'))}
   <recv response="100" optional="true"/>
@@ -367,56 +339,13 @@ function srtpTrunk(sipPort: number, rtpPort: number, key: string, keyFile: strin
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="srtp trunk">
   <recv request="INVITE" rrs="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="bridge_from"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="bridge_to"/>
+    <action>${CAPTURE_FROM_TO}
       <ereg regexp="a=crypto:([0-9]+) AES_CM_128_HMAC_SHA1_80 inline:([A-Za-z0-9+/]{40})" search_in="msg" check_it="true" assign_to="crypto_line,crypto_tag,offered_key"/>
       <exec command="echo [$offered_key] [$crypto_line] > ${keyFile}"/>
     </action>
-  </recv>
-  <send retrans="500">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]trunk[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 42 1 IN IP4 127.0.0.1
-s=trunk
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio ${rtpPort} RTP/SAVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=crypto:[$crypto_tag] AES_CM_128_HMAC_SHA1_80 inline:${key}
-a=ptime:20
-a=sendrecv
-
-    ]]>
-  </send>
+  </recv>${trunkResponse('200 OK', '', trunkSdp(rtpPort, { profile: 'RTP/SAVP', lines: [`a=crypto:[$crypto_tag] AES_CM_128_HMAC_SHA1_80 inline:${key}`] }))}
   <recv request="ACK"/>
-  <pause milliseconds="${afterMs}"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$bridge_to];tag=[pid]trunk[call_number]
-To: [$bridge_from]
-Call-ID: [call_id]
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
+  <pause milliseconds="${afterMs}"/>${TRUNK_BYE}
 </scenario>
 `;
   return runSipp({ scenario: { xml }, transport: 'u1', target: { host: '127.0.0.1', port: 9 }, timeoutMs: 20_000, extraArgs: ['-p', String(sipPort), '-m', '1'] });

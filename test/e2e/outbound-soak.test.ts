@@ -13,7 +13,7 @@ import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-a
 import { expectSippPassed } from '../helpers/carrier.js';
 import { seededRandom } from '../helpers/random.js';
 import { runSipp, type SippResult } from '../helpers/sipp.js';
-import { freeUdpPort } from '../helpers/sipp-trunk.js';
+import { CAPTURE_FROM_TO, freeUdpPort, TRUNK_BYE, TRUNK_OK, trunkResponse, trunkSdp } from '../helpers/sipp-trunk.js';
 
 const CALLS = Number(process.env.SOAK_OUTBOUND_CALLS ?? 1000);
 const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -74,80 +74,14 @@ const trunkScenario = (rtpPort: number) => `<?xml version="1.0" encoding="ISO-88
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="outbound soak trunk">
   <recv request="INVITE" rrs="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="bridge_from"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="bridge_to"/>
+    <action>${CAPTURE_FROM_TO}
     </action>
-  </recv>
-  <send>
-    <![CDATA[
-SIP/2.0 100 Trying
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-  <send retrans="500">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]trunk[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 42 1 IN IP4 127.0.0.1
-s=trunk
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio ${rtpPort} RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-
-    ]]>
-  </send>
+  </recv>${trunkResponse('100 Trying')}${trunkResponse('200 OK', '', trunkSdp(rtpPort))}
   <label id="await_ack"/>
   <recv request="INVITE" optional="true" next="await_ack"/>
   <recv request="ACK"/>
-  <recv request="BYE" timeout="${TRUNK_BYE_AFTER_MS}" ontimeout="trunk_bye"/>
-  <send next="done">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>
-  <label id="trunk_bye"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$bridge_to];tag=[pid]trunk[call_number]
-To: [$bridge_from]
-Call-ID: [call_id]
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
+  <recv request="BYE" timeout="${TRUNK_BYE_AFTER_MS}" ontimeout="trunk_bye"/>${TRUNK_OK.replace('<send>', '<send next="done">')}
+  <label id="trunk_bye"/>${TRUNK_BYE}
   <label id="done"/>
   <timewait milliseconds="200"/>
 </scenario>

@@ -15,7 +15,8 @@ export type TrunkFlow =
   /** 180, then nothing until the bridge's CANCEL (answered 200, then 487). */
   | { readonly kind: 'ring-until-cancel'; readonly timeoutMs: number };
 
-const response = (status: string, extra = '', body?: string) => `
+/** The trunk's response to the request it last received, with a To tag of its own except on 100; with `body` an SDP. */
+export const trunkResponse = (status: string, extra = '', body?: string) => `
   <send${status.startsWith('200') ? ' retrans="500"' : ''}>
     <![CDATA[
 SIP/2.0 ${status}
@@ -29,20 +30,44 @@ ${extra}${body === undefined ? 'Content-Length: 0\n' : `Content-Type: applicatio
     ]]>
   </send>`;
 
-const answerSdp = (rtpPort: number) => `v=0
-o=- 42 1 IN IP4 127.0.0.1
+/** The trunk's SDP: PCMA and telephone-event 101 at `rtpPort` on loopback; `lines` are added before a=ptime. */
+export const trunkSdp = (rtpPort: number, { version = 1, profile = 'RTP/AVP', direction = 'sendrecv', lines = [] as readonly string[] } = {}) => `v=0
+o=- 42 ${version} IN IP4 127.0.0.1
 s=trunk
 c=IN IP4 127.0.0.1
 t=0 0
-m=audio ${rtpPort} RTP/AVP 8 101
+m=audio ${rtpPort} ${profile} 8 101
 a=rtpmap:8 PCMA/8000
 a=rtpmap:101 telephone-event/8000
 a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
+${lines.map((line) => `${line}\n`).join('')}a=ptime:20
+a=${direction}
 `;
 
-const OK_BYE = `
+/** The captures TRUNK_BYE needs, for the INVITE's <action>. */
+export const CAPTURE_FROM_TO = `
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="bridge_from"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="bridge_to"/>`;
+
+/** The trunk hangs up: BYE in the dialog (From/To captured from the INVITE as bridge_from/bridge_to), then its 200. */
+export const TRUNK_BYE = `
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$bridge_to];tag=[pid]trunk[call_number]
+To: [$bridge_from]
+Call-ID: [call_id]
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200"/>`;
+
+/** 200 to the request last received (a BYE or a CANCEL), with its To as it came. */
+export const TRUNK_OK = `
   <send>
     <![CDATA[
 SIP/2.0 200 OK
@@ -68,42 +93,28 @@ export function trunkScenario(flow: TrunkFlow): string {
     return `\n      <ereg regexp=".*" search_in="hdr" header="${header}:" assign_to="${name}"/>`;
   });
   let body = `
-  <recv request="INVITE" rrs="true">${captures.length ? `\n    <action>${captures.join('')}\n    </action>\n  ` : ''}</recv>${response('100 Trying')}${response('180 Ringing')}
+  <recv request="INVITE" rrs="true">${captures.length ? `\n    <action>${captures.join('')}\n    </action>\n  ` : ''}</recv>${trunkResponse('100 Trying')}${trunkResponse('180 Ringing')}
   <pause milliseconds="200"/>`;
   switch (flow.kind) {
     case 'answer-hangup':
-      if (flow.earlyMedia) body += `${response('183 Session Progress', '', answerSdp(flow.rtpPort))}
+      if (flow.earlyMedia) body += `${trunkResponse('183 Session Progress', '', trunkSdp(flow.rtpPort))}
   <pause milliseconds="500"/>`;
-      body += `${response('200 OK', '', answerSdp(flow.rtpPort))}
+      body += `${trunkResponse('200 OK', '', trunkSdp(flow.rtpPort))}
   <recv request="ACK"/>
-  <pause milliseconds="${flow.afterMs}"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$bridge_to];tag=[pid]trunk[call_number]
-To: [$bridge_from]
-Call-ID: [call_id]
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>`;
+  <pause milliseconds="${flow.afterMs}"/>${TRUNK_BYE}`;
       break;
     case 'answer-await-bye':
-      body += `${response('200 OK', '', answerSdp(flow.rtpPort))}
+      body += `${trunkResponse('200 OK', '', trunkSdp(flow.rtpPort))}
   <recv request="ACK"/>
-  <recv request="BYE" timeout="${flow.timeoutMs}"/>${OK_BYE}`;
+  <recv request="BYE" timeout="${flow.timeoutMs}"/>${TRUNK_OK}`;
       break;
     case 'reject':
-      body += `${response(`${flow.status} ${flow.phrase}`)}
+      body += `${trunkResponse(`${flow.status} ${flow.phrase}`)}
   <recv request="ACK"/>`;
       break;
     case 'ring-until-cancel':
       body += `
-  <recv request="CANCEL" timeout="${flow.timeoutMs}"/>${OK_BYE}
+  <recv request="CANCEL" timeout="${flow.timeoutMs}"/>${TRUNK_OK}
   <send>
     <![CDATA[
 SIP/2.0 487 Request Terminated
