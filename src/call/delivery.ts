@@ -21,7 +21,7 @@ export interface DeliveryRequest {
 export type DeliveryOutcome = { readonly ok: true; readonly attempt: number; readonly status: number } | { readonly ok: false; readonly problem: string };
 
 /** Answers worth another attempt. */
-export const retryable = (status: number): boolean => status >= 500 || status === 408 || status === 429;
+const retryable = (status: number): boolean => status >= 500 || status === 408 || status === 429;
 
 export class Deliveries {
   readonly #inFlight = new Set<Promise<unknown>>();
@@ -81,7 +81,7 @@ export class Deliveries {
 }
 
 /** Resolves true after `ms`, or false at once when `signal` aborts (the sender is closing). */
-export function backoff(ms: number, signal: AbortSignal): Promise<boolean> {
+function backoff(ms: number, signal: AbortSignal): Promise<boolean> {
   if (signal.aborted) return Promise.resolve(false);
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
