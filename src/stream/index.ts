@@ -1,0 +1,2 @@
+// Stream legs: one call's RTP socket, media session and bot WebSocket, run in this thread or in a media worker.
+export { LegOpenError, type BotControlMessage, type HostLoad, type HostSettings, type LegEnd, type LegObserver, type LegRecording, type LegReport, type LegSpec, type LiveMedia, type MediaHost, type StreamLeg, type StreamLegEvents } from './types.js';
