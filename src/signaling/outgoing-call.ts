@@ -11,6 +11,7 @@ import { ALLOW, SERVER_NAME, warningText } from './responses.js';
 import { nextHop } from './route-set.js';
 import { newBranch, newTag } from './transaction.js';
 import { sameBranchRequest, type InviteClientTransaction } from './transaction-invite-client.js';
+import type { Connection } from './connection.js';
 import type { Destination, Flow, Protocol } from './flow.js';
 import type { DialFailure, DialRequest, OutgoingCall, OutgoingCallEvents } from './types.js';
 
@@ -36,6 +37,8 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
   #branch = '';
   #tx: InviteClientTransaction | undefined;
   #provisional = false;
+  /** The stream connection the INVITE's responses come over (TCP/TLS), once one came. */
+  #connection: Connection | undefined;
   #cancelling: Cancelling = 'no';
   #cancelTimer: NodeJS.Timeout | undefined;
   #outcome: 'pending' | 'answered' | 'failed' = 'pending';
@@ -69,6 +72,16 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
   terminate(): void {
     this.#tx?.terminate();
     this.#fail({ status: 503, reason: 'Service Unavailable', detail: 'the SIP stack stopped' });
+  }
+
+  /**
+   * A stream connection closed. After a provisional response no timer bounds the INVITE (RFC 3261 17.1.1.2), so the
+   * loss of the connection it came over is its end: no final response can come on it.
+   */
+  connectionLost(connection: Connection): void {
+    if (this.#outcome !== 'pending' || this.#connection !== connection) return;
+    this.#tx?.terminate();
+    this.#fail({ status: 503, reason: 'Service Unavailable', detail: `the ${connection.protocol} connection to the trunk closed before a final response` });
   }
 
   async #start(): Promise<void> {
@@ -128,6 +141,7 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
 
   #onResponse(response: SipResponse, flow: Flow): void {
     const { status } = response;
+    if (flow.connection) this.#connection = flow.connection;
     if (status >= 200 && status < 300) {
       this.#on2xx(response, flow);
       return;

@@ -79,6 +79,7 @@ export class EmbeddedSipBackend extends EventEmitter<SipBackendEvents> implement
     this.#transport.on('refusedConnection', (address, reason) => this.#refused(reason, address));
     this.#transport.on('connectionClosed', (connection) => {
       for (const dialog of [...this.#dialogs.values()]) if (dialog.usesConnection(connection)) dialog.connectionLost();
+      for (const call of [...this.#outgoing]) call.connectionLost(connection);
     });
     this.#ctx = {
       layer: this.#layer,

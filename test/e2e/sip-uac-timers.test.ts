@@ -228,3 +228,37 @@ it('gives the INVITE up 64*T1 after a CANCEL that brought no final response', as
   expect(await outcome(call)).toMatchObject({ failed: { status: 487, detail: expect.stringContaining('no final response') } });
   expect(Date.now() - started).toBeGreaterThanOrEqual(64 * UAC_TIMERS.t1 - 200);
 });
+
+it('fails with 503 at once when the TCP connection closes after a provisional response (no timer would end it)', async () => {
+  backend = await startBackend();
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const framer = new StreamFramer(65_536);
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of framer.push(chunk)) {
+        if (event.type !== 'message') continue;
+        const parsed = parseMessage(event.data);
+        if (parsed.ok && parsed.message.kind === 'request' && parsed.message.method === 'INVITE') {
+          socket.write(reply(parsed.message, '180 Ringing', 'callee'));
+          setTimeout(() => socket.destroy(), 50);
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const started = Date.now();
+    const call = backend.dial(dialRequest(`sip:127.0.0.1:${(server.address() as net.AddressInfo).port};transport=tcp`));
+    const progress: number[] = [];
+    call.on('progress', (status) => progress.push(status));
+    const result = await outcome(call);
+    expect(progress).toEqual([180]);
+    expect(result).toMatchObject({ failed: { status: 503, detail: expect.stringContaining('closed before a final response') } });
+    expect(Date.now() - started).toBeLessThan(32 * UAC_TIMERS.t1);
+  } finally {
+    await backend.stop();
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
