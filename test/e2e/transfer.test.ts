@@ -8,14 +8,14 @@ import { startTestBridge } from '../helpers/bridge.js';
 import { answeredCall } from '../helpers/carrier.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
-import { callerToneReachesBot, type AnsweredCall } from '../helpers/carrier.js';
-import type { BotMessage } from '../helpers/bot.js';
+import { callerToneReachesBot } from '../helpers/carrier.js';
 import type { SipRequest } from '../../src/signaling/message.js';
 import net from 'node:net';
 import { callApiClient, type CallApiClient } from '../helpers/call-api.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
 import { freeUdpPort } from '../helpers/sipp-trunk.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
+import { answer, notify, notifyCseq, statuses, transferMessage } from '../helpers/transfer.js';
 
 let bot: TestBot;
 let bridge: Bridge;
@@ -103,24 +103,6 @@ describe('REFER sent to the bridge', () => {
   });
 });
 
-/** A response from the caller's side to a request the bridge sent (REFER, NOTIFY's partner). */
-function answer(request: SipRequest, status: number, reason: string): string {
-  return okTo(request).replace('SIP/2.0 200 OK', `SIP/2.0 ${status} ${reason}`);
-}
-
-let notifyCseq = 100;
-
-/** A NOTIFY for the bridge's REFER (Event: refer;id=<REFER CSeq>), with a sipfrag status line. */
-function notify(call: AnsweredCall, refer: SipRequest, sipfrag: string, state: string): string {
-  const body = `${sipfrag}\r\n`;
-  return inDialogRequest('NOTIFY', call.client, call.ok, ++notifyCseq)
-    .replace('Content-Length', `Event: refer;id=${refer.cseq.seq}\r\nSubscription-State: ${state}\r\nContent-Type: message/sipfrag\r\nContent-Length`)
-    .replace(/Content-Length: 0\r\n\r\n$/, `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-}
-
-const statuses = (messages: BotMessage[]) =>
-  messages.filter((m) => m.event === 'transfer_status').map((m) => (m as unknown as { transfer: { status: string; sip_status?: number; reason?: string } }).transfer);
-
 /** The post-call report of the inbound call with this SIP Call-ID. */
 async function reportFor(sipCallId: string): Promise<any> {
   for (let i = 0; i < 100; i++) {
@@ -129,11 +111,6 @@ async function reportFor(sipCallId: string): Promise<any> {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`no report for ${sipCallId}`);
-}
-
-function transferMessage(call: AnsweredCall, transfer: object): object {
-  const start = call.conn.messages.find((m) => m.event === 'start') as unknown as { stream_sid: string };
-  return { event: 'transfer', stream_sid: start.stream_sid, transfer };
 }
 
 async function metric(name: string): Promise<string> {
@@ -225,7 +202,7 @@ describe('transfer by REFER (the bot asks)', () => {
       await call.conn.until((ms) => statuses(ms).some((s) => s.status === 'failed'), 5000, 'transfer_status failed');
       expect(statuses(call.conn.messages).at(-1)).toMatchObject({ status: 'failed', sip_status: 486 });
       await call.client.waitFor(
-        (m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200 && m.cseq.seq === notifyCseq,
+        (m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200 && m.cseq.seq === notifyCseq(),
         '200 to the last NOTIFY',
       );
       await callerToneReachesBot(call, 'PCMA');

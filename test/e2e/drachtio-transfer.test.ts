@@ -1,0 +1,95 @@
+// Transfer by REFER through a real drachtio-server (the bridge's REFER and the caller's NOTIFYs pass through it), and
+// a REFER the caller sends there, answered 403 by the bridge as on the embedded stack.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Bridge } from '../../src/bridge.js';
+import { TestBot } from '../helpers/bot.js';
+import { startTestBridge } from '../helpers/bridge.js';
+import { answeredCall, callerToneReachesBot } from '../helpers/carrier.js';
+import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
+import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
+import { answer, notify, statuses, transferMessage } from '../helpers/transfer.js';
+
+const binary = drachtioBinary();
+const skip = 'missing' in binary ? `skipping drachtio transfer tests: ${binary.missing}` : undefined;
+if (skip) console.warn(skip);
+
+let server: DrachtioServer;
+let bot: TestBot;
+let bridge: Bridge;
+
+beforeAll(async () => {
+  if (skip) return;
+  server = await startDrachtioServer();
+  bot = await TestBot.start();
+  bridge = await startTestBridge({
+    sip: { backend: 'drachtio', drachtio: { host: server.host, port: server.adminPort, secret: server.secret }, udp: false, tcp: false },
+    bot: { defaultUrl: bot.url },
+    trunks: [{ name: 'pstn', uri: 'sip:pstn.example.com:5070;transport=tcp' }],
+    transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@agents\\.example\\.com$'] },
+  });
+});
+
+afterAll(async () => {
+  await bridge?.stop();
+  await bot?.close();
+  await server?.stop();
+});
+
+describe.skipIf(skip)('transfer through drachtio-server', () => {
+  it('REFER accepted, NOTIFY 100 then 200: BYE from the bridge, the bot hears trying, completed, then stop transferred', async () => {
+    const call = await answeredCall(server.sip, bot, 'drachtio-xfer-ok');
+    try {
+      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'pstn', headers: { 'X-UUI': 'ticket-7' } }));
+      const refer = await call.client.request('REFER');
+      expect(refer.headers.get('refer-to')).toBe('<sip:+918041234567@pstn.example.com>');
+      expect(refer.headers.get('referred-by')).toMatch(/^<sip:/);
+      expect(refer.headers.get('x-uui')).toBe('ticket-7');
+      call.client.send(answer(refer, 202, 'Accepted'));
+      call.client.send(notify(call, refer, 'SIP/2.0 100 Trying', 'active;expires=60'));
+      await call.conn.until((ms) => statuses(ms).length >= 1, 5000, 'transfer_status trying');
+      call.client.send(notify(call, refer, 'SIP/2.0 200 OK', 'terminated;reason=noresource'));
+      const bye = await call.client.request('BYE');
+      call.client.send(okTo(bye));
+      expect(call.client.count((m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200)).toBe(2);
+      await call.conn.waitForEvent('stop');
+      const stop = call.conn.messages.find((m) => m.event === 'stop') as unknown as { stop: { reason: string } };
+      expect(stop.stop.reason).toBe('transferred');
+      const seen = statuses(call.conn.messages);
+      expect(seen[0]!.status).toBe('trying');
+      expect(seen.at(-1)).toMatchObject({ status: 'completed', sip_status: 200 });
+    } finally {
+      call.close();
+    }
+  });
+
+  it('REFER refused 405: transfer_status failed with sip_status 405, and the caller still reaches the bot', async () => {
+    const call = await answeredCall(server.sip, bot, 'drachtio-xfer-405');
+    try {
+      call.conn.send(transferMessage(call, { to: 'sip:agent-7@agents.example.com', mode: 'refer' }));
+      const refer = await call.client.request('REFER');
+      expect(refer.headers.get('refer-to')).toBe('<sip:agent-7@agents.example.com>');
+      call.client.send(answer(refer, 405, 'Method Not Allowed'));
+      await call.conn.until((ms) => statuses(ms).some((s) => s.status === 'failed'), 5000, 'transfer_status failed');
+      expect(statuses(call.conn.messages).at(-1)).toMatchObject({ status: 'failed', sip_status: 405 });
+      await callerToneReachesBot(call, 'PCMA');
+      expect(call.conn.messages.some((m) => m.event === 'stop')).toBe(false);
+    } finally {
+      call.close();
+    }
+  });
+
+  it("answers the caller's REFER in a call 403 and the call goes on", async () => {
+    const call = await answeredCall(server.sip, bot, 'drachtio-refer-in');
+    try {
+      const refer = inDialogRequest('REFER', call.client, call.ok, 2).replace('Content-Length', 'Refer-To: <sip:someone@example.com>\r\nContent-Length');
+      call.client.send(refer);
+      const response = await call.client.waitFor((m) => m.kind === 'response' && m.cseq.method === 'REFER', 'response to REFER');
+      expect(response).toMatchObject({ status: 403 });
+      await callerToneReachesBot(call, 'PCMA');
+    } finally {
+      call.close();
+    }
+  });
+});
+
+
