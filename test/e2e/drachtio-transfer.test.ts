@@ -6,8 +6,8 @@ import { TestBot } from '../helpers/bot.js';
 import { startTestBridge } from '../helpers/bridge.js';
 import { answeredCall, callerToneReachesBot } from '../helpers/carrier.js';
 import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
-import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
-import { answer, notify, statuses, transferMessage } from '../helpers/transfer.js';
+import { inDialogRequest } from '../helpers/sip-messages.js';
+import { acceptReferTransfer, refuseReferTransfer } from '../helpers/transfer.js';
 
 const binary = drachtioBinary();
 const skip = 'missing' in binary ? `skipping drachtio transfer tests: ${binary.missing}` : undefined;
@@ -39,24 +39,11 @@ describe.skipIf(skip)('transfer through drachtio-server', () => {
   it('REFER accepted, NOTIFY 100 then 200: BYE from the bridge, the bot hears trying, completed, then stop transferred', async () => {
     const call = await answeredCall(server.sip, bot, 'drachtio-xfer-ok');
     try {
-      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'pstn', headers: { 'X-UUI': 'ticket-7' } }));
-      const refer = await call.client.request('REFER');
+      const refer = await acceptReferTransfer(call, { to: '+918041234567', trunk: 'pstn', headers: { 'X-UUI': 'ticket-7' } });
       expect(refer.headers.get('refer-to')).toBe('<sip:+918041234567@pstn.example.com>');
       expect(refer.headers.get('referred-by')).toMatch(/^<sip:/);
       expect(refer.headers.get('x-uui')).toBe('ticket-7');
-      call.client.send(answer(refer, 202, 'Accepted'));
-      call.client.send(notify(call, refer, 'SIP/2.0 100 Trying', 'active;expires=60'));
-      await call.conn.until((ms) => statuses(ms).length >= 1, 5000, 'transfer_status trying');
-      call.client.send(notify(call, refer, 'SIP/2.0 200 OK', 'terminated;reason=noresource'));
-      const bye = await call.client.request('BYE');
-      call.client.send(okTo(bye));
-      expect(call.client.count((m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200)).toBe(2);
-      await call.conn.waitForEvent('stop');
-      const stop = call.conn.messages.find((m) => m.event === 'stop') as unknown as { stop: { reason: string } };
-      expect(stop.stop.reason).toBe('transferred');
-      const seen = statuses(call.conn.messages);
-      expect(seen[0]!.status).toBe('trying');
-      expect(seen.at(-1)).toMatchObject({ status: 'completed', sip_status: 200 });
+      expect(refer.cseq.seq).toBeGreaterThan(0);
     } finally {
       call.close();
     }
@@ -65,13 +52,7 @@ describe.skipIf(skip)('transfer through drachtio-server', () => {
   it('REFER refused 405: transfer_status failed with sip_status 405, and the caller still reaches the bot', async () => {
     const call = await answeredCall(server.sip, bot, 'drachtio-xfer-405');
     try {
-      call.conn.send(transferMessage(call, { to: 'sip:agent-7@agents.example.com', mode: 'refer' }));
-      const refer = await call.client.request('REFER');
-      expect(refer.headers.get('refer-to')).toBe('<sip:agent-7@agents.example.com>');
-      call.client.send(answer(refer, 405, 'Method Not Allowed'));
-      await call.conn.until((ms) => statuses(ms).some((s) => s.status === 'failed'), 5000, 'transfer_status failed');
-      expect(statuses(call.conn.messages).at(-1)).toMatchObject({ status: 'failed', sip_status: 405 });
-      await callerToneReachesBot(call, 'PCMA');
+      await refuseReferTransfer(call);
       expect(call.conn.messages.some((m) => m.event === 'stop')).toBe(false);
     } finally {
       call.close();

@@ -15,7 +15,7 @@ import { callApiClient, type CallApiClient } from '../helpers/call-api.js';
 import { exotelInvite, sdpOffer } from '../helpers/sip-messages.js';
 import { freeUdpPort } from '../helpers/sipp-trunk.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
-import { answer, notify, notifyCseq, statuses, transferMessage } from '../helpers/transfer.js';
+import { acceptReferTransfer, refuseReferTransfer, answer, notify, notifyCseq, statuses, transferMessage } from '../helpers/transfer.js';
 
 let bot: TestBot;
 let bridge: Bridge;
@@ -138,26 +138,11 @@ describe('transfer by REFER (the bot asks)', () => {
   it('REFER accepted, NOTIFY 100 then 200: NOTIFYs answered 200, BYE from the bridge, the bot hears completed then stop transferred', async () => {
     const call = await answeredCall(sipTcp(), bot, 'xfer-ok');
     try {
-      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'pstn', headers: { 'X-UUI': 'ticket-991' } }));
-      const refer = await call.client.request('REFER');
+      const refer = await acceptReferTransfer(call, { to: '+918041234567', trunk: 'pstn', headers: { 'X-UUI': 'ticket-991' } });
       expect(refer.headers.get('refer-to')).toBe('<sip:+918041234567@pstn.example.com>');
       expect(refer.headers.get('referred-by')).toMatch(/^<sip:/);
       expect(refer.headers.get('x-uui')).toBe('ticket-991');
       expect(refer.cseq.seq).toBeGreaterThan(0);
-      call.client.send(answer(refer, 202, 'Accepted'));
-      call.client.send(notify(call, refer, 'SIP/2.0 100 Trying', 'active;expires=60'));
-      await call.client.waitFor((m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200, '200 to NOTIFY 100');
-      await call.conn.until((ms) => statuses(ms).length >= 1, 5000, 'transfer_status trying');
-      call.client.send(notify(call, refer, 'SIP/2.0 200 OK', 'terminated;reason=noresource'));
-      const bye = await call.client.request('BYE');
-      call.client.send(okTo(bye));
-      expect(call.client.count((m) => m.kind === 'response' && m.cseq.method === 'NOTIFY' && m.status === 200)).toBe(2);
-      await call.conn.waitForEvent('stop');
-      const stop = call.conn.messages.find((m) => m.event === 'stop') as unknown as { stop: { reason: string } };
-      expect(stop.stop.reason).toBe('transferred');
-      const seen = statuses(call.conn.messages);
-      expect(seen[0]!.status).toBe('trying');
-      expect(seen.at(-1)).toMatchObject({ status: 'completed', sip_status: 200 });
       const ts = call.conn.messages.find((m) => m.event === 'transfer_status') as unknown as { sequence_number: string; stream_sid: string };
       expect(Number(ts.sequence_number)).toBeGreaterThan(1);
       expect(ts.stream_sid).toMatch(/^[0-9a-f]{32}$/);
@@ -173,13 +158,7 @@ describe('transfer by REFER (the bot asks)', () => {
   it('REFER refused 405: transfer_status failed with sip_status 405, the call goes on and the caller still reaches the bot', async () => {
     const call = await answeredCall(sipTcp(), bot, 'xfer-405');
     try {
-      call.conn.send(transferMessage(call, { to: 'sip:agent-7@agents.example.com', mode: 'refer' }));
-      const refer = await call.client.request('REFER');
-      expect(refer.headers.get('refer-to')).toBe('<sip:agent-7@agents.example.com>');
-      call.client.send(answer(refer, 405, 'Method Not Allowed'));
-      await call.conn.until((ms) => statuses(ms).some((s) => s.status === 'failed'), 5000, 'transfer_status failed');
-      expect(statuses(call.conn.messages).at(-1)).toMatchObject({ status: 'failed', sip_status: 405 });
-      await callerToneReachesBot(call, 'PCMA');
+      await refuseReferTransfer(call);
       expect(call.client.count((m) => m.kind === 'request' && m.method === 'BYE')).toBe(0);
       call.client.send(inDialogRequest('BYE', call.client, call.ok, 2));
       await call.client.response(200, 'BYE');
