@@ -257,7 +257,8 @@ export class Call extends EventEmitter<CallEvents> {
     this.#abort.abort();
     let sipStatus = answered ? 200 : 487;
     if (!answered && !this.invite.cancelled) {
-      const rejection = (cause.by === 'system' && cause.rejection) || INTERNAL_ERROR;
+      // A bot that left before the answer is as good as unreachable.
+      const rejection = (cause.by === 'system' && cause.rejection) || (cause.by === 'bot' ? unreachable(cause.reason) : INTERNAL_ERROR);
       sipStatus = rejection.status;
       this.log.warn({ status: rejection.status, reason: rejection.reason }, 'call rejected');
       this.invite.reject(rejection.status, rejection.phrase, {
