@@ -141,7 +141,12 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       },
       headerLimits: config.limits,
       maxDurationMs: config.limits.maxCallDurationMs,
-      transfers: { trunks: trunks.map((t) => t.trunk), allowedTargets: config.transfer.allowedTargets },
+      transfers: {
+        trunks: trunks.map((t) => t.trunk),
+        allowedTargets: config.transfer.allowedTargets,
+        // An agent leg holds a channel on its trunk like an outbound call (CallControl, made below, keeps the count).
+        bridge: { backend, ringTimeoutMs: config.transfer.ringTimeoutMs, admit: (trunk) => control.trunkSlot(trunk) },
+      },
   };
   const calls = new CallManager(backend, callOptions, config.limits, outages);
   const control = new CallControl(calls, {

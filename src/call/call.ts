@@ -9,6 +9,7 @@ import { buildAnswer, type NegotiatedAudio } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
 import { LegOpenError, type MediaHost } from '../stream/index.js';
 import { admitInvite, forbidden, INTERNAL_ERROR, unavailable, unreachable, type Rejection, type Route } from './admission.js';
+import { callSide } from './bridge-transfer.js';
 import { CallLeg, closeAll, legSpec, mediaFormat, openLeg, streamStart } from './leg.js';
 import type { RecordingSettings, StreamPolicy } from './recording.js';
 import { InboundRelay } from './relay.js';
@@ -98,18 +99,17 @@ export class Call extends EventEmitter<CallEvents> {
     this.accountSid = accountSid(invite.headers) ?? DEFAULT_ACCOUNT_SID;
     this.log = options.log.child({ call_sid: this.callSid });
     invite.once('cancel', () => this.end({ by: 'caller', reason: 'cancel' }));
-    this.#transfer = callTransfer(this.log, (name, fields) => this.#leg?.sendEvent(name, fields), options.observer, () =>
-      this.end({ by: 'system', reason: 'transferred' }),
-    );
+    this.#transfer = callTransfer(this.log, (name, fields) => this.#leg?.sendEvent(name, fields), options.observer, (reason) => this.end({ by: 'system', reason }));
   }
 
   /**
-   * Hands the caller to a person (a REFER in the caller's dialog), from the API or the bot (`fromBot`: it then hears
+   * Hands the caller to a person (a REFER in the caller's dialog, or an agent bridged to the caller), from the API or the bot (`fromBot`: it then hears
    * a refusal as transfer_status failed). Undefined when started; the outcome goes to the bot as transfer_status.
    */
   transfer(body: unknown, fromBot = false): TransferRefusal | undefined {
     const unavailable = this.#state === 'active' ? undefined : this.#state === 'setup' ? 'the call is not answered yet' : 'the call is ending';
-    return this.#transfer.ask(body, { dialog: this.#dialog, unavailable, targets: this.options.transfers }, fromBot);
+    const side = callSide(this.#leg?.leg, this.options.media, this, this.invite.from.user ?? this.invite.from.uri);
+    return this.#transfer.ask(body, { dialog: this.#dialog, unavailable, targets: this.options.transfers, side }, fromBot);
   }
 
   get state(): CallState {
@@ -264,7 +264,7 @@ export class Call extends EventEmitter<CallEvents> {
     const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     const listenOnly = this.#policy.listenOnly;
-    void closeAll(this.log, cause, { leg: this.#leg, transferred: this.#transfer.completed }, [bye, this.#relay?.close()]).then((report) =>
+    void closeAll(this.log, cause, { leg: this.#leg, transferred: this.#transfer.completed }, [bye, this.#relay?.close(), this.#transfer.close()]).then((report) =>
       this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
     );
   }

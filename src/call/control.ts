@@ -7,7 +7,7 @@ import type { CallOptions } from './call.js';
 import type { CallManager, ManagedCall } from './manager.js';
 import { OutboundCall, type OutboundRequest } from './outbound.js';
 import { RecordStore, type CallRecord } from './records.js';
-import { destination, Pacer, pickTrunk, unpaced, type Refusal, type Trunk } from './trunks.js';
+import { destination, Pacer, pickTrunk, unpaced, type Refusal, type Trunk, type TrunkSlot } from './trunks.js';
 import type { TransferRefusal } from './transfer.js';
 
 /** A validated POST /v1/calls body. */
@@ -82,15 +82,8 @@ export class CallControl extends EventEmitter<CallControlEvents> {
     if (manager.activeCalls >= options.maxConcurrentCalls) {
       return { status: 429, error: `${manager.activeCalls} calls in progress, the bridge's limit is ${options.maxConcurrentCalls}`, retryAfter: 5 };
     }
-    const onTrunk = this.#perTrunk.get(trunk.name) ?? 0;
-    if (trunk.maxConcurrentCalls !== undefined && onTrunk >= trunk.maxConcurrentCalls) {
-      return { status: 429, error: `${onTrunk} calls on trunk ${trunk.name}, its limit is ${trunk.maxConcurrentCalls}`, retryAfter: 5 };
-    }
-    const pacer = this.#pacers.get(trunk.name);
-    const ticket = pacer ? pacer.enqueue() : unpaced;
-    if (!ticket) {
-      return { status: 429, error: `${pacer!.waiting} calls wait for trunk ${trunk.name} (${trunk.callsPerSecond} per second)`, retryAfter: pacer!.retryAfter };
-    }
+    const slot = this.trunkSlot(trunk);
+    if ('status' in slot) return slot;
     const call = new OutboundCall(
       {
         trunk,
@@ -105,14 +98,35 @@ export class CallControl extends EventEmitter<CallControlEvents> {
         ringTimeoutMs: request.ringTimeoutS * 1000,
       },
       { ...options.call, backend: options.backend },
-      ticket,
+      slot.ticket,
     );
-    this.#perTrunk.set(trunk.name, onTrunk + 1);
-    call.once('ended', () => this.#perTrunk.set(trunk.name, (this.#perTrunk.get(trunk.name) ?? 1) - 1));
+    call.once('ended', slot.release);
     manager.adopt(call);
     this.emit('placed', call);
     void call.run();
     return call;
+  }
+
+  /** A channel on `trunk` and a place in its pacing (an outbound call, a bridge transfer's agent leg), or why not. */
+  trunkSlot(trunk: Trunk): TrunkSlot | Refusal {
+    const onTrunk = this.#perTrunk.get(trunk.name) ?? 0;
+    if (trunk.maxConcurrentCalls !== undefined && onTrunk >= trunk.maxConcurrentCalls) {
+      return { status: 429, error: `${onTrunk} calls on trunk ${trunk.name}, its limit is ${trunk.maxConcurrentCalls}`, retryAfter: 5 };
+    }
+    const pacer = this.#pacers.get(trunk.name);
+    const ticket = pacer ? pacer.enqueue() : unpaced;
+    if (!ticket) {
+      return { status: 429, error: `${pacer!.waiting} calls wait for trunk ${trunk.name} (${trunk.callsPerSecond} per second)`, retryAfter: pacer!.retryAfter };
+    }
+    this.#perTrunk.set(trunk.name, onTrunk + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      ticket.cancel();
+      this.#perTrunk.set(trunk.name, (this.#perTrunk.get(trunk.name) ?? 1) - 1);
+    };
+    return { ticket, release };
   }
 
   /**

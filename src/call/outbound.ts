@@ -8,6 +8,7 @@ import { buildOffer, negotiate } from '../sdp/index.js';
 import type { DialFailure, Dialog, HeaderFields, OutgoingCall, SipBackend } from '../signaling/index.js';
 import { LegOpenError } from '../stream/index.js';
 import type { CallEvents, CallOptions, EndCause } from './call.js';
+import { callSide } from './bridge-transfer.js';
 import { CallLeg, closeAll, legSpec, mediaFormat, openLeg, streamStart } from './leg.js';
 import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import type { RecordingSettings, StreamPolicy } from './recording.js';
@@ -82,15 +83,14 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     super();
     this.log = options.log.child({ call_sid: this.callSid, direction: 'outbound' });
     this.#policy = options.streams?.(request.routeIndex) ?? { listenOnly: false };
-    this.#transfer = callTransfer(this.log, (name, fields) => this.#leg?.sendEvent(name, fields), options.observer, () =>
-      this.end({ by: 'system', reason: 'transferred' }),
-    );
+    this.#transfer = callTransfer(this.log, (name, fields) => this.#leg?.sendEvent(name, fields), options.observer, (reason) => this.end({ by: 'system', reason }));
   }
 
-  /** Hands the called party to a person (REFER in its dialog): as Call.transfer. */
+  /** Hands the called party to a person (REFER in its dialog, or an agent bridged to it): as Call.transfer. */
   transfer(body: unknown, fromBot = false): TransferRefusal | undefined {
     const unavailable = this.#ended || this.#draining ? 'the call is ending' : this.#dialog ? undefined : 'the call is not answered yet';
-    return this.#transfer.ask(body, { dialog: this.#dialog, unavailable, targets: this.options.transfers }, fromBot);
+    const side = callSide(this.#leg?.leg, this.options.media, this, this.request.to);
+    return this.#transfer.ask(body, { dialog: this.#dialog, unavailable, targets: this.options.transfers, side }, fromBot);
   }
 
   get status(): CallStatus {
@@ -288,7 +288,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     const settled = Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound));
     const listenOnly = this.#policy.listenOnly;
     const ending = { leg: this.#leg, transferred: this.#transfer.completed };
-    void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close()], { status: this.#status }).then((report) =>
+    void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close(), this.#transfer.close()], { status: this.#status }).then((report) =>
       this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
     );
   }

@@ -57,6 +57,13 @@ export interface PacerTicket {
   cancel(): void;
 }
 
+/** A channel on a trunk and a place in its pacing, for an outbound call or a transfer's agent leg. */
+export interface TrunkSlot {
+  readonly ticket: PacerTicket;
+  /** The channel is free again (and the place in the queue, if still waiting); once. */
+  readonly release: () => void;
+}
+
 interface Entry {
   go?: () => void;
   cancelled: boolean;

@@ -60,5 +60,7 @@ export const transferSection = z
   .strictObject({
     /** Regexes for direct SIP URI targets (`to` as a sip:/sips: URI in POST /v1/calls). */
     allowedTargets: z.array(regex).default([]),
+    /** Bridge-mode transfers: how long the agent's phone may ring before the transfer fails (CANCEL). */
+    ringTimeoutMs: z.number().int().min(1000).max(300_000).default(30_000),
   })
   .prefault({});

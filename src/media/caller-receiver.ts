@@ -33,6 +33,8 @@ export class CallerReceiver {
   readonly latency = new LatencyHistogram();
   /** Gets the caller's audio as well, while the call is recorded. */
   tap: RecorderTap | undefined;
+  /** Joined to a peer (a bridge transfer): gets the caller's audio as well, and `mix` changes what the bot hears. */
+  joined: { readonly sink: (samples: Int16Array) => void; readonly mix?: ((samples: Int16Array) => Int16Array) | undefined } | undefined;
   /** Set when the session closes: a callerMulaw listener may close it mid-packet. */
   closed = false;
   readonly #session: EventEmitter<MediaSessionEvents>;
@@ -75,7 +77,9 @@ export class CallerReceiver {
     });
     this.timeline = new CallerTimeline((samples) => {
       this.tap?.write(samples);
-      this.#chunker.push(this.#toBot.process(samples));
+      const joined = this.joined;
+      joined?.sink(samples);
+      this.#chunker.push(this.#toBot.process(joined?.mix ? joined.mix(samples) : samples));
     });
   }
 

@@ -9,3 +9,4 @@ export type { PcmRate } from './resampler.js';
 export type { LatencySummary } from './latency.js';
 export { CallRecorder, safeFileName, type FrameSink, type RecordingChannels, type RecordingResult } from './recorder.js';
 export { MediaSession, type LatencyPath, type MediaFormat, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';
+export { joinSessions } from './join.js';

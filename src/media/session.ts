@@ -51,6 +51,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** As the last answer settled it, shared with the receiver and sender; `remote` is the SDP's, which latching may have overridden. */
   readonly #format: LegFormat;
   #listenWarned = false;
+  /** The bot's audio and key presses are not played: a listen-only stream, or a caller joined to an agent. */
+  #botMuted: boolean;
   #stopClock: (() => void) | undefined;
   #closed = false;
   #drainWaiters: Array<() => void> = [];
@@ -59,6 +61,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     super();
     this.#opts = options;
     this.#log = options.log;
+    this.#botMuted = options.listenOnly === true;
     this.port = options.rtp.port;
     this.#remote = { ...options.remote };
     this.#format = { codec: options.codec, payloadType: options.payloadType, dtmfPayloadType: options.dtmfPayloadType, remote: { ...options.remote } };
@@ -118,7 +121,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
    */
   playBotAudio(pcm: Buffer, receivedAt?: number): void {
     if (this.#closed) return;
-    if (this.#opts.listenOnly) {
+    if (this.#botMuted) {
       this.#ignore((pcm.length * 500) / this.#opts.botRate, 'media');
       return;
     }
@@ -135,7 +138,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   /** Queues the bot's mu-law audio (8 kHz, whatever the bot's PCM rate); `receivedAt` as for playBotAudio. */
   playBotMulaw(mulaw: Buffer, receivedAt?: number): void {
     if (this.#closed) return;
-    if (this.#opts.listenOnly) {
+    if (this.#botMuted) {
       this.#ignore((mulaw.length * 1000) / CARRIER_RATE, 'media');
       return;
     }
@@ -170,13 +173,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** Barge-in: drops queued bot audio so the next frame is silence; pending marks are answered. */
   clear(): void {
-    this.#queue.clear();
+    // Joined to a peer, the queue holds the peer's audio, not the bot's.
+    if (!this.#rx.joined) this.#queue.clear();
     this.#emitDueMarks();
   }
 
   /** Plays a key press to the caller as an RFC 4733 event; audio resumes after it. */
   sendDtmf(digit: DtmfDigit, durationMs: number): void {
-    if (this.#opts.listenOnly) {
+    if (this.#botMuted) {
       this.#ignore(durationMs, 'dtmf');
       return;
     }
@@ -185,6 +189,29 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
       return;
     }
     this.#tx.dtmf.enqueue(digit, durationMs);
+  }
+
+  /**
+   * A bridge transfer: the bot is no longer played (its audio counted as listen-only ignored) and the caller's audio
+   * also goes to `sink` (8 kHz, in order, silence for loss); `mix`, when given, turns it into what the bot hears.
+   */
+  join(sink: (samples: Int16Array) => void, mix?: (samples: Int16Array) => Int16Array): void {
+    this.#botMuted = true;
+    this.#queue.clear();
+    this.#emitDueMarks();
+    this.#rx.joined = { sink, mix };
+  }
+
+  /** The peer's audio (8 kHz), played on this session's clock and codec. */
+  playPeer(samples: Int16Array): void {
+    if (!this.#closed) this.#enqueue(samples, undefined);
+  }
+
+  /** The peer's key press, re-sent with this side's telephone-event payload type. */
+  relayDtmf(digit: DtmfDigit, durationMs: number): void {
+    if (this.#closed) return;
+    if (this.#format.dtmfPayloadType === undefined) this.#log.warn({ digit }, 'cannot relay DTMF: this side offered no telephone-event');
+    else this.#tx.dtmf.enqueue(digit, durationMs);
   }
 
   /** Listen-only: what the bot sends is counted, and the first of it warned about. */

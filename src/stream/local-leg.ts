@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import type { BotAddressPolicy, BotSession, StopReason, StreamStart } from '../bot/index.js';
 import { MediaSession, type BoundRtpSocket, type CallRecorder, type FrameClock, type MediaFormat, type RtpPortPool } from '../media/index.js';
 import { BotLink, connectBot } from './bot-link.js';
+import { LegPeer } from './peer.js';
 import { openRecorder } from './recording.js';
-import type { HostSettings, LegEnd, LegObserver, LegReport, LegSpec, LiveMedia, StreamLeg, StreamLegEvents } from './types.js';
+import type { HostSettings, LegEnd, LegObserver, LegReport, LegSpec, LiveMedia, PeerBot, StreamLeg, StreamLegEvents } from './types.js';
 
 /** What a leg uses of its host. */
 export interface LegContext {
@@ -34,6 +35,9 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
   #media: MediaSession | undefined;
   #link: BotLink | undefined;
   #recorder: CallRecorder | undefined;
+  /** A bridge transfer's agent: its RTP, then its media joined to the caller's. */
+  #peer: LegPeer | undefined;
+  #peerOpened = false;
   #ended = false;
   #closing: Promise<LegReport> | undefined;
   readonly #abort = new AbortController();
@@ -91,10 +95,15 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
       isActive: () => this.#state === 'started',
       isClosed: () => this.#state === 'closed',
       onDraining: () => {
+        // Joined to an agent, the call no longer needs the bot: it may leave.
+        if (this.#peer?.joined) return;
         this.#state = 'draining';
         this.emit('draining');
       },
-      end: (by, reason) => this.#end({ by, reason }),
+      end: (by, reason) => {
+        if (by === 'bot' && this.#peer?.joined) log.info({ reason }, 'bot left; the caller and the agent go on');
+        else this.#end({ by, reason });
+      },
       rtpTimeoutMs: settings.rtpTimeoutMs,
       onCallerDtmf: (digit, durationMs) => this.emit('callerDtmf', digit, durationMs),
       onTransfer: (body) => this.emit('botMessage', { type: 'transfer', body }),
@@ -119,6 +128,36 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
     else this.bot.sendEvent(name, fields, this.spec.streamSid);
   }
 
+  async openPeer(): Promise<number> {
+    if (this.#peerOpened || this.#state === 'closed') throw new Error(this.#peerOpened ? 'the leg has had a peer already' : 'the leg is closed');
+    this.#peerOpened = true;
+    const peer = await LegPeer.open(this.context.pool);
+    if ((this.#state as LegState) === 'closed') {
+      peer.close();
+      throw new Error('the leg is closed');
+    }
+    this.#peer = peer;
+    return peer.port;
+  }
+
+  joinPeer(format: MediaFormat, bot: PeerBot): void {
+    const media = this.#media;
+    if (!media || !this.#peer || this.#state === 'closed') return;
+    const { settings, clock, log } = this.context;
+    this.#peer.join(media, format, bot, { settings, clock, log }, {
+      end: (reason) => this.emit('peerEnd', reason),
+      dtmf: (digit, durationMs) => this.emit('peerDtmf', digit, durationMs),
+    });
+    log.info({ bot, codec: format.codec }, 'caller joined to the agent');
+    if (bot === 'stop') this.#link?.stop('transferred');
+  }
+
+  closePeer(): void {
+    const stats = this.#peer?.close();
+    this.#peer = undefined;
+    if (stats) this.context.log.info({ agent: { packetsIn: stats.packetsIn, packetsOut: stats.packetsOut, packetsLost: stats.packetsLost } }, 'agent media closed');
+  }
+
   close(reason: StopReason): Promise<LegReport> {
     this.#closing ??= this.#close(reason);
     return this.#closing;
@@ -127,6 +166,7 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
   async #close(reason: StopReason): Promise<LegReport> {
     this.#state = 'closed';
     this.#abort.abort();
+    this.closePeer();
     if (this.#link) this.#link.stop(reason);
     else this.bot.close();
     const media = this.#media?.stats;

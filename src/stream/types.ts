@@ -85,7 +85,14 @@ export interface StreamLegEvents {
   draining: [];
   end: [end: LegEnd];
   botMessage: [message: BotControlMessage];
+  /** The joined agent's RTP stopped (its RTP timeout): the agent is gone. */
+  peerEnd: [reason: string];
+  /** The joined agent pressed a key (RFC 4733); it has been re-sent to the caller. */
+  peerDtmf: [digit: string, durationMs: number];
 }
+
+/** Who the bot is once the caller is joined to an agent: stopped (`stop` transferred), or hearing both, listen-only. */
+export type PeerBot = 'stop' | 'listen';
 
 /** What a leg leaves behind; `media` is absent for a leg never started (the call was not answered). */
 export interface LegReport {
@@ -118,7 +125,16 @@ export interface StreamLeg {
   callerDtmf(digit: string, durationMs: number): void;
   /** A bridge event to the bot (e.g. `transfer_status`). */
   sendEvent(name: string, fields: Readonly<Record<string, unknown>>): void;
-  /** Stops the bot stream with `stop` (when started, else closes it), releases the port; once. Never rejects. */
+  /**
+   * A bridge transfer's agent: binds a second RTP port on this leg's host (for the agent INVITE's offer); once.
+   * Rejects when no port is free or the leg is closed.
+   */
+  openPeer(): Promise<number>;
+  /** The agent answered with `format`: caller and agent are joined in this leg; the bot is stopped or listens. */
+  joinPeer(format: MediaFormat, bot: PeerBot): void;
+  /** Drops the agent's RTP (busy, no answer, failure, or gone); before a join the caller stays with the bot. Once. */
+  closePeer(): void;
+  /** Stops the bot stream with `stop` (when started, else closes it), releases the port(s); once. Never rejects. */
   close(reason: StopReason): Promise<LegReport>;
   on<E extends keyof StreamLegEvents>(event: E, listener: (...args: StreamLegEvents[E]) => void): this;
   once<E extends keyof StreamLegEvents>(event: E, listener: (...args: StreamLegEvents[E]) => void): this;

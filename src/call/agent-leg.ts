@@ -1,0 +1,194 @@
+// A bridge transfer's second SIP leg, the agent: it owns its INVITE and then its dialog, its rtpengine session (when
+// media.relay is rtpengine), its trunk slot and its RTP port on the caller's stream leg, where the media join lives.
+// It tells how the dial goes (ringing, answered, failed) and when the agent hangs up; `end` closes all of it once.
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { RtpengineRelay } from '../media/index.js';
+import { buildOffer, negotiate } from '../sdp/index.js';
+import type { DialFailure, DialRequest, Dialog, OutgoingCall, SipBackend } from '../signaling/index.js';
+import type { PeerBot, StreamLeg } from '../stream/index.js';
+import { mediaFormat } from './leg.js';
+import { OutboundRelay } from './relay.js';
+import type { TrunkSlot } from './trunks.js';
+
+export interface AgentDial {
+  /** Request-URI, next hop, From, headers (and credentials) of the INVITE; its SDP is made here. */
+  readonly request: Omit<DialRequest, 'sdp'>;
+  readonly ringTimeoutMs: number;
+  readonly bot: PeerBot;
+  /** Its trunk's channel and pacing; direct URIs take none. */
+  readonly slot?: TrunkSlot;
+}
+
+export interface AgentLegContext {
+  readonly backend: SipBackend;
+  /** The caller's stream leg: the agent's RTP is its peer. */
+  readonly stream: StreamLeg;
+  readonly advertisedAddress: string;
+  readonly relay?: RtpengineRelay | undefined;
+  readonly callSid: string;
+  readonly streamSid: string;
+  readonly log: Logger;
+}
+
+/** How long a CANCELled INVITE may take to end (64*T1 with the default T1). */
+const SETTLE_MS = 32_000;
+
+export interface AgentLegEvents {
+  /** The first 180/183. */
+  ringing: [sipStatus: number];
+  /** 2xx, and the caller's media joined to the agent's. */
+  answered: [];
+  /** Busy, no answer, an unusable answer or no way to dial: the caller stays with the bot. */
+  failed: [sipStatus: number, reason: string];
+  /** After the answer: the agent's BYE, its connection lost, or its RTP stopped. */
+  hangup: [reason: string];
+}
+
+export class AgentLeg extends EventEmitter<AgentLegEvents> {
+  #outgoing: OutgoingCall | undefined;
+  #dialog: Dialog | undefined;
+  #relay: OutboundRelay | undefined;
+  #ringTimer: NodeJS.Timeout | undefined;
+  #settled: Promise<void> = Promise.resolve();
+  #byeFromAgent = false;
+  #over = false;
+  #ending: Promise<void> | undefined;
+
+  constructor(
+    private readonly dial: AgentDial,
+    private readonly context: AgentLegContext,
+  ) {
+    super();
+    const { stream } = context;
+    stream.on('peerEnd', (reason) => this.#hangup(reason));
+    stream.on('peerDtmf', (digit) => this.#dialog && context.log.info({ digit, source: 'RFC 4733' }, 'agent DTMF'));
+  }
+
+  /** Binds the agent's port, offers it (through rtpengine when it relays) and dials at the trunk's turn. Never throws. */
+  async start(): Promise<void> {
+    const { context } = this;
+    let port: number;
+    try {
+      port = await context.stream.openPeer();
+    } catch (err) {
+      return this.#fail(503, `no RTP port for the agent: ${(err as Error).message}`);
+    }
+    if (this.#ending) return;
+    let sdp = buildOffer({ address: context.advertisedAddress, port, sessionId: Date.now() });
+    if (context.relay) {
+      this.#relay = new OutboundRelay(context.relay, `${context.callSid}-agent`, `${context.streamSid}-agent`);
+      const offered = await this.#relay.offer(sdp, false);
+      if (this.#ending) return;
+      if (typeof offered !== 'string') return this.#fail(503, offered.problem);
+      sdp = offered;
+    }
+    const go = () => {
+      if (!this.#ending) this.#send(sdp);
+    };
+    if (this.dial.slot) this.dial.slot.ticket.ready(go);
+    else go();
+  }
+
+  #send(sdp: string): void {
+    const { dial, context } = this;
+    let outgoing: OutgoingCall;
+    try {
+      outgoing = context.backend.dial({ ...dial.request, sdp });
+    } catch (err) {
+      return this.#fail(503, `agent unreachable: ${(err as Error).message}`);
+    }
+    this.#outgoing = outgoing;
+    context.log.info({ agent_sip_call_id: outgoing.callId, to: dial.request.uri }, 'transfer: agent INVITE sent');
+    this.#settled = new Promise((resolve) => {
+      outgoing.once('answered', () => resolve());
+      outgoing.once('failed', () => resolve());
+    });
+    this.#ringTimer = setTimeout(() => {
+      outgoing.cancel();
+      this.#fail(408, `no answer within ${dial.ringTimeoutMs / 1000} s`);
+    }, dial.ringTimeoutMs);
+    let rang = false;
+    outgoing.on('progress', (status) => {
+      if ((status === 180 || status === 183) && !rang && !this.#over) {
+        rang = true;
+        this.emit('ringing', status);
+      }
+    });
+    outgoing.once('answered', (dialog, answer) => void this.#answered(dialog, answer));
+    outgoing.once('failed', (failure: DialFailure) => this.#fail(failure.status, `${failure.status} ${failure.reason}${failure.detail ? ` (${failure.detail})` : ''}`));
+  }
+
+  async #answered(dialog: Dialog, agentSdp: string): Promise<void> {
+    clearTimeout(this.#ringTimer);
+    this.#dialog = dialog;
+    dialog.on('bye', () => {
+      this.#byeFromAgent = true;
+      this.#hangup('the agent hung up');
+    });
+    dialog.on('lost', () => {
+      this.#byeFromAgent = true;
+      this.#hangup('the agent connection was lost');
+    });
+    // Ended just before (the caller hung up as the agent answered): its CANCEL came too late, so BYE.
+    if (this.#ending) {
+      dialog.bye().catch(() => {});
+      return;
+    }
+    let answer = agentSdp;
+    if (this.#relay) {
+      const relayed = await this.#relay.answer(agentSdp);
+      if (this.#over) return;
+      if (typeof relayed !== 'string') return this.#fail(488, relayed.problem);
+      answer = relayed;
+    }
+    const negotiated = negotiate(answer);
+    if (!negotiated.ok) return this.#fail(488, `unusable SDP answer from the agent: ${negotiated.reason}`);
+    const format = mediaFormat(negotiated.audio);
+    this.context.log.info({ agent_sip_call_id: dialog.callId, codec: format.codec, remote: `${format.remote.address}:${format.remote.port}` }, 'transfer: agent answered');
+    this.context.stream.joinPeer(format, this.dial.bot);
+    this.emit('answered');
+  }
+
+  /** The dial is over without a join: `failed` once, then everything is released. */
+  #fail(sipStatus: number, reason: string): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.context.log.warn({ sip_status: sipStatus, reason, agent_sip_call_id: this.#outgoing?.callId }, 'transfer: agent leg failed; the caller stays with the bot');
+    this.emit('failed', sipStatus, reason);
+    void this.end();
+  }
+
+  #hangup(reason: string): void {
+    if (this.#over || !this.#dialog) return;
+    this.#over = true;
+    this.context.log.info({ reason, agent_sip_call_id: this.#dialog.callId }, 'transfer: agent leg ended');
+    this.emit('hangup', reason);
+  }
+
+  /** CANCEL while it rings, BYE once answered (unless the agent hung up); the relay session, the port, the slot. Once. */
+  end(): Promise<void> {
+    this.#ending ??= this.#end();
+    return this.#ending;
+  }
+
+  async #end(): Promise<void> {
+    this.#over = true;
+    clearTimeout(this.#ringTimer);
+    const { stream } = this.context;
+    stream.closePeer();
+    this.dial.slot?.release();
+    const steps: Array<Promise<unknown>> = [];
+    if (this.#dialog) {
+      if (!this.#byeFromAgent) steps.push(this.#dialog.bye());
+    } else if (this.#outgoing) {
+      this.#outgoing.cancel();
+      // The CANCELled INVITE ends with its final response, or gives up: bounded all the same.
+      let bound: NodeJS.Timeout | undefined;
+      steps.push(Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound)));
+    }
+    if (this.#relay) steps.push(this.#relay.close());
+    const results = await Promise.allSettled(steps);
+    for (const r of results) if (r.status === 'rejected') this.context.log.warn({ reason: (r.reason as Error).message }, 'agent leg teardown incomplete');
+  }
+}
