@@ -37,7 +37,7 @@ const SETTLE_MS = 32_000;
 export interface AgentLegEvents {
   /** The first 180/183. */
   ringing: [sipStatus: number];
-  /** 2xx, and the caller's media joined to the agent's. */
+  /** 2xx: the caller's media is joined to the agent's right after. */
   answered: [];
   /** Busy, no answer, an unusable answer or no way to dial: the caller stays with the bot. */
   failed: [sipStatus: number, reason: string];
@@ -146,8 +146,9 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     if (!negotiated.ok) return this.#fail(488, `unusable SDP answer from the agent: ${negotiated.reason}`);
     const format = mediaFormat(negotiated.audio);
     this.context.log.info({ agent_sip_call_id: dialog.callId, codec: format.codec, remote: `${format.remote.address}:${format.remote.port}` }, 'transfer: agent answered');
-    this.context.stream.joinPeer(format, this.dial.bot);
+    // Told first: with `bot: stop` the join ends the bot's stream, and the bot hears how the transfer went before its stop.
     this.emit('answered');
+    this.context.stream.joinPeer(format, this.dial.bot);
   }
 
   /** The dial is over without a join: `failed` once, then everything is released. */

@@ -199,11 +199,13 @@ describe('transfer by REFER (the bot asks)', () => {
       await call.conn.until((ms) => statuses(ms).length > 0, 5000, 'transfer_status');
       expect(statuses(call.conn.messages)[0]).toMatchObject({ status: 'failed' });
       expect(statuses(call.conn.messages)[0]!.reason).toMatch(/allowedTargets/);
-      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'pstn', mode: 'bridge' }));
+      call.conn.send(transferMessage(call, { to: 'sip:someone@evil.example.com', mode: 'bridge' }));
       await call.conn.until((ms) => statuses(ms).length > 1, 5000, 'second transfer_status');
-      expect(statuses(call.conn.messages)[1]!.reason).toBe('bridge mode is not supported yet');
+      expect(statuses(call.conn.messages)[1]).toMatchObject({ status: 'failed' });
+      expect(statuses(call.conn.messages)[1]!.reason).toMatch(/allowedTargets/);
       expect(call.client.count((m) => m.kind === 'request' && m.method === 'REFER')).toBe(0);
       expect(await metric('bridge_transfers_total{mode="refer",result="refused"}')).toMatch(/ [1-9]\d*$/);
+      expect(await metric('bridge_transfers_total{mode="bridge",result="refused"}')).toMatch(/ [1-9]\d*$/);
     } finally {
       call.close();
     }
@@ -211,7 +213,7 @@ describe('transfer by REFER (the bot asks)', () => {
 });
 
 describe('POST /v1/calls/{call_sid}/transfer', () => {
-  it('404 for an unknown call, 400 for a bad body, 403 for a target outside allowedTargets, 501 for bridge mode', async () => {
+  it('404 for an unknown call, 400 for a bad body, 403 for a target outside allowedTargets (bridge mode too)', async () => {
     expect((await api('POST', '/v1/calls/nosuchcall/transfer', { to: '+918041234567', trunk: 'pstn' })).status).toBe(404);
     const call = await answeredCall(sipTcp(), bot, 'xfer-api-refusals');
     try {
@@ -222,9 +224,9 @@ describe('POST /v1/calls/{call_sid}/transfer', () => {
       const denied = await api('POST', `/v1/calls/${sid}/transfer`, { to: 'sip:boss@elsewhere.example.com' });
       expect(denied.status).toBe(403);
       expect(denied.body.error).toMatch(/allowedTargets/);
-      const bridged = await api('POST', `/v1/calls/${sid}/transfer`, { to: '+918041234567', trunk: 'pstn', mode: 'bridge' });
-      expect(bridged.status).toBe(501);
-      expect(bridged.body.error).toMatch(/bridge mode/);
+      const bridged = await api('POST', `/v1/calls/${sid}/transfer`, { to: 'sip:boss@elsewhere.example.com', mode: 'bridge' });
+      expect(bridged.status).toBe(403);
+      expect(bridged.body.error).toMatch(/allowedTargets/);
       expect(call.client.count((m) => m.kind === 'request' && m.method === 'REFER')).toBe(0);
       // Refusals from the API are answered to the API, not told to the bot.
       expect(statuses(call.conn.messages)).toEqual([]);
