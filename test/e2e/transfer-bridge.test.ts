@@ -1,15 +1,21 @@
 // Transfer in bridge mode: the bridge dials the agent (through a trunk or straight to an allowed URI), keeps the caller
 // with the bot while it rings, then joins caller and agent (audio both ways, transcoded, DTMF relayed) with the bot
 // stopped or listening; busy, no answer and hang-ups on either side.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
+import type { SipRequest } from '../../src/signaling/message.js';
+import { readWav } from '../../src/test-call/wav.js';
 import { rfc4733Digits, TestAgent } from '../helpers/agent.js';
-import { goertzelPower, pcm16leToSamples, relativeLevelDb, tone, toneBytesPcm16le } from '../helpers/audio.js';
+import { dominantFrequency, goertzelPower, pcm16leToSamples, relativeLevelDb, tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { callApiClient, type CallApiClient } from '../helpers/call-api.js';
 import { answeredCall, callerToneReachesBot, type AnsweredCall } from '../helpers/carrier.js';
-import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
+import { RtpPeer } from '../helpers/rtp-peer.js';
+import { inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
 import { freeUdpPort } from '../helpers/sipp-trunk.js';
 import { statuses, transferMessage } from '../helpers/transfer.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
@@ -21,19 +27,27 @@ let webhook: WebhookServer;
 /** The trunk's far end: calls through the `agents` trunk reach it. */
 let trunkAgent: TestAgent;
 let sipUdp: number;
+/** The far end of outbound calls (trunk `callee`). */
+let callee: TestAgent;
 const TOKEN = 'bridge-transfer-token';
+const recordings = mkdtempSync(join(tmpdir(), 'bridge-transfer-rec-'));
 
 beforeAll(async () => {
   bot = await TestBot.start();
   webhook = await WebhookServer.start();
   sipUdp = await freeUdpPort();
   trunkAgent = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+  callee = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
   bridge = await startTestBridge({
     api: { token: TOKEN },
     webhook: { url: webhook.url },
     sip: { udp: { host: '127.0.0.1', port: sipUdp }, tcp: { host: '127.0.0.1', port: 0 }, timers: { t1: 100, t2: 400, t4: 500 } },
     bot: { defaultUrl: bot.url, connectTimeoutMs: 1500, connectRetries: 0 },
-    trunks: [{ name: 'agents', uri: `sip:127.0.0.1:${trunkAgent.sip.localPort}`, headers: { 'X-Trunk': 'agents' } }],
+    routes: [{ header: 'X-Rec', equals: 'yes', url: bot.url, recording: { dir: recordings, flushMs: 200 } }],
+    trunks: [
+      { name: 'agents', uri: `sip:127.0.0.1:${trunkAgent.sip.localPort}`, headers: { 'X-Trunk': 'agents' }, maxConcurrentCalls: 1 },
+      { name: 'callee', uri: `sip:127.0.0.1:${callee.sip.localPort}` },
+    ],
     transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@127\\.0\\.0\\.1:\\d+$'], ringTimeoutMs: 1500 },
   });
   api = callApiClient(bridge.httpPort, TOKEN);
@@ -42,6 +56,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge?.stop();
   trunkAgent?.close();
+  callee?.close();
+  rmSync(recordings, { recursive: true, force: true });
   await webhook?.close();
   await bot?.close();
 });
@@ -121,6 +137,11 @@ describe('bridge transfer answered', () => {
       expect(goertzelPower(botHeard, 8000, 1000)).toBeGreaterThan(1e6);
       expect(goertzelPower(botHeard, 8000, 440)).toBeGreaterThan(1e6);
       expect(Math.abs(relativeLevelDb(botHeard, 8000, 440, 1000))).toBeLessThan(6);
+
+      // The agent leg holds the trunk's one channel.
+      const placed = await api('POST', '/v1/calls', { to: '+919876543210', from: '+912261234567', trunk: 'agents' });
+      expect(placed.status).toBe(429);
+      expect(placed.body.error).toMatch(/its limit is 1/);
 
       trunkAgent.bye();
       await trunkAgent.sip.response(200, 'BYE');
@@ -258,6 +279,107 @@ describe('bridge transfer limits', () => {
       agent.sip.send(okTo(await agent.sip.request('BYE')));
       await callerToneReachesBot(call, 'PCMA');
       await callerHangsUp(call);
+      await waitForIdle(bridge);
+    } finally {
+      call.close();
+      agent.close();
+    }
+  });
+});
+
+describe('bridge transfer of other calls', () => {
+  it('a second call\'s agent leg through a trunk with no channel left: failed with the reason, no INVITE', async () => {
+    await noCalls();
+    const call = await answeredCall(sipTcp(), bot, 'bridge-full');
+    const before = trunkAgent.sip.received.length;
+    try {
+      call.conn.send(transferMessage(call, { to: '+918041234567', trunk: 'agents', mode: 'bridge' }));
+      const invite = (await trunkAgent.sip.waitFor((m) => m.kind === 'request' && m.method === 'INVITE', 'INVITE', 5000, before)) as SipRequest;
+      trunkAgent.respond(180, 'Ringing', undefined, invite);
+      // A second call's agent leg finds the trunk's one channel taken.
+      const other = await answeredCall(sipTcp(), bot, 'bridge-full-2');
+      try {
+        other.conn.send(transferMessage(other, { to: '+918041234568', trunk: 'agents', mode: 'bridge' }));
+        await other.conn.until((ms) => statuses(ms).length > 0, 5000, 'transfer_status');
+        expect(statuses(other.conn.messages)[0]).toMatchObject({ status: 'failed' });
+        expect(statuses(other.conn.messages)[0]!.reason).toMatch(/its limit is 1/);
+        await callerHangsUp(other);
+      } finally {
+        other.close();
+      }
+      expect(trunkAgent.sip.count((m) => m.kind === 'request' && m.method === 'INVITE' && m.callId !== invite.callId && trunkAgent.sip.received.indexOf(m) >= before)).toBe(0);
+      await callerHangsUp(call);
+      const cancel = (await trunkAgent.sip.waitFor((m) => m.kind === 'request' && m.method === 'CANCEL', 'CANCEL', 5000, before)) as SipRequest;
+      trunkAgent.sip.send(okTo(cancel));
+      trunkAgent.respond(487, 'Request Terminated', undefined, invite);
+      await waitForIdle(bridge);
+    } finally {
+      call.close();
+    }
+  });
+
+  it('an outbound call: the called party is bridged to the agent; the agent hangs up and the called party gets BYE', async () => {
+    await noCalls();
+    const agent = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+    const phone = await RtpPeer.open();
+    const botIndex = bot.connections.length;
+    try {
+      const placed = await api('POST', '/v1/calls', { to: '+919876543210', from: '+912261234567', trunk: 'callee' });
+      expect(placed.status).toBe(201);
+      const sid = placed.body.call_sid as string;
+      const invite = await callee.invite();
+      callee.respond(200, 'OK', sdpOffer({ port: phone.port, formats: [{ pt: 8, rtpmap: 'PCMA/8000' }, { pt: 96, rtpmap: 'telephone-event/8000' }] }));
+      await callee.sip.request('ACK');
+      const conn = await bot.connection(botIndex);
+      await conn.waitForEvent('start');
+      conn.send({ event: 'transfer', stream_sid: conn.streamSid, transfer: { to: agent.uri('agent-out'), mode: 'bridge', bot: 'listen' } });
+      const agentInvite = await agent.invite();
+      // From: the called party, the phone side of this call.
+      expect(agentInvite.headers.get('from')).toMatch(/^<sip:\+919876543210@/);
+      await agent.answer();
+      await conn.until((ms) => statuses(ms).some((x) => x.status === 'completed'), 5000, 'completed');
+      const phoneRtp = callee.bridgeRtp;
+      const before = agent.rtp.received.length;
+      await phone.send(phoneRtp, 'PCMA', tone(1000, 8000, 8000));
+      await sleep(200);
+      expect(agent.rtp.received.length - before).toBeGreaterThan(30);
+      expect(relativeLevelDb(agent.rtp.audio('PCMU').slice(-6000, -1000), 8000, 1000, 440)).toBeGreaterThan(30);
+      agent.bye();
+      await agent.sip.response(200, 'BYE');
+      const bye = (await callee.sip.waitFor((m) => m.kind === 'request' && m.method === 'BYE' && m.callId === invite.callId, 'BYE')) as SipRequest;
+      callee.sip.send(okTo(bye));
+      await conn.waitForEvent('stop');
+      for (let i = 0; i < 100 && (await api('GET', `/v1/calls/${sid}`)).body.status === 'in-progress'; i++) await sleep(50);
+      const record = (await api('GET', `/v1/calls/${sid}`)).body;
+      expect(record.transfer).toMatchObject({ to: agent.uri('agent-out'), mode: 'bridge', status: 'completed', sip_status: 200 });
+      await waitForIdle(bridge);
+    } finally {
+      agent.close();
+      phone.close();
+    }
+  });
+
+  it('a recorded call records the caller left and the agent (what the caller heard) right', async () => {
+    await noCalls();
+    const agent = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+    const call = await answeredCall(sipTcp(), bot, 'bridge-rec', [['X-Rec', 'yes']]);
+    try {
+      call.conn.send(transferMessage(call, { to: agent.uri(), mode: 'bridge', bot: 'stop' }));
+      await agent.invite();
+      await agent.answer();
+      await call.conn.waitForEvent('stop');
+      await Promise.all([call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 12_000)), agent.rtp.send(agent.bridgeRtp, 'PCMU', tone(440, 8000, 12_000))]);
+      await callerHangsUp(call);
+      agent.sip.send(okTo(await agent.sip.request('BYE')));
+      const report = await reportFor('bridge-rec');
+      const wav = readWav(readFileSync(report.recording.path));
+      if (!wav.ok) throw new Error(wav.reason);
+      const { samples, channels } = wav.value;
+      expect(channels).toBe(2);
+      const frames = samples.length / 2;
+      const channel = (which: number) => Int16Array.from({ length: 8000 }, (_, i) => samples[(frames - 12_000 + i) * 2 + which] ?? 0);
+      expect(Math.abs(dominantFrequency(channel(0), 8000) - 1000)).toBeLessThanOrEqual(20);
+      expect(Math.abs(dominantFrequency(channel(1), 8000) - 440)).toBeLessThanOrEqual(20);
       await waitForIdle(bridge);
     } finally {
       call.close();

@@ -55,9 +55,8 @@ export class TestAgent {
     return { address: /^c=IN IP4 (\S+)/m.exec(offer)![1]!, port: Number(/^m=audio (\d+) /m.exec(offer)![1]) };
   }
 
-  /** A response to the INVITE (a To tag from 180 on). */
-  respond(status: number, reason: string, sdp?: string): void {
-    const invite = this.#invite!;
+  /** A response to the INVITE (the last one `invite()` returned, or `invite`), with a To tag from 180 on. */
+  respond(status: number, reason: string, sdp?: string, invite = this.#invite!): void {
     this.sip.send(
       [
         `SIP/2.0 ${status} ${reason}`,
