@@ -1,9 +1,11 @@
-// Transfer by REFER through a real drachtio-server (the bridge's REFER and the caller's NOTIFYs pass through it), and
-// a REFER the caller sends there, answered 403 by the bridge as on the embedded stack.
+// Transfer by REFER through a real drachtio-server (the bridge's REFER and the caller's NOTIFYs pass through it), a
+// bridge transfer (the agent's INVITE goes out through it), and a REFER the caller sends there, answered 403 by the
+// bridge as on the embedded stack.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge } from '../helpers/bridge.js';
+import { bridgeToAgent, TestAgent } from '../helpers/agent.js';
 import { answeredCall, callerToneReachesBot } from '../helpers/carrier.js';
 import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { inDialogRequest } from '../helpers/sip-messages.js';
@@ -25,7 +27,7 @@ beforeAll(async () => {
     sip: { backend: 'drachtio', drachtio: { host: server.host, port: server.adminPort, secret: server.secret }, udp: false, tcp: false },
     bot: { defaultUrl: bot.url },
     trunks: [{ name: 'pstn', uri: 'sip:pstn.example.com:5070;transport=tcp' }],
-    transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@agents\\.example\\.com$'] },
+    transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@agents\\.example\\.com$', '^sip:agent-[a-z0-9]+@127\\.0\\.0\\.1:\\d+$'] },
   });
 });
 
@@ -56,6 +58,17 @@ describe.skipIf(skip)('transfer through drachtio-server', () => {
       expect(call.conn.messages.some((m) => m.event === 'stop')).toBe(false);
     } finally {
       call.close();
+    }
+  });
+
+  it('bridge mode: the agent is dialled through drachtio-server, answers, caller and agent hear each other; the agent hangs up and the caller gets BYE', async () => {
+    const agent = await TestAgent.open(server.sip);
+    const call = await answeredCall(server.sip, bot, 'drachtio-bridge');
+    try {
+      await bridgeToAgent(call, agent);
+    } finally {
+      call.close();
+      agent.close();
     }
   });
 

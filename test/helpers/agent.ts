@@ -1,9 +1,13 @@
 // The agent's phone in bridge-transfer tests: a bare UDP SIP client that takes the bridge's INVITE (rings, answers,
-// refuses, hangs up) and an RTP peer for its media, with the RFC 4733 digits it received.
+// refuses, hangs up) and an RTP peer for its media, with the RFC 4733 digits it received; a bridge transfer's happy path.
+import { expect } from 'vitest';
 import type { SipRequest } from '../../src/signaling/message.js';
+import { relativeLevelDb, tone } from './audio.js';
+import type { AnsweredCall } from './carrier.js';
 import { RtpPeer } from './rtp-peer.js';
 import { SipTestClient } from './sip-client.js';
 import { okTo, sdpOffer, type OfferOptions } from './sip-messages.js';
+import { statuses, transferMessage } from './transfer.js';
 
 /** An agent answering PCMU with telephone-event 101: a different codec and DTMF type from the test caller's. */
 export const AGENT_FORMATS: NonNullable<OfferOptions['formats']> = [
@@ -111,4 +115,28 @@ export class TestAgent {
     this.sip.close();
     this.rtp.close();
   }
+}
+
+/**
+ * The happy path of a bridge transfer to `agent` (straight to its URI, bot stopped): the bot hears trying, answered,
+ * completed and stop transferred; the caller's 1000 Hz reaches the agent and the agent's 440 Hz the caller; then the
+ * agent hangs up and the caller gets BYE.
+ */
+export async function bridgeToAgent(call: AnsweredCall, agent: TestAgent, user = 'agent-1'): Promise<void> {
+  call.conn.send(transferMessage(call, { to: agent.uri(user), mode: 'bridge' }));
+  await agent.invite();
+  await agent.answer();
+  await call.conn.waitForEvent('stop');
+  expect(call.conn.stop!.stop.reason).toBe('transferred');
+  expect(statuses(call.conn.messages).map((s) => s.status)).toEqual(['trying', 'answered', 'completed']);
+  const [callerBefore, agentBefore] = [call.caller.received.length, agent.rtp.received.length];
+  await Promise.all([call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 12_000)), agent.rtp.send(agent.bridgeRtp, 'PCMU', tone(440, 8000, 12_000))]);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(agent.rtp.received.length - agentBefore).toBeGreaterThan(50);
+  expect(call.caller.received.length - callerBefore).toBeGreaterThan(50);
+  expect(relativeLevelDb(agent.rtp.audio('PCMU').slice(-9000, -1000), 8000, 1000, 440)).toBeGreaterThan(30);
+  expect(relativeLevelDb(call.caller.audio('PCMA').slice(-9000, -1000), 8000, 440, 1000)).toBeGreaterThan(30);
+  agent.bye();
+  await agent.sip.response(200, 'BYE');
+  call.client.send(okTo(await call.client.request('BYE')));
 }
