@@ -37,7 +37,9 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
   #recorder: CallRecorder | undefined;
   /** A bridge transfer's agent: its RTP, then its media joined to the caller's. */
   #peer: LegPeer | undefined;
-  #peerOpened = false;
+  /** Counts closePeer calls: an open that a close overtook gives its port back. */
+  #peerEpoch = 0;
+  #peerOpening = false;
   #ended = false;
   #closing: Promise<LegReport> | undefined;
   readonly #abort = new AbortController();
@@ -129,15 +131,20 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
   }
 
   async openPeer(): Promise<number> {
-    if (this.#peerOpened || this.#state === 'closed') throw new Error(this.#peerOpened ? 'the leg has had a peer already' : 'the leg is closed');
-    this.#peerOpened = true;
-    const peer = await LegPeer.open(this.context.pool);
-    if ((this.#state as LegState) === 'closed') {
-      peer.close();
-      throw new Error('the leg is closed');
+    if (this.#peer || this.#peerOpening || this.#state === 'closed') throw new Error(this.#state === 'closed' ? 'the leg is closed' : 'the leg has a peer already');
+    this.#peerOpening = true;
+    const epoch = this.#peerEpoch;
+    try {
+      const peer = await LegPeer.open(this.context.pool);
+      if ((this.#state as LegState) === 'closed' || epoch !== this.#peerEpoch) {
+        peer.close();
+        throw new Error('the peer was closed while its port was being bound');
+      }
+      this.#peer = peer;
+      return peer.port;
+    } finally {
+      this.#peerOpening = false;
     }
-    this.#peer = peer;
-    return peer.port;
   }
 
   joinPeer(format: MediaFormat, bot: PeerBot): void {
@@ -153,6 +160,7 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
   }
 
   closePeer(): void {
+    this.#peerEpoch++;
     const stats = this.#peer?.close();
     this.#peer = undefined;
     if (stats) this.context.log.info({ agent: { packetsIn: stats.packetsIn, packetsOut: stats.packetsOut, packetsLost: stats.packetsLost } }, 'agent media closed');

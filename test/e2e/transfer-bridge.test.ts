@@ -197,7 +197,7 @@ describe('bridge transfer answered', () => {
 });
 
 describe('bridge transfer not answered: the caller stays with the bot', () => {
-  it('agent busy 486: failed 486, no BYE, the caller still reaches the bot', async () => {
+  it('agent busy 486: failed 486, no BYE, the caller still reaches the bot; a second agent then answers', async () => {
     await noCalls();
     const agent = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
     const call = await answeredCall(sipTcp(), bot, 'bridge-busy');
@@ -210,10 +210,24 @@ describe('bridge transfer not answered: the caller stays with the bot', () => {
       await callerToneReachesBot(call, 'PCMA');
       expect(call.client.count((m) => m.kind === 'request' && m.method === 'BYE')).toBe(0);
       expect(await metric('bridge_transfers_total{mode="bridge",result="failed"}')).toMatch(/ [1-9]\d*$/);
-      await callerHangsUp(call);
-      await call.conn.waitForEvent('stop');
-      expect(call.conn.stop!.stop.reason).toBe('callended');
-      expect((await reportFor('bridge-busy')).transfer).toMatchObject({ mode: 'bridge', status: 'failed', sip_status: 486, answered_at: null });
+      // The bot tries another agent, who is free.
+      const second = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+      try {
+        call.conn.send(transferMessage(call, { to: second.uri('agent-2'), mode: 'bridge', bot: 'listen' }));
+        await second.invite();
+        await second.answer();
+        await call.conn.until((ms) => statuses(ms).filter((x) => x.status === 'completed').length === 1, 5000, 'completed');
+        const before = second.rtp.received.length;
+        await call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 4000));
+        await sleep(200);
+        expect(second.rtp.received.length - before).toBeGreaterThan(15);
+        await callerHangsUp(call);
+        second.sip.send(okTo(await second.sip.request('BYE')));
+        await call.conn.waitForEvent('stop');
+        expect((await reportFor('bridge-busy')).transfer).toMatchObject({ mode: 'bridge', status: 'completed', to: expect.stringContaining('agent-2') });
+      } finally {
+        second.close();
+      }
     } finally {
       call.close();
       agent.close();
