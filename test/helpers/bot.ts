@@ -103,7 +103,6 @@ export class BotConnection {
       this.send({ event: 'media', stream_sid: this.streamSid, media: { payload: pcm.subarray(offset, offset + chunkBytes).toString('base64') } });
     }
   }
-
 }
 
 export interface TestBotOptions {
@@ -115,21 +114,31 @@ export interface TestBotOptions {
   readonly autoPong?: boolean;
 }
 
-export class TestBot {
-  readonly connections: BotConnection[] = [];
+/** The bot's WebSocket server: its connections are BotConnections, or what `serve` is given for another protocol. */
+export class TestBot<C = BotConnection> {
+  readonly connections: C[] = [];
   /** WebSocket upgrade requests seen, completed or not. */
   attempts = 0;
   readonly #waiters = new Waiters();
 
-  private constructor(readonly server: WebSocketServer) {
+  private constructor(
+    readonly server: WebSocketServer,
+    private readonly path: string,
+    connect: (ws: WebSocket, request: IncomingMessage) => C,
+  ) {
     server.on('connection', (ws, req) => {
-      this.connections.push(new BotConnection(ws, req));
+      this.connections.push(connect(ws, req));
       this.#waiters.wake();
     });
   }
 
-  static async start(options: TestBotOptions = {}): Promise<TestBot> {
-    let bot: TestBot | undefined;
+  static start(options: TestBotOptions = {}): Promise<TestBot> {
+    return TestBot.serve('/media', (ws, request) => new BotConnection(ws, request), options);
+  }
+
+  /** A bot whose URL ends in `path` and whose connections `connect` makes. */
+  static async serve<C>(path: string, connect: (ws: WebSocket, request: IncomingMessage) => C, options: TestBotOptions = {}): Promise<TestBot<C>> {
+    let bot: TestBot<C> | undefined;
     const server = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
@@ -144,20 +153,20 @@ export class TestBot {
       },
     });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    bot = new TestBot(server);
+    bot = new TestBot(server, path, connect);
     return bot;
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/media`;
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.path}`;
   }
 
-  connection(index: number, timeoutMs = 10_000): Promise<BotConnection> {
+  connection(index: number, timeoutMs = 10_000): Promise<C> {
     return this.connectionWhere((_, i) => i === index, `connection #${index + 1}`, timeoutMs);
   }
 
   /** The first connection that satisfies `match`, once it has come in. */
-  connectionWhere(match: (conn: BotConnection, index: number) => boolean, what: string, timeoutMs = 10_000): Promise<BotConnection> {
+  connectionWhere(match: (conn: C, index: number) => boolean, what: string, timeoutMs = 10_000): Promise<C> {
     return this.#waiters.find(() => this.connections.find(match), timeoutMs, () => `bot: no ${what} within ${timeoutMs} ms`);
   }
 

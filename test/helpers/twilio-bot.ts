@@ -1,10 +1,10 @@
 // In-test bots for the other protocols: a WebSocket server that records text frames (parsed) and binary frames apart,
 // with the Twilio Media Streams shapes checked on arrival and helpers to answer like a Twilio or raw-PCM bot.
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { decodeG711, encodeG711 } from '../../src/media/g711.js';
+import { TestBot } from './bot.js';
 import { Waiters } from './waiters.js';
 
 export interface WireMessage {
@@ -100,38 +100,13 @@ export class WireConnection {
       this.send({ event: 'media', streamSid, media: { payload: bytes.toString('base64') } });
     }
   }
-
 }
 
-export class WireBot {
-  readonly connections: WireConnection[] = [];
-  readonly #waiters = new Waiters();
+/** A bot of the other protocols: the test bot's server, with connections that keep text and binary frames apart. */
+export type WireBot = TestBot<WireConnection>;
 
-  private constructor(readonly server: WebSocketServer) {
-    server.on('connection', (ws, req) => {
-      this.connections.push(new WireConnection(ws, req));
-      this.#waiters.wake();
-    });
-  }
-
-  static async start(): Promise<WireBot> {
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    return new WireBot(server);
-  }
-
-  get url(): string {
-    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/stream`;
-  }
-
-  connection(index: number, timeoutMs = 10_000): Promise<WireConnection> {
-    return this.#waiters.find(() => this.connections[index], timeoutMs, () => `bot: no connection #${index + 1} within ${timeoutMs} ms`);
-  }
-
-  async close(): Promise<void> {
-    for (const client of this.server.clients) client.terminate();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
+export function startWireBot(): Promise<WireBot> {
+  return TestBot.serve('/stream', (ws, request) => new WireConnection(ws, request));
 }
 
 const DIGITS = /^\d+$/;
