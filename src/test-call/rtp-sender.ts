@@ -2,9 +2,9 @@
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:dgram';
 import { FRAME_MS, FrameClock } from '../media/clock.js';
-import { DtmfSender, EVENT_PAYLOAD_BYTES, type DtmfDigit } from '../media/dtmf.js';
+import { DtmfSender, type DtmfDigit } from '../media/dtmf.js';
 import { encodeG711, type G711Codec } from '../media/g711.js';
-import { RTP_HEADER_BYTES, writeRtpHeader } from '../media/rtp-packet.js';
+import { RTP_HEADER_BYTES, rtpPacket, writeRtpHeader } from '../media/rtp-packet.js';
 
 const FRAME_SAMPLES = 160;
 const DTMF_DURATION_MS = 100;
@@ -103,9 +103,7 @@ export class RtpSender {
     const event = this.#dtmf.next(this.#timestamp);
     let packet: Buffer;
     if (event) {
-      packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);
-      writeRtpHeader(packet, event.marker, dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
-      event.payload.copy(packet, RTP_HEADER_BYTES);
+      packet = rtpPacket(event.marker, dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc, event.payload);
     } else {
       const samples = new Int16Array(FRAME_SAMPLES);
       const offset = frame * FRAME_SAMPLES;

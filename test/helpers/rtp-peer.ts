@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { FRAME_MS, FrameClock } from '../../src/media/clock.js';
 import { DtmfSender, type DtmfDigit } from '../../src/media/dtmf.js';
 import { decodeG711, encodeG711, G711_PAYLOAD_TYPE, type G711Codec } from '../../src/media/g711.js';
-import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, writeRtpHeader } from '../../src/media/rtp-packet.js';
+import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, rtpPacket, writeRtpHeader } from '../../src/media/rtp-packet.js';
 
 export interface ReceivedPacket {
   /** performance.now() at arrival. */
@@ -117,10 +117,7 @@ export class RtpPeer {
       if (!events.busy) return false;
       const event = events.next(this.#ts);
       if (event) {
-        const packet = Buffer.alloc(RTP_HEADER_BYTES + event.payload.length);
-        writeRtpHeader(packet, event.marker, payloadType, this.#seq, event.timestamp, SSRC);
-        event.payload.copy(packet, RTP_HEADER_BYTES);
-        this.#send(packet, remote);
+        this.#send(rtpPacket(event.marker, payloadType, this.#seq, event.timestamp, SSRC, event.payload), remote);
         this.#seq = (this.#seq + 1) & 0xffff;
       }
       this.#ts = (this.#ts + FRAME_SAMPLES) >>> 0;
