@@ -1,4 +1,4 @@
-// The caller's RTP out: audio as 20 ms G.711 packets on a drift-free schedule, key presses as RFC 4733 events among them.
+// The caller's RTP out: 20 ms G.711 packets on the media layer's FrameClock, key presses as RFC 4733 events among them.
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:dgram';
 import { FRAME_MS, FrameClock } from '../media/clock.js';
