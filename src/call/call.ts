@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import {
   accountSid,
   BotConnectError,
+  callerAudioOf,
   customHeaderProblem,
   DEFAULT_ACCOUNT_SID,
   redactUrl,
@@ -237,7 +238,7 @@ export class Call extends EventEmitter<CallEvents> {
       options.media.pool.release(rtp.port);
       return;
     }
-    const stream = { rate: route.sampleRate, chunkMs: options.bot.chunkMs, listenOnly: this.#policy.listenOnly };
+    const stream = { rate: route.sampleRate, chunkMs: options.bot.chunkMs, listenOnly: this.#policy.listenOnly, callerAudio: callerAudioOf(route.protocol) };
     const media = openMediaSession(options.media, rtp, audio, stream, this.log, options.observer);
     this.#media = media;
 

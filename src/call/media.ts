@@ -1,6 +1,6 @@
 // A call's media session from what its SDP exchange settled, with the call's media settings (both directions).
 import type { Logger } from 'pino';
-import { MediaSession, type BoundRtpSocket, type FrameClock, type PcmRate, type RtpengineRelay, type RtpPortPool } from '../media/index.js';
+import { MediaSession, type BoundRtpSocket, type CallerAudio, type FrameClock, type PcmRate, type RtpengineRelay, type RtpPortPool } from '../media/index.js';
 import type { NegotiatedAudio } from '../sdp/index.js';
 import type { CallObserver } from './report.js';
 
@@ -20,7 +20,7 @@ export function openMediaSession(
   settings: CallMediaSettings,
   rtp: BoundRtpSocket,
   audio: Pick<NegotiatedAudio, 'codec' | 'payloadType' | 'dtmfPayloadType' | 'remote' | 'direction'>,
-  bot: { readonly rate: PcmRate; readonly chunkMs: number; readonly listenOnly?: boolean },
+  bot: { readonly rate: PcmRate; readonly chunkMs: number; readonly listenOnly?: boolean; readonly callerAudio?: CallerAudio },
   log: Logger,
   observer: CallObserver | undefined,
 ): MediaSession {
@@ -35,6 +35,7 @@ export function openMediaSession(
     botRate: bot.rate,
     chunkMs: bot.chunkMs,
     ...(bot.listenOnly && { listenOnly: true }),
+    ...(bot.callerAudio && { callerAudio: bot.callerAudio }),
     maxQueueMs: settings.maxQueueMs,
     latch: settings.latch,
     rtpTimeoutMs: settings.rtpTimeoutMs,

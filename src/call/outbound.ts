@@ -263,7 +263,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       return;
     }
     const audio = answer.audio;
-    const media = openMediaSession(options.media, rtp, audio, { rate: request.bot.sampleRate, chunkMs: options.bot.chunkMs }, this.log, options.observer);
+    const media = openMediaSession(options.media, rtp, audio, { rate: request.bot.sampleRate, chunkMs: options.bot.chunkMs, callerAudio: this.#bot!.callerAudio }, this.log, options.observer);
     this.#media = media;
     this.#rtp = undefined;
     this.#status = 'in-progress';

@@ -2,7 +2,7 @@
 import { ExotelProtocol } from './exotel.js';
 import { RawProtocol } from './raw.js';
 import { TwilioProtocol } from './twilio.js';
-import type { BotProtocol, BotProtocolName } from './types.js';
+import type { AudioEncoding, BotProtocol, BotProtocolName } from './types.js';
 
 export { BOT_PROTOCOLS, type AudioEncoding, type BotAudio, type BotMessage, type BotProtocol, type BotProtocolName, type Frame, type ParsedBotMessage, type StopReason, type StreamStart } from './types.js';
 export { TWILIO_SAMPLE_RATE } from './twilio.js';
@@ -12,6 +12,11 @@ const FACTORIES: Readonly<Record<BotProtocolName, () => BotProtocol>> = {
   twilio: () => new TwilioProtocol(),
   raw: () => new RawProtocol(),
 };
+
+/** The caller audio a protocol takes, known before any stream of it is open (the call's media is set up for it). */
+export function callerAudioOf(name: BotProtocolName): AudioEncoding {
+  return FACTORIES[name]().callerAudio;
+}
 
 /** A fresh encoder/decoder for one stream (counters start again on each connection). */
 export function createBotProtocol(name: BotProtocolName): BotProtocol {
