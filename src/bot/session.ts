@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import WebSocket from 'ws';
 import { readFileSync } from 'node:fs';
-import { createBotProtocol, type AudioEncoding, type BotAudio, type BotProtocol, type BotProtocolName, type Frame, type StopReason, type StreamStart } from './protocols/index.js';
+import { createBotProtocol, TextFrame, type AudioEncoding, type BotAudio, type BotProtocol, type BotProtocolName, type Frame, type StopReason, type StreamStart } from './protocols/index.js';
 
 export interface BotConnectOptions {
   /** The bot's URL; userinfo becomes Basic auth and is never logged. */
@@ -223,7 +223,8 @@ export class BotSession extends EventEmitter<BotSessionEvents> {
   }
 
   #send(frame: Frame): void {
-    this.ws.send(frame);
+    if (frame instanceof TextFrame) this.ws.send(frame.bytes, { binary: false });
+    else this.ws.send(frame);
   }
 
   #receive(data: WebSocket.RawData, isBinary: boolean): void {

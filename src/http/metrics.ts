@@ -95,7 +95,7 @@ export class BridgeMetrics implements CallObserver {
     });
     this.#latency = new Histogram({
       name: 'bridge_latency_seconds',
-      help: "Time audio spends in the bridge: caller_to_bot from the RTP packet completing a chunk to its WebSocket send; bot_to_caller from a bot media message to the RTP packet with its first sample",
+      help: "Time audio spends in the bridge: caller_to_bot from the RTP packet completing a chunk (each packet, for a mu-law bot) to its WebSocket send; bot_to_caller from a bot media message to the RTP packet with its first sample",
       labelNames: ['path'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5, 1],
       registers,

@@ -1,11 +1,12 @@
-// The caller side of a call's media: RTP validated, latched and decoded, then timed, resampled and chunked for the bot.
+// The caller side of a call's media: RTP validated and latched, then as mu-law to the bot, or decoded, timed, resampled
+// and chunked as PCM16 for it.
 import type { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import { CallerTimeline } from './caller-timeline.js';
 import { PcmChunker } from './chunker.js';
 import { DtmfReceiver } from './dtmf.js';
-import { decodeG711, toMulaw } from './g711.js';
+import { decodeG711, encodeG711, toMulaw } from './g711.js';
 import { LatencyHistogram } from './latency.js';
 import { RtpReception } from './reception.js';
 import type { RecorderTap } from './recorder-tap.js';
@@ -42,8 +43,8 @@ export class CallerReceiver {
   readonly #remote: RemoteAddress;
   readonly #opts: MediaSessionOptions;
   readonly #log: Logger;
-  readonly #chunker: PcmChunker;
-  readonly #toBot: Resampler;
+  /** The PCM16 path to the bot (resampled and chunked); none for a bot that takes mu-law. */
+  readonly #toBot: ((samples: Int16Array) => void) | undefined;
   readonly #dtmfIn = new DtmfReceiver();
   readonly #header = emptyRtpHeader();
   readonly #decoded = new Int16Array(MAX_PACKET_SAMPLES);
@@ -69,18 +70,28 @@ export class CallerReceiver {
     this.#remote = remote;
     this.#opts = options;
     this.#log = options.log;
-    this.#toBot = createResampler(CARRIER_RATE, options.botRate);
-    this.#chunker = new PcmChunker((options.botRate * options.chunkMs) / 1000, (chunk) => {
+    const toBot = options.callerAudio === 'mulaw' ? undefined : this.#pcmPath(options);
+    this.#toBot = toBot;
+    this.timeline = new CallerTimeline((samples) => {
+      this.tap?.write(samples);
+      const joined = this.joined;
+      if (!joined) return toBot?.(samples);
+      joined.sink(samples);
+      const heard = joined.mix ? joined.mix(samples) : samples;
+      if (toBot) toBot(heard);
+      // A mu-law bot hearing the mix gets it from here, not packet by packet.
+      else if (joined.mix) this.#emitMulawSamples(heard);
+    });
+  }
+
+  #pcmPath(options: MediaSessionOptions): (samples: Int16Array) => void {
+    const resampler: Resampler = createResampler(CARRIER_RATE, options.botRate);
+    const chunker = new PcmChunker((options.botRate * options.chunkMs) / 1000, (chunk) => {
       this.#session.emit('callerAudio', chunk);
       // Chunks of silence filled in on the clock have no packet to measure from.
       if (this.#arrival !== undefined) this.#observe(this.#arrival);
     });
-    this.timeline = new CallerTimeline((samples) => {
-      this.tap?.write(samples);
-      const joined = this.joined;
-      joined?.sink(samples);
-      this.#chunker.push(this.#toBot.process(joined?.mix ? joined.mix(samples) : samples));
-    });
+    return (samples) => chunker.push(resampler.process(samples));
   }
 
   /** The clock starts: caller silence is timed from now. */
@@ -144,9 +155,15 @@ export class CallerReceiver {
       for (const { digit, durationMs } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.#session.emit('dtmf', digit, durationMs);
       return;
     }
-    if (this.#session.listenerCount('callerMulaw') > 0) this.#emitMulaw(packet, header.payloadOffset, length);
-    if (this.closed) return;
-    decodeG711(this.#format.codec, packet, this.#decoded, 0, header.payloadOffset, length);
+    if (this.#session.listenerCount('callerMulaw') > 0 && !this.joined?.mix) {
+      this.#emitMulaw(packet, header.payloadOffset, length);
+      if (this.closed) return;
+      // Each mu-law payload is a message to the bot: measured as a PCM16 chunk is.
+      if (!this.#toBot) this.#observe(now);
+    }
+    // The timeline still runs for a mu-law bot (its late and filled counts; the recording's timing), on samples only
+    // decoded when something reads them.
+    if (this.#toBot || this.tap || this.joined) decodeG711(this.#format.codec, packet, this.#decoded, 0, header.payloadOffset, length);
     // A view per payload size (nearly always 20 ms), not one per packet.
     if (this.#decodedView.length !== length) this.#decodedView = this.#decoded.subarray(0, length);
     this.#arrival = now;
@@ -158,6 +175,12 @@ export class CallerReceiver {
     const ms = performance.now() - since;
     this.latency.observe(ms);
     this.#opts.onLatency?.('caller_to_bot', ms);
+  }
+
+  #emitMulawSamples(samples: Int16Array): void {
+    const length = Math.min(samples.length, MAX_PACKET_SAMPLES);
+    encodeG711('PCMU', samples, 0, length, this.#mulaw, 0);
+    this.#session.emit('callerMulaw', this.#mulaw, 0, length);
   }
 
   #emitMulaw(packet: Buffer, offset: number, length: number): void {

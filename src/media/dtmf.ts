@@ -8,7 +8,7 @@ export function isDtmfDigit(text: string): text is DtmfDigit {
   return (DIGITS as readonly string[]).includes(text);
 }
 
-export const EVENT_PAYLOAD_BYTES = 4;
+const EVENT_PAYLOAD_BYTES = 4;
 const CLOCK_RATE = 8000;
 /** Recently reported events: the End packet is sent three times (and may arrive late). */
 const REMEMBERED_EVENTS = 8;

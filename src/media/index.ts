@@ -8,5 +8,5 @@ export { RtpengineWatch, type RelayStatus } from './rtpengine-watch.js';
 export type { PcmRate } from './resampler.js';
 export type { LatencySummary } from './latency.js';
 export { CallRecorder, safeFileName, type FrameSink, type RecordingChannels, type RecordingResult } from './recorder.js';
-export { MediaSession, type LatencyPath, type MediaFormat, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';
+export { MediaSession, type CallerAudio, type LatencyPath, type MediaFormat, type MediaSessionEvents, type MediaSessionOptions, type MediaStats } from './session.js';
 export { joinSessions } from './join.js';

@@ -1,5 +1,6 @@
 // Reception statistics of the caller's RTP stream as RFC 3550 defines them: packets lost (expected minus received,
-// from extended sequence numbers) and interarrival jitter (A.8). A new SSRC (the sender restarted) starts a new count.
+// from extended sequence numbers), interarrival jitter (A.8) and reordering. A new SSRC (the sender restarted) starts a
+// new count.
 
 const RATE_PER_MS = 8;
 
@@ -14,6 +15,7 @@ export class RtpReception {
   #lastTransit: number | undefined;
   /** Interarrival jitter in timestamp units, scaled by 16 as A.8 keeps it. */
   #jitter16 = 0;
+  #outOfOrder = 0;
 
   /**
    * One packet: its SSRC, sequence number and arrival time (ms, monotonic), and its RTP timestamp for audio; a
@@ -34,6 +36,7 @@ export class RtpReception {
       if (extended - this.#maxExtended > 0x8000) extended -= 0x10000;
       else if (this.#maxExtended - extended > 0x8000) extended += 0x10000;
       if (extended > this.#maxExtended) this.#maxExtended = extended;
+      else if (extended < this.#maxExtended) this.#outOfOrder++;
     }
     this.#received++;
     if (timestamp === undefined) return;
@@ -51,6 +54,11 @@ export class RtpReception {
   get lost(): number {
     if (this.#ssrc === undefined) return 0;
     return this.#lostBefore + Math.max(0, this.#maxExtended - this.#firstSeq + 1 - this.#received);
+  }
+
+  /** Packets that came after one of their stream with a higher sequence number; duplicates are not counted. */
+  get outOfOrder(): number {
+    return this.#outOfOrder;
   }
 
   get jitterMs(): number {

@@ -55,3 +55,11 @@ export function writeRtpHeader(
   packet.writeUInt32BE(timestamp >>> 0, 4);
   packet.writeUInt32BE(ssrc >>> 0, 8);
 }
+
+/** A new packet: the header, then a copy of `payload`. */
+export function rtpPacket(marker: boolean, payloadType: number, sequence: number, timestamp: number, ssrc: number, payload: Uint8Array): Buffer {
+  const packet = Buffer.allocUnsafe(RTP_HEADER_BYTES + payload.length);
+  writeRtpHeader(packet, marker, payloadType, sequence, timestamp, ssrc);
+  packet.set(payload, RTP_HEADER_BYTES);
+  return packet;
+}

@@ -1,10 +1,10 @@
 // The send side of a call's media: one RTP packet per clock tick, a key press event when one is due, else a frame of bot audio.
 import { randomInt } from 'node:crypto';
-import { DtmfSender, EVENT_PAYLOAD_BYTES } from './dtmf.js';
+import { DtmfSender } from './dtmf.js';
 import { encodeG711 } from './g711.js';
 import type { PlayoutQueue } from './playout.js';
 import type { BoundRtpSocket } from './ports.js';
-import { RTP_HEADER_BYTES, writeRtpHeader } from './rtp-packet.js';
+import { RTP_HEADER_BYTES, rtpPacket, writeRtpHeader } from './rtp-packet.js';
 import { FRAME_SAMPLES, type LegFormat, type RemoteAddress } from './session-types.js';
 
 const PACKET_BYTES = RTP_HEADER_BYTES + FRAME_SAMPLES;
@@ -47,10 +47,7 @@ export class RtpSender {
     let sent: boolean;
     let played = false;
     if (event) {
-      const packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);
-      writeRtpHeader(packet, event.marker, this.#format.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
-      event.payload.copy(packet, RTP_HEADER_BYTES);
-      sent = this.#send(packet);
+      sent = this.#send(rtpPacket(event.marker, this.#format.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc, event.payload));
     } else {
       queue.pull(this.frame);
       const packet = this.#packet;

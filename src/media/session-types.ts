@@ -37,10 +37,19 @@ export interface MediaSessionOptions {
   readonly onLatency?: (path: LatencyPath, ms: number) => void;
   /** Listen-only: the bot hears the caller, but nothing it sends is played (counted, warned about once). */
   readonly listenOnly?: boolean;
+  /**
+   * What the bot takes of the caller (pcm16 when not given): `pcm16` chunks (`callerAudio`), or `mulaw` payloads
+   * (`callerMulaw`), for which the caller's audio is neither resampled nor chunked, and decoded only to be recorded.
+   */
+  readonly callerAudio?: CallerAudio;
 }
 
+/** The caller audio a session hands its bot: PCM16 chunks at the bot's rate, or 8 kHz mu-law payloads. */
+export type CallerAudio = 'pcm16' | 'mulaw';
+
 /**
- * caller_to_bot: arrival of the RTP packet that completes a chunk -> that chunk handed to the bot's socket.
+ * caller_to_bot: arrival of the RTP packet that completes a chunk (every packet, for mu-law) -> that chunk handed to
+ * the bot's socket.
  * bot_to_caller: a bot media message received -> its first sample sent to the caller (after the audio queued before it).
  */
 export type LatencyPath = 'caller_to_bot' | 'bot_to_caller';

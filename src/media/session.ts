@@ -23,7 +23,7 @@ import {
   type RemoteAddress,
 } from './session-types.js';
 
-export type { DropReason, LatencyPath, MediaFormat, MediaSessionEvents, MediaSessionOptions, MediaStats } from './session-types.js';
+export type { CallerAudio, DropReason, LatencyPath, MediaFormat, MediaSessionEvents, MediaSessionOptions, MediaStats } from './session-types.js';
 
 /** Bot mu-law messages up to this many samples decode without growing the buffer. */
 const INITIAL_BOT_SAMPLES = 960;

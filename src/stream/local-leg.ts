@@ -78,6 +78,8 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
       remote: format.remote,
       direction: format.direction,
       botRate: spec.bot.sampleRate,
+      // A bot that takes mu-law gets the caller's payloads: the session then skips the PCM path.
+      callerAudio: this.bot.callerAudio,
       chunkMs: settings.chunkMs,
       ...(spec.listenOnly && { listenOnly: true }),
       maxQueueMs: settings.maxQueueMs,

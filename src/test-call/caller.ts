@@ -5,19 +5,17 @@ import { createSocket, type Socket } from 'node:dgram';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
-import type { DtmfDigit } from '../media/dtmf.js';
 import { negotiate, type NegotiatedAudio } from '../sdp/index.js';
-import { parseDtmfInfo } from '../signaling/dtmf-info.js';
-import { headerKey, type HeaderFields, type SipMessage, type SipResponse } from '../signaling/message.js';
-import { parseMessage } from '../signaling/parser.js';
+import { headerKey, type HeaderFields, type SipResponse } from '../signaling/message.js';
 import { warningText } from '../signaling/responses.js';
 import { DEFAULT_TIMERS } from '../signaling/transaction.js';
 import type { DialFailure, Dialog } from '../signaling/types.js';
 import { EmbeddedSipBackend } from '../signaling/user-agent.js';
+import type { CallOutcome, MediaReport, TestCallOptions, TestCallResult } from './call-types.js';
+import { describeAudio, Ladder } from './ladder.js';
 import { dialRequest, sdpOffer, withCustomHeaders } from './requests.js';
-import { RtpRecorder, type ReceptionReport } from './rtp-recorder.js';
+import { RtpRecorder } from './rtp-recorder.js';
 import { RtpSender } from './rtp-sender.js';
-import type { CallTarget } from './target.js';
 
 /** RFC 3261 Timer B: the bridge may take this long to reach a slow bot before it answers. */
 const ANSWER_TIMEOUT_MS = 64 * DEFAULT_TIMERS.t1;
@@ -27,69 +25,6 @@ const BYE_TIMEOUT_MS = 5000;
 const LINGER_MS = 50;
 const ACCOUNT_SID = 'test-call';
 const MAX_MESSAGE_BYTES = 65_535;
-
-export interface TestCallOptions {
-  readonly target: CallTarget;
-  /** The calling number: the From user. */
-  readonly from: string;
-  /** Our address for SIP (Via, Contact), the SDP and RTP. */
-  readonly localAddress: string;
-  /** Headers for the INVITE; one named like a default (X-Exotel-CallSid, X-Exotel-AccountSid) replaces it. */
-  readonly headers: HeaderFields;
-  /** The caller's audio, 8 kHz mono. */
-  readonly audio: Int16Array;
-  /** Silence sent after the audio and key presses, before our BYE. */
-  readonly holdMs: number;
-  readonly dtmf: readonly DtmfDigit[];
-  /** When the first key is pressed, in ms from the answer. */
-  readonly dtmfAtMs: number;
-  /** Aborting ends the call: CANCEL before the answer, BYE after. */
-  readonly signal?: AbortSignal;
-  /** Hears each ladder entry as it happens. */
-  readonly onLadder?: (entry: LadderEntry) => void;
-}
-
-export interface LadderEntry {
-  /** ms since the INVITE was sent. */
-  readonly atMs: number;
-  readonly direction: 'sent' | 'received';
-  /** The request line or the status, with what matters about it. */
-  readonly summary: string;
-  /** The whole message. */
-  readonly text: string;
-}
-
-/** completed: answered and ended with a BYE answered 200 (either side's); refused: a final failure status to the INVITE. */
-export type CallOutcome = 'completed' | 'refused' | 'failed' | 'interrupted';
-
-export interface MediaReport {
-  /** The answered codec and telephone-event payload type, e.g. "PCMA, telephone-event/96". */
-  readonly format: string;
-  readonly packetsSent: number;
-  readonly digitsSent: number;
-  readonly received: ReceptionReport;
-  /** What the bridge sent, 8 kHz mono, from its first packet on. */
-  readonly recording: Int16Array;
-}
-
-export interface TestCallResult {
-  readonly outcome: CallOutcome;
-  /** What went wrong, for every outcome but completed. */
-  readonly problem?: string;
-  /** The INVITE's final response, with the text of its Warning header. */
-  readonly final?: { readonly status: number; readonly reason: string; readonly warning?: string };
-  /** Who sent the BYE, for answered calls. */
-  readonly endedBy?: 'caller' | 'bridge';
-  /** X-Exotel-CallSid: the bridge logs the call under it. */
-  readonly callSid: string;
-  readonly ladder: readonly LadderEntry[];
-  /** From the answer to the end of the call. */
-  readonly answeredMs: number;
-  /** Present once the call was answered with usable SDP. */
-  readonly media?: MediaReport;
-  /** Things that did not stop the call but did not go as asked. */
-  readonly warnings: readonly string[];
-}
 
 /** Places the call and resolves when it is over; never rejects for anything the network or the bridge does. */
 export async function placeTestCall(options: TestCallOptions): Promise<TestCallResult> {
@@ -114,7 +49,7 @@ export async function placeTestCall(options: TestCallOptions): Promise<TestCallR
     maxConnectionsPerSource: 4,
     messageTimeoutMs: 10_000,
     log: pino({ level: 'silent' }),
-    onTraffic: (direction, data) => call.traffic(direction, data),
+    onTraffic: (direction, data) => call.ladder.traffic(direction, data),
   });
   // Nobody calls the caller: an INVITE outside its call is refused.
   backend.on('invite', (invite) => invite.reject(403, 'Forbidden', { warning: { code: 399, text: 'a test caller takes no calls' } }));
@@ -157,22 +92,11 @@ function finalOf(response: SipResponse): NonNullable<TestCallResult['final']> {
   return { status: response.status, reason: response.reason, ...(text !== undefined && { warning: text }) };
 }
 
-function describeAudio(audio: NegotiatedAudio): string {
-  return audio.dtmfPayloadType === undefined ? audio.codec : `${audio.codec}, telephone-event/${audio.dtmfPayloadType}`;
-}
-
 class TestCall {
-  /** When the first message (the INVITE) went out: the ladder's time zero. */
-  #startedAt: number | undefined;
-  readonly #ladder: LadderEntry[] = [];
+  /** The SIP messages of the call, as they happen. */
+  readonly ladder: Ladder;
   readonly #warnings: string[] = [];
-  /** Every message seen so far, by direction and bytes: the same bytes again are a retransmission. */
-  readonly #seen = new Set<string>();
   #wakers: Array<() => void> = [];
-  /** Anything arrived from the network. */
-  #heard = false;
-  /** The INVITE's first final response, as it came. */
-  #final: SipResponse | undefined;
   #answered: { readonly dialog: Dialog; readonly sdp: string } | undefined;
   #failure: DialFailure | undefined;
   #bridgeBye = false;
@@ -184,7 +108,9 @@ class TestCall {
     private readonly options: TestCallOptions,
     private readonly headers: HeaderFields,
     private readonly callSid: string,
-  ) {}
+  ) {
+    this.ladder = new Ladder(options.onLadder);
+  }
 
   get #aborted(): boolean {
     return this.options.signal?.aborted ?? false;
@@ -192,30 +118,6 @@ class TestCall {
 
   get #settled(): boolean {
     return this.#answered !== undefined || this.#failure !== undefined;
-  }
-
-  /** A message the SIP stack sent or received, for the ladder. */
-  traffic(direction: 'in' | 'out', data: Buffer): void {
-    if (direction === 'in') this.#heard = true;
-    const key = `${direction} ${data.toString('latin1')}`;
-    const again = this.#seen.has(key);
-    this.#seen.add(key);
-    const parsed = parseMessage(data);
-    const summary = parsed.ok ? this.#summary(parsed.message, direction) : `unparseable message: ${parsed.reason}`;
-    this.#record(direction === 'out' ? 'sent' : 'received', again ? `${summary} (retransmission)` : summary, data);
-  }
-
-  #summary(message: SipMessage, direction: 'in' | 'out'): string {
-    if (message.kind === 'request') {
-      const press = message.method === 'INFO' ? parseDtmfInfo(message.headers.get('content-type') ?? '', message.body.toString('utf8')) : undefined;
-      return `${message.method} ${message.uri}${press ? ` (key ${press.digit})` : ''}`;
-    }
-    const { status, reason, cseq } = message;
-    if (direction === 'out' || cseq.method !== 'INVITE') return `${status} ${reason} (${cseq.method})`;
-    if (status >= 200) this.#final ??= message;
-    if (status < 200 || status >= 300) return `${status} ${reason}`;
-    const answer = negotiate(message.body.toString('utf8'));
-    return `${status} ${reason} (${answer.ok ? describeAudio(answer.audio) : 'unusable SDP'})`;
   }
 
   async run(backend: EmbeddedSipBackend, rtp: Socket): Promise<TestCallResult> {
@@ -295,16 +197,16 @@ class TestCall {
 
   /** The INVITE ended without a dialog: refused by the bridge, cancelled by us, or never answered at all. */
   #failed(failure: DialFailure, hungUp: boolean): TestCallResult {
-    const final = this.#final && this.#final.status >= 300 ? finalOf(this.#final) : undefined;
+    const final = this.ladder.final && this.ladder.final.status >= 300 ? finalOf(this.ladder.final) : undefined;
     if (final) {
       if (hungUp && final.status === 487) return this.#result('interrupted', 'cancelled before the answer');
       return this.#result('refused', `${final.status} ${final.reason}${final.warning === undefined ? '' : `: ${final.warning}`}`);
     }
     // A 2xx that crossed the CANCEL: the stack ACKed it and ended it with BYE.
-    if (hungUp) return this.#result('interrupted', this.#final ? 'hung up as the call was answered' : 'cancelled before the answer');
+    if (hungUp) return this.#result('interrupted', this.ladder.final ? 'hung up as the call was answered' : 'cancelled before the answer');
     if (failure.status === 408) return this.#result('failed', `no final response to the INVITE within ${ANSWER_TIMEOUT_MS} ms`);
     const { host, port, transport } = this.options.target;
-    if (failure.status === 503 && !this.#heard) {
+    if (failure.status === 503 && !this.ladder.heard) {
       return this.#result('failed', `cannot reach ${host}:${port} over ${transport.toUpperCase()}: ${failure.detail ?? failure.reason}`);
     }
     return this.#result('failed', `${failure.status} ${failure.reason}${failure.detail === undefined ? '' : `: ${failure.detail}`}`);
@@ -344,14 +246,6 @@ class TestCall {
     }
   }
 
-  #record(direction: LadderEntry['direction'], summary: string, data: Buffer): void {
-    const now = performance.now();
-    this.#startedAt ??= now;
-    const entry = { atMs: Math.round(now - this.#startedAt), direction, summary, text: data.toString('utf8') };
-    this.#ladder.push(entry);
-    this.options.onLadder?.(entry);
-  }
-
   /** Resolves true once `condition` holds, false if `deadline` (performance.now() time) passes first. */
   async #until(condition: () => boolean, deadline = Infinity): Promise<boolean> {
     while (!condition()) {
@@ -376,10 +270,10 @@ class TestCall {
     return {
       outcome,
       ...(problem !== undefined && { problem }),
-      ...(this.#final && { final: finalOf(this.#final) }),
+      ...(this.ladder.final && { final: finalOf(this.ladder.final) }),
       ...(endedBy && { endedBy }),
       callSid: this.callSid,
-      ladder: this.#ladder,
+      ladder: this.ladder.entries,
       answeredMs: this.#answeredAt === undefined ? 0 : Math.round(performance.now() - this.#answeredAt),
       ...(media && { media }),
       warnings: this.#warnings,

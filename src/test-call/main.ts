@@ -2,7 +2,8 @@
 import { accessSync, constants, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseCliArgs, USAGE, type CliOptions } from './args.js';
-import { placeTestCall, type CallOutcome } from './caller.js';
+import type { CallOutcome } from './call-types.js';
+import { placeTestCall } from './caller.js';
 import { ladderLine, messageText, summaryLines } from './report.js';
 import { readWav, toCarrierAudio, writeWav } from './wav.js';
 

@@ -1,5 +1,5 @@
 // What the test call prints: a ladder line per SIP message, then how the call ended and what its media did.
-import type { LadderEntry, TestCallResult } from './caller.js';
+import type { LadderEntry, TestCallResult } from './call-types.js';
 
 const ms = (value: number, digits = 1) => `${value.toFixed(digits)} ms`;
 

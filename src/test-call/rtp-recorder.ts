@@ -32,10 +32,8 @@ export class RtpRecorder {
   readonly #dtmfIn = new DtmfReceiver();
   readonly #arrivals: number[] = [];
   #packets = 0;
-  #outOfOrder = 0;
   #ignored = 0;
   #dtmf = '';
-  #highest: { ssrc: number; sequence: number } | undefined;
   /** Arrival of the first audio packet: the recording's time zero. */
   #origin: number | undefined;
   /** Where a timestamp of the current stream lands in the recording. */
@@ -62,7 +60,6 @@ export class RtpRecorder {
     }
     this.#packets++;
     this.#reception.packet(header.ssrc, header.sequence, arrivalMs, isAudio ? header.timestamp : undefined);
-    this.#countOrder(header.ssrc, header.sequence);
     const payload = data.subarray(header.payloadOffset, header.payloadOffset + header.payloadLength);
     if (isEvent) {
       for (const { digit } of this.#dtmfIn.packet(header.ssrc, header.timestamp, payload)) this.#dtmf += digit;
@@ -89,24 +86,12 @@ export class RtpRecorder {
     return {
       packets: this.#packets,
       lost: this.#reception.lost,
-      outOfOrder: this.#outOfOrder,
+      outOfOrder: this.#reception.outOfOrder,
       jitterMs: this.#reception.jitterMs,
       gapMs: { p50: quantile(0.5), p99: quantile(0.99), max: gaps.at(-1) ?? 0 },
       dtmf: this.#dtmf,
       ignored: this.#ignored,
     };
-  }
-
-  #countOrder(ssrc: number, sequence: number): void {
-    const highest = this.#highest;
-    if (!highest || highest.ssrc !== ssrc) {
-      this.#highest = { ssrc, sequence };
-      return;
-    }
-    const ahead = (sequence - highest.sequence) & 0xffff;
-    if (ahead === 0) return;
-    if (ahead < 0x8000) highest.sequence = sequence;
-    else this.#outOfOrder++;
   }
 
   #write(position: number, samples: Int16Array): void {

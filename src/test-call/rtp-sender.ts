@@ -1,11 +1,10 @@
-// The caller's RTP out: audio as 20 ms G.711 packets on a drift-free schedule, key presses as RFC 4733 events among them.
+// The caller's RTP out: 20 ms G.711 packets on the media layer's FrameClock, key presses as RFC 4733 events among them.
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:dgram';
-import { performance } from 'node:perf_hooks';
-import { FRAME_MS } from '../media/clock.js';
-import { DtmfSender, EVENT_PAYLOAD_BYTES, type DtmfDigit } from '../media/dtmf.js';
+import { FRAME_MS, FrameClock } from '../media/clock.js';
+import { DtmfSender, type DtmfDigit } from '../media/dtmf.js';
 import { encodeG711, type G711Codec } from '../media/g711.js';
-import { RTP_HEADER_BYTES, writeRtpHeader } from '../media/rtp-packet.js';
+import { RTP_HEADER_BYTES, rtpPacket, writeRtpHeader } from '../media/rtp-packet.js';
 
 const FRAME_SAMPLES = 160;
 const DTMF_DURATION_MS = 100;
@@ -41,7 +40,10 @@ export class RtpSender {
   readonly #ssrc = randomInt(2 ** 32);
   #sequence = randomInt(2 ** 16);
   #timestamp = randomInt(2 ** 32);
-  #timer: NodeJS.Timeout | undefined;
+  /** The caller's own 20 ms clock: one call, so none to share. */
+  readonly #clock = new FrameClock();
+  #stopClock: (() => void) | undefined;
+  #frame = 0;
   #finish!: () => void;
   /** The frame at which everything but the hold had been sent. */
   #playedOutAt: number | undefined;
@@ -59,25 +61,29 @@ export class RtpSender {
   }
 
   start(): void {
-    const begin = performance.now();
-    let frame = 0;
-    const tick = () => {
-      while (begin + frame * FRAME_MS <= performance.now()) {
-        if (this.#finished(frame)) {
-          this.stop();
-          return;
-        }
-        this.#sendFrame(frame++);
-      }
-      this.#timer = setTimeout(tick, Math.max(0, begin + frame * FRAME_MS - performance.now()));
-    };
-    tick();
+    // The first packet goes out at once, the others on the clock's ticks.
+    if (this.#step()) return;
+    this.#stopClock = this.#clock.add((skipped) => {
+      // The caller's audio is what the call tests: frames a stall of this process made the clock skip go out late,
+      // not never, so the bridge still hears all of it.
+      for (let i = 0; i <= skipped; i++) if (this.#step()) return;
+    });
   }
 
   stop(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
+    this.#stopClock?.();
+    this.#stopClock = undefined;
     this.#finish();
+  }
+
+  /** Sends the next frame; true (and stopped) when there is none left to send. */
+  #step(): boolean {
+    if (this.#finished(this.#frame)) {
+      this.stop();
+      return true;
+    }
+    this.#sendFrame(this.#frame++);
+    return false;
   }
 
   /** Whether the sender is done by this frame; notes the frame where the hold starts. */
@@ -97,9 +103,7 @@ export class RtpSender {
     const event = this.#dtmf.next(this.#timestamp);
     let packet: Buffer;
     if (event) {
-      packet = Buffer.alloc(RTP_HEADER_BYTES + EVENT_PAYLOAD_BYTES);
-      writeRtpHeader(packet, event.marker, dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc);
-      event.payload.copy(packet, RTP_HEADER_BYTES);
+      packet = rtpPacket(event.marker, dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc, event.payload);
     } else {
       const samples = new Int16Array(FRAME_SAMPLES);
       const offset = frame * FRAME_SAMPLES;

@@ -3,11 +3,12 @@
 // is compared between the two, field by field.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_TIMERS, DrachtioBackend, EmbeddedSipBackend, type IncomingCall, type SipBackend } from '../../src/signaling/index.js';
+import { DEFAULT_TIMERS, DrachtioBackend, type EmbeddedSipBackend, type IncomingCall, type SipBackend } from '../../src/signaling/index.js';
 import type { SipResponse } from '../../src/signaling/message.js';
 import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { SipTestClient } from '../helpers/sip-client.js';
 import { sdpOffer } from '../helpers/sip-messages.js';
+import { startBackend } from '../helpers/uac.js';
 
 const binary = drachtioBinary();
 const skip = 'missing' in binary ? `skipping the backend contract test: ${binary.missing}` : undefined;
@@ -25,18 +26,7 @@ beforeAll(async () => {
   drachtio = new DrachtioBackend({ host: server.host, port: server.adminPort, secret: server.secret, allowSource: () => true, log });
   await drachtio.start();
   if (!drachtio.status.up) throw new Error(drachtio.status.reason);
-  embedded = new EmbeddedSipBackend({
-    udp: { host: '127.0.0.1', port: 0 },
-    tcp: { host: '127.0.0.1', port: 0 },
-    maxMessageBytes: 65_535,
-    timers: DEFAULT_TIMERS,
-    allowSource: () => true,
-    refusedSources: 'reject',
-    maxConnectionsPerSource: 10,
-    messageTimeoutMs: 5000,
-    log,
-  });
-  await embedded.start();
+  embedded = await startBackend(DEFAULT_TIMERS);
 });
 
 afterAll(async () => {

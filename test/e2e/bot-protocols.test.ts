@@ -12,7 +12,7 @@ import { bridgeRtpAddress, expectSippPassed } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { sdpOffer } from '../helpers/sip-messages.js';
 import { callScenario, runSipp, type SippResult } from '../helpers/sipp.js';
-import { expectTwilioShapes, WireBot, type WireConnection } from '../helpers/twilio-bot.js';
+import { expectTwilioShapes, startWireBot, type WireBot, type WireConnection } from '../helpers/twilio-bot.js';
 
 const TWILIO_TOKEN = 'Bearer twilio-secret-6c1f';
 const API_KEY = 'api-key-secret-93ab';
@@ -23,8 +23,8 @@ let bridge: Bridge;
 const logLines: string[] = [];
 
 beforeAll(async () => {
-  twilioBot = await WireBot.start();
-  rawBot = await WireBot.start();
+  twilioBot = await startWireBot();
+  rawBot = await startWireBot();
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
       logLines.push(...chunk.toString().split('\n').filter(Boolean));

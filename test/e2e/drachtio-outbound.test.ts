@@ -2,7 +2,6 @@
 // -> INVITE through a private drachtio-server to SIPp as the trunk -> answer -> `start` (direction outbound) ->
 // audio both ways through an RtpPeer in the trunk's SDP -> the trunk's BYE -> `stop`, record completed; and 486 ->
 // busy. Skipped with the reason when drachtio-server is absent.
-import { createSocket } from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
@@ -11,7 +10,7 @@ import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSip
 import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { header, lines } from '../helpers/drachtio-trunk.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
-import { freeUdpPort, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { freeUdpPort, runTrunk, untilListening, type TrunkFlow } from '../helpers/sipp-trunk.js';
 
 const binary = drachtioBinary();
 const skip = 'missing' in binary ? `skipping drachtio outbound tests: ${binary.missing}` : undefined;
@@ -34,17 +33,6 @@ afterEach(async () => {
   for (const fn of cleanup.splice(0).reverse()) await fn();
 });
 
-/** Whether something (SIPp) holds the UDP port. */
-async function udpBound(port: number): Promise<boolean> {
-  const socket = createSocket('udp4');
-  const free = await new Promise<boolean>((resolve) => {
-    socket.once('error', () => resolve(false));
-    socket.bind(port, '127.0.0.1', () => resolve(true));
-  });
-  if (free) await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return !free;
-}
-
 async function setup(flow: (rtpPort: number) => TrunkFlow) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
@@ -52,11 +40,7 @@ async function setup(flow: (rtpPort: number) => TrunkFlow) {
   cleanup.push(() => peer.close());
   const sipPort = await freeUdpPort();
   const trunk = runTrunk(sipPort, flow(peer.port), 20_000);
-  const deadline = Date.now() + 5000;
-  while (!(await udpBound(sipPort))) {
-    if (Date.now() > deadline) throw new Error(`SIPp not listening on udp ${sipPort}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await untilListening(sipPort);
   const bridge = await startTestBridge({
     sip: { backend: 'drachtio', drachtio: { host: server.host, port: server.adminPort, secret: server.secret }, udp: false, tcp: false },
     api: { token: TOKEN },

@@ -11,7 +11,7 @@ import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSip
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { tracedMessages } from '../helpers/sipp.js';
 import { freeUdpPort, receivedAt, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
-import { WireBot } from '../helpers/twilio-bot.js';
+import { startWireBot } from '../helpers/twilio-bot.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
 
 const TOKEN = 'outbound-test-token';
@@ -119,7 +119,7 @@ describe('outbound calls through SIPp as the trunk', () => {
   it.each(['bot.protocol with bot_url', "a route's protocol, routed by custom_parameters"] as const)(
     "speaks the bot's protocol and sends its headers: a Twilio bot gets connected, then start with the call's callSid, and hears the trunk (%s)",
     async (how) => {
-      const twilio = await WireBot.start();
+      const twilio = await startWireBot();
       cleanup.push(() => twilio.close());
       const bot =
         how === 'bot.protocol with bot_url'

@@ -20,7 +20,7 @@ import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
 import { SrtpContext } from '../helpers/srtp.js';
 import { runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
-import { CAPTURE_FROM_TO, freeUdpPort, runTrunk, TRUNK_BYE, trunkResponse, trunkSdp, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { CAPTURE_FROM_TO, freeUdpPort, runTrunk, TRUNK_BYE, trunkResponse, trunkSdp, untilListening, type TrunkFlow } from '../helpers/sipp-trunk.js';
 
 const root = process.getuid?.() === 0;
 if (!root) console.warn('skipping outbound rtpengine tests: the rtpengine daemon needs root');
@@ -391,17 +391,6 @@ describe.skipIf(!root)('outbound calls through rtpengine with interfaces (as in 
   }, 30_000);
 });
 
-/** Whether something (SIPp) holds the UDP port. */
-async function udpBound(port: number): Promise<boolean> {
-  const socket = createSocket('udp4');
-  const free = await new Promise<boolean>((resolve) => {
-    socket.once('error', () => resolve(false));
-    socket.bind(port, '127.0.0.1', () => resolve(true));
-  });
-  if (free) await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return !free;
-}
-
 const drachtio = drachtioBinary();
 const noDrachtio = 'missing' in drachtio ? `skipping the drachtio + rtpengine outbound test: ${drachtio.missing}` : undefined;
 if (noDrachtio) console.warn(noDrachtio);
@@ -420,12 +409,7 @@ describe.skipIf(!root || noDrachtio)('outbound calls through drachtio-server and
     cleanup.push(() => peer.close());
     const sipPort = await freeUdpPort();
     const trunk = runTrunk(sipPort, { kind: 'answer-hangup', rtpPort: peer.port, afterMs: 3000 }, 20_000);
-    // SIPp listening before the INVITE leaves: an ICMP port unreachable would end the call at once.
-    const listening = Date.now() + 5000;
-    while (!(await udpBound(sipPort))) {
-      if (Date.now() > listening) throw new Error(`SIPp not listening on udp ${sipPort}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await untilListening(sipPort);
     const bridge = await startTestBridge({
       sip: { backend: 'drachtio', drachtio: { host: server.host, port: server.adminPort, secret: server.secret }, udp: false, tcp: false },
       api: { token: TOKEN },

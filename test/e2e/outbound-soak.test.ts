@@ -12,8 +12,8 @@ import { BridgeProcess } from '../helpers/bridge-process.js';
 import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
 import { expectSippPassed } from '../helpers/carrier.js';
 import { seededRandom } from '../helpers/random.js';
-import { runSipp, type SippResult } from '../helpers/sipp.js';
-import { CAPTURE_FROM_TO, freeUdpPort, TRUNK_BYE, TRUNK_OK, trunkResponse, trunkSdp } from '../helpers/sipp-trunk.js';
+import { OK_TO_LAST, runSipp, type SippResult } from '../helpers/sipp.js';
+import { CAPTURE_FROM_TO, freeUdpPort, TRUNK_BYE, trunkResponse, trunkSdp } from '../helpers/sipp-trunk.js';
 
 const CALLS = Number(process.env.SOAK_OUTBOUND_CALLS ?? 1000);
 const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));
@@ -80,7 +80,7 @@ const trunkScenario = (rtpPort: number) => `<?xml version="1.0" encoding="ISO-88
   <label id="await_ack"/>
   <recv request="INVITE" optional="true" next="await_ack"/>
   <recv request="ACK"/>
-  <recv request="BYE" timeout="${TRUNK_BYE_AFTER_MS}" ontimeout="trunk_bye"/>${TRUNK_OK.replace('<send>', '<send next="done">')}
+  <recv request="BYE" timeout="${TRUNK_BYE_AFTER_MS}" ontimeout="trunk_bye"/>${OK_TO_LAST.replace('<send>', '<send next="done">')}
   <label id="trunk_bye"/>${TRUNK_BYE}
   <label id="done"/>
   <timewait milliseconds="200"/>

@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { Waiters } from './waiters.js';
 
 export interface BotMessage {
   readonly event: string;
@@ -31,7 +32,7 @@ export interface StopMessage extends BotMessage {
 export class BotConnection {
   readonly messages: BotMessage[] = [];
   readonly raw: string[] = [];
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Waiters();
   closed = false;
 
   constructor(
@@ -42,11 +43,11 @@ export class BotConnection {
       const text = data.toString();
       this.raw.push(text);
       this.messages.push(JSON.parse(text) as BotMessage);
-      this.#wake();
+      this.#waiters.wake();
     });
     ws.on('close', () => {
       this.closed = true;
-      this.#wake();
+      this.#waiters.wake();
     });
   }
 
@@ -76,19 +77,12 @@ export class BotConnection {
   }
 
   /** Resolves once `predicate` holds for the messages received, or rejects after `timeoutMs`. */
-  async until(predicate: (messages: BotMessage[]) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this.messages)) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`bot: timed out waiting for ${what}; got events ${this.messages.map((m) => m.event).join(',')}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  until(predicate: (messages: BotMessage[]) => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+    return this.#waiters.until(
+      () => predicate(this.messages),
+      timeoutMs,
+      () => `bot: timed out waiting for ${what}; got events ${this.messages.map((m) => m.event).join(',')}`,
+    );
   }
 
   waitForEvent(event: string, timeoutMs = 10_000): Promise<void> {
@@ -109,10 +103,6 @@ export class BotConnection {
       this.send({ event: 'media', stream_sid: this.streamSid, media: { payload: pcm.subarray(offset, offset + chunkBytes).toString('base64') } });
     }
   }
-
-  #wake(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
 }
 
 export interface TestBotOptions {
@@ -124,21 +114,31 @@ export interface TestBotOptions {
   readonly autoPong?: boolean;
 }
 
-export class TestBot {
-  readonly connections: BotConnection[] = [];
+/** The bot's WebSocket server: its connections are BotConnections, or what `serve` is given for another protocol. */
+export class TestBot<C = BotConnection> {
+  readonly connections: C[] = [];
   /** WebSocket upgrade requests seen, completed or not. */
   attempts = 0;
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Waiters();
 
-  private constructor(readonly server: WebSocketServer) {
+  private constructor(
+    readonly server: WebSocketServer,
+    private readonly path: string,
+    connect: (ws: WebSocket, request: IncomingMessage) => C,
+  ) {
     server.on('connection', (ws, req) => {
-      this.connections.push(new BotConnection(ws, req));
-      for (const wake of this.#waiters.splice(0)) wake();
+      this.connections.push(connect(ws, req));
+      this.#waiters.wake();
     });
   }
 
-  static async start(options: TestBotOptions = {}): Promise<TestBot> {
-    let bot: TestBot | undefined;
+  static start(options: TestBotOptions = {}): Promise<TestBot> {
+    return TestBot.serve('/media', (ws, request) => new BotConnection(ws, request), options);
+  }
+
+  /** A bot whose URL ends in `path` and whose connections `connect` makes. */
+  static async serve<C>(path: string, connect: (ws: WebSocket, request: IncomingMessage) => C, options: TestBotOptions = {}): Promise<TestBot<C>> {
+    let bot: TestBot<C> | undefined;
     const server = new WebSocketServer({
       host: '127.0.0.1',
       port: 0,
@@ -153,34 +153,21 @@ export class TestBot {
       },
     });
     await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    bot = new TestBot(server);
+    bot = new TestBot(server, path, connect);
     return bot;
   }
 
   get url(): string {
-    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/media`;
+    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}${this.path}`;
   }
 
-  connection(index: number, timeoutMs = 10_000): Promise<BotConnection> {
+  connection(index: number, timeoutMs = 10_000): Promise<C> {
     return this.connectionWhere((_, i) => i === index, `connection #${index + 1}`, timeoutMs);
   }
 
   /** The first connection that satisfies `match`, once it has come in. */
-  async connectionWhere(match: (conn: BotConnection, index: number) => boolean, what: string, timeoutMs = 10_000): Promise<BotConnection> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.connections.find(match);
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`bot: no ${what} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  connectionWhere(match: (conn: C, index: number) => boolean, what: string, timeoutMs = 10_000): Promise<C> {
+    return this.#waiters.find(() => this.connections.find(match), timeoutMs, () => `bot: no ${what} within ${timeoutMs} ms`);
   }
 
   async close(): Promise<void> {

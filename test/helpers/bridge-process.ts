@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import type { BridgeConfigInput } from '../../src/config/index.js';
+import { Waiters } from './waiters.js';
 
 const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 /** The V8 flags `npm start` and docker/Dockerfile run the bridge with (see there). */
@@ -19,7 +20,7 @@ export class BridgeProcess {
   readonly logs: Array<Record<string, unknown>> = [];
   stderr = '';
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Waiters();
 
   private constructor(
     private readonly child: ChildProcess,
@@ -36,13 +37,13 @@ export class BridgeProcess {
           this.stderr += `${line}\n`;
         }
       }
-      for (const wake of this.#waiters.splice(0)) wake();
+      this.#waiters.wake();
     });
     child.stderr!.on('data', (chunk: Buffer) => (this.stderr += chunk.toString()));
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     void this.exited.then(() => {
       rmSync(dir, { recursive: true, force: true });
-      for (const wake of this.#waiters.splice(0)) wake();
+      this.#waiters.wake();
     });
   }
 
@@ -88,22 +89,17 @@ export class BridgeProcess {
   }
 
   /** The first log line whose `msg` is `msg`, once it has been written. */
-  async waitForLog(msg: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.logs.find((line) => line.msg === msg);
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0 || this.child.exitCode !== null) {
-        throw new Error(`bridge process: no log "${msg}" within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr:\n${this.stderr}`);
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  waitForLog(msg: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
+    const failure = () => `bridge process: no log "${msg}" within ${timeoutMs} ms (exit ${this.child.exitCode}); stderr:\n${this.stderr}`;
+    return this.#waiters.find(
+      () => {
+        const found = this.logs.find((line) => line.msg === msg);
+        // A bridge that has exited writes no more.
+        if (!found && this.child.exitCode !== null) throw new Error(failure());
+        return found;
+      },
+      timeoutMs,
+      failure,
+    );
   }
 }

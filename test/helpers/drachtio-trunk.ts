@@ -1,11 +1,10 @@
 // SIPp as a trunk for the drachtio dial tests (test/sipp/drachtio-trunk-*.xml, UDP on loopback), and readers of
 // what an outbound call reported and what SIPp saw.
-import { createSocket } from 'node:dgram';
-import net from 'node:net';
 import { expect } from 'vitest';
 import type { DialFailure, DialRequest, Dialog, OutgoingCall } from '../../src/signaling/index.js';
 import { freeTcpPort } from './drachtio-server.js';
 import { runSipp, tracedMessages, type SippResult } from './sipp.js';
+import { untilListening } from './sipp-trunk.js';
 
 export const OFFER = [
   'v=0',
@@ -37,34 +36,6 @@ export function request(trunkPort: number, extra: Partial<DialRequest> = {}): Di
   };
 }
 
-/** Whether something listens on the port: we cannot bind it ourselves. */
-async function bound(port: number, transport: 'udp' | 'tcp'): Promise<boolean> {
-  if (transport === 'tcp') {
-    const server = net.createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      server.once('error', () => resolve(false));
-      server.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (free) await new Promise<void>((resolve) => server.close(() => resolve()));
-    return !free;
-  }
-  const socket = createSocket('udp4');
-  const free = await new Promise<boolean>((resolve) => {
-    socket.once('error', () => resolve(false));
-    socket.bind(port, '127.0.0.1', () => resolve(true));
-  });
-  if (free) await new Promise<void>((resolve) => socket.close(() => resolve()));
-  return !free;
-}
-
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 /** SIPp as the trunk, listening on a free port once this resolves. */
 export async function trunk(
   scenario: string,
@@ -79,7 +50,7 @@ export async function trunk(
     timeoutMs: 15_000,
     extraArgs: ['-p', String(port)],
   });
-  await until(`SIPp listening on ${transport} ${port}`, () => bound(port, transport));
+  await untilListening(port, transport);
   return { port, done };
 }
 

@@ -1,9 +1,10 @@
 // The carrier's media leg in tests: sends G.711 RTP on a 20 ms schedule and records what arrives, with timing.
 import { createSocket, type Socket } from 'node:dgram';
 import { performance } from 'node:perf_hooks';
+import { FRAME_MS, FrameClock } from '../../src/media/clock.js';
 import { DtmfSender, type DtmfDigit } from '../../src/media/dtmf.js';
 import { decodeG711, encodeG711, G711_PAYLOAD_TYPE, type G711Codec } from '../../src/media/g711.js';
-import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, writeRtpHeader } from '../../src/media/rtp-packet.js';
+import { emptyRtpHeader, parseRtp, RTP_HEADER_BYTES, rtpPacket, writeRtpHeader } from '../../src/media/rtp-packet.js';
 
 export interface ReceivedPacket {
   /** performance.now() at arrival. */
@@ -19,6 +20,7 @@ export interface ReceivedPacket {
 
 const SSRC = 0x11223344;
 const FIRST_SEQ = 1000;
+const FRAME_SAMPLES = 160;
 
 export interface PacketTransform {
   protect?(packet: Buffer): Buffer;
@@ -30,7 +32,9 @@ export class RtpPeer {
   readonly received: ReceivedPacket[] = [];
   /** Packets the transform refused (failed SRTP authentication). */
   rejected = 0;
-  #sending: NodeJS.Timeout | undefined;
+  readonly #clock = new FrameClock();
+  /** Ends the sends in progress: stops their frames (their promises then never settle). */
+  readonly #sending = new Set<() => void>();
   #seq = FIRST_SEQ;
   #ts = 160_000;
   /** Wall-clock time the last send() ended at, to keep timestamps running between sends. */
@@ -84,61 +88,80 @@ export class RtpPeer {
     options: { loop?: boolean; drop?: (packet: number) => boolean } = {},
   ): Promise<void> {
     const pt = G711_PAYLOAD_TYPE[codec];
-    const start = performance.now();
-    if (this.#clockEnd !== undefined) this.#ts = (this.#ts + Math.round((start - this.#clockEnd) * 8)) >>> 0;
     let offset = 0;
     let sent = 0;
-    return new Promise((resolve) => {
-      const tick = () => {
-        while (start + sent * 20 <= performance.now()) {
-          if (offset + 160 > samples.length) {
-            if (!options.loop) {
-              this.#sending = undefined;
-              this.#clockEnd = start + sent * 20;
-              resolve();
-              return;
-            }
-            offset = 0;
-          }
-          if (!options.drop?.(sent)) {
-            const packet = Buffer.alloc(RTP_HEADER_BYTES + 160);
-            writeRtpHeader(packet, this.#seq === FIRST_SEQ, pt, this.#seq, this.#ts, SSRC);
-            encodeG711(codec, samples, offset, 160, packet, RTP_HEADER_BYTES);
-            this.socket.send(this.transform.protect ? this.transform.protect(packet) : packet, remote.port, remote.address);
-          }
-          this.#seq = (this.#seq + 1) & 0xffff;
-          this.#ts = (this.#ts + 160) >>> 0;
-          offset += 160;
-          sent++;
-        }
-        this.#sending = setTimeout(tick, Math.max(0, start + sent * 20 - performance.now()));
-      };
-      tick();
+    return this.#everyFrame(() => {
+      if (offset + FRAME_SAMPLES > samples.length) {
+        if (!options.loop) return false;
+        offset = 0;
+      }
+      if (!options.drop?.(sent)) {
+        const packet = Buffer.alloc(RTP_HEADER_BYTES + FRAME_SAMPLES);
+        writeRtpHeader(packet, this.#seq === FIRST_SEQ, pt, this.#seq, this.#ts, SSRC);
+        encodeG711(codec, samples, offset, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
+        this.#send(packet, remote);
+      }
+      this.#seq = (this.#seq + 1) & 0xffff;
+      this.#ts = (this.#ts + FRAME_SAMPLES) >>> 0;
+      offset += FRAME_SAMPLES;
+      sent++;
+      return true;
     });
   }
 
   /** Plays `digits` to `remote` as RFC 4733 events on `payloadType`, one packet per 20 ms; resolves when all are sent. */
-  async sendDtmf(remote: { address: string; port: number }, payloadType: number, digits: DtmfDigit[], durationMs: number): Promise<void> {
-    const events = new DtmfSender(160);
+  sendDtmf(remote: { address: string; port: number }, payloadType: number, digits: DtmfDigit[], durationMs: number): Promise<void> {
+    const events = new DtmfSender(FRAME_SAMPLES);
     for (const digit of digits) events.enqueue(digit, durationMs);
-    while (events.busy) {
+    return this.#everyFrame(() => {
+      if (!events.busy) return false;
       const event = events.next(this.#ts);
       if (event) {
-        const packet = Buffer.alloc(RTP_HEADER_BYTES + event.payload.length);
-        writeRtpHeader(packet, event.marker, payloadType, this.#seq, event.timestamp, SSRC);
-        event.payload.copy(packet, RTP_HEADER_BYTES);
-        this.socket.send(this.transform.protect ? this.transform.protect(packet) : packet, remote.port, remote.address);
+        this.#send(rtpPacket(event.marker, payloadType, this.#seq, event.timestamp, SSRC, event.payload), remote);
         this.#seq = (this.#seq + 1) & 0xffff;
       }
-      this.#ts = (this.#ts + 160) >>> 0;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    this.#clockEnd = performance.now();
+      this.#ts = (this.#ts + FRAME_SAMPLES) >>> 0;
+      return true;
+    });
   }
 
   stop(): void {
-    clearTimeout(this.#sending);
-    this.#sending = undefined;
+    for (const stop of this.#sending) stop();
+    this.#sending.clear();
+  }
+
+  /**
+   * Runs `frame` now and then on every tick of the peer's 20 ms clock until it returns false; resolves then. The
+   * timestamp also counts the time between two sends, as a real sender's clock does. Frames the clock skipped after
+   * a stall of the test process are sent late rather than not at all, so the bridge hears every packet it is sent.
+   */
+  #everyFrame(frame: () => boolean): Promise<void> {
+    const start = performance.now();
+    if (this.#clockEnd !== undefined) this.#ts = (this.#ts + Math.round((start - this.#clockEnd) * 8)) >>> 0;
+    let frames = 0;
+    let remove: (() => void) | undefined;
+    return new Promise((resolve) => {
+      const step = (): boolean => {
+        if (frame()) {
+          frames++;
+          return true;
+        }
+        remove?.();
+        if (remove) this.#sending.delete(remove);
+        this.#clockEnd = start + frames * FRAME_MS;
+        resolve();
+        return false;
+      };
+      if (!step()) return;
+      remove = this.#clock.add((skipped) => {
+        for (let i = 0; i <= skipped; i++) if (!step()) return;
+      });
+      this.#sending.add(remove);
+    });
+  }
+
+  #send(packet: Buffer, remote: { address: string; port: number }): void {
+    this.socket.send(this.transform.protect ? this.transform.protect(packet) : packet, remote.port, remote.address);
   }
 
   /** Received audio of one payload type, decoded to 8 kHz samples in arrival order. */

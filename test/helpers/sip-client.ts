@@ -5,6 +5,7 @@ import tls from 'node:tls';
 import { StreamFramer } from '../../src/signaling/framing.js';
 import type { SipMessage, SipRequest, SipResponse } from '../../src/signaling/message.js';
 import { parseMessage } from '../../src/signaling/parser.js';
+import { Waiters } from './waiters.js';
 
 type Transport = 'udp' | 'tcp' | 'tls';
 
@@ -12,7 +13,7 @@ export class SipTestClient {
   readonly received: SipMessage[] = [];
   /** Raw bytes of each received message, for byte-level assertions. */
   readonly raw: Buffer[] = [];
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Waiters();
 
   private constructor(
     readonly transport: Transport,
@@ -56,37 +57,21 @@ export class SipTestClient {
   }
 
   /** The first received message text matching `pattern`, parseable or not. */
-  async waitForRaw(pattern: RegExp, timeoutMs = 5000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.raw.map((r) => r.toString()).find((text) => pattern.test(text));
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`SIP client: nothing matching ${pattern} within ${timeoutMs} ms`);
-      await this.#wait(left);
-    }
+  waitForRaw(pattern: RegExp, timeoutMs = 5000): Promise<string> {
+    return this.#waiters.find(
+      () => this.raw.map((r) => r.toString()).find((text) => pattern.test(text)),
+      timeoutMs,
+      () => `SIP client: nothing matching ${pattern} within ${timeoutMs} ms`,
+    );
   }
 
   /** The first received message (from index `from` on) that satisfies `match`. */
-  async waitFor(match: (m: SipMessage) => boolean, what: string, timeoutMs = 5000, from = 0): Promise<SipMessage> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.received.slice(from).find(match);
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`SIP client: no ${what} within ${timeoutMs} ms; got ${this.received.map(describe).join(' | ')}`);
-      await this.#wait(left);
-    }
-  }
-
-  #wait(ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  waitFor(match: (m: SipMessage) => boolean, what: string, timeoutMs = 5000, from = 0): Promise<SipMessage> {
+    return this.#waiters.find(
+      () => this.received.slice(from).find(match),
+      timeoutMs,
+      () => `SIP client: no ${what} within ${timeoutMs} ms; got ${this.received.map(describe).join(' | ')}`,
+    );
   }
 
   response(status: number, method: string, timeoutMs?: number): Promise<SipResponse> {
@@ -110,7 +95,7 @@ export class SipTestClient {
     // What our own parser refuses (a 400 that copies the bad header it complains about) is kept raw only.
     if (parsed.ok) this.received.push(parsed.message);
     this.raw.push(Buffer.from(data));
-    for (const wake of this.#waiters.splice(0)) wake();
+    this.#waiters.wake();
   }
 }
 

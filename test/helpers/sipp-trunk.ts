@@ -1,6 +1,7 @@
 // SIPp as the trunk an outbound call goes to (a UAS scenario): it answers the bridge's INVITE by a fixed flow.
 import { createSocket } from 'node:dgram';
-import { runSipp, type SippResult } from './sipp.js';
+import net from 'node:net';
+import { OK_TO_LAST, runSipp, type SippResult } from './sipp.js';
 
 export type TrunkFlow =
   /**
@@ -66,21 +67,6 @@ Content-Length: 0
   </send>
   <recv response="200"/>`;
 
-/** 200 to the request last received (a BYE or a CANCEL), with its To as it came. */
-export const TRUNK_OK = `
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>`;
-
 export function trunkScenario(flow: TrunkFlow): string {
   // SIPp refuses a scenario with a variable it never uses: each flow captures what it needs.
   const captures = {
@@ -106,7 +92,7 @@ export function trunkScenario(flow: TrunkFlow): string {
     case 'answer-await-bye':
       body += `${trunkResponse('200 OK', '', trunkSdp(flow.rtpPort))}
   <recv request="ACK"/>
-  <recv request="BYE" timeout="${flow.timeoutMs}"/>${TRUNK_OK}`;
+  <recv request="BYE" timeout="${flow.timeoutMs}"/>${OK_TO_LAST}`;
       break;
     case 'reject':
       body += `${trunkResponse(`${flow.status} ${flow.phrase}`)}
@@ -114,7 +100,7 @@ export function trunkScenario(flow: TrunkFlow): string {
       break;
     case 'ring-until-cancel':
       body += `
-  <recv request="CANCEL" timeout="${flow.timeoutMs}"/>${TRUNK_OK}
+  <recv request="CANCEL" timeout="${flow.timeoutMs}"/>${OK_TO_LAST}
   <send>
     <![CDATA[
 SIP/2.0 487 Request Terminated
@@ -143,6 +129,38 @@ export async function freeUdpPort(): Promise<number> {
   const { port } = socket.address();
   await new Promise<void>((resolve) => socket.close(() => resolve()));
   return port;
+}
+
+/** Whether something listens on the port: we cannot bind it ourselves. */
+async function bound(port: number, transport: 'udp' | 'tcp'): Promise<boolean> {
+  if (transport === 'tcp') {
+    const server = net.createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (free) await new Promise<void>((resolve) => server.close(() => resolve()));
+    return !free;
+  }
+  const socket = createSocket('udp4');
+  const free = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, '127.0.0.1', () => resolve(true));
+  });
+  if (free) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return !free;
+}
+
+/**
+ * Resolves once SIPp listens on `port`: a request sent before would meet an ICMP port unreachable (or a refused
+ * connection) and end the call at once.
+ */
+export async function untilListening(port: number, transport: 'udp' | 'tcp' = 'udp', timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await bound(port, transport))) {
+    if (Date.now() > deadline) throw new Error(`SIPp not listening on ${transport} ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Starts SIPp as a UAS on `port` running `flow` (or a scenario file) for `calls` calls; resolves when it exits. */

@@ -152,6 +152,20 @@ ${options.body ? `Content-Type: ${options.body.type}\nContent-Length: [len]\n\n$
 
 const ACK_2XX = request('ACK', 1);
 const ACK_NON_2XX = request('ACK', 1, { sameBranchAsInvite: true });
+/** 200 to the request last received (a BYE or a CANCEL), with its To as it came. */
+export const OK_TO_LAST = `
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+    ]]>
+  </send>`;
 
 /** RFC 2833 key presses on PT 96, played by SIPp itself (raw socket: needs root). */
 export const playDtmf = (digits: string, toneMs = 100) => `
@@ -181,19 +195,7 @@ export function callScenario(scenario: CallScenario): string {
     case 'await-bye':
       body += `
   <recv response="200" rrs="true"/>${ACK_2XX}${scenario.afterAck ?? ''}
-  <recv request="BYE" timeout="${flow.timeoutMs}"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-    ]]>
-  </send>`;
+  <recv request="BYE" timeout="${flow.timeoutMs}"/>${OK_TO_LAST}`;
       break;
     case 'reject':
       body += `

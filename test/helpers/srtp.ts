@@ -34,6 +34,8 @@ export class SrtpContext {
     this.#salt = derive(masterKey, masterSalt, 2, 14);
   }
 
+  // The RTP header is read here by hand, not with the product's parseRtp: an SRTP packet's payload is encrypted, and
+  // with it the padding count in its last byte, which parseRtp checks.
   protect(rtp: Buffer): Buffer {
     const ssrc = rtp.readUInt32BE(8);
     const seq = rtp.readUInt16BE(2);

@@ -1,10 +1,11 @@
 // In-test bots for the other protocols: a WebSocket server that records text frames (parsed) and binary frames apart,
 // with the Twilio Media Streams shapes checked on arrival and helpers to answer like a Twilio or raw-PCM bot.
 import type { IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import { decodeG711, encodeG711 } from '../../src/media/g711.js';
+import { TestBot } from './bot.js';
+import { Waiters } from './waiters.js';
 
 export interface WireMessage {
   readonly event: string;
@@ -25,7 +26,7 @@ export class WireConnection {
   /** Every frame's kind in order: 't' text, 'b' binary. */
   readonly order: Array<'t' | 'b'> = [];
   closed = false;
-  #waiters: Array<() => void> = [];
+  readonly #waiters = new Waiters();
 
   constructor(
     readonly ws: WebSocket,
@@ -40,11 +41,11 @@ export class WireConnection {
         this.messages.push(JSON.parse(bytes.toString()) as WireMessage);
         this.order.push('t');
       }
-      this.#wake();
+      this.#waiters.wake();
     });
     ws.on('close', () => {
       this.closed = true;
-      this.#wake();
+      this.#waiters.wake();
     });
   }
 
@@ -75,19 +76,8 @@ export class WireConnection {
     return new Int16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
   }
 
-  async until(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`bot: timed out waiting for ${what}; got events ${this.messages.map((m) => m.event).join(',')}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  until(predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+    return this.#waiters.until(predicate, timeoutMs, () => `bot: timed out waiting for ${what}; got events ${this.messages.map((m) => m.event).join(',')}`);
   }
 
   waitForEvent(event: string, timeoutMs = 10_000): Promise<void> {
@@ -110,54 +100,13 @@ export class WireConnection {
       this.send({ event: 'media', streamSid, media: { payload: bytes.toString('base64') } });
     }
   }
-
-  #wake(): void {
-    for (const wake of this.#waiters.splice(0)) wake();
-  }
 }
 
-export class WireBot {
-  readonly connections: WireConnection[] = [];
-  #waiters: Array<() => void> = [];
+/** A bot of the other protocols: the test bot's server, with connections that keep text and binary frames apart. */
+export type WireBot = TestBot<WireConnection>;
 
-  private constructor(readonly server: WebSocketServer) {
-    server.on('connection', (ws, req) => {
-      this.connections.push(new WireConnection(ws, req));
-      for (const wake of this.#waiters.splice(0)) wake();
-    });
-  }
-
-  static async start(): Promise<WireBot> {
-    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-    await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-    return new WireBot(server);
-  }
-
-  get url(): string {
-    return `ws://127.0.0.1:${(this.server.address() as AddressInfo).port}/stream`;
-  }
-
-  async connection(index: number, timeoutMs = 10_000): Promise<WireConnection> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.connections[index];
-      if (found) return found;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`bot: no connection #${index + 1} within ${timeoutMs} ms`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  async close(): Promise<void> {
-    for (const client of this.server.clients) client.terminate();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
+export function startWireBot(): Promise<WireBot> {
+  return TestBot.serve('/stream', (ws, request) => new WireConnection(ws, request));
 }
 
 const DIGITS = /^\d+$/;

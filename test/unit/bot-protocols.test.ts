@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createBotProtocol, routeCall, type BotProtocolName, type StreamStart } from '../../src/bot/index.js';
 import { ConfigError, parseConfig } from '../../src/config/index.js';
+import { TextFrame } from '../../src/bot/protocols/index.js';
 
 const START: StreamStart = { streamSid: 'MZ1', callSid: 'CA1', accountSid: 'AC1', from: '+911', to: '+912', customParameters: { k: 'v' }, sampleRate: 8000 };
 const text = (s: string) => Buffer.from(s);
@@ -69,6 +70,28 @@ describe('twilio', () => {
     expect(second.media).toMatchObject({ chunk: '2', timestamp: '20' });
     expect(() => twilio.media(Buffer.alloc(320))).toThrow(/mu-law/);
     expect(JSON.parse(String(twilio.stop('callended')))).toEqual({ event: 'stop', sequenceNumber: '4', streamSid: 'MZ1', stop: { accountSid: 'AC1', callSid: 'CA1' } });
+  });
+});
+
+describe('twilio media frames', () => {
+  it('are text frames whose bytes are the JSON a string would be, across digit counts and payload lengths', () => {
+    const twilio = createBotProtocol('twilio');
+    twilio.start({ ...START, streamSid: 'MZ"1\\' });
+    const audio = Buffer.from(Array.from({ length: 200 }, (_, i) => (i * 37) & 0xff));
+    let samples = 0;
+    for (let n = 1; n <= 120; n++) {
+      const length = [160, 1, 2, 3, 161][n % 5]!;
+      const frame = twilio.mulaw(audio, n % 7, length);
+      expect(frame).toBeInstanceOf(TextFrame);
+      const expected = {
+        event: 'media',
+        sequenceNumber: String(n + 1),
+        media: { track: 'inbound', chunk: String(n), timestamp: String(Math.round(samples / 8)), payload: audio.toString('base64', n % 7, (n % 7) + length) },
+        streamSid: 'MZ"1\\',
+      };
+      expect(JSON.parse((frame as TextFrame).bytes.toString('utf8'))).toEqual(expected);
+      samples += length;
+    }
   });
 });
 

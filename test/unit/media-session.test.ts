@@ -2,7 +2,7 @@
 // declares the caller gone.
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameClock, MediaSession, RtpPortPool } from '../../src/media/index.js';
+import { FrameClock, MediaSession, RtpPortPool, type CallerAudio } from '../../src/media/index.js';
 import { decodeG711, encodeG711, toMulaw, type G711Codec } from '../../src/media/g711.js';
 import { writeRtpHeader } from '../../src/media/rtp-packet.js';
 import { testLogger } from '../helpers/bridge.js';
@@ -22,7 +22,7 @@ async function udp(address: string): Promise<Socket> {
   return socket;
 }
 
-async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpTimeoutMs?: number; listenOnly?: boolean; codec?: G711Codec } = {}): Promise<MediaSession> {
+async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpTimeoutMs?: number; listenOnly?: boolean; codec?: G711Codec; callerAudio?: CallerAudio } = {}): Promise<MediaSession> {
   const pool = new RtpPortPool('127.0.0.1', 20000, 29999);
   const rtp = await pool.bind();
   const media = new MediaSession({
@@ -40,6 +40,7 @@ async function session(remote: Socket, options: { latch?: 'sdp-ip' | 'any'; rtpT
     clock: new FrameClock(),
     log: testLogger(),
     ...(options.listenOnly && { listenOnly: true }),
+    ...(options.callerAudio && { callerAudio: options.callerAudio }),
   });
   sessions.push(media);
   return media;
@@ -158,6 +159,57 @@ describe('mu-law for bots that take it', () => {
       for (const g of got) expect(g).toEqual(expected);
     });
   }
+
+  for (const callerAudio of ['pcm16', 'mulaw'] as const) {
+    it(`a ${callerAudio} session ${callerAudio === 'mulaw' ? 'makes no PCM16 chunks' : 'makes PCM16 chunks'}, and reports loss, silence filled, latency and the caller's silence`, async () => {
+      const caller = await udp('127.0.0.1');
+      const media = await session(caller, { callerAudio, rtpTimeoutMs: 150 });
+      let payloads = 0;
+      let chunks = 0;
+      let timedOut = false;
+      media.on('callerMulaw', () => payloads++);
+      media.on('callerAudio', () => chunks++);
+      media.on('rtpTimeout', () => (timedOut = true));
+      media.start();
+      // Sequence 3 never comes: one packet lost, its 20 ms filled with silence.
+      for (const seq of [0, 1, 2, 4, 5]) {
+        caller.send(rtp('PCMA', seq), media.port, '127.0.0.1');
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      while (!timedOut) await new Promise((r) => setTimeout(r, 20));
+      expect(payloads).toBe(5);
+      // 20 ms chunks: one per packet and one per filled frame, then the clock's silence once the caller stops.
+      if (callerAudio === 'mulaw') expect(chunks).toBe(0);
+      else expect(chunks).toBeGreaterThanOrEqual(6);
+      const stats = media.stats;
+      expect(stats.packetsIn).toBe(5);
+      expect(stats.packetsLost).toBe(1);
+      expect(stats.silenceFilledMs).toBeGreaterThanOrEqual(20);
+      expect(stats.jitterMs).toBeGreaterThanOrEqual(0);
+      // A mu-law payload each; a chunk each packet completed (the lost one's silence may be completed by the next).
+      if (callerAudio === 'mulaw') expect(stats.latency.caller_to_bot.count).toBe(5);
+      else expect(stats.latency.caller_to_bot.count).toBeGreaterThanOrEqual(5);
+    });
+  }
+
+  it('a mu-law session that is recorded still records the caller', async () => {
+    const caller = await udp('127.0.0.1');
+    const media = await session(caller, { callerAudio: 'mulaw' });
+    let payloads = 0;
+    media.on('callerMulaw', () => payloads++);
+    const frames: number[][] = [];
+    media.record({ frame: (c) => frames.push(Array.from(c)) });
+    media.start();
+    for (let i = 0; i < 5; i++) {
+      caller.send(rtp('PCMA', i), media.port, '127.0.0.1');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    expect(payloads).toBe(5);
+    const sent = new Int16Array(160);
+    decodeG711('PCMA', rtp('PCMA', 0), sent, 0, 12, 160);
+    expect(frames.filter((f) => f.every((v, i) => v === sent[i])).length).toBeGreaterThanOrEqual(4);
+  });
 
   it('plays the bot\'s mu-law to the caller, sample for sample', async () => {
     const caller = await udp('127.0.0.1');

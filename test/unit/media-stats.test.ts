@@ -19,6 +19,7 @@ describe('RtpReception', () => {
     const r = new RtpReception();
     for (const seq of [65534, 0, 65535, 1, 1, 2]) r.packet(SSRC, seq, 0);
     expect(r.lost).toBe(0);
+    expect(r.outOfOrder).toBe(1);
   });
 
   it('keeps what a stream lost when the sender restarts with a new SSRC', () => {

@@ -4,7 +4,7 @@ import { RawProtocol } from './raw.js';
 import { TwilioProtocol } from './twilio.js';
 import type { BotProtocol, BotProtocolName } from './types.js';
 
-export { BOT_PROTOCOLS, type AudioEncoding, type BotAudio, type BotMessage, type BotProtocol, type BotProtocolName, type Frame, type ParsedBotMessage, type StopReason, type StreamStart } from './types.js';
+export { BOT_PROTOCOLS, TextFrame, type AudioEncoding, type BotAudio, type BotMessage, type BotProtocol, type BotProtocolName, type Frame, type ParsedBotMessage, type StopReason, type StreamStart } from './types.js';
 export { TWILIO_SAMPLE_RATE } from './twilio.js';
 
 const FACTORIES: Readonly<Record<BotProtocolName, () => BotProtocol>> = {

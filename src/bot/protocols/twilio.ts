@@ -2,7 +2,8 @@
 // `media`, `sequenceNumber` a string counting every message after `connected` from 1. Audio stays mu-law bytes both
 // ways: the media session transcodes.
 import { z } from 'zod';
-import { decodeBase64, parseJson, type BotProtocol, type Frame, type ParsedBotMessage, type StopReason, type StreamStart } from './types.js';
+import { TwilioMediaWriter } from './twilio-media.js';
+import { decodeBase64, parseJson, TextFrame, type BotProtocol, type Frame, type ParsedBotMessage, type StopReason, type StreamStart } from './types.js';
 
 /** Twilio streams are mu-law at 8 kHz, always. */
 export const TWILIO_SAMPLE_RATE = 8000;
@@ -19,6 +20,7 @@ export class TwilioProtocol implements BotProtocol {
   #chunks = 0;
   #samplesSent = 0;
   #start: StreamStart | undefined;
+  #media: TwilioMediaWriter | undefined;
 
   connected(): Frame {
     return JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' });
@@ -26,6 +28,7 @@ export class TwilioProtocol implements BotProtocol {
 
   start(start: StreamStart): Frame {
     this.#start = start;
+    this.#media = new TwilioMediaWriter(start.streamSid);
     return JSON.stringify({
       event: 'start',
       sequenceNumber: String(++this.#seq),
@@ -45,13 +48,12 @@ export class TwilioProtocol implements BotProtocol {
     throw new Error('the twilio protocol takes mu-law caller audio');
   }
 
-  /** Built by hand: fifty a second per call. `timestamp` is the stream time at the frame's start, in ms. */
+  /** Written as bytes: fifty a second per call. `timestamp` is the stream time at the frame's start, in ms. */
   mulaw(bytes: Buffer, offset: number, length: number): Frame {
-    const sid = this.#started().streamSid;
+    if (!this.#media) throw new Error('twilio: no start sent yet');
     const timestamp = Math.round((this.#samplesSent * 1000) / TWILIO_SAMPLE_RATE);
     this.#samplesSent += length;
-    const payload = bytes.toString('base64', offset, offset + length);
-    return `{"event":"media","sequenceNumber":"${++this.#seq}","media":{"track":"inbound","chunk":"${++this.#chunks}","timestamp":"${timestamp}","payload":"${payload}"},"streamSid":"${sid}"}`;
+    return new TextFrame(this.#media.write(++this.#seq, ++this.#chunks, timestamp, bytes, offset, length));
   }
 
   dtmf(digit: string): Frame {

@@ -35,8 +35,17 @@ export type BotMessage =
 /** A decoded bot frame, or why it was refused (`ignorable`: a well-formed message of an event we do not know). */
 export type ParsedBotMessage = { ok: true; message: BotMessage } | { ok: false; reason: string; ignorable?: boolean };
 
-/** A WebSocket frame to send: a string goes as a text frame, a Buffer as a binary one. */
-export type Frame = string | Buffer;
+/** A text frame whose UTF-8 bytes are written already (no string made for it). */
+export class TextFrame {
+  constructor(readonly bytes: Buffer) {}
+
+  toString(): string {
+    return this.bytes.toString();
+  }
+}
+
+/** A WebSocket frame to send: a string or a TextFrame goes as a text frame, a Buffer as a binary one. */
+export type Frame = string | Buffer | TextFrame;
 
 export const BOT_PROTOCOLS = ['exotel', 'twilio', 'raw'] as const;
 export type BotProtocolName = (typeof BOT_PROTOCOLS)[number];
