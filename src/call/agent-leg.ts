@@ -18,6 +18,8 @@ export interface AgentDial {
   readonly bot: PeerBot;
   /** Its trunk's channel and pacing; direct URIs take none. */
   readonly slot?: TrunkSlot;
+  /** SDES-SRTP toward the agent's trunk (through rtpengine). */
+  readonly srtp?: boolean;
 }
 
 export interface AgentLegContext {
@@ -78,7 +80,7 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     let sdp = buildOffer({ address: context.advertisedAddress, port, sessionId: Date.now() });
     if (context.relay) {
       this.#relay = new OutboundRelay(context.relay, `${context.callSid}-agent`, `${context.streamSid}-agent`);
-      const offered = await this.#relay.offer(sdp, false);
+      const offered = await this.#relay.offer(sdp, this.dial.srtp === true);
       if (this.#ending) return;
       if (typeof offered !== 'string') return this.#fail(503, offered.problem);
       sdp = offered;

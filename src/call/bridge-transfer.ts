@@ -56,7 +56,7 @@ export function agentDial(request: TransferRequest, target: { uri: string; trunk
         ...(trunk.tls?.ca && { tls: { ca: trunk.tls.ca } }),
       }
     : { uri: target.uri, proxy: target.uri, from: { user, host: side.advertisedAddress }, headers };
-  return { request: invite, ringTimeoutMs: settings.ringTimeoutMs, bot: request.bot ?? 'stop', ...(slot && { slot }) };
+  return { request: invite, ringTimeoutMs: settings.ringTimeoutMs, bot: request.bot ?? 'stop', ...(slot && { slot }), ...(trunk?.srtp && { srtp: true }) };
 }
 
 export interface AgentProgress {
