@@ -261,10 +261,12 @@ export class Call extends EventEmitter<CallEvents> {
     }
     if (!answered) this.options.observer?.setup(sipStatus);
     this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : 'failed', sipStatus, cause };
+    // Before the facts: an agent still ringing makes the transfer failed.
+    const transferClosed = this.#transfer.close();
     const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     const listenOnly = this.#policy.listenOnly;
-    void closeAll(this.log, cause, { leg: this.#leg, transferred: this.#transfer.completed }, [bye, this.#relay?.close(), this.#transfer.close()]).then((report) =>
+    void closeAll(this.log, cause, { leg: this.#leg, transferred: this.#transfer.completed }, [bye, this.#relay?.close(), transferClosed]).then((report) =>
       this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
     );
   }

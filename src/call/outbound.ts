@@ -280,6 +280,8 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       this.#outgoing.cancel();
     }
     if (!answered) this.options.observer?.setup(this.#sipStatus ?? 503);
+    // Before the facts: an agent still ringing makes the transfer failed.
+    const transferClosed = this.#transfer.close();
     const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     // A CANCELled INVITE is done when its final response comes (or the transaction gives up). The bound's timer goes
@@ -288,7 +290,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     const settled = Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound));
     const listenOnly = this.#policy.listenOnly;
     const ending = { leg: this.#leg, transferred: this.#transfer.completed };
-    void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close(), this.#transfer.close()], { status: this.#status }).then((report) =>
+    void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close(), transferClosed], { status: this.#status }).then((report) =>
       this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
     );
   }

@@ -177,9 +177,20 @@ export class CallTransfer {
     return undefined;
   }
 
-  /** The call's teardown: the agent leg (CANCEL or BYE, its relay session and port), and any failed one's ending. */
+  /**
+   * The call's teardown: the agent leg (CANCEL or BYE, its relay session and port), and any failed one's ending. An
+   * agent still being dialled makes the transfer failed (487: the call ended first).
+   */
   close(): Promise<unknown> {
-    if (this.#agent) this.#endings.push(this.#agent.end());
+    const agent = this.#agent;
+    if (agent) {
+      if (this.#facts && this.#facts.status !== 'completed') {
+        this.#facts = { ...this.#facts, status: 'failed', sipStatus: 487 };
+        this.hooks.counted?.('bridge', 'failed');
+      }
+      this.#endings.push(agent.end());
+    }
+    this.#agent = undefined;
     return Promise.all(this.#endings);
   }
 

@@ -66,6 +66,7 @@ export async function answeredCall(
   bot: TestBot,
   callId: string,
   headers?: InviteOptions['headers'],
+  callSid?: string,
 ): Promise<AnsweredCall> {
   const client = await SipTestClient.open('tcp', sipTcp);
   const caller = await RtpPeer.open();
@@ -76,7 +77,7 @@ export async function answeredCall(
   try {
     const sdp = sdpOffer({ port: caller.port });
     const tagged: InviteOptions['headers'] = [['X-Test-Call', callId], ...(headers ?? [])];
-    client.send(exotelInvite({ callId, branch: `z9hG4bK-${callId}`, port: sipTcp.port, localPort: client.localPort, sdp, headers: tagged }));
+    client.send(exotelInvite({ callId, branch: `z9hG4bK-${callId}`, port: sipTcp.port, localPort: client.localPort, sdp, headers: tagged, ...(callSid && { callSid }) }));
     const ok = await client.response(200, 'INVITE');
     client.send(inDialogRequest('ACK', client, ok, 1));
     const answer = ok.body.toString();

@@ -43,6 +43,8 @@ export interface InviteOptions {
   readonly branch?: string;
   readonly headers?: ReadonlyArray<readonly [string, string]>;
   readonly sdp?: string;
+  /** X-Exotel-CallSid, the call's call_sid (default `call-sid-1`). */
+  readonly callSid?: string;
 }
 
 export function exotelInvite(options: InviteOptions): Buffer {
@@ -60,7 +62,7 @@ export function exotelInvite(options: InviteOptions): Buffer {
     `Contact: <sip:+918888888888@127.0.0.1:${localPort};transport=${transport.toLowerCase()}>`,
     `Call-ID: ${options.callId}`,
     'CSeq: 1 INVITE',
-    'X-Exotel-CallSid: call-sid-1',
+    `X-Exotel-CallSid: ${options.callSid ?? 'call-sid-1'}`,
     'X-Exotel-AccountSid: account-sid-1',
     ...(options.headers ?? []).map(([n, v]) => `${n}: ${v}`),
     'Content-Type: application/sdp',
