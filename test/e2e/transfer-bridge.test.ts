@@ -196,6 +196,36 @@ describe('bridge transfer answered', () => {
   });
 });
 
+describe('bridge transfer answered: the bot leaves', () => {
+  it('a listening bot that closes its socket does not end the bridged call', async () => {
+    await noCalls();
+    const agent = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+    const call = await answeredCall(sipTcp(), bot, 'bridge-bot-leaves');
+    try {
+      call.conn.send(transferMessage(call, { to: agent.uri(), mode: 'bridge', bot: 'listen' }));
+      await agent.invite();
+      await agent.answer();
+      await waitStatus(call, 'completed');
+      call.conn.ws.close(1000, 'done listening');
+      await call.conn.waitForClose();
+      await sleep(300);
+      const before = agent.rtp.received.length;
+      await call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
+      await sleep(200);
+      expect(agent.rtp.received.length - before).toBeGreaterThan(30);
+      expect(relativeLevelDb(agent.rtp.audio('PCMU').slice(-6000, -1000), 8000, 1000, 440)).toBeGreaterThan(30);
+      expect(call.client.count((m) => m.kind === 'request' && m.method === 'BYE')).toBe(0);
+      expect(agent.sip.count((m) => m.kind === 'request' && m.method === 'BYE')).toBe(0);
+      await callerHangsUp(call);
+      agent.sip.send(okTo(await agent.sip.request('BYE')));
+      await waitForIdle(bridge);
+    } finally {
+      call.close();
+      agent.close();
+    }
+  });
+});
+
 describe('bridge transfer not answered: the caller stays with the bot', () => {
   it('agent busy 486: failed 486, no BYE, the caller still reaches the bot; a second agent then answers', async () => {
     await noCalls();
