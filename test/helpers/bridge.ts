@@ -15,7 +15,8 @@ export async function startTestBridge(overrides: BridgeConfigInput = {}): Promis
       ...overrides,
       sip: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, timers: { t1: 100, t2: 400, t4: 500 }, ...overrides.sip },
       http: { host: '127.0.0.1', port: 0, ...overrides.http },
-      media: { address: '127.0.0.1', rtpPorts: { min: 20000, max: 29999 }, ...overrides.media },
+      // Calls' media in this thread, as before workers, unless a test asks for workers.
+      media: { address: '127.0.0.1', rtpPorts: { min: 20000, max: 29999 }, workers: 0, ...overrides.media },
       bot: { connectTimeoutMs: 2000, ...overrides.bot },
       // Test files run in parallel on small machines, whose event loops stall past the overload limit for reasons of
       // their own; refusing calls for it is tested where it is the subject (faults.test.ts).
