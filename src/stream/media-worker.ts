@@ -78,21 +78,23 @@ export class MediaWorker {
   }
 
   open(id: number, spec: LegSpec, signal: AbortSignal): Promise<StreamLeg> {
+    const aborted = () => new LegOpenError('aborted', 'the call ended while its stream was being opened');
+    if (signal.aborted) return Promise.reject(aborted());
     return new Promise<StreamLeg>((resolve, reject) => {
-      if (signal.aborted) return reject(new LegOpenError('aborted', 'the call ended before its stream opened'));
-      const pending: PendingOpen = { resolve, reject, aborted: false };
+      const onAbort = () => {
+        pending.aborted = true;
+        this.#send({ type: 'abort', id });
+        reject(aborted());
+      };
+      const settled = () => signal.removeEventListener('abort', onAbort);
+      const pending: PendingOpen = {
+        resolve: (leg) => (settled(), resolve(leg)),
+        reject: (err) => (settled(), reject(err)),
+        aborted: false,
+      };
       this.#pending.set(id, pending);
+      signal.addEventListener('abort', onAbort, { once: true });
       this.#send({ type: 'open', id, spec });
-      signal.addEventListener(
-        'abort',
-        () => {
-          if (this.#pending.get(id) !== pending) return;
-          pending.aborted = true;
-          this.#send({ type: 'abort', id });
-          reject(new LegOpenError('aborted', 'the call ended before its stream opened'));
-        },
-        { once: true },
-      );
     });
   }
 

@@ -18,6 +18,8 @@ export async function startTestBridge(overrides: BridgeConfigInput = {}): Promis
       // Calls' media in this thread, as before workers, unless a test asks for workers.
       media: { address: '127.0.0.1', rtpPorts: { min: 20000, max: 29999 }, workers: 0, ...overrides.media },
       bot: { connectTimeoutMs: 2000, ...overrides.bot },
+      // The level of the media workers' own log lines (fd 1); this thread's go to testLogger().
+      log: { level: (process.env.BRIDGE_TEST_LOG as 'debug' | undefined) ?? 'silent', ...overrides.log },
       // Test files run in parallel on small machines, whose event loops stall past the overload limit for reasons of
       // their own; refusing calls for it is tested where it is the subject (faults.test.ts).
       limits: { maxClockLagMs: 0, maxEventLoopUtilization: 1, ...overrides.limits },
