@@ -74,6 +74,7 @@ export class MediaWorker {
       rtpPortsInUse: stats?.rtpPortsInUse ?? 0,
       packets: stats?.packets ?? { in: 0, out: 0, lost: 0 },
       queuedMs: stats?.queuedMs ?? 0,
+      maxQueuedMs: stats?.maxQueuedMs ?? 0,
     };
   }
 
