@@ -7,9 +7,9 @@ import { accountSid, DEFAULT_ACCOUNT_SID, redactUrl, type BotAddressPolicy, type
 import type { RtpengineRelay } from '../media/index.js';
 import { buildAnswer, type NegotiatedAudio } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
-import { LegOpenError, type LegReport, type MediaHost } from '../stream/index.js';
+import { LegOpenError, type MediaHost } from '../stream/index.js';
 import { admitInvite, forbidden, INTERNAL_ERROR, unavailable, unreachable, type Rejection, type Route } from './admission.js';
-import { CallLeg, legSpec, mediaFormat, openLeg, stopReason, streamStart } from './leg.js';
+import { CallLeg, closeAll, legSpec, mediaFormat, openLeg, streamStart } from './leg.js';
 import type { RecordingSettings, StreamPolicy } from './recording.js';
 import { InboundRelay } from './relay.js';
 import { ReofferAnswerer } from './reoffer.js';
@@ -66,13 +66,6 @@ export interface CallEvents {
 }
 
 const RESERVED_CALL_SID = 'x-exotel-callsid';
-
-/** Logs how a call ended once its leg has said what it measured. */
-export function logEnd(log: Logger, cause: EndCause, report: LegReport | undefined, extra: Readonly<Record<string, unknown>> = {}): void {
-  const { media, botMessagesRefused, recording } = report ?? {};
-  log.info({ by: cause.by, reason: cause.reason, ...extra, ...(media && { media }), ...(botMessagesRefused && { botMessagesRefused }) }, 'call ended');
-  if (recording) log.info({ recording }, 'recording closed');
-}
 
 export class Call extends EventEmitter<CallEvents> {
   readonly callSid: string;
@@ -257,7 +250,8 @@ export class Call extends EventEmitter<CallEvents> {
     this.#abort.abort();
     let sipStatus = answered ? 200 : 487;
     if (!answered && !this.invite.cancelled) {
-      const rejection = (cause.by === 'system' && cause.rejection) || INTERNAL_ERROR;
+      // A bot that left before the answer is as good as unreachable.
+      const rejection = (cause.by === 'system' && cause.rejection) || (cause.by === 'bot' ? unreachable(cause.reason) : INTERNAL_ERROR);
       sipStatus = rejection.status;
       this.log.warn({ status: rejection.status, reason: rejection.reason }, 'call rejected');
       this.invite.reject(rejection.status, rejection.phrase, {
@@ -269,13 +263,10 @@ export class Call extends EventEmitter<CallEvents> {
     this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : 'failed', sipStatus, cause };
     const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
-    const leg = this.#leg?.close(stopReason(this.#transfer.completed, cause)) ?? Promise.resolve(undefined);
-    const logged = leg.then((report) => logEnd(this.log, cause, report));
-    void Promise.allSettled([bye, this.#relay?.close(), logged]).then(async (results) => {
-      for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
-      const report = await leg;
-      this.emit('ended', reportOf(facts, report?.media, report?.recording, this.#policy.listenOnly));
-    });
+    const listenOnly = this.#policy.listenOnly;
+    void closeAll(this.log, cause, { leg: this.#leg, transferred: this.#transfer.completed }, [bye, this.#relay?.close()]).then((report) =>
+      this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
+    );
   }
 
   #facts(): CallFacts {

@@ -68,6 +68,31 @@ export function stopReason(transferred: boolean, cause: EndCause): StopReason {
   return transferred ? 'transferred' : cause.by === 'caller' ? 'callended' : 'stopped';
 }
 
+/** Logs how a call ended once its leg has said what it measured. */
+function logEnd(log: Logger, cause: EndCause, report: LegReport | undefined, extra: Readonly<Record<string, unknown>>): void {
+  const { media, botMessagesRefused, recording } = report ?? {};
+  log.info({ by: cause.by, reason: cause.reason, ...extra, ...(media && { media }), ...(botMessagesRefused && { botMessagesRefused }) }, 'call ended');
+  if (recording) log.info({ recording }, 'recording closed');
+}
+
+/**
+ * The end of a call's teardown, both directions: closes the leg (with the `stop` its end calls for), logs the end with
+ * what the leg measured, waits for the rest (BYE, relay, ...) to settle, and resolves with the leg's report.
+ */
+export async function closeAll(
+  log: Logger,
+  cause: EndCause,
+  leg: { readonly leg: CallLeg | undefined; readonly transferred: boolean },
+  rest: ReadonlyArray<Promise<unknown> | undefined>,
+  extra: Readonly<Record<string, unknown>> = {},
+): Promise<LegReport | undefined> {
+  const closing = leg.leg?.close(stopReason(leg.transferred, cause)) ?? Promise.resolve(undefined);
+  const logged = closing.then((report) => logEnd(log, cause, report, extra));
+  const results = await Promise.allSettled([...rest, logged]);
+  for (const r of results) if (r.status === 'rejected') log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
+  return closing;
+}
+
 /** What the leg tells the call. */
 export interface LegHandlers {
   end(cause: EndCause): void;

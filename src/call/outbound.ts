@@ -7,8 +7,8 @@ import { DEFAULT_ACCOUNT_SID, redactUrl, type BotProtocolName, type BotSampleRat
 import { buildOffer, negotiate } from '../sdp/index.js';
 import type { DialFailure, Dialog, HeaderFields, OutgoingCall, SipBackend } from '../signaling/index.js';
 import { LegOpenError } from '../stream/index.js';
-import { logEnd, type CallEvents, type CallOptions, type EndCause } from './call.js';
-import { CallLeg, legSpec, mediaFormat, openLeg, stopReason, streamStart } from './leg.js';
+import type { CallEvents, CallOptions, EndCause } from './call.js';
+import { CallLeg, closeAll, legSpec, mediaFormat, openLeg, streamStart } from './leg.js';
 import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import type { RecordingSettings, StreamPolicy } from './recording.js';
 import { OutboundRelay } from './relay.js';
@@ -282,17 +282,15 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     if (!answered) this.options.observer?.setup(this.#sipStatus ?? 503);
     const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
-    const leg = this.#leg?.close(stopReason(this.#transfer.completed, cause)) ?? Promise.resolve(undefined);
-    const logged = leg.then((report) => logEnd(this.log, cause, report, { status: this.#status }));
     // A CANCELled INVITE is done when its final response comes (or the transaction gives up). The bound's timer goes
     // with it: left to run, every ended call would keep one (and what it holds) for SETTLE_MS.
     let bound: NodeJS.Timeout | undefined;
     const settled = Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound));
-    void Promise.allSettled([bye, settled, this.#relay?.close(), logged]).then(async (results) => {
-      for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
-      const report = await leg;
-      this.emit('ended', reportOf(facts, report?.media, report?.recording, this.#policy.listenOnly));
-    });
+    const listenOnly = this.#policy.listenOnly;
+    const ending = { leg: this.#leg, transferred: this.#transfer.completed };
+    void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close()], { status: this.#status }).then((report) =>
+      this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
+    );
   }
 
   #facts(): CallFacts {
