@@ -191,7 +191,7 @@ describe('the built bridge with media.workers: 2', () => {
     calls.push(placed);
     await callerToneReachesBot(placed, 'PCMA');
     await botToneReachesCaller(placed, 'PCMA');
-    const loads = ((await health(started.httpPort)).body as unknown as { media: HostLoad[] }).media;
+    const loads = (await health(started.httpPort)).body.media;
     expect(loads.map((l) => [l.name, l.up])).toEqual([['worker-0', true], ['worker-1', true]]);
     await hangUp(placed);
     await placed.conn.waitForEvent('stop');
