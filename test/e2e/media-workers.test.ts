@@ -6,6 +6,7 @@ import type { Bridge } from '../../src/bridge.js';
 import { DtmfReceiver } from '../../src/media/dtmf.js';
 import type { HostLoad } from '../../src/stream/index.js';
 import { portSlices, type WorkerPool } from '../../src/stream/worker-pool.js';
+import { tone } from '../helpers/audio.js';
 import { TestBot, type BotConnection } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { health, metrics } from '../helpers/bridge-http.js';
@@ -154,6 +155,30 @@ describe('media workers', () => {
     await Promise.all([...living, ...fresh].map(hangUp));
     await waitForIdle(bridge);
     await until('no RTP port held by a worker', async () => (await hosts()).every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
+  });
+});
+
+describe('many short calls', () => {
+  it('leave no leg, port or open in either worker, however they end', async () => {
+    const endings = ['caller BYE', 'bot close', 'bot drop'] as const;
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i * 20));
+        const c = await call();
+        void c.caller.send(c.bridgeRtp, 'PCMA', tone(1000, 8000, 8000), { loop: true });
+        await new Promise((r) => setTimeout(r, 100 + (i % 7) * 50));
+        c.caller.stop();
+        const how = endings[i % endings.length]!;
+        if (how === 'caller BYE') await hangUp(c);
+        else {
+          if (how === 'bot close') c.conn.ws.close();
+          else c.conn.ws.terminate();
+          c.client.send(okTo(await c.client.request('BYE', 5000)));
+        }
+      }),
+    );
+    await waitForIdle(bridge);
+    await until('the workers report no port in use', async () => (await hosts()).every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
   });
 });
 
