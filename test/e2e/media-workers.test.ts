@@ -209,13 +209,18 @@ describe('the built bridge with media.workers: 2', () => {
   let child: BridgeProcess | undefined;
   afterAll(() => child?.kill());
 
-  it('answers a call whose audio goes both ways through a worker, and stops cleanly', async () => {
+  it('answers a call whose audio and keys go through a worker that logs as such, and stops cleanly', async () => {
     const started = await BridgeProcess.start({ bot: { defaultUrl: bot.url }, media: { workers: 2 } });
     child = started.bridge;
     const placed = await answeredCall(started.sip.tcp, bot, `workers-process-${Date.now()}`);
     calls.push(placed);
     await callerToneReachesBot(placed, 'PCMA');
     await botToneReachesCaller(placed, 'PCMA');
+    // The worker's own log lines reach the process's stdout, saying which worker wrote them.
+    await placed.caller.sendDtmf(placed.bridgeRtp, DTMF_PT, ['5'], 100);
+    const logged = await started.bridge.waitForLog('caller DTMF');
+    expect(logged).toMatchObject({ service: 'sip-ws-bridge', digit: '5', call_sid: placed.conn.start!.start.call_sid });
+    expect([0, 1]).toContain(logged.worker);
     const loads = (await health(started.httpPort)).body.media;
     expect(loads.map((l) => [l.name, l.up])).toEqual([['worker-0', true], ['worker-1', true]]);
     await hangUp(placed);
