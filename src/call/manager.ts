@@ -123,7 +123,7 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
 
   #admit(invite: IncomingCall): void {
     const source = invite.source.address;
-    const { lag, busy } = this.#leastLoaded();
+    const host = this.#leastLoaded();
     const outages = this.outages();
     const refusal = !this.#accepting
       ? { reason: 'the bridge is shutting down', retryAfter: 30 }
@@ -131,13 +131,15 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
         ? { reason: outages.join('; '), retryAfter: 5 }
         : this.#calls.size >= this.limits.maxConcurrentCalls
           ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
-          : this.limits.maxClockLagMs > 0 && lag > this.limits.maxClockLagMs
-            ? { reason: `overloaded: the media clock ran ${Math.round(lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
-            : busy > this.limits.maxEventLoopUtilization
-              ? { reason: `overloaded: the event loop was busy ${(busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
-              : !this.#rate.take(source)
-                ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
-                : undefined;
+          : !host
+            ? { reason: 'no media host is up', retryAfter: 5 }
+            : this.limits.maxClockLagMs > 0 && host.lag > this.limits.maxClockLagMs
+              ? { reason: `overloaded: the media clock ran ${Math.round(host.lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
+              : host.busy > this.limits.maxEventLoopUtilization
+                ? { reason: `overloaded: the event loop was busy ${(host.busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
+                : !this.#rate.take(source)
+                  ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
+                  : undefined;
     if (refusal) {
       this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
       invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });
@@ -151,9 +153,9 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
 
   /**
    * The host a call would go to: of the hosts that are up, the least loaded (its clock lag over the limit counts
-   * before its utilisation). No host up reads as infinitely late.
+   * before its utilisation); undefined when none is up.
    */
-  #leastLoaded(): { lag: number; busy: number } {
+  #leastLoaded(): { lag: number; busy: number } | undefined {
     const { maxClockLagMs } = this.limits;
     const over = (lag: number) => (maxClockLagMs > 0 && lag > maxClockLagMs ? 1 : 0);
     let best: { lag: number; busy: number } | undefined;
@@ -162,7 +164,7 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
       const candidate = { lag: host.clockLagMs, busy: host.busy };
       if (!best || over(candidate.lag) < over(best.lag) || (over(candidate.lag) === over(best.lag) && candidate.busy < best.busy)) best = candidate;
     }
-    return best ?? { lag: Number.POSITIVE_INFINITY, busy: 1 };
+    return best;
   }
 
   /** Counts a call as live until it ends. */
