@@ -153,6 +153,10 @@ export class MediaWorker {
       }
       case 'event':
         return this.#legs.get(message.id)?.deliver(message.event);
+      case 'peerOpened':
+        return this.#legs.get(message.id)?.peerOpened({ port: message.port });
+      case 'peerOpenFailed':
+        return this.#legs.get(message.id)?.peerOpened({ error: message.message });
       case 'closed': {
         const leg = this.#legs.get(message.id);
         this.#legs.delete(message.id);

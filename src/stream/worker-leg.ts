@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { StopReason, StreamStart } from '../bot/index.js';
 import type { MediaFormat } from '../media/index.js';
-import type { LegReport, LiveMedia, StreamLeg, StreamLegEvents } from './types.js';
+import type { LegReport, LiveMedia, PeerBot, StreamLeg, StreamLegEvents } from './types.js';
 import type { LegEvent, ToWorker } from './worker-messages.js';
 
 export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLeg {
@@ -13,6 +13,8 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
   #settle: ((report: LegReport) => void) | undefined;
   /** The worker is gone: nothing more is sent, and the report is what is known. */
   #lost = false;
+  /** An openPeer waiting for the worker's answer (one at a time, as the leg in the worker takes them). */
+  #peerOpen: { resolve: (port: number) => void; reject: (err: Error) => void } | undefined;
 
   constructor(
     readonly id: number,
@@ -39,6 +41,31 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
     this.#send({ type: 'sendEvent', id: this.id, name, fields });
   }
 
+  openPeer(): Promise<number> {
+    if (this.#lost || this.#report) return Promise.reject(new Error('the leg is closed'));
+    if (this.#peerOpen) return Promise.reject(new Error('the leg has a peer already'));
+    return new Promise<number>((resolve, reject) => {
+      this.#peerOpen = { resolve, reject };
+      this.send({ type: 'openPeer', id: this.id });
+    });
+  }
+
+  joinPeer(format: MediaFormat, bot: PeerBot): void {
+    this.#send({ type: 'joinPeer', id: this.id, format, bot });
+  }
+
+  closePeer(): void {
+    this.#send({ type: 'closePeer', id: this.id });
+  }
+
+  /** The worker's answer to openPeer: the port, or why not. */
+  peerOpened(answer: { port: number } | { error: string }): void {
+    const pending = this.#peerOpen;
+    this.#peerOpen = undefined;
+    if ('port' in answer) pending?.resolve(answer.port);
+    else pending?.reject(new Error(answer.error));
+  }
+
   /** The report of a close under way or done; none before close(). */
   get closing(): Promise<LegReport> | undefined {
     return this.#report;
@@ -61,6 +88,7 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
 
   /** The worker's report of the leg's close. */
   closed(report: LegReport): void {
+    this.peerOpened({ error: 'the leg closed' });
     this.#settle?.(report);
     this.#settle = undefined;
   }
@@ -72,6 +100,7 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
   lost(reason: string): void {
     if (this.#lost) return;
     this.#lost = true;
+    this.peerOpened({ error: reason });
     if (this.#settle) return this.closed({});
     if (!this.#report) this.emit('end', { by: 'system', reason });
   }

@@ -2,7 +2,7 @@
 // report) and one `stats` message per worker a second; never one per packet.
 import type { StopReason, StreamStart } from '../bot/index.js';
 import type { LatencyPath, MediaFormat } from '../media/index.js';
-import type { HostLoad, HostSettings, LegOpenError, LegReport, LegSpec, LiveMedia, StreamLegEvents } from './types.js';
+import type { HostLoad, HostSettings, LegOpenError, LegReport, LegSpec, LiveMedia, PeerBot, StreamLegEvents } from './types.js';
 
 /** What a worker is started with (its `workerData`). */
 export interface WorkerData {
@@ -20,6 +20,10 @@ export type ToWorker =
   | { readonly type: 'renegotiate'; readonly id: number; readonly format: MediaFormat }
   | { readonly type: 'callerDtmf'; readonly id: number; readonly digit: string; readonly durationMs: number }
   | { readonly type: 'sendEvent'; readonly id: number; readonly name: string; readonly fields: Readonly<Record<string, unknown>> }
+  /** A bridge transfer's agent: its port (answered `peerOpened`), the join, its close. */
+  | { readonly type: 'openPeer'; readonly id: number }
+  | { readonly type: 'joinPeer'; readonly id: number; readonly format: MediaFormat; readonly bot: PeerBot }
+  | { readonly type: 'closePeer'; readonly id: number }
   | { readonly type: 'close'; readonly id: number; readonly reason: StopReason }
   /** Every leg is closed: close the host, send the last stats, then `shutDown`. */
   | { readonly type: 'shutdown' };
@@ -32,6 +36,9 @@ export type FromWorker =
   | { readonly type: 'opened'; readonly id: number; readonly port: number; readonly botConnectMs: number }
   | { readonly type: 'openFailed'; readonly id: number; readonly kind: LegOpenError['kind']; readonly message: string }
   | { readonly type: 'event'; readonly id: number; readonly event: LegEvent }
+  /** The answer to `openPeer`: the agent's port, or why there is none. */
+  | { readonly type: 'peerOpened'; readonly id: number; readonly port: number }
+  | { readonly type: 'peerOpenFailed'; readonly id: number; readonly message: string }
   | { readonly type: 'closed'; readonly id: number; readonly report: LegReport }
   | WorkerStats
   | { readonly type: 'shutDown' };

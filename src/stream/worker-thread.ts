@@ -41,6 +41,8 @@ async function open(id: number, spec: Extract<ToWorker, { type: 'open' }>['spec'
     leg.on('draining', () => forward({ name: 'draining', args: [] }));
     leg.on('end', (...args) => forward({ name: 'end', args }));
     leg.on('botMessage', (...args) => forward({ name: 'botMessage', args }));
+    leg.on('peerEnd', (...args) => forward({ name: 'peerEnd', args }));
+    leg.on('peerDtmf', (...args) => forward({ name: 'peerDtmf', args }));
     post({ type: 'opened', id, port: leg.port, botConnectMs: leg.botConnectMs });
   } catch (err) {
     const kind = err instanceof LegOpenError ? err.kind : 'host';
@@ -58,6 +60,16 @@ async function close(id: number, reason: Extract<ToWorker, { type: 'close' }>['r
   post({ type: 'closed', id, report });
 }
 
+/** A bridge transfer's agent port on the leg's host, or why not (the leg may have closed meanwhile). */
+async function openPeer(id: number, leg: StreamLeg | undefined): Promise<void> {
+  try {
+    if (!leg) throw new Error('the leg is closed');
+    post({ type: 'peerOpened', id, port: await leg.openPeer() });
+  } catch (err) {
+    post({ type: 'peerOpenFailed', id, message: (err as Error).message });
+  }
+}
+
 async function shutdown(): Promise<void> {
   clearInterval(stats);
   await host.close();
@@ -73,8 +85,11 @@ function serve(message: ToWorker): void {
   if (message.type === 'abort') return opening.get(message.id)?.abort();
   if (message.type === 'close') return void close(message.id, message.reason);
   const leg = legs.get(message.id);
+  if (message.type === 'openPeer') return void openPeer(message.id, leg);
   if (!leg) return;
-  if (message.type === 'start') leg.start(message.format, message.start);
+  if (message.type === 'joinPeer') leg.joinPeer(message.format, message.bot);
+  else if (message.type === 'closePeer') leg.closePeer();
+  else if (message.type === 'start') leg.start(message.format, message.start);
   else if (message.type === 'renegotiate') leg.renegotiate(message.format);
   else if (message.type === 'callerDtmf') leg.callerDtmf(message.digit, message.durationMs);
   else leg.sendEvent(message.name, message.fields);
