@@ -56,15 +56,19 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
   #byeFromAgent = false;
   #over = false;
   #ending: Promise<void> | undefined;
+  /** Its listeners on the caller's stream leg, removed at the end (a bot may try agent after agent). */
+  readonly #onPeerEnd = (reason: string) => this.#hangup(reason);
+  readonly #onPeerDtmf = (digit: string) => {
+    if (this.#dialog) this.context.log.info({ digit, source: 'RFC 4733' }, 'agent DTMF');
+  };
 
   constructor(
     private readonly dial: AgentDial,
     private readonly context: AgentLegContext,
   ) {
     super();
-    const { stream } = context;
-    stream.on('peerEnd', (reason) => this.#hangup(reason));
-    stream.on('peerDtmf', (digit) => this.#dialog && context.log.info({ digit, source: 'RFC 4733' }, 'agent DTMF'));
+    context.stream.on('peerEnd', this.#onPeerEnd);
+    context.stream.on('peerDtmf', this.#onPeerDtmf);
   }
 
   /** Binds the agent's port, offers it (through rtpengine when it relays) and dials at the trunk's turn. Never throws. */
@@ -179,6 +183,8 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     this.#over = true;
     clearTimeout(this.#ringTimer);
     const { stream } = this.context;
+    stream.off('peerEnd', this.#onPeerEnd);
+    stream.off('peerDtmf', this.#onPeerDtmf);
     stream.closePeer();
     this.dial.slot?.release();
     const steps: Array<Promise<unknown>> = [];

@@ -138,6 +138,7 @@ export interface StreamLeg {
   close(reason: StopReason): Promise<LegReport>;
   on<E extends keyof StreamLegEvents>(event: E, listener: (...args: StreamLegEvents[E]) => void): this;
   once<E extends keyof StreamLegEvents>(event: E, listener: (...args: StreamLegEvents[E]) => void): this;
+  off<E extends keyof StreamLegEvents>(event: E, listener: (...args: StreamLegEvents[E]) => void): this;
 }
 
 /** Metric observations a host passes on (a worker's in batches, once a second). */
