@@ -125,6 +125,7 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
 
   callerDtmf(digit: string, durationMs: number): void {
     this.#link?.callerDtmf(digit, durationMs);
+    this.#peer?.relayDtmf(digit, durationMs);
   }
 
   sendEvent(name: string, fields: Readonly<Record<string, unknown>>): void {

@@ -1,7 +1,7 @@
 // A leg's peer in a bridge transfer: the agent's RTP socket (bound for the agent INVITE's offer), then, once the agent
 // answered, its media session on the same clock, joined to the caller's; closed once.
 import type { Logger } from 'pino';
-import { joinSessions, MediaSession, type BoundRtpSocket, type FrameClock, type MediaFormat, type MediaStats, type RtpPortPool } from '../media/index.js';
+import { isDtmfDigit, joinSessions, MediaSession, type BoundRtpSocket, type FrameClock, type MediaFormat, type MediaStats, type RtpPortPool } from '../media/index.js';
 import type { HostSettings, PeerBot } from './types.js';
 
 export interface PeerEvents {
@@ -56,6 +56,11 @@ export class LegPeer {
     media.on('dtmf', (digit, durationMs) => events.dtmf(digit, durationMs));
     joinSessions(caller, media, bot === 'listen');
     media.start();
+  }
+
+  /** A caller's key press that came as SIP INFO, to the joined agent as RFC 4733 (100 ms when it said no length). */
+  relayDtmf(digit: string, durationMs: number): void {
+    if (this.#media && isDtmfDigit(digit)) this.#media.relayDtmf(digit, durationMs > 0 ? durationMs : 100);
   }
 
   /** Closes the socket (and the agent's media); what the agent's side measured, when it was joined. */

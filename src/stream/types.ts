@@ -121,7 +121,7 @@ export interface StreamLeg {
   start(format: MediaFormat, start: StreamStart): void;
   /** A re-offer's answer changed the format. */
   renegotiate(format: MediaFormat): void;
-  /** A key press from SIP INFO, for the bot. */
+  /** A key press from SIP INFO, for the bot (and a joined agent, as RFC 4733). */
   callerDtmf(digit: string, durationMs: number): void;
   /** A bridge event to the bot (e.g. `transfer_status`). */
   sendEvent(name: string, fields: Readonly<Record<string, unknown>>): void;

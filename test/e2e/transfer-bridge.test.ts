@@ -176,6 +176,12 @@ describe('bridge transfer answered', () => {
       expect(rfc4733Digits(agent.rtp.received, 101)).toBe('5#');
       expect(rfc4733Digits(agent.rtp.received, 96)).toBe('');
       expect(rfc4733Digits(call.caller.received, 96)).toBe('7');
+      // A key press in SIP INFO reaches the agent as RFC 4733 too.
+      const info = 'Signal=9\r\nDuration=160\r\n';
+      call.client.send(inDialogRequest('INFO', call.client, call.ok, 2, info).replace('Content-Type: application/sdp', 'Content-Type: application/dtmf-relay'));
+      await call.client.response(200, 'INFO');
+      await sleep(400);
+      expect(rfc4733Digits(agent.rtp.received, 101)).toBe('5#9');
       // Audio still flows after the bot left: the caller's tone reaches the agent.
       const before = agent.rtp.received.length;
       await call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
@@ -183,11 +189,11 @@ describe('bridge transfer answered', () => {
       expect(agent.rtp.received.length - before).toBeGreaterThan(30);
       expect(relativeLevelDb(agent.rtp.audio('PCMU').slice(-6000, -1000), 8000, 1000, 440)).toBeGreaterThan(30);
 
-      await callerHangsUp(call);
+      await callerHangsUp(call, 3);
       agent.sip.send(okTo(await agent.sip.request('BYE')));
       const report = await reportFor('bridge-stop');
       expect(report.transfer).toMatchObject({ mode: 'bridge', status: 'completed' });
-      expect(report.dtmf).toBe('5#');
+      expect(report.dtmf).toBe('5#9');
       await waitForIdle(bridge);
     } finally {
       call.close();
