@@ -25,6 +25,10 @@ import {
 
 export type { CallerAudio, DropReason, LatencyPath, MediaFormat, MediaSessionEvents, MediaSessionOptions, MediaStats } from './session-types.js';
 
+/** A joined peer's audio queued for this side: at most 240 ms, cut back to 120 ms (see playPeer). */
+const PEER_MAX_SAMPLES = 1920;
+const PEER_KEEP_SAMPLES = 960;
+
 /** Bot mu-law messages up to this many samples decode without growing the buffer. */
 const INITIAL_BOT_SAMPLES = 960;
 
@@ -202,9 +206,14 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#rx.joined = { sink, mix };
   }
 
-  /** The peer's audio (8 kHz), played on this session's clock and codec. */
+  /**
+   * The peer's audio (8 kHz), played on this session's clock and codec. A peer whose clock runs fast would add delay
+   * for ever: beyond PEER_MAX_SAMPLES queued, the oldest goes, down to PEER_KEEP_SAMPLES.
+   */
   playPeer(samples: Int16Array): void {
-    if (!this.#closed) this.#enqueue(samples, undefined);
+    if (this.#closed) return;
+    this.#enqueue(samples, undefined);
+    if (this.#queue.size > PEER_MAX_SAMPLES) this.#queue.discard(this.#queue.size - PEER_KEEP_SAMPLES);
   }
 
   /** The peer's key press, re-sent with this side's telephone-event payload type. */
@@ -216,7 +225,10 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
 
   /** Listen-only: what the bot sends is counted, and the first of it warned about. */
   #ignore(ms: number, what: string): void {
-    if (!this.#listenWarned) this.#log.warn({ what }, 'listen-only stream: the bot sent audio, which is not played (further ones only counted)');
+    if (!this.#listenWarned) {
+      const why = this.#rx.joined ? 'the caller is joined to an agent' : 'listen-only stream';
+      this.#log.warn({ what }, `${why}: the bot sent audio, which is not played (further ones only counted)`);
+    }
     this.#listenWarned = true;
     this.#counts.listenOnlyIgnoredMs += ms;
   }

@@ -91,6 +91,18 @@ describe('joined media sessions', () => {
   });
 });
 
+describe('a peer ahead of this side', () => {
+  it('queues at most 240 ms of its audio, cut back to 120 ms: a fast clock adds no growing delay', async () => {
+    const peer = await RtpPeer.open();
+    closing.push(peer);
+    const media = await session(peer, 'PCMA');
+    media.playPeer(new Int16Array(1600));
+    expect(media.queuedMs).toBe(200);
+    media.playPeer(new Int16Array(2400));
+    expect(media.queuedMs).toBe(120);
+  });
+});
+
 describe('mixInto', () => {
   it('sums and clips to 16 bits', () => {
     const out = new Int16Array(3);
