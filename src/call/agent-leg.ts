@@ -136,6 +136,10 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
       this.#byeFromAgent = true;
       this.#hangup('the agent connection was lost');
     });
+    dialog.on('dtmf', (digit, durationMs) => {
+      this.context.log.info({ digit, source: 'SIP INFO' }, 'agent DTMF');
+      this.context.stream.peerSipDtmf(digit, durationMs ?? 0);
+    });
     // Ended just before (the caller hung up as the agent answered): its CANCEL came too late, so BYE.
     if (this.#ending) {
       dialog.bye().catch(() => {});

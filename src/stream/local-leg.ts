@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { BotAddressPolicy, BotSession, StopReason, StreamStart } from '../bot/index.js';
 import { MediaSession, type BoundRtpSocket, type CallRecorder, type FrameClock, type MediaFormat, type RtpPortPool } from '../media/index.js';
 import { BotLink, connectBot } from './bot-link.js';
-import { LegPeer } from './peer.js';
+import { LegPeer, playSipDtmf } from './peer.js';
 import { openRecorder } from './recording.js';
 import type { HostSettings, LegEnd, LegObserver, LegReport, LegSpec, LiveMedia, PeerBot, StreamLeg, StreamLegEvents } from './types.js';
 
@@ -160,6 +160,10 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
     });
     log.info({ bot, codec: format.codec }, 'caller joined to the agent');
     if (bot === 'stop') this.#link?.stop('transferred');
+  }
+
+  peerSipDtmf(digit: string, durationMs: number): void {
+    if (this.#peer?.joined) playSipDtmf(this.#media, digit, durationMs);
   }
 
   closePeer(): void {

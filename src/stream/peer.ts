@@ -10,6 +10,11 @@ export interface PeerEvents {
   dtmf(digit: string, durationMs: number): void;
 }
 
+/** A key press that came as SIP INFO, played on `media` as RFC 4733 (100 ms when the INFO gave no length). */
+export function playSipDtmf(media: MediaSession | undefined, digit: string, durationMs: number): void {
+  if (media && isDtmfDigit(digit)) media.relayDtmf(digit, durationMs > 0 ? durationMs : 100);
+}
+
 export class LegPeer {
   #media: MediaSession | undefined;
   #closed = false;
@@ -58,9 +63,9 @@ export class LegPeer {
     media.start();
   }
 
-  /** A caller's key press that came as SIP INFO, to the joined agent as RFC 4733 (100 ms when it said no length). */
+  /** A caller's key press that came as SIP INFO, to the joined agent. */
   relayDtmf(digit: string, durationMs: number): void {
-    if (this.#media && isDtmfDigit(digit)) this.#media.relayDtmf(digit, durationMs > 0 ? durationMs : 100);
+    playSipDtmf(this.#media, digit, durationMs);
   }
 
   /** Closes the socket (and the agent's media); what the agent's side measured, when it was joined. */

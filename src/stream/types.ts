@@ -132,6 +132,8 @@ export interface StreamLeg {
   openPeer(): Promise<number>;
   /** The agent answered with `format`: caller and agent are joined in this leg; the bot is stopped or listens. */
   joinPeer(format: MediaFormat, bot: PeerBot): void;
+  /** A key press from the joined agent's SIP INFO, for the caller as RFC 4733. */
+  peerSipDtmf(digit: string, durationMs: number): void;
   /** Drops the agent's RTP (busy, no answer, failure, or gone); before a join the caller stays with the bot. Once. */
   closePeer(): void;
   /** Stops the bot stream with `stop` (when started, else closes it), releases the port(s); once. Never rejects. */

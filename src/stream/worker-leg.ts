@@ -54,6 +54,10 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
     this.#send({ type: 'joinPeer', id: this.id, format, bot });
   }
 
+  peerSipDtmf(digit: string, durationMs: number): void {
+    this.#send({ type: 'peerSipDtmf', id: this.id, digit, durationMs });
+  }
+
   closePeer(): void {
     this.#send({ type: 'closePeer', id: this.id });
   }

@@ -182,6 +182,11 @@ describe('bridge transfer answered', () => {
       await call.client.response(200, 'INFO');
       await sleep(400);
       expect(rfc4733Digits(agent.rtp.received, 101)).toBe('5#9');
+      // And the agent's SIP INFO reaches the caller.
+      agent.info('1');
+      await agent.sip.response(200, 'INFO');
+      await sleep(400);
+      expect(rfc4733Digits(call.caller.received, 96)).toBe('71');
       // Audio still flows after the bot left: the caller's tone reaches the agent.
       const before = agent.rtp.received.length;
       await call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 8000));

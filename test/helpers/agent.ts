@@ -86,19 +86,29 @@ export class TestAgent {
 
   /** The agent hangs up. */
   bye(): void {
+    this.#request('BYE', 9);
+  }
+
+  /** A key press in SIP INFO (application/dtmf-relay). */
+  info(digit: string): void {
+    this.#request('INFO', 2, 'application/dtmf-relay', `Signal=${digit}\r\nDuration=160\r\n`);
+  }
+
+  #request(method: string, cseq: number, type?: string, body = ''): void {
     const invite = this.#invite!;
     this.sip.send(
       [
-        `BYE sip:bridge@127.0.0.1 SIP/2.0`,
-        `Via: SIP/2.0/UDP 127.0.0.1:${this.sip.localPort};branch=z9hG4bK-agent-bye-${this.#tag};rport`,
+        `${method} sip:bridge@127.0.0.1 SIP/2.0`,
+        `Via: SIP/2.0/UDP 127.0.0.1:${this.sip.localPort};branch=z9hG4bK-agent-${method}-${this.#tag};rport`,
         'Max-Forwards: 70',
         `From: ${invite.headers.get('to')};tag=${this.#tag}`,
         `To: ${invite.headers.get('from')}`,
         `Call-ID: ${invite.callId}`,
-        'CSeq: 1 BYE',
-        'Content-Length: 0',
+        `CSeq: ${cseq} ${method}`,
+        ...(type ? [`Content-Type: ${type}`] : []),
+        `Content-Length: ${Buffer.byteLength(body)}`,
         '',
-        '',
+        body,
       ].join('\r\n'),
     );
   }
