@@ -4,10 +4,11 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { RtpengineRelay } from '../media/index.js';
-import { buildOffer, negotiate } from '../sdp/index.js';
+import { buildOffer, negotiate, type LocalMedia } from '../sdp/index.js';
 import type { DialFailure, DialRequest, Dialog, OutgoingCall, SipBackend } from '../signaling/index.js';
 import type { PeerBot, StreamLeg } from '../stream/index.js';
 import { mediaFormat } from './leg.js';
+import { ReofferAnswerer } from './reoffer.js';
 import { OutboundRelay } from './relay.js';
 import type { TrunkSlot } from './trunks.js';
 
@@ -56,6 +57,8 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
   #byeFromAgent = false;
   #over = false;
   #ending: Promise<void> | undefined;
+  /** Where our offer said the agent's media is, for answers to its re-offers. */
+  #local: LocalMedia | undefined;
   /** Its listeners on the caller's stream leg, removed at the end (a bot may try agent after agent). */
   readonly #onPeerEnd = (reason: string) => this.#hangup(reason);
   readonly #onPeerDtmf = (digit: string) => {
@@ -81,7 +84,8 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
       return this.#fail(503, `no RTP port for the agent: ${(err as Error).message}`);
     }
     if (this.#ending) return;
-    let sdp = buildOffer({ address: context.advertisedAddress, port, sessionId: Date.now() });
+    this.#local = { address: context.advertisedAddress, port, sessionId: Date.now() };
+    let sdp = buildOffer(this.#local);
     if (context.relay) {
       this.#relay = new OutboundRelay(context.relay, `${context.callSid}-agent`, `${context.streamSid}-agent`);
       const offered = await this.#relay.offer(sdp, this.dial.srtp === true);
@@ -155,6 +159,16 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     const negotiated = negotiate(answer);
     if (!negotiated.ok) return this.#fail(488, `unusable SDP answer from the agent: ${negotiated.reason}`);
     const format = mediaFormat(negotiated.audio);
+    const relay = this.#relay?.reoffers;
+    const stream = this.context.stream;
+    const reoffers = new ReofferAnswerer({
+      leg: { renegotiate: (f) => stream.renegotiatePeer(f) },
+      local: this.#local!,
+      audio: negotiated.audio,
+      log: this.context.log.child({ side: 'agent' }),
+      ...(relay && { relay }),
+    });
+    dialog.on('reoffer', (offer) => void reoffers.answer(offer));
     this.context.log.info({ agent_sip_call_id: dialog.callId, codec: format.codec, remote: `${format.remote.address}:${format.remote.port}` }, 'transfer: agent answered');
     // Told first: with `bot: stop` the join ends the bot's stream, and the bot hears how the transfer went before its stop.
     this.emit('answered');

@@ -162,6 +162,10 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
     if (bot === 'stop') this.#link?.stop('transferred');
   }
 
+  renegotiatePeer(format: MediaFormat): void {
+    this.#peer?.renegotiate(format);
+  }
+
   peerSipDtmf(digit: string, durationMs: number): void {
     if (this.#peer?.joined) playSipDtmf(this.#media, digit, durationMs);
   }

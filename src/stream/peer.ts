@@ -63,6 +63,10 @@ export class LegPeer {
     media.start();
   }
 
+  renegotiate(format: MediaFormat): void {
+    this.#media?.renegotiate(format);
+  }
+
   /** A caller's key press that came as SIP INFO, to the joined agent. */
   relayDtmf(digit: string, durationMs: number): void {
     playSipDtmf(this.#media, digit, durationMs);

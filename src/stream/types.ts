@@ -132,6 +132,8 @@ export interface StreamLeg {
   openPeer(): Promise<number>;
   /** The agent answered with `format`: caller and agent are joined in this leg; the bot is stopped or listens. */
   joinPeer(format: MediaFormat, bot: PeerBot): void;
+  /** The agent's re-offer was answered: its media takes this format (hold, a new address or codec). */
+  renegotiatePeer(format: MediaFormat): void;
   /** A key press from the joined agent's SIP INFO, for the caller as RFC 4733. */
   peerSipDtmf(digit: string, durationMs: number): void;
   /** Drops the agent's RTP (busy, no answer, failure, or gone); before a join the caller stays with the bot. Once. */

@@ -54,6 +54,10 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
     this.#send({ type: 'joinPeer', id: this.id, format, bot });
   }
 
+  renegotiatePeer(format: MediaFormat): void {
+    this.#send({ type: 'renegotiatePeer', id: this.id, format });
+  }
+
   peerSipDtmf(digit: string, durationMs: number): void {
     this.#send({ type: 'peerSipDtmf', id: this.id, digit, durationMs });
   }

@@ -23,6 +23,7 @@ export type ToWorker =
   /** A bridge transfer's agent: its port (answered `peerOpened`), the join, its close. */
   | { readonly type: 'openPeer'; readonly id: number }
   | { readonly type: 'joinPeer'; readonly id: number; readonly format: MediaFormat; readonly bot: PeerBot }
+  | { readonly type: 'renegotiatePeer'; readonly id: number; readonly format: MediaFormat }
   | { readonly type: 'peerSipDtmf'; readonly id: number; readonly digit: string; readonly durationMs: number }
   | { readonly type: 'closePeer'; readonly id: number }
   | { readonly type: 'close'; readonly id: number; readonly reason: StopReason }

@@ -89,6 +89,7 @@ function serve(message: ToWorker): void {
   if (!leg) return;
   if (message.type === 'joinPeer') leg.joinPeer(message.format, message.bot);
   else if (message.type === 'closePeer') leg.closePeer();
+  else if (message.type === 'renegotiatePeer') leg.renegotiatePeer(message.format);
   else if (message.type === 'peerSipDtmf') leg.peerSipDtmf(message.digit, message.durationMs);
   else if (message.type === 'start') leg.start(message.format, message.start);
   else if (message.type === 'renegotiate') leg.renegotiate(message.format);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import type { SipRequest } from '../../src/signaling/message.js';
 import { readWav } from '../../src/test-call/wav.js';
-import { rfc4733Digits, TestAgent } from '../helpers/agent.js';
+import { AGENT_FORMATS, rfc4733Digits, TestAgent } from '../helpers/agent.js';
 import { dominantFrequency, goertzelPower, pcm16leToSamples, relativeLevelDb, tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
@@ -203,6 +203,35 @@ describe('bridge transfer answered', () => {
     } finally {
       call.close();
       agent.close();
+    }
+  });
+});
+
+describe('bridge transfer answered: the agent moves', () => {
+  it("the agent's re-INVITE to a new RTP port is answered and the caller's audio follows it", async () => {
+    await noCalls();
+    const agent = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+    const moved = await RtpPeer.open();
+    const call = await answeredCall(sipTcp(), bot, 'bridge-reinvite');
+    try {
+      call.conn.send(transferMessage(call, { to: agent.uri(), mode: 'bridge' }));
+      await agent.invite();
+      await agent.answer();
+      await waitStatus(call, 'completed');
+      const ok = await agent.reinvite(sdpOffer({ port: moved.port, formats: AGENT_FORMATS }));
+      expect(Number(/^m=audio (\d+) /m.exec(ok.body.toString())![1])).toBe(agent.bridgeRtp.port);
+      expect(ok.body.toString()).toMatch(/a=rtpmap:0 PCMU\/8000/);
+      await call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
+      await sleep(200);
+      expect(moved.received.filter((p) => p.payloadType === 0).length).toBeGreaterThan(30);
+      expect(relativeLevelDb(moved.audio('PCMU').slice(-6000, -1000), 8000, 1000, 440)).toBeGreaterThan(30);
+      await callerHangsUp(call);
+      agent.sip.send(okTo(await agent.sip.request('BYE')));
+      await waitForIdle(bridge);
+    } finally {
+      call.close();
+      agent.close();
+      moved.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 // The agent's phone in bridge-transfer tests: a bare UDP SIP client that takes the bridge's INVITE (rings, answers,
 // refuses, hangs up) and an RTP peer for its media, with the RFC 4733 digits it received; a bridge transfer's happy path.
 import { expect } from 'vitest';
-import type { SipRequest } from '../../src/signaling/message.js';
+import type { SipMessage, SipRequest, SipResponse } from '../../src/signaling/message.js';
 import { relativeLevelDb, tone } from './audio.js';
 import type { AnsweredCall } from './carrier.js';
 import { RtpPeer } from './rtp-peer.js';
@@ -94,6 +94,15 @@ export class TestAgent {
     this.#request('INFO', 2, 'application/dtmf-relay', `Signal=${digit}\r\nDuration=160\r\n`);
   }
 
+  /** A re-INVITE with `sdp` in the agent's dialog; resolves with the bridge's 200 once it is ACKed. */
+  async reinvite(sdp: string, cseq = 3): Promise<SipResponse> {
+    this.#request('INVITE', cseq, 'application/sdp', sdp);
+    const isOk = (m: SipMessage) => m.kind === 'response' && m.cseq.method === 'INVITE' && m.cseq.seq === cseq && m.status === 200;
+    const ok = (await this.sip.waitFor(isOk, `200 to re-INVITE ${cseq}`)) as SipResponse;
+    this.#request('ACK', cseq);
+    return ok;
+  }
+
   #request(method: string, cseq: number, type?: string, body = ''): void {
     const invite = this.#invite!;
     this.sip.send(
@@ -105,6 +114,7 @@ export class TestAgent {
         `To: ${invite.headers.get('from')}`,
         `Call-ID: ${invite.callId}`,
         `CSeq: ${cseq} ${method}`,
+        `Contact: <sip:agent@127.0.0.1:${this.sip.localPort}>`,
         ...(type ? [`Content-Type: ${type}`] : []),
         `Content-Length: ${Buffer.byteLength(body)}`,
         '',
