@@ -54,15 +54,6 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function reportFor(sipCallId: string): Promise<any> {
-  for (let i = 0; i < 200; i++) {
-    const post = webhook.posts.find((p) => (p.body as { sip_call_id?: string }).sip_call_id === sipCallId);
-    if (post) return post.body;
-    await sleep(25);
-  }
-  throw new Error(`no report for ${sipCallId}`);
-}
-
 describe('bridge-transfer soak', () => {
   const rand = seededRandom(SEED);
   const counts: Record<Ending, number> = { busy: 0, 'caller gone while ringing': 0, 'caller BYE': 0, 'agent BYE': 0, DELETE: 0 };
@@ -110,7 +101,7 @@ describe('bridge-transfer soak', () => {
           c.client.send(okTo(await c.client.request('BYE')));
         }
       }
-      const report = await reportFor(id);
+      const report = await webhook.reportFor(id);
       const expected = how === 'busy' ? { status: 'failed', sip_status: 486 } : how === 'caller gone while ringing' ? { status: 'failed', sip_status: 487 } : { status: 'completed', sip_status: 200 };
       expect(report.transfer, `call ${n} (${how})`).toMatchObject({ mode: 'bridge', ...expected });
     } catch (err) {

@@ -38,6 +38,17 @@ export class WebhookServer {
     }
   }
 
+  /** The post-call report of the call whose (caller's) SIP Call-ID is `sipCallId`, once it has come. */
+  async reportFor(sipCallId: string, timeoutMs = 5000): Promise<WebhookBody> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const post = this.posts.find((p) => p.body.sip_call_id === sipCallId);
+      if (post) return post.body;
+      if (Date.now() > deadline) throw new Error(`webhook: no report for ${sipCallId} within ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
   close(): Promise<void> {
     this.server.closeAllConnections();
     return new Promise((resolve) => this.server.close(() => resolve()));

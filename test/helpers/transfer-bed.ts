@@ -1,0 +1,92 @@
+// The bridge of the bridge-transfer tests: in-process, with a UDP SIP listener that agents answer on, the `agents`
+// trunk (one channel) to a shared agent, the `callee` trunk for outbound calls, a recorded route (X-Rec: yes), a
+// webhook for the reports and a 1.5 s ring timeout; and the steps those tests share.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Bridge } from '../../src/bridge.js';
+import { TestAgent } from './agent.js';
+import { TestBot } from './bot.js';
+import { startTestBridge } from './bridge.js';
+import { callApiClient, type CallApiClient } from './call-api.js';
+import type { AnsweredCall } from './carrier.js';
+import { inDialogRequest } from './sip-messages.js';
+import { freeUdpPort } from './sipp-trunk.js';
+import { statuses } from './transfer.js';
+import { WebhookServer } from './webhook-server.js';
+
+const TOKEN = 'bridge-transfer-token';
+
+export class TransferBed {
+  private constructor(
+    readonly bot: TestBot,
+    readonly webhook: WebhookServer,
+    readonly bridge: Bridge,
+    readonly api: CallApiClient,
+    readonly sipUdp: number,
+    /** The `agents` trunk's far end. */
+    readonly trunkAgent: TestAgent,
+    /** The `callee` trunk's far end: the called party of outbound calls. */
+    readonly callee: TestAgent,
+    readonly recordings: string,
+  ) {}
+
+  static async start(): Promise<TransferBed> {
+    const bot = await TestBot.start();
+    const webhook = await WebhookServer.start();
+    const sipUdp = await freeUdpPort();
+    const trunkAgent = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+    const callee = await TestAgent.open({ host: '127.0.0.1', port: sipUdp });
+    const recordings = mkdtempSync(join(tmpdir(), 'bridge-transfer-rec-'));
+    const bridge = await startTestBridge({
+      api: { token: TOKEN },
+      webhook: { url: webhook.url },
+      sip: { udp: { host: '127.0.0.1', port: sipUdp }, tcp: { host: '127.0.0.1', port: 0 }, timers: { t1: 100, t2: 400, t4: 500 } },
+      bot: { defaultUrl: bot.url, connectTimeoutMs: 1500, connectRetries: 0 },
+      routes: [{ header: 'X-Rec', equals: 'yes', url: bot.url, recording: { dir: recordings, flushMs: 200 } }],
+      trunks: [
+        { name: 'agents', uri: `sip:127.0.0.1:${trunkAgent.sip.localPort}`, headers: { 'X-Trunk': 'agents' }, maxConcurrentCalls: 1 },
+        { name: 'callee', uri: `sip:127.0.0.1:${callee.sip.localPort}` },
+      ],
+      transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@127\\.0\\.0\\.1:\\d+$'], ringTimeoutMs: 1500 },
+    });
+    return new TransferBed(bot, webhook, bridge, callApiClient(bridge.httpPort, TOKEN), sipUdp, trunkAgent, callee, recordings);
+  }
+
+  /** The bridge's TCP listener, where callers call. */
+  get sipTcp(): { host: string; port: number } {
+    return { host: '127.0.0.1', port: this.bridge.sip.tcp!.port };
+  }
+
+  /** An agent of the test's own, reached straight at its URI. */
+  agent(): Promise<TestAgent> {
+    return TestAgent.open({ host: '127.0.0.1', port: this.sipUdp });
+  }
+
+  /** Every earlier call gone: the test calls share one call_sid (the INVITE's X-Exotel-CallSid). */
+  async noCalls(): Promise<void> {
+    for (let i = 0; i < 200 && (await this.api('GET', '/v1/calls')).body.calls.length > 0; i++) await sleep(50);
+  }
+
+  async close(): Promise<void> {
+    await this.bridge.stop();
+    this.trunkAgent.close();
+    this.callee.close();
+    rmSync(this.recordings, { recursive: true, force: true });
+    await this.webhook.close();
+    await this.bot.close();
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export const statusOf = (call: AnsweredCall) => statuses(call.conn.messages);
+
+export const waitStatus = (call: AnsweredCall, status: string) =>
+  call.conn.until((ms) => statuses(ms).some((s) => s.status === status), 10_000, `transfer_status ${status}`);
+
+/** The caller's BYE, answered. */
+export async function callerHangsUp(call: AnsweredCall, cseq = 2): Promise<void> {
+  call.client.send(inDialogRequest('BYE', call.client, call.ok, cseq));
+  await call.client.response(200, 'BYE');
+}
