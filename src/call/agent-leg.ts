@@ -55,6 +55,8 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
   #ringTimer: NodeJS.Timeout | undefined;
   #settled: Promise<void> = Promise.resolve();
   #byeFromAgent = false;
+  /** The caller's media is joined to the agent's: from now on the agent leaving ends the call. */
+  #joined = false;
   #over = false;
   #ending: Promise<void> | undefined;
   /** Where our offer said the agent's media is, for answers to its re-offers. */
@@ -172,6 +174,7 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     this.context.log.info({ agent_sip_call_id: dialog.callId, codec: format.codec, remote: `${format.remote.address}:${format.remote.port}` }, 'transfer: agent answered');
     // Told first: with `bot: stop` the join ends the bot's stream, and the bot hears how the transfer went before its stop.
     this.emit('answered');
+    this.#joined = true;
     this.context.stream.joinPeer(format, this.dial.bot);
   }
 
@@ -184,7 +187,9 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     void this.end();
   }
 
+  /** The agent is gone: after the join that ends the call; before it (its answer still being relayed) the dial failed. */
   #hangup(reason: string): void {
+    if (!this.#joined) return this.#fail(200, `${reason} before the join`);
     if (this.#over || !this.#dialog) return;
     this.#over = true;
     this.context.log.info({ reason, agent_sip_call_id: this.#dialog.callId }, 'transfer: agent leg ended');
