@@ -4,10 +4,10 @@ import type { Logger } from 'pino';
 import { BotAddressPolicy } from './bot/index.js';
 import { CallControl, CallManager, OutboundCall, RecordingUploader, WebhookSender, type CallOptions, type StreamPolicy, type Trunk } from './call/index.js';
 import { parseTrunkUri, type BridgeConfig } from './config/index.js';
-import { BridgeMetrics, CallApi, startHttpServer, type HttpServer, type LiveCalls } from './http/index.js';
+import { BridgeMetrics, CallApi, startHttpServer, trackHosts, type HttpServer, type LiveCalls } from './http/index.js';
 import { RtpengineRelay, RtpengineWatch } from './media/index.js';
 import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
-import { createMediaHost, type HostLoad, type HostSettings } from './stream/index.js';
+import { createMediaHost, type HostLoad, type HostSettings, type MediaHost } from './stream/index.js';
 
 export interface BridgeStats {
   readonly activeCalls: number;
@@ -28,6 +28,8 @@ export interface Bridge {
   /** Bound addresses (ports resolved when configured as 0). */
   readonly sip: SipBackend['listening'];
   readonly httpPort: number;
+  /** Where the calls' media runs: this thread, or the media workers (tests stop one through it). */
+  readonly media: MediaHost;
   stats(): BridgeStats;
   /** Reads the TLS certificate, key and CA files again; new TLS connections use them, open ones go on. */
   reloadTls(): void;
@@ -101,7 +103,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   const { media, bot } = config;
   const backend = sipBackend(config, log);
   const metrics = new BridgeMetrics();
-  const host = createMediaHost({ workers: 0, settings: hostSettings(config), observer: metrics, log });
+  const host = createMediaHost({ workers: media.workers, settings: hostSettings(config), observer: metrics, log });
   const relay =
     media.relay === 'rtpengine'
       ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })
@@ -156,6 +158,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   });
 
   metrics.track(() => ({ count: calls.activeCalls, ...hostTotals(host.load()) }));
+  trackHosts(metrics.registry, () => host.load());
   metrics.trackBackends(() => ({ sip: backend.status.up, ...(relayWatch && { rtpengine: relayWatch.status.up }) }));
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
@@ -212,6 +215,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   return {
     sip: backend.listening,
     httpPort: http.port,
+    media: host,
     stats,
     reloadTls() {
       const { tls } = config.sip;
