@@ -39,6 +39,8 @@ export class MediaWorker {
   readonly #pending = new Map<number, PendingOpen>();
   readonly #legs = new Map<number, WorkerLeg>();
   #stats: WorkerStats['load'] | undefined;
+  /** Packets counted by the threads of this slot that died: the slot's totals never go back (they are counters). */
+  readonly #retired = { in: 0, out: 0, lost: 0 };
   #restartMs = FIRST_RESTART_MS;
   #startedAt = 0;
   #restart: NodeJS.Timeout | undefined;
@@ -72,7 +74,7 @@ export class MediaWorker {
       clockLagMs: stats?.clockLagMs ?? 0,
       busy: stats?.busy ?? 0,
       rtpPortsInUse: stats?.rtpPortsInUse ?? 0,
-      packets: stats?.packets ?? { in: 0, out: 0, lost: 0 },
+      packets: addPackets(this.#retired, stats?.packets),
       queuedMs: stats?.queuedMs ?? 0,
       maxQueuedMs: stats?.maxQueuedMs ?? 0,
     };
@@ -178,6 +180,8 @@ export class MediaWorker {
   #died(worker: Worker, why: string): void {
     if (this.#worker !== worker) return;
     this.#worker = undefined;
+    const packets = this.#stats?.packets;
+    if (packets) Object.assign(this.#retired, addPackets(this.#retired, packets));
     this.#stats = undefined;
     const failure = `media worker ${this.index} stopped: ${why}`;
     for (const pending of this.#pending.values()) pending.reject(new LegOpenError('host', failure));
@@ -196,4 +200,8 @@ export class MediaWorker {
       this.log.info({ worker: this.index }, 'media worker restarted');
     }, delay);
   }
+}
+
+function addPackets(a: HostLoad['packets'], b: HostLoad['packets'] | undefined): HostLoad['packets'] {
+  return b ? { in: a.in + b.in, out: a.out + b.out, lost: a.lost + b.lost } : { ...a };
 }

@@ -134,7 +134,13 @@ describe('media workers', () => {
     const living = placed.filter((c) => workerOf(c) === 1);
     expect([dying.length, living.length]).toEqual([2, 2]);
 
+    await Promise.all(dying.map((c) => callerToneReachesBot(c, 'PCMA')));
+    await until("worker 0's packets reported", async () => (await hosts())[0]!.packets.in >= 100);
+    const packetsIn = async () => (await metrics(bridge.httpPort)).get('bridge_rtp_packets_total{direction="in"}') ?? 0;
+    const before = await packetsIn();
     await pool().terminate(0);
+    // A counter: the dead thread's packets stay counted.
+    expect(await packetsIn()).toBeGreaterThanOrEqual(before);
     for (const c of dying) {
       c.client.send(okTo(await c.client.request('BYE')));
       const report = await reportOf(c);
