@@ -60,7 +60,17 @@ export function streamStart(
   sampleRate: BotSampleRate,
   direction?: 'outbound',
 ): StreamStart {
-  return { ...ids, ...parties, sampleRate, ...(direction && { direction }) };
+  // Field by field: `ids` may be the call itself, whose other properties have no place in a leg's plain data.
+  return {
+    callSid: ids.callSid,
+    streamSid: ids.streamSid,
+    accountSid: ids.accountSid,
+    from: parties.from,
+    to: parties.to,
+    customParameters: parties.customParameters,
+    sampleRate,
+    ...(direction && { direction }),
+  };
 }
 
 /** The `stop` the bot hears for how the call ended. */

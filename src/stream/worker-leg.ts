@@ -26,7 +26,7 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
   }
 
   start(format: MediaFormat, start: StreamStart): void {
-    this.#send({ type: 'start', id: this.id, format, start: startFields(start) });
+    this.#send({ type: 'start', id: this.id, format, start });
   }
 
   renegotiate(format: MediaFormat): void {
@@ -116,10 +116,4 @@ export class WorkerLeg extends EventEmitter<StreamLegEvents> implements StreamLe
   #send(message: ToWorker): void {
     if (!this.#lost && !this.#report) this.send(message);
   }
-}
-
-/** Only StreamStart's own fields cross to the worker: the object given may carry more (a call spread into it). */
-function startFields(start: StreamStart): StreamStart {
-  const { streamSid, callSid, accountSid, from, to, customParameters, sampleRate, direction } = start;
-  return { streamSid, callSid, accountSid, from, to, customParameters, sampleRate, ...(direction && { direction }) };
 }
