@@ -5,7 +5,7 @@ import { BotAddressPolicy } from './bot/index.js';
 import { CallControl, CallManager, OutboundCall, RecordingUploader, WebhookSender, type CallOptions, type StreamPolicy, type Trunk } from './call/index.js';
 import { parseTrunkUri, type BridgeConfig } from './config/index.js';
 import { BridgeMetrics, CallApi, startHttpServer, trackHosts, type HttpServer, type LiveCalls } from './http/index.js';
-import { RtpengineRelay, RtpengineWatch } from './media/index.js';
+import { RtpengineRelay, RtpengineWatch, watchEventLoop } from './media/index.js';
 import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
 import { createMediaHost, type HostLoad, type HostSettings, type MediaHost } from './stream/index.js';
 
@@ -150,7 +150,9 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
         bridge: { backend, ringTimeoutMs: config.transfer.ringTimeoutMs, admit: (trunk) => control.trunkSlot(trunk) },
       },
   };
-  const calls = new CallManager(backend, callOptions, config.limits, outages);
+  // With the media in workers, this thread keeps SIP and the API: its own loop is watched for admission too.
+  const signalingLoop = media.workers > 0 ? watchEventLoop() : undefined;
+  const calls = new CallManager(backend, callOptions, config.limits, outages, signalingLoop?.busy);
   const control = new CallControl(calls, {
     trunks: trunks.map((t) => t.trunk),
     allowedTargets: config.transfer.allowedTargets,
@@ -212,6 +214,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     relayWatch?.close();
     await backend.stop();
     relay?.close();
+    signalingLoop?.stop();
     await host.close();
     throw err;
   }
@@ -241,6 +244,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
         // Whatever the backend's trouble, the rest is still closed.
         await backend.stop().catch((err: Error) => log.error({ err: err.message }, 'SIP backend did not stop cleanly'));
         relay?.close();
+        signalingLoop?.stop();
         await host.close();
         await Promise.all([webhooks.close(config.webhook.timeoutMs), uploads.close(config.webhook.timeoutMs)]);
         await http.close();

@@ -75,6 +75,11 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
     private readonly limits: AdmissionLimits,
     /** Why calls cannot be taken now (a backend down); empty when they can. */
     private readonly outages: () => readonly string[] = () => [],
+    /**
+     * How busy this thread's event loop is (0-1) when the media runs in workers: SIP and the API still run here. With
+     * media in-process the host's own measure is this loop's.
+     */
+    private readonly signalingBusy?: () => number,
   ) {
     super();
     this.#rate = new SourceRate(limits.invitesPerSecondPerSource);
@@ -125,6 +130,7 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
     const source = invite.source.address;
     const host = this.#leastLoaded();
     const outages = this.outages();
+    let signaling = 0;
     const refusal = !this.#accepting
       ? { reason: 'the bridge is shutting down', retryAfter: 30 }
       : outages.length > 0
@@ -137,6 +143,8 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
               ? { reason: `overloaded: the media clock ran ${Math.round(host.lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
               : host.busy > this.limits.maxEventLoopUtilization
                 ? { reason: `overloaded: the event loop was busy ${(host.busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
+                : (signaling = this.signalingBusy?.() ?? 0) > this.limits.maxEventLoopUtilization
+                  ? { reason: `overloaded: the signaling event loop (SIP, API) was busy ${(signaling * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
                 : !this.#rate.take(source)
                   ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
                   : undefined;

@@ -1,6 +1,7 @@
 // One 20 ms clock for every call: ticks on a drift-free schedule, catches up after event-loop stalls, and tells the
 // overload guards how late it runs and how busy the event loop is.
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import { performance } from 'node:perf_hooks';
+import { LoopLoad } from './loop-load.js';
 
 export const FRAME_MS = 20;
 
@@ -12,9 +13,6 @@ const LAG_WINDOW_MS = 2000;
 const LAG_HISTORY = 100;
 /** ...and is the lateness that this share of them stayed within. */
 const LAG_QUANTILE = 0.9;
-
-/** `busy` is measured from the older of two snapshots of the event loop's utilisation taken this far apart. */
-const BUSY_SNAPSHOT_MS = 500;
 
 /** Called once per frame period; `skipped` counts frames the clock dropped instead of bursting them. */
 export type TickListener = (skipped: number) => void;
@@ -28,8 +26,8 @@ export class FrameClock {
   readonly #firedAt = new Float64Array(LAG_HISTORY).fill(Number.NaN);
   readonly #lateness = new Float64Array(LAG_HISTORY);
   #ringAt = 0;
-  /** Snapshots of the event loop's utilisation as the clock fires, oldest first: at most two, BUSY_SNAPSHOT_MS apart. */
-  #busySnapshots: Array<{ at: number; utilization: EventLoopUtilization }> = [];
+  /** The event loop's utilisation, snapshotted as the clock fires. */
+  readonly #load = new LoopLoad();
 
   /** @param onSkipped hears of frames dropped because the event loop fell behind (an overloaded process). */
   constructor(
@@ -61,9 +59,8 @@ export class FrameClock {
    * the clock is stopped and in its first 0.5 s.
    */
   get busy(): number {
-    const since = this.#busySnapshots[0];
-    if ((!this.#timer && !this.#firing) || !since || performance.now() - since.at < BUSY_SNAPSHOT_MS) return 0;
-    return performance.eventLoopUtilization(performance.eventLoopUtilization(), since.utilization).utilization;
+    if (!this.#timer && !this.#firing) return 0;
+    return this.#load.busy();
   }
 
   /** Adds a listener; the returned function removes it. The timer runs only while someone listens. */
@@ -73,7 +70,7 @@ export class FrameClock {
       const now = performance.now();
       this.#next = now + this.periodMs;
       this.#firedAt.fill(Number.NaN);
-      this.#busySnapshots = [{ at: now, utilization: performance.eventLoopUtilization() }];
+      this.#load.reset(now);
       this.#schedule();
     }
     return () => {
@@ -94,7 +91,7 @@ export class FrameClock {
     this.#firing = true;
     const now = performance.now();
     this.#noteLateness(now);
-    this.#noteBusy(now);
+    this.#load.note(now);
     let due = Math.floor((now - this.#next) / this.periodMs) + 1;
     let skipped = 0;
     if (due > MAX_CATCH_UP) {
@@ -109,13 +106,6 @@ export class FrameClock {
     }
     this.#firing = false;
     if (this.#listeners.size > 0) this.#schedule();
-  }
-
-  #noteBusy(now: number): void {
-    const newest = this.#busySnapshots.at(-1);
-    if (newest && now - newest.at < BUSY_SNAPSHOT_MS) return;
-    this.#busySnapshots.push({ at: now, utilization: performance.eventLoopUtilization() });
-    if (this.#busySnapshots.length > 2) this.#busySnapshots.shift();
   }
 
   #noteLateness(now: number): void {

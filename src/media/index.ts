@@ -1,5 +1,6 @@
 // Media: RTP sockets and packets, G.711 and resampling, the 20 ms playout clock and each call's media session.
 export { FRAME_MS, FrameClock } from './clock.js';
+export { watchEventLoop } from './loop-load.js';
 export { isDtmfDigit, type DtmfDigit } from './dtmf.js';
 export type { G711Codec } from './g711.js';
 export { RtpPortPool, type BoundRtpSocket } from './ports.js';

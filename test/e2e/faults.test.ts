@@ -109,6 +109,29 @@ describe('overload', () => {
       await waitForIdle(bridge);
     });
   }
+
+  it("refuses new calls with 503 while the signaling thread's event loop has no room left, the media being in workers", async () => {
+    const { bot, bridge } = await setup({ limits: { maxEventLoopUtilization: 0.5 }, media: { workers: 1 } });
+    const running = await call(bridge, bot, 'running-in-worker');
+    const stopHog = hogEventLoop(30, 5);
+    cleanup.push(stopHog);
+    await new Promise((r) => setTimeout(r, 1200));
+    // The worker's loop, which the media guards watch, is not the one kept busy.
+    expect(bridge.stats().eventLoopUtilization).toBeLessThan(0.5);
+    const client = await SipTestClient.open('udp', { host: '127.0.0.1', port: bridge.sip.udp!.port });
+    cleanup.push(() => client.close());
+    client.send(exotelInvite({ callId: 'while-signaling-busy', transport: 'UDP', port: bridge.sip.udp!.port, localPort: client.localPort }));
+    const refused = await client.response(503, 'INVITE');
+    expect(refused.headers.get('warning')).toMatch(/^399 sip-ws-bridge "overloaded: the signaling event loop \(SIP, API\) was busy \d+\.\d % of the last second, the limit is 50 %"$/);
+    stopHog();
+    await new Promise((r) => setTimeout(r, 1200));
+    const later = await call(bridge, bot, 'later-in-worker');
+    for (const leg of [running, later]) {
+      leg.client.send(inDialogRequest('BYE', leg.client, leg.ok, 2));
+      await leg.client.response(200, 'BYE');
+    }
+    await waitForIdle(bridge);
+  });
 });
 
 describe('a bot that does not answer', () => {
