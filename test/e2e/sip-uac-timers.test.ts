@@ -30,6 +30,31 @@ async function udpPeer(): Promise<SipTestClient> {
   return peer;
 }
 
+/** A bare TCP trunk that hands each INVITE to `onInvite` with its socket; its sockets and itself closed by `close`. */
+async function tcpTrunk(onInvite: (invite: SipRequest, socket: net.Socket) => void): Promise<{ proxy: string; sockets: net.Socket[]; close: () => Promise<void> }> {
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((socket) => {
+    sockets.push(socket);
+    const framer = new StreamFramer(65_536);
+    socket.on('data', (chunk: Buffer) => {
+      for (const event of framer.push(chunk)) {
+        if (event.type !== 'message') continue;
+        const parsed = parseMessage(event.data);
+        if (parsed.ok && parsed.message.kind === 'request' && parsed.message.method === 'INVITE') onInvite(parsed.message, socket);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    proxy: `sip:127.0.0.1:${(server.address() as net.AddressInfo).port};transport=tcp`,
+    sockets,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
 it('resends the INVITE over UDP at T1 doubling and fails with 408 at Timer B', async () => {
   const client = await udpPeer();
   const started = Date.now();
@@ -155,33 +180,17 @@ it('refuses a TLS trunk whose certificate it cannot verify: failed 503 naming th
 
 it('reuses its TCP connection to the trunk across calls, and opens a new one once it dropped', async () => {
   backend = await startBackend();
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    const framer = new StreamFramer(65_536);
-    socket.on('data', (chunk: Buffer) => {
-      for (const event of framer.push(chunk)) {
-        if (event.type !== 'message') continue;
-        const parsed = parseMessage(event.data);
-        if (parsed.ok && parsed.message.kind === 'request' && parsed.message.method === 'INVITE') {
-          socket.write(reply(parsed.message, '486 Busy Here', 'busy'));
-        }
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const trunk = await tcpTrunk((invite, socket) => socket.write(reply(invite, '486 Busy Here', 'busy')));
   try {
-    const proxy = `sip:127.0.0.1:${(server.address() as net.AddressInfo).port};transport=tcp`;
-    for (let i = 0; i < 2; i++) expect(await outcome(backend.dial(dialRequest(proxy)))).toMatchObject({ failed: { status: 486 } });
-    expect(sockets).toHaveLength(1);
-    sockets[0]!.destroy();
+    for (let i = 0; i < 2; i++) expect(await outcome(backend.dial(dialRequest(trunk.proxy)))).toMatchObject({ failed: { status: 486 } });
+    expect(trunk.sockets).toHaveLength(1);
+    trunk.sockets[0]!.destroy();
     await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(await outcome(backend.dial(dialRequest(proxy)))).toMatchObject({ failed: { status: 486 } });
-    expect(sockets).toHaveLength(2);
+    expect(await outcome(backend.dial(dialRequest(trunk.proxy)))).toMatchObject({ failed: { status: 486 } });
+    expect(trunk.sockets).toHaveLength(2);
   } finally {
     await backend.stop();
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await trunk.close();
   }
 });
 
@@ -231,25 +240,13 @@ it('gives the INVITE up 64*T1 after a CANCEL that brought no final response', as
 
 it('fails with 503 at once when the TCP connection closes after a provisional response (no timer would end it)', async () => {
   backend = await startBackend();
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    const framer = new StreamFramer(65_536);
-    socket.on('data', (chunk: Buffer) => {
-      for (const event of framer.push(chunk)) {
-        if (event.type !== 'message') continue;
-        const parsed = parseMessage(event.data);
-        if (parsed.ok && parsed.message.kind === 'request' && parsed.message.method === 'INVITE') {
-          socket.write(reply(parsed.message, '180 Ringing', 'callee'));
-          setTimeout(() => socket.destroy(), 50);
-        }
-      }
-    });
+  const trunk = await tcpTrunk((invite, socket) => {
+    socket.write(reply(invite, '180 Ringing', 'callee'));
+    setTimeout(() => socket.destroy(), 50);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   try {
     const started = Date.now();
-    const call = backend.dial(dialRequest(`sip:127.0.0.1:${(server.address() as net.AddressInfo).port};transport=tcp`));
+    const call = backend.dial(dialRequest(trunk.proxy));
     const progress: number[] = [];
     call.on('progress', (status) => progress.push(status));
     const result = await outcome(call);
@@ -258,7 +255,6 @@ it('fails with 503 at once when the TCP connection closes after a provisional re
     expect(Date.now() - started).toBeLessThan(32 * UAC_TIMERS.t1);
   } finally {
     await backend.stop();
-    for (const socket of sockets) socket.destroy();
-    await new Promise((resolve) => server.close(resolve));
+    await trunk.close();
   }
 });

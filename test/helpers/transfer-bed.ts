@@ -4,12 +4,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
+import { relativeLevelDb, tone } from './audio.js';
 import { TestAgent } from './agent.js';
 import { TestBot } from './bot.js';
 import { startTestBridge } from './bridge.js';
 import { callApiClient, type CallApiClient } from './call-api.js';
 import type { AnsweredCall } from './carrier.js';
+import type { RtpPeer } from './rtp-peer.js';
 import { inDialogRequest } from './sip-messages.js';
 import { freeUdpPort } from './sipp-trunk.js';
 import { statuses } from './transfer.js';
@@ -89,4 +92,13 @@ export const waitStatus = (call: AnsweredCall, status: string) =>
 export async function callerHangsUp(call: AnsweredCall, cseq = 2): Promise<void> {
   call.client.send(inDialogRequest('BYE', call.client, call.ok, cseq));
   await call.client.response(200, 'BYE');
+}
+
+/** A second of 1000 Hz from `caller` (PCMA, to `to`) reaches `agent` as PCMU: 30 packets at least, 1000 Hz dominant. */
+export async function toneReachesAgent(caller: RtpPeer, to: { address: string; port: number }, agent: RtpPeer): Promise<void> {
+  const before = agent.received.length;
+  await caller.send(to, 'PCMA', tone(1000, 8000, 8000));
+  await sleep(200);
+  expect(agent.received.length - before).toBeGreaterThan(30);
+  expect(relativeLevelDb(agent.audio('PCMU').slice(-6000, -1000), 8000, 1000, 440)).toBeGreaterThan(30);
 }
