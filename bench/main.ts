@@ -127,7 +127,10 @@ async function rampSteps(options: BenchOptions, load: LoadRow[], toneFile: strin
     const measured = load
       .filter((row) => row.bridges.some((r) => r.workers === workers && r.rtp.lossPercent === 0 && r.callsUp.start >= row.calls))
       .map((row) => row.calls);
-    const capacity = options.capacity !== undefined ? { calls: options.capacity, given: true } : measured.length ? { calls: Math.max(...measured), given: false } : undefined;
+    // No step of this value lost frames: its capacity is at least the largest N, maybe more.
+    const lowerBound = !load.some((row) => row.bridges.some((r) => r.workers === workers && r.rtp.lossPercent !== 0));
+    const capacity: RampRow['capacity'] =
+      options.capacity !== undefined ? { calls: options.capacity, source: 'given' } : measured.length ? { calls: Math.max(...measured), source: lowerBound ? 'at least' : 'measured' } : undefined;
     try {
       const result = await runRamp({ calls: options.rampCalls, rate: options.rampRate, toneFile, botUrl, ...(workers !== undefined && { workers }) });
       const early = refusedEarly(result, capacity?.calls);

@@ -36,8 +36,11 @@ export interface LoadRow {
 
 export interface RampRow {
   readonly result: RampResult;
-  /** What the first 503 is held against: --capacity (given) or the highest N without loss (measured). */
-  readonly capacity?: { readonly calls: number; readonly given: boolean };
+  /**
+   * What the first 503 is held against: --capacity (given), or the highest N without loss (measured; `at least` when
+   * no step lost frames, so the capacity may be higher).
+   */
+  readonly capacity?: { readonly calls: number; readonly source: 'given' | 'measured' | 'at least' };
 }
 
 export interface BenchRun {

@@ -53,6 +53,9 @@ export function sideBySideTable(workers: readonly number[], rows: LoadRow[]): st
   );
 }
 
+const capacityText = ({ calls, source }: NonNullable<RampRow['capacity']>) =>
+  source === 'given' ? `${calls} (--capacity)` : source === 'measured' ? `${calls} (highest N without loss)` : `≥ ${calls} (no step lost frames)`;
+
 export function rampTable(options: BenchOptions, ramp: RampRow[]): string {
   return withWorkers(
     options.workers,
@@ -65,7 +68,7 @@ export function rampTable(options: BenchOptions, ramp: RampRow[]): string {
           String(result.calls),
           String(result.refused),
           result.firstRefusalAfter === undefined ? 'no 503' : String(result.firstRefusalAfter),
-          capacity ? `${capacity.calls} (${capacity.given ? '--capacity' : 'highest N without loss'})` : 'unknown',
+          capacity ? capacityText(capacity) : 'unknown',
           early === undefined ? 'n/a' : early ? '**yes**' : 'no',
           String(result.peakCalls),
           `${result.sipp.failed} of ${result.sipp.created}`,
@@ -114,7 +117,7 @@ export function issue17Targets(run: BenchRun): string[] {
     const first = result.firstRefusalAfter === undefined ? `no 503 in ${result.calls} calls` : `${result.refused} 503s, the first after ${result.firstRefusalAfter} calls`;
     lines.push(
       `- no 503 below ${EARLY_REFUSAL_SHARE * 100} % of capacity in a ${result.rate} calls/s ramp${workersLabel(result.workers)}: ` +
-        `${early === undefined ? '**not judged** (capacity unknown: give --capacity or run the load step)' : verdict(!early)} (${first}${capacity ? `; capacity ${capacity.calls}` : ''})`,
+        `${early === undefined ? '**not judged** (capacity unknown: give --capacity or run the load step)' : verdict(!early)} (${first}${capacity ? `; capacity ${capacityText(capacity)}` : ''})`,
     );
   }
   return lines;
