@@ -62,7 +62,7 @@ async function tryLoadStep(what: string, target: LoadTarget, settings: LoadSetti
 /**
  * Each N of --calls: the bridge once per media.workers value, rtpengine, the floor. A workers value whose step lost
  * frames (or failed) is not run at the larger N; stepping ends when none is left (or, without the load step, when
- * rtpengine loses frames).
+ * rtpengine loses frames). --keep-stepping runs every N all the same.
  */
 async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => LoadSettings, notes: string[]): Promise<LoadRow[]> {
   const rows: LoadRow[] = [];
@@ -99,11 +99,11 @@ async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => 
     const lost = (r: LoadResult) => r.rtp.lossPercent !== 0;
     for (const workers of stepping) {
       const result = bridges.find((r) => r.workers === workers);
-      if (result && lost(result)) notes.push(`the bridge${workersLabel(workers)} stopped at N=${calls}: the callers lost ${result.rtp.lossPercent.toFixed(3)} % of its frames`);
+      if (result && lost(result) && !options.keepStepping) notes.push(`the bridge${workersLabel(workers)} stopped at N=${calls}: the callers lost ${result.rtp.lossPercent.toFixed(3)} % of its frames`);
     }
-    stepping = stepping.filter((workers) => bridges.some((r) => r.workers === workers && !lost(r)));
+    if (!options.keepStepping) stepping = stepping.filter((workers) => bridges.some((r) => r.workers === workers && !lost(r)));
     if (options.steps.has('load') && stepping.length === 0) break;
-    if (!options.steps.has('load') && options.steps.has('rtpengine')) {
+    if (!options.keepStepping && !options.steps.has('load') && options.steps.has('rtpengine')) {
       if (!rtpengine) break;
       if (lost(rtpengine)) {
         notes.push(`stepping stopped at N=${calls}: the callers lost ${rtpengine.rtp.lossPercent.toFixed(3)} % of rtpengine's frames`);

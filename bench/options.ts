@@ -34,6 +34,8 @@ export interface BenchOptions {
   readonly rampCalls: number;
   /** The ramp's reference capacity; without it, the highest --calls step without loss for the same workers value. */
   readonly capacity?: number;
+  /** Every N of --calls runs even after a step lost frames (for comparisons on a busy machine). */
+  readonly keepStepping: boolean;
 }
 
 const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5', 'outbound-rates': '100,300', 'outbound-duration': '3' };
@@ -59,6 +61,7 @@ export const USAGE = `npm run bench -- [options]   (each option can also be give
                                            largest of --calls)
   --capacity N        BENCH_CAPACITY       ramp step: the capacity its first 503 is held against (default: the
                                            highest --calls step without loss, per workers value)
+  --keep-stepping     BENCH_KEEP_STEPPING=1  run every N of --calls even after a step lost frames
   --quick             BENCH_QUICK=1        calls ${QUICK.calls} for ${QUICK.duration} s, rates ${QUICK.rates} for ${QUICK['rate-duration']} s; docs/ not written
   --no-docs, --docs                        do not / do replace the results in docs/benchmarks.md`;
 
@@ -80,6 +83,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       'ramp-calls': { type: 'string' },
       capacity: { type: 'string' },
       quick: { type: 'boolean' },
+      'keep-stepping': { type: 'boolean' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -125,6 +129,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     quick,
     ...(workers && { workers: [...new Set(workers)] }),
     rampCalls,
+    keepStepping: values['keep-stepping'] ?? env.BENCH_KEEP_STEPPING === '1',
     ...(capacityText !== undefined && { capacity: positive(capacityText, 'capacity') }),
   };
 }
