@@ -238,6 +238,7 @@ export function resultsMarkdown(run: BenchRun): string {
     `Run of ${run.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC on ${machine.cores} cores (${machine.cpuModel}), ` +
       `Node ${machine.node}, Linux ${machine.kernel}. Options: calls ${options.calls.join(', ')}, ${options.durationSeconds} s measured per step, ` +
       `ramp ${options.rampRate} calls/s, caller RTP by SIPp ${options.callerRtp === 'pcap' ? 'play_pcap_audio' : 'rtp_stream'}` +
+      (options.workers ? `, media.workers ${options.workers.join(', ')}` : ', media.workers as the bridge defaults it') +
       (options.steps.has('setup-rate') ? `, setup rates ${options.rates.join(', ')}/s for ${options.secondsPerRate} s each` : '') +
       '.',
   ];
