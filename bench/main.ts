@@ -8,6 +8,7 @@ import { runFloorStep, type FloorResult } from './floor-step.js';
 import { runLoadStep, type LoadResult, type LoadSettings, type LoadTarget } from './load-step.js';
 import { readOptions, USAGE, type BenchOptions } from './options.js';
 import { workersLabel } from './markdown.js';
+import { BRIDGE_RTP, CALLER_MEDIA_BASE, HOST, udpPortFree } from './ports.js';
 import { killAll, stillRunning } from './processes.js';
 import { describeMachine } from './proc-stats.js';
 import { refusedEarly, runRamp } from './ramp-step.js';
@@ -35,6 +36,14 @@ function requireTools(options: BenchOptions): void {
   }
   if (options.steps.has('rtpengine') && !has('rtpengine')) missing.push('rtpengine (apt-get install rtpengine-daemon)');
   if (missing.length) throw new Error(`the bench needs:\n  ${missing.join('\n  ')}`);
+}
+
+/** The callers' and the bridge's media ports are fixed: two benches at once would take each other's. */
+async function requireFreePorts(options: BenchOptions): Promise<void> {
+  if (!(['load', 'floor', 'ramp'] as const).some((step) => options.steps.has(step))) return;
+  const taken = [];
+  for (const port of [CALLER_MEDIA_BASE, CALLER_MEDIA_BASE + 2, BRIDGE_RTP.min]) if (!(await udpPortFree(port))) taken.push(port);
+  if (taken.length) throw new Error(`UDP ${taken.length > 1 ? 'ports' : 'port'} ${taken.join(', ')} on ${HOST} taken: is another bench running? (ss -uapn | grep ':${taken[0]} ')`);
 }
 
 function progress(result: LoadResult): void {
@@ -157,6 +166,7 @@ async function main(): Promise<void> {
     return;
   }
   requireTools(options);
+  await requireFreePorts(options);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       process.stderr.write(`\n${signal}: stopping everything the bench started\n`);
