@@ -125,8 +125,8 @@ function summariseLog(text: string): Map<string, number> {
     try {
       const entry = JSON.parse(line) as { level?: number; msg?: string; status?: number; reason?: string };
       if ((entry.level ?? 0) < 40) continue;
-      // Measured values in a reason (`busy 90.2 %`) would make each line a kind of its own.
-      const detail = [entry.status, entry.reason?.replace(/\d+\.\d+/g, 'N')].filter((d) => d !== undefined).join(' ');
+      // Measured values in a reason (`busy 90.2 %`, `71 ms late`) would make each line a kind of its own; limits stay.
+      const detail = [entry.status, entry.reason?.replace(/(?<!limit is )\b\d+(\.\d+)?\b/g, 'N')].filter((d) => d !== undefined).join(' ');
       message = `${entry.level! >= 50 ? 'error' : 'warn'}: ${entry.msg ?? ''}${detail ? ` (${detail.slice(0, 120)})` : ''}`;
     } catch {
       message = `not JSON: ${line.slice(0, 120)}`;
