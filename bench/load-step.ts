@@ -10,7 +10,7 @@ import { analyseStreams, startCapture, type StreamReport } from './capture.js';
 import { LATENCY_PATHS, readLatencyBuckets, windowQuantiles, type LatencyPath, type LatencyQuantiles } from './latency-metrics.js';
 import { writeTonePcap } from './pcap-file.js';
 import { BRIDGE_RTP, CALLER_MEDIA_BASE, HOST, RTPENGINE_PORTS } from './ports.js';
-import { cpuPercent, machinePercent, readCpu, readMachine, readUdpCounters, rssBytes, socketDrops, watchRss, type CpuReading } from './proc-stats.js';
+import { cpuPercent, machinePercent, readCpu, readMachine, readThreads, readUdpCounters, rssBytes, socketDrops, threadPercents, watchRss, type CpuReading } from './proc-stats.js';
 import { sleep, start, within, type Started } from './processes.js';
 import { removeScratchDir, scratchDir } from './scratch.js';
 import { startRelayUas } from './relay-uas.js';
@@ -66,6 +66,8 @@ export interface LoadResult {
   readonly sipp: SippOutcome;
   /** Problems the tested side reported: the bridge's warnings and errors, the reference's refused calls. */
   readonly problems: Map<string, number>;
+  /** The tested process's CPU in the window by thread name, % of one core, busiest first. */
+  readonly threads: Array<[name: string, percent: number]>;
   /** The bridge's media hosts (/health `media`) at the window's end, when it reports them. */
   readonly hosts?: readonly HostLoad[];
 }
@@ -125,10 +127,12 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
       const capture = await startCapture(captureFile, `udp and src portrange ${tested.mediaPorts.min}-${tested.mediaPorts.max} and ${callerPorts}`, durationSeconds + 30);
       stopping.push(async () => void (await capture.stop()));
       const pids = { tested: tested.pid, sipp: sipp.process.pid, helper: tested.helperPid, dumpcap: capture.pid };
+      const threadsBefore = readThreads(tested.pid);
       const before = await snapshot(tested, pids);
       const rss = watchRss(tested.pid);
       await sleep(durationSeconds * 1000);
       const after = await snapshot(tested, pids);
+      const threads = threadPercents(threadsBefore, readThreads(tested.pid));
       const loadedBytes = rss.stop();
       const hosts = await tested.hosts().catch(() => undefined);
       const captured = await capture.stop();
@@ -161,6 +165,7 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
         otherCpu: { sipp: percent('sipp'), helper: percent('helper'), dumpcap: percent('dumpcap'), machine: machinePercent(before.machine, after.machine) },
         sipp: outcome,
         problems: tested.problems(),
+        threads,
         ...(hosts && { hosts }),
       };
     })());

@@ -118,12 +118,18 @@ function twilioTable(options: BenchOptions, rows: LoadRow[]): string {
 /** Each media host's legs, event-loop utilisation and clock lag at the window's end, from /health. */
 const hostsText = (r: LoadResult) => r.hosts?.map((h) => `${h.name}${h.up ? '' : ' (down)'}: ${h.legs} / ${fixed(h.busy, 2)} / ${fixed(h.clockLagMs, 0)}`).join('; ') ?? '-';
 
+const threadsText = (r: LoadResult) =>
+  r.threads
+    .filter(([, percent]) => percent > 0.5)
+    .map(([name, percent]) => `${name} ${fixed(percent, 0)}`)
+    .join(', ') || '-';
+
 function detailsTable(rows: LoadRow[]): string {
   const results = rows.flatMap(({ bridges, twilio, rtpengine }) => [...bridges, ...twilio, rtpengine].filter((r): r is LoadResult => r !== undefined));
   const hosts = results.some((r) => r.hosts);
   const header = ['N', 'tested', 'calls up (window start / end)', 'failed calls', 'streams captured', 'frames lost / expected', 'jitter max ms', 'kernel UDP drops (own sockets / InErrors / RcvbufErrors)', 'capture drops', 'CPU % SIPp / bot or echo / dumpcap / whole machine'];
   return table(
-    hosts ? [...header, 'media hosts at the end: legs / busy / clock lag ms'] : header,
+    [...header, 'CPU % by thread (over 0.5 %)', ...(hosts ? ['media hosts at the end: legs / busy / clock lag ms'] : [])],
     results.map((r) => [
       String(r.calls),
       `${r.target}${workersLabel(r.workers)}${r.protocol === 'twilio' ? ' (twilio bots)' : ''}`,
@@ -135,6 +141,7 @@ function detailsTable(rows: LoadRow[]): string {
       `${r.kernelDrops.ownSockets} / ${r.kernelDrops.inErrors} / ${r.kernelDrops.rcvbufErrors}`,
       String(r.captureDropped),
       `${fixed(r.otherCpu.sipp, 0)} / ${fixed(r.otherCpu.helper, 0)} / ${fixed(r.otherCpu.dumpcap, 0)} / ${fixed(r.otherCpu.machine, 0)}`,
+      threadsText(r),
       ...(hosts ? [hostsText(r)] : []),
     ]),
   );
