@@ -2,20 +2,25 @@
 import { accessSync, constants, mkdirSync, readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { BotAddressPolicy } from './bot/index.js';
-import { CallControl, CallManager, OutboundCall, RecordingUploader, WebhookSender, type CallOptions, type ManagedCall, type StreamPolicy, type Trunk } from './call/index.js';
+import { CallControl, CallManager, OutboundCall, RecordingUploader, WebhookSender, type CallOptions, type StreamPolicy, type Trunk } from './call/index.js';
 import { parseTrunkUri, type BridgeConfig } from './config/index.js';
-import { BridgeMetrics, CallApi, startHttpServer, type HttpServer, type LiveCall } from './http/index.js';
-import { FRAME_MS, FrameClock, RtpengineRelay, RtpengineWatch, RtpPortPool } from './media/index.js';
+import { BridgeMetrics, CallApi, startHttpServer, trackHosts, type HttpServer, type LiveCalls } from './http/index.js';
+import { RtpengineRelay, RtpengineWatch } from './media/index.js';
 import { DrachtioBackend, EmbeddedSipBackend, type SipBackend, type SipStats } from './signaling/index.js';
+import { createMediaHost, type HostLoad, type HostSettings, type MediaHost } from './stream/index.js';
 
 export interface BridgeStats {
   readonly activeCalls: number;
+  /** Summed over the media hosts. */
   readonly rtpPortsInUse: number;
+  /** Stream legs open on the media hosts (each started one listens to its host's clock). */
   readonly clockListeners: number;
-  /** How late the media clock fires, 90th percentile over the last 2 s (ms): see limits.maxClockLagMs. */
+  /** How late the media clocks fire, 90th percentile over the last 2 s (ms), the latest host's: see limits.maxClockLagMs. */
   readonly clockLagMs: number;
-  /** The event loop's utilisation over the last 0.5-1 s, 0-1: see limits.maxEventLoopUtilization. */
+  /** The event loops' utilisation over the last 0.5-1 s, 0-1, the busiest host's: see limits.maxEventLoopUtilization. */
   readonly eventLoopUtilization: number;
+  /** Each media host's load (one entry in-process, one per media worker). */
+  readonly media: readonly HostLoad[];
   readonly sip: SipStats;
 }
 
@@ -23,6 +28,8 @@ export interface Bridge {
   /** Bound addresses (ports resolved when configured as 0). */
   readonly sip: SipBackend['listening'];
   readonly httpPort: number;
+  /** Where the calls' media runs: this thread, or the media workers (tests stop one through it). */
+  readonly media: MediaHost;
   stats(): BridgeStats;
   /** Reads the TLS certificate, key and CA files again; new TLS connections use them, open ones go on. */
   reloadTls(): void;
@@ -95,14 +102,8 @@ function checkRecordingDirs(config: Pick<BridgeConfig, 'routes' | 'recording'>, 
 export async function startBridge(config: BridgeConfig, log: Logger): Promise<Bridge> {
   const { media, bot } = config;
   const backend = sipBackend(config, log);
-  const pool = new RtpPortPool(media.address, media.rtpPorts.min, media.rtpPorts.max);
-  let lastSkipLog = 0;
-  const clock = new FrameClock(FRAME_MS, (frames) => {
-    // Once a second at most: an overloaded process would otherwise log on every tick.
-    if (Date.now() - lastSkipLog < 1000) return;
-    lastSkipLog = Date.now();
-    log.warn({ skippedFrames: frames, activeCalls: calls.activeCalls }, 'event loop fell behind the 20 ms clock: frames skipped (overloaded?)');
-  });
+  const metrics = new BridgeMetrics();
+  const host = createMediaHost({ workers: media.workers, settings: hostSettings(config), observer: metrics, log });
   const relay =
     media.relay === 'rtpengine'
       ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })
@@ -115,7 +116,6 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     if (relayWatch && !relayWatch.status.up) reasons.push(relayWatch.status.reason);
     return reasons;
   };
-  const metrics = new BridgeMetrics();
   const routing = {
     routes: config.routes,
     ...(bot.defaultUrl && { defaultUrl: bot.defaultUrl }),
@@ -133,23 +133,12 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
       routing,
       streams,
       media: {
-        pool,
-        clock,
+        host,
         advertisedAddress: media.advertisedAddress ?? media.address,
-        maxQueueMs: media.maxQueueMs,
-        latch: media.latch,
-        rtpTimeoutMs: media.rtpTimeoutMs,
         ...(relay && { relay }),
       },
       bot: {
-        connectTimeoutMs: bot.connectTimeoutMs,
         connectRetries: bot.connectRetries,
-        maxMessageBytes: bot.maxMessageBytes,
-        chunkMs: bot.chunkMs,
-        drainTimeoutMs: bot.drainTimeoutMs,
-        pingIntervalMs: bot.pingIntervalMs,
-        dtmfDurationMs: bot.dtmfDurationMs,
-        onDrop: bot.onDrop,
         addressPolicy: new BotAddressPolicy((address) => bot.urlHeader?.allowedNetworks.has(address) ?? false),
       },
       headerLimits: config.limits,
@@ -168,7 +157,8 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     outages,
   });
 
-  metrics.track(() => ({ count: calls.activeCalls, calls: liveMedia(calls.calls), clockLagMs: clock.lagMs, eventLoopUtilization: clock.busy }));
+  metrics.track(() => ({ count: calls.activeCalls, ...hostTotals(host.load()) }));
+  trackHosts(metrics.registry, () => host.load());
   metrics.trackBackends(() => ({ sip: backend.status.up, ...(relayWatch && { rtpengine: relayWatch.status.up }) }));
   backend.on('refused', ({ reason }) => metrics.sipRefused(reason));
   calls.on('refused', ({ status }) => metrics.setup(status));
@@ -189,7 +179,19 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     });
   });
 
-  const stats = (): BridgeStats => ({ activeCalls: calls.activeCalls, rtpPortsInUse: pool.inUse, clockListeners: clock.listenerCount, clockLagMs: Math.round(clock.lagMs), eventLoopUtilization: Math.round(clock.busy * 100) / 100, sip: backend.stats() });
+  const stats = (): BridgeStats => {
+    const loads = host.load();
+    const totals = hostTotals(loads);
+    return {
+      activeCalls: calls.activeCalls,
+      rtpPortsInUse: loads.reduce((n, h) => n + h.rtpPortsInUse, 0),
+      clockListeners: loads.reduce((n, h) => n + h.legs, 0),
+      clockLagMs: Math.round(totals.clockLagMs),
+      eventLoopUtilization: Math.round(totals.eventLoopUtilization * 100) / 100,
+      media: loads,
+      sip: backend.stats(),
+    };
+  };
   const health = () => {
     const reasons = outages();
     const status = !calls.accepting ? 'draining' : reasons.length > 0 ? 'down' : 'ok';
@@ -205,6 +207,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
     relayWatch?.close();
     await backend.stop();
     relay?.close();
+    await host.close();
     throw err;
   }
 
@@ -212,6 +215,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   return {
     sip: backend.listening,
     httpPort: http.port,
+    media: host,
     stats,
     reloadTls() {
       const { tls } = config.sip;
@@ -232,6 +236,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
         // Whatever the backend's trouble, the rest is still closed.
         await backend.stop().catch((err: Error) => log.error({ err: err.message }, 'SIP backend did not stop cleanly'));
         relay?.close();
+        await host.close();
         await Promise.all([webhooks.close(config.webhook.timeoutMs), uploads.close(config.webhook.timeoutMs)]);
         await http.close();
       })();
@@ -250,9 +255,44 @@ function trunkOf(config: BridgeConfig['trunks'][number]): { trunk: Trunk; reload
   return { trunk: { ...trunk, tls }, reload: { read, apply: (ca) => (tls.ca = ca) } };
 }
 
-function* liveMedia(calls: Iterable<ManagedCall>): Iterable<LiveCall> {
-  for (const call of calls) {
-    const media = call.liveMedia;
-    if (media) yield media;
+/** What every media host shares, from the config. */
+function hostSettings(config: BridgeConfig): HostSettings {
+  const { media, bot } = config;
+  return {
+    address: media.address,
+    rtpPorts: { min: media.rtpPorts.min, max: media.rtpPorts.max },
+    maxQueueMs: media.maxQueueMs,
+    latch: media.latch,
+    rtpTimeoutMs: media.rtpTimeoutMs,
+    chunkMs: bot.chunkMs,
+    bot: {
+      connectTimeoutMs: bot.connectTimeoutMs,
+      maxMessageBytes: bot.maxMessageBytes,
+      drainTimeoutMs: bot.drainTimeoutMs,
+      pingIntervalMs: bot.pingIntervalMs,
+      dtmfDurationMs: bot.dtmfDurationMs,
+      onDrop: bot.onDrop,
+      allowedNetworks: bot.urlHeader?.allowedNetworks.cidrs ?? [],
+    },
+    logLevel: config.log.level,
+  };
+}
+
+/** The hosts' counters summed, and the latest clock and busiest loop among them. */
+function hostTotals(loads: readonly HostLoad[]): Omit<LiveCalls, 'count'> {
+  const packets = { in: 0, out: 0, lost: 0 };
+  let queuedMs = 0;
+  let maxQueuedMs = 0;
+  let clockLagMs = 0;
+  let eventLoopUtilization = 0;
+  for (const load of loads) {
+    packets.in += load.packets.in;
+    packets.out += load.packets.out;
+    packets.lost += load.packets.lost;
+    queuedMs += load.queuedMs;
+    maxQueuedMs = Math.max(maxQueuedMs, load.maxQueuedMs);
+    clockLagMs = Math.max(clockLagMs, load.clockLagMs);
+    eventLoopUtilization = Math.max(eventLoopUtilization, load.busy);
   }
+  return { packets, queuedMs, maxQueuedMs, clockLagMs, eventLoopUtilization };
 }

@@ -1,39 +1,40 @@
-// One call: owns its SIP dialog, RTP session and bot session, moves through explicit states, ends exactly once.
+// One inbound call: admits the INVITE, opens its stream leg (RTP and bot, on a media host), answers, moves through
+// explicit states and ends exactly once, closing what it owns (leg, relay session, dialog) once.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import {
-  accountSid,
-  BotConnectError,
-  customHeaderProblem,
-  DEFAULT_ACCOUNT_SID,
-  redactUrl,
-  routeCall,
-  type BotAddressPolicy,
-  type BotSession,
-  type HeaderLimits,
-  type RouteDecision,
-  type RoutingOptions,
-} from '../bot/index.js';
-import type { CallRecorder, MediaSession, RecordingResult, RelaySession } from '../media/index.js';
-import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type SdpRejection } from '../sdp/index.js';
+import { accountSid, DEFAULT_ACCOUNT_SID, redactUrl, type BotAddressPolicy, type HeaderLimits, type RoutingOptions } from '../bot/index.js';
+import type { RtpengineRelay } from '../media/index.js';
+import { buildAnswer, type NegotiatedAudio } from '../sdp/index.js';
 import type { Dialog, IncomingCall } from '../signaling/index.js';
-import { BotLink, connectBot, type BotLinkSettings } from './bot-link.js';
-import { openMediaSession, type CallMediaSettings } from './media.js';
-import { openRecorder, type RecordingSettings, type StreamPolicy } from './recording.js';
+import { LegOpenError, type MediaHost } from '../stream/index.js';
+import { admitInvite, forbidden, INTERNAL_ERROR, unavailable, unreachable, type Rejection, type Route } from './admission.js';
+import { CallLeg, closeAll, legSpec, mediaFormat, openLeg, streamStart } from './leg.js';
+import type { RecordingSettings, StreamPolicy } from './recording.js';
+import { InboundRelay } from './relay.js';
 import { ReofferAnswerer } from './reoffer.js';
 import { recordOf, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import { reportOf, type CallObserver, type CallReport } from './report.js';
 import { callTransfer, type CallTransfer, type TransferRefusal, type TransferTargets } from './transfer.js';
 
+export type { Rejection } from './admission.js';
+
+export interface CallMediaOptions {
+  /** Where the calls' stream legs run. */
+  readonly host: MediaHost;
+  /** Address in our SDP. */
+  readonly advertisedAddress: string;
+  /** rtpengine in front of the bridge's media, when configured. */
+  readonly relay?: RtpengineRelay;
+}
+
 export interface CallOptions {
   readonly log: Logger;
   readonly routing: RoutingOptions;
-  readonly media: CallMediaSettings;
-  readonly bot: BotLinkSettings & {
-    readonly chunkMs: number;
-    /** Where a bot URL from a call header may lead. */
+  readonly media: CallMediaOptions;
+  readonly bot: {
+    readonly connectRetries: number;
+    /** Where a bot URL from a call header may lead (checked before the leg is opened; the leg checks again). */
     readonly addressPolicy: BotAddressPolicy;
   };
   readonly headerLimits: HeaderLimits;
@@ -53,14 +54,6 @@ export interface CallOptions {
  */
 export type CallState = 'setup' | 'active' | 'draining' | 'ended';
 
-/** A SIP rejection for a call that cannot be set up; the reason travels in a Warning header. */
-export interface Rejection {
-  readonly status: number;
-  readonly phrase: string;
-  readonly warnCode: number;
-  readonly reason: string;
-}
-
 /** `caller` is the far end, whoever dialled: the phone side of the call. */
 export type EndCause =
   | { readonly by: 'caller'; readonly reason: string }
@@ -72,39 +65,24 @@ export interface CallEvents {
   ended: [report: CallReport];
 }
 
-const unavailable = (reason: string): Rejection => ({ status: 503, phrase: 'Service Unavailable', warnCode: 399, reason });
-
-const sdpRejection = (r: SdpRejection): Rejection => ({
-  status: r.status,
-  phrase: r.status === 488 ? 'Not Acceptable Here' : 'Bad Request',
-  warnCode: r.warnCode,
-  reason: r.reason,
-});
-
-const INTERNAL_ERROR: Rejection = { status: 500, phrase: 'Server Internal Error', warnCode: 399, reason: 'internal error' };
 const RESERVED_CALL_SID = 'x-exotel-callsid';
 
 export class Call extends EventEmitter<CallEvents> {
   readonly callSid: string;
   readonly accountSid: string;
   readonly streamSid = randomUUID().replace(/-/g, '');
-  /** Our tag toward rtpengine (its to-tag): stable for the call, whichever SIP backend answers it. */
-  readonly #relayTag = `bridge-${this.streamSid}`;
   readonly log: Logger;
   #state: CallState = 'setup';
-  #dialog: Dialog | undefined;
-  #media: MediaSession | undefined;
-  #bot: BotSession | undefined;
-  #link: BotLink | undefined;
-  #relay: RelaySession | undefined;
-  #route: Extract<RouteDecision, { ok: true }> | undefined;
+  #route: Route | undefined;
   #policy: StreamPolicy = { listenOnly: false };
-  #recorder: CallRecorder | undefined;
+  /** What the call owns, each closed once by `end`. */
+  #dialog: Dialog | undefined;
+  #leg: CallLeg | undefined;
+  #relay: InboundRelay | undefined;
   #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
   readonly #startedAt = new Date();
   #answeredAt: Date | undefined;
-  #botConnectMs: number | undefined;
   #endedAt: Date | undefined;
   #hungUp = false;
   #final: { status: CallStatus; sipStatus: number; cause: EndCause } | undefined;
@@ -120,7 +98,7 @@ export class Call extends EventEmitter<CallEvents> {
     this.accountSid = accountSid(invite.headers) ?? DEFAULT_ACCOUNT_SID;
     this.log = options.log.child({ call_sid: this.callSid });
     invite.once('cancel', () => this.end({ by: 'caller', reason: 'cancel' }));
-    this.#transfer = callTransfer(this.log, (name, fields) => this.#link?.sendEvent(name, fields), options.observer, () =>
+    this.#transfer = callTransfer(this.log, (name, fields) => this.#leg?.sendEvent(name, fields), options.observer, () =>
       this.end({ by: 'system', reason: 'transferred' }),
     );
   }
@@ -143,14 +121,9 @@ export class Call extends EventEmitter<CallEvents> {
     return this.#route?.webhookUrl;
   }
 
-  /** The call's recording settings, when it is recorded. */
+  /** The call's recording settings, when it is recorded (from the answer on). */
   get recordingSettings(): RecordingSettings | undefined {
-    return this.#recorder && this.#policy.recording;
-  }
-
-  /** Packet counts and queued bot audio so far, for metrics read while the call goes on. */
-  get liveMedia(): { readonly packets: MediaSession['packetCounts']; readonly queuedMs: number } | undefined {
-    return this.#media && { packets: this.#media.packetCounts, queuedMs: this.#media.queuedMs };
+    return this.#answeredAt && this.#policy.recording;
   }
 
   /** Sets the call up and answers it, or rejects the INVITE with the reason. Never throws. */
@@ -170,137 +143,64 @@ export class Call extends EventEmitter<CallEvents> {
 
   async #setup(): Promise<void> {
     const { invite, options } = this;
-    const relay = options.media.relay;
-    if (invite.sdp === undefined) {
-      this.#fail({ status: 488, phrase: 'Not Acceptable Here', warnCode: 399, reason: 'INVITE without an SDP offer is not supported' });
-      return;
-    }
-    // The carrier's offer is checked before anything is set up; behind a relay it may ask for SRTP.
-    const carrierOffer = negotiate(invite.sdp, relay ? RELAYABLE_TRANSPORTS : undefined);
-    if (!carrierOffer.ok) {
-      this.#fail(sdpRejection(carrierOffer));
-      return;
-    }
-    const headerProblem = customHeaderProblem(invite.headers, options.headerLimits);
-    if (headerProblem) {
-      this.#fail({ status: 400, phrase: 'Bad Request', warnCode: 399, reason: headerProblem });
-      return;
-    }
-    const route = routeCall(invite.headers, options.routing);
-    if (!route.ok) {
-      this.#fail({ status: route.status, phrase: route.status === 404 ? 'Not Found' : 'Forbidden', warnCode: 399, reason: route.reason });
-      return;
-    }
+    const admitted = admitInvite(invite, { relayed: options.media.relay !== undefined, headerLimits: options.headerLimits, routing: options.routing });
+    if ('status' in admitted) return this.#fail(admitted);
+    const { route } = admitted;
     if (route.fromHeader) {
       const refusal = await options.bot.addressPolicy.check(route.url.hostname);
       if (this.#isEnded()) return;
-      if (refusal) {
-        this.#fail({ status: 403, phrase: 'Forbidden', warnCode: 399, reason: refusal });
-        return;
-      }
+      if (refusal) return this.#fail(forbidden(refusal));
     }
     this.#route = route;
     this.#policy = options.streams?.(route.routeIndex) ?? this.#policy;
+    const policy = this.#policy;
     this.log.info(
-      { bot: redactUrl(route.url), protocol: route.protocol, route: route.via, codec: carrierOffer.audio.codec, ...(this.#policy.listenOnly && { mode: 'listen' }), ...(this.#policy.recording && { recording: true }) },
+      { bot: redactUrl(route.url), protocol: route.protocol, route: route.via, codec: admitted.audio.codec, ...(policy.listenOnly && { mode: 'listen' }), ...(policy.recording && { recording: true }) },
       'call routed',
     );
 
-    let audio = carrierOffer.audio;
-    if (relay) {
-      this.#relay = relay.session(invite.callId, invite.from.tag ?? this.streamSid);
-      let relayed: string;
-      try {
-        relayed = await this.#relay.offer(invite.sdp);
-      } catch (err) {
-        this.#fail(unavailable(`media relay: ${(err as Error).message}`));
-        return;
-      }
+    let audio = admitted.audio;
+    if (options.media.relay) {
+      this.#relay = new InboundRelay(options.media.relay, invite.callId, invite.from.tag ?? this.streamSid, `bridge-${this.streamSid}`);
+      const relayed = await this.#relay.offer(invite.sdp!);
       if (this.#isEnded()) return;
-      const ours = negotiate(relayed);
-      if (!ours.ok) {
-        this.#fail(sdpRejection(ours));
-        return;
-      }
-      audio = ours.audio;
+      if ('status' in relayed) return this.#fail(relayed);
+      audio = relayed;
     }
 
-    let rtp;
-    try {
-      rtp = await options.media.pool.bind();
-    } catch (err) {
-      this.#fail(unavailable((err as Error).message));
+    const spec = legSpec(
+      { callSid: this.callSid, streamSid: this.streamSid, log: { call_sid: this.callSid } },
+      { ...route, checkAddresses: route.fromHeader, announce: false, connectRetries: options.bot.connectRetries },
+      policy,
+    );
+    const leg = await openLeg(options.media.host, spec, this.#abort.signal);
+    if (leg instanceof LegOpenError) {
+      if (leg.kind !== 'aborted') this.#fail(leg.kind === 'bot' ? unreachable(leg.message) : unavailable(leg.message));
       return;
     }
     if (this.#isEnded()) {
-      rtp.socket.close();
-      options.media.pool.release(rtp.port);
+      void leg.close('stopped');
       return;
     }
-    const stream = { rate: route.sampleRate, chunkMs: options.bot.chunkMs, listenOnly: this.#policy.listenOnly };
-    const media = openMediaSession(options.media, rtp, audio, stream, this.log, options.observer);
-    this.#media = media;
+    this.#leg = new CallLeg(leg, this.log, {
+      end: (cause) => this.end(cause),
+      draining: () => {
+        if (this.#state === 'active') this.#state = 'draining';
+      },
+      transfer: (body) => void this.transfer(body, true),
+    });
 
-    let bot: BotSession;
-    const connecting = performance.now();
-    try {
-      bot = await this.#connectBot(route, options.bot.connectRetries);
-      this.#botConnectMs = performance.now() - connecting;
-      options.observer?.botConnected(this.#botConnectMs);
-    } catch (err) {
-      const reason = err instanceof BotConnectError ? `bot unreachable: ${err.message}` : String(err);
-      this.#fail({ status: 480, phrase: 'Temporarily Unavailable', warnCode: 399, reason });
-      return;
-    }
-    if (this.#isEnded()) {
-      bot.close();
-      return;
-    }
-    this.#bot = bot;
-
-    const local = { address: options.media.advertisedAddress, port: media.port, sessionId: Date.now() };
+    const local = { address: options.media.advertisedAddress, port: leg.port, sessionId: Date.now() };
     const bridgeSdp = buildAnswer(audio, local);
     let carrierSdp = bridgeSdp;
     if (this.#relay) {
-      try {
-        carrierSdp = await this.#relay.answer(this.#relayTag, bridgeSdp);
-      } catch (err) {
-        this.#fail(unavailable(`media relay: ${(err as Error).message}`));
-        return;
-      }
+      const answer = await this.#relay.answer(bridgeSdp);
       if (this.#isEnded()) return;
+      if (typeof answer !== 'string') return this.#fail(answer);
+      carrierSdp = answer;
     }
-    const start = {
-      streamSid: this.streamSid,
-      callSid: this.callSid,
-      accountSid: this.accountSid,
-      from: invite.from.user ?? invite.from.uri,
-      to: invite.to.user ?? invite.to.uri,
-      customParameters: route.customParameters,
-      sampleRate: route.sampleRate,
-    };
-    this.#link = new BotLink(media, bot, {
-      settings: options.bot,
-      log: this.log,
-      ...(options.observer && { observer: options.observer }),
-      start,
-      reconnect: () => this.#connectBot(route, 0),
-      isActive: () => this.#state === 'active',
-      isEnded: () => this.#isEnded(),
-      onDraining: () => (this.#state = 'draining'),
-      end: (by, reason) => this.end({ by, reason }),
-      rtpTimeoutMs: options.media.rtpTimeoutMs,
-      onTransfer: (request) => void this.transfer(request, true),
-    });
-    const relayLeg = this.#relay && { session: this.#relay, tag: this.#relayTag };
-    this.#answer(carrierSdp, media, new ReofferAnswerer({ media, local, audio, log: this.log, ...(relayLeg && { relay: relayLeg }) }));
-  }
-
-  #connectBot(route: Extract<RouteDecision, { ok: true }>, retries: number): Promise<BotSession> {
-    const { bot } = this.options;
-    // A URL from a call header is held to the address policy at connection time too: DNS may answer differently.
-    const target = { url: route.url, protocol: route.protocol, headers: route.headers, ...(route.fromHeader && { lookup: bot.addressPolicy.lookup }) };
-    return connectBot(bot, target, this.log, this.#abort.signal, retries);
+    const relay = this.#relay?.reoffers;
+    this.#answer(carrierSdp, audio, route, new ReofferAnswerer({ leg, local, audio, log: this.log, ...(relay && { relay }) }));
   }
 
   /** Re-reads the state after an await, where `end()` may have run meanwhile. */
@@ -308,27 +208,21 @@ export class Call extends EventEmitter<CallEvents> {
     return this.#state === 'ended';
   }
 
-  #answer(carrierSdp: string, media: MediaSession, reoffers: ReofferAnswerer): void {
-    const dialog = this.invite.answer(carrierSdp);
+  #answer(carrierSdp: string, audio: NegotiatedAudio, route: Route, reoffers: ReofferAnswerer): void {
+    const { invite } = this;
+    const leg = this.#leg!;
+    const dialog = invite.answer(carrierSdp);
     this.#dialog = dialog;
     this.#answeredAt = new Date();
     this.#state = 'active';
     this.options.observer?.setup(200);
-    const { recording } = this.#policy;
-    if (recording && this.#route) {
-      const observer = this.options.observer;
-      this.#recorder = openRecorder(recording, this.callSid, this.#route.sampleRate, this.log, () => observer?.recordingError?.());
-      media.record(this.#recorder);
-    }
-    media.start();
-    this.log.info({ rtp_port: media.port, relayed: this.#relay !== undefined }, 'call answered');
+    const parties = { from: invite.from.user ?? invite.from.uri, to: invite.to.user ?? invite.to.uri, customParameters: route.customParameters };
+    leg.leg.start(mediaFormat(audio), streamStart(this, parties, route.sampleRate));
+    this.log.info({ rtp_port: leg.leg.port, relayed: this.#relay !== undefined }, 'call answered');
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), this.options.maxDurationMs);
     dialog.on('bye', () => this.end({ by: 'caller', reason: 'bye' }));
     dialog.on('lost', () => this.end({ by: 'caller', reason: 'connection lost' }));
-    dialog.on('dtmf', (digit, durationMs) => {
-      this.log.info({ digit, source: 'SIP INFO' }, 'caller DTMF');
-      this.#link?.callerDtmf(digit, durationMs ?? 0);
-    });
+    dialog.on('dtmf', (digit, durationMs) => leg.sipDtmf(digit, durationMs ?? 0));
     dialog.on('ackTimeout', () => this.end({ by: 'system', reason: 'no ACK for 200 OK' }));
     dialog.on('reoffer', (offer) => void reoffers.answer(offer));
   }
@@ -338,7 +232,7 @@ export class Call extends EventEmitter<CallEvents> {
     if (this.#state === 'ended') return false;
     const reason = 'hung up through the API';
     this.#hungUp = true;
-    this.end({ by: 'system', reason, rejection: { status: 480, phrase: 'Temporarily Unavailable', warnCode: 399, reason } });
+    this.end({ by: 'system', reason, rejection: unreachable(reason) });
     return true;
   }
 
@@ -346,7 +240,7 @@ export class Call extends EventEmitter<CallEvents> {
     this.end({ by: 'system', reason: rejection.reason, rejection });
   }
 
-  /** Tears everything down once, whoever asks first. */
+  /** Ends the call once, whoever asks first: rejects or BYEs, then closes the leg and the relay session. */
   end(cause: EndCause): void {
     if (this.#state === 'ended') return;
     const answered = this.#dialog !== undefined;
@@ -356,7 +250,8 @@ export class Call extends EventEmitter<CallEvents> {
     this.#abort.abort();
     let sipStatus = answered ? 200 : 487;
     if (!answered && !this.invite.cancelled) {
-      const rejection = (cause.by === 'system' && cause.rejection) || INTERNAL_ERROR;
+      // A bot that left before the answer is as good as unreachable.
+      const rejection = (cause.by === 'system' && cause.rejection) || (cause.by === 'bot' ? unreachable(cause.reason) : INTERNAL_ERROR);
       sipStatus = rejection.status;
       this.log.warn({ status: rejection.status, reason: rejection.reason }, 'call rejected');
       this.invite.reject(rejection.status, rejection.phrase, {
@@ -365,23 +260,13 @@ export class Call extends EventEmitter<CallEvents> {
       });
     }
     if (!answered) this.options.observer?.setup(sipStatus);
-    const stopReason = this.#transfer.completed ? 'transferred' : cause.by === 'caller' ? 'callended' : 'stopped';
-    if (this.#link) this.#link.stop(stopReason);
-    else this.#bot?.stop(stopReason);
-    const media = this.#media?.stats;
-    this.#media?.close();
-    const rejected = this.#link?.rejected ?? this.#bot?.rejected;
-    this.log.info({ by: cause.by, reason: cause.reason, ...(media && { media }), ...(rejected && { botMessagesRefused: rejected }) }, 'call ended');
     this.#final = { status: answered ? 'completed' : cause.by === 'caller' || this.#hungUp ? 'canceled' : 'failed', sipStatus, cause };
     const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
-    const recording: Promise<RecordingResult | undefined> = this.#recorder?.close() ?? Promise.resolve(undefined);
-    void Promise.allSettled([bye, this.#relay?.delete(), recording]).then(async (results) => {
-      for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
-      const recorded = await recording.catch(() => undefined);
-      if (recorded) this.log.info({ recording: recorded }, 'recording closed');
-      this.emit('ended', reportOf(facts, media, recorded, this.#policy.listenOnly));
-    });
+    const listenOnly = this.#policy.listenOnly;
+    void closeAll(this.log, cause, { leg: this.#leg, transferred: this.#transfer.completed }, [bye, this.#relay?.close()]).then((report) =>
+      this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
+    );
   }
 
   #facts(): CallFacts {
@@ -403,8 +288,8 @@ export class Call extends EventEmitter<CallEvents> {
       answeredAt: this.#answeredAt,
       endedAt: this.#endedAt,
       cause: final?.cause,
-      botConnectMs: this.#botConnectMs,
-      dtmf: this.#link?.dtmf ?? '',
+      botConnectMs: this.#leg?.leg.botConnectMs,
+      dtmf: this.#leg?.dtmf ?? '',
       transfer: this.#transfer.facts,
     };
   }

@@ -1,11 +1,11 @@
 // What the REST API does with calls: places outbound ones (trunk, destination, limits, pacing), lists and finds calls
 // of both directions (live, or ended within the hour), and hangs them up.
 import { EventEmitter } from 'node:events';
-import { routeCall, type BotProtocolName, type BotSampleRate, type HeaderLimits, customHeaderProblem, type RoutingOptions } from '../bot/index.js';
+import { routeCall, type BotSampleRate, type HeaderLimits, customHeaderProblem, type RoutingOptions } from '../bot/index.js';
 import type { SipBackend } from '../signaling/index.js';
 import type { CallOptions } from './call.js';
 import type { CallManager, ManagedCall } from './manager.js';
-import { OutboundCall } from './outbound.js';
+import { OutboundCall, type OutboundRequest } from './outbound.js';
 import { RecordStore, type CallRecord } from './records.js';
 import { destination, Pacer, pickTrunk, unpaced, type Refusal, type Trunk } from './trunks.js';
 import type { TransferRefusal } from './transfer.js';
@@ -75,8 +75,10 @@ export class CallControl extends EventEmitter<CallControlEvents> {
     if ('status' in target) return target;
     const headerProblem = customHeaderProblem(Object.entries(request.headers), options.headerLimits);
     if (headerProblem) return { status: 400, error: `headers: ${headerProblem}` };
-    const bot = this.#bot(request);
-    if ('status' in bot) return bot;
+    const chosen = this.#bot(request);
+    if ('status' in chosen) return chosen;
+    // The routing rule that chose the bot gives the call its stream policy; bot_url and the default bot, the global one.
+    const { routeIndex, ...bot } = chosen;
     if (manager.activeCalls >= options.maxConcurrentCalls) {
       return { status: 429, error: `${manager.activeCalls} calls in progress, the bridge's limit is ${options.maxConcurrentCalls}`, retryAfter: 5 };
     }
@@ -96,6 +98,7 @@ export class CallControl extends EventEmitter<CallControlEvents> {
         from: request.from,
         to: request.to,
         bot,
+        ...(routeIndex !== undefined && { routeIndex }),
         customParameters: request.customParameters,
         headers: Object.entries(request.headers),
         ...(request.webhookUrl && { webhookUrl: request.webhookUrl }),
@@ -117,7 +120,7 @@ export class CallControl extends EventEmitter<CallControlEvents> {
    * parameters as X- headers (the route's protocol and headers over the defaults), else the default. A Twilio bot
    * takes 8 kHz whatever the request says.
    */
-  #bot(request: PlaceRequest): { url: URL; sampleRate: BotSampleRate; protocol: BotProtocolName; headers: Readonly<Record<string, string>> } | Refusal {
+  #bot(request: PlaceRequest): OutboundRequest['bot'] & { routeIndex?: number } | Refusal {
     const routing = { ...this.options.routing, ...(request.sampleRate && { defaultSampleRate: request.sampleRate }) };
     if (request.botUrl) {
       const url = new URL(request.botUrl.href);
@@ -132,7 +135,7 @@ export class CallControl extends EventEmitter<CallControlEvents> {
     const route = routeCall(headers, withoutUrlHeader);
     if (!route.ok) return { status: 400, error: 'bot_url: required: no route matches the custom parameters and no bot.defaultUrl is configured' };
     const sampleRate = route.protocol === 'twilio' ? 8000 : (request.sampleRate ?? route.sampleRate);
-    return { url: route.url, sampleRate, protocol: route.protocol, headers: route.headers };
+    return { url: route.url, sampleRate, protocol: route.protocol, headers: route.headers, ...(route.routeIndex !== undefined && { routeIndex: route.routeIndex }) };
   }
 
   /** Live calls of both directions. */

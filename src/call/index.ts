@@ -1,6 +1,6 @@
-// Calls: the per-call orchestrators (inbound and outbound) that own a dialog, a media session and a bot session, the
-// set of live calls, and the API's call control.
-export { Call, type CallEvents, type CallOptions, type CallState, type EndCause, type Rejection } from './call.js';
+// Calls: the per-call orchestrators (inbound and outbound) that own a dialog and control a stream leg (media and bot,
+// on a media host), the set of live calls, and the API's call control.
+export { Call, type CallEvents, type CallMediaOptions, type CallOptions, type CallState, type EndCause, type Rejection } from './call.js';
 export { CallControl, type CallControlOptions, type HangupResult, type PlaceRequest } from './control.js';
 export { CallManager, type AdmissionLimits, type CallManagerEvents, type ManagedCall } from './manager.js';
 export { OutboundCall, type OutboundCallEvents, type OutboundRequest } from './outbound.js';

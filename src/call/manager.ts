@@ -1,6 +1,6 @@
 // Turns each INVITE from the signaling backend into a Call, after admission: not while shutting down, not while the
-// SIP backend or rtpengine is down, not beyond the concurrent-call limit, not while the media clock runs late or the
-// event loop has no room left (overload), not faster than each source's INVITE rate. Keeps the set of live calls,
+// SIP backend or rtpengine is down, not beyond the concurrent-call limit, not while every media host's clock runs late
+// or its event loop has no room left (overload), not faster than each source's INVITE rate. Keeps the set of live calls,
 // both directions (outbound ones are admitted by CallControl and adopted here).
 import { EventEmitter } from 'node:events';
 import type { IncomingCall, SipBackend } from '../signaling/index.js';
@@ -17,7 +17,6 @@ export interface ManagedCall {
   readonly webhookUrl: URL | undefined;
   /** Where the call's recording goes after the call (upload), when it was recorded. */
   readonly recordingSettings?: RecordingSettings | undefined;
-  readonly liveMedia: Call['liveMedia'];
   end(cause: EndCause): void;
   /** DELETE through the API; false when already ended. */
   hangup(): boolean;
@@ -30,9 +29,9 @@ export interface AdmissionLimits {
   readonly maxConcurrentCalls: number;
   /** New INVITEs per second from one source address; the bucket holds one second's worth. */
   readonly invitesPerSecondPerSource: number;
-  /** New calls are refused while the media clock has run later than this in the last seconds; 0 never refuses. */
+  /** New calls are refused while every media host's clock has run later than this in the last seconds; 0 never refuses. */
   readonly maxClockLagMs: number;
-  /** New calls are refused while the event loop is busier than this share of the time (0-1); 1 never refuses. */
+  /** New calls are refused while every media host's event loop is busier than this share of the time (0-1); 1 never refuses. */
   readonly maxEventLoopUtilization: number;
 }
 
@@ -124,9 +123,7 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
 
   #admit(invite: IncomingCall): void {
     const source = invite.source.address;
-    const { clock } = this.options.media;
-    const lag = clock.lagMs;
-    const busy = clock.busy;
+    const host = this.#leastLoaded();
     const outages = this.outages();
     const refusal = !this.#accepting
       ? { reason: 'the bridge is shutting down', retryAfter: 30 }
@@ -134,13 +131,15 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
         ? { reason: outages.join('; '), retryAfter: 5 }
         : this.#calls.size >= this.limits.maxConcurrentCalls
           ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
-          : this.limits.maxClockLagMs > 0 && lag > this.limits.maxClockLagMs
-            ? { reason: `overloaded: the media clock ran ${Math.round(lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
-            : busy > this.limits.maxEventLoopUtilization
-              ? { reason: `overloaded: the event loop was busy ${(busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
-              : !this.#rate.take(source)
-                ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
-                : undefined;
+          : !host
+            ? { reason: 'no media host is up', retryAfter: 5 }
+            : this.limits.maxClockLagMs > 0 && host.lag > this.limits.maxClockLagMs
+              ? { reason: `overloaded: the media clock ran ${Math.round(host.lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
+              : host.busy > this.limits.maxEventLoopUtilization
+                ? { reason: `overloaded: the event loop was busy ${(host.busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
+                : !this.#rate.take(source)
+                  ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
+                  : undefined;
     if (refusal) {
       this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
       invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });
@@ -150,6 +149,22 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
     const call = new Call(invite, this.options);
     this.adopt(call);
     void call.run();
+  }
+
+  /**
+   * The host a call would go to: of the hosts that are up, the least loaded (its clock lag over the limit counts
+   * before its utilisation); undefined when none is up.
+   */
+  #leastLoaded(): { lag: number; busy: number } | undefined {
+    const { maxClockLagMs } = this.limits;
+    const over = (lag: number) => (maxClockLagMs > 0 && lag > maxClockLagMs ? 1 : 0);
+    let best: { lag: number; busy: number } | undefined;
+    for (const host of this.options.media.host.load()) {
+      if (!host.up) continue;
+      const candidate = { lag: host.clockLagMs, busy: host.busy };
+      if (!best || over(candidate.lag) < over(best.lag) || (over(candidate.lag) === over(best.lag) && candidate.busy < best.busy)) best = candidate;
+    }
+    return best;
   }
 
   /** Counts a call as live until it ends. */

@@ -1,17 +1,17 @@
-// A call the bridge places through a trunk: the bot's WebSocket first (`connected` at once), then the INVITE with
-// our offer, `start` at the answer, and from then on the same media and bot plumbing as an inbound call.
+// A call the bridge places through a trunk: its stream leg first (the bot's WebSocket opens and hears `connected` at
+// once), then the INVITE with our offer, `start` at the answer; the leg does the rest, as for an inbound call.
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import { BotConnectError, DEFAULT_ACCOUNT_SID, redactUrl, type BotProtocolName, type BotSampleRate, type BotSession } from '../bot/index.js';
-import type { BoundRtpSocket, MediaSession, OutboundRelaySession } from '../media/index.js';
-import { buildOffer, negotiate, RELAYABLE_TRANSPORTS } from '../sdp/index.js';
+import { DEFAULT_ACCOUNT_SID, redactUrl, type BotProtocolName, type BotSampleRate } from '../bot/index.js';
+import { buildOffer, negotiate } from '../sdp/index.js';
 import type { DialFailure, Dialog, HeaderFields, OutgoingCall, SipBackend } from '../signaling/index.js';
-import { BotLink, connectBot } from './bot-link.js';
+import { LegOpenError } from '../stream/index.js';
 import type { CallEvents, CallOptions, EndCause } from './call.js';
-import { openMediaSession } from './media.js';
+import { CallLeg, closeAll, legSpec, mediaFormat, openLeg, streamStart } from './leg.js';
 import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallStatus } from './records.js';
+import type { RecordingSettings, StreamPolicy } from './recording.js';
+import { OutboundRelay } from './relay.js';
 import { ReofferAnswerer } from './reoffer.js';
 import { reportOf } from './report.js';
 import type { PacerTicket, Trunk } from './trunks.js';
@@ -25,6 +25,8 @@ export interface OutboundRequest {
   readonly to: string;
   /** The bot, with its protocol (exotel when not given) and upgrade-request headers, as for an inbound call. */
   readonly bot: { readonly url: URL; readonly sampleRate: BotSampleRate; readonly protocol?: BotProtocolName; readonly headers?: Readonly<Record<string, string>> };
+  /** The routing rule that chose the bot (its index in routing.routes), for the stream policy; absent for bot_url or the default bot. */
+  readonly routeIndex?: number;
   readonly customParameters: Readonly<Record<string, string>>;
   /** The request's X- headers, after the trunk's. */
   readonly headers: HeaderFields;
@@ -53,19 +55,16 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   #sipStatus: number | null = null;
   #ended = false;
   #draining = false;
-  #bot: BotSession | undefined;
-  #link: BotLink | undefined;
-  #rtp: BoundRtpSocket | undefined;
+  readonly #policy: StreamPolicy;
+  /** What the call owns, each closed once by `end`. */
+  #leg: CallLeg | undefined;
   /** rtpengine's session for the call, when it faces the trunk (`media.relay: rtpengine`). */
-  #relay: OutboundRelaySession | undefined;
-  /** Settles when rtpengine has had our offer (or gave up on it): its `delete` goes after. */
-  #relayOffered: Promise<unknown> = Promise.resolve();
+  #relay: OutboundRelay | undefined;
+  #outgoing: OutgoingCall | undefined;
+  #dialog: Dialog | undefined;
   /** The SDP offer for the INVITE: ours, or rtpengine's rewrite of ours. */
   #offer: string | undefined;
-  #media: MediaSession | undefined;
-  #outgoing: OutgoingCall | undefined;
   #settled: Promise<void> = Promise.resolve();
-  #dialog: Dialog | undefined;
   #ringTimer: NodeJS.Timeout | undefined;
   #durationTimer: NodeJS.Timeout | undefined;
   readonly #abort = new AbortController();
@@ -73,7 +72,6 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   #answeredAt: Date | undefined;
   #endedAt: Date | undefined;
   #cause: EndCause | undefined;
-  #botConnectMs: number | undefined;
   readonly #transfer: CallTransfer;
 
   constructor(
@@ -83,7 +81,8 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
   ) {
     super();
     this.log = options.log.child({ call_sid: this.callSid, direction: 'outbound' });
-    this.#transfer = callTransfer(this.log, (name, fields) => this.#link?.sendEvent(name, fields), options.observer, () =>
+    this.#policy = options.streams?.(request.routeIndex) ?? { listenOnly: false };
+    this.#transfer = callTransfer(this.log, (name, fields) => this.#leg?.sendEvent(name, fields), options.observer, () =>
       this.end({ by: 'system', reason: 'transferred' }),
     );
   }
@@ -102,14 +101,19 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     return this.request.webhookUrl;
   }
 
-  get liveMedia(): { readonly packets: MediaSession['packetCounts']; readonly queuedMs: number } | undefined {
-    return this.#media && { packets: this.#media.packetCounts, queuedMs: this.#media.queuedMs };
+  /** The call's recording settings, when it is recorded (from the answer on). */
+  get recordingSettings(): RecordingSettings | undefined {
+    return this.#answeredAt && this.#policy.recording;
   }
 
   /** Places the call; never throws. */
   async run(): Promise<void> {
     const { request } = this;
-    this.log.info({ to: request.uri, from: request.from, trunk: request.trunk.name, bot: redactUrl(request.bot.url), protocol: request.bot.protocol ?? 'exotel' }, 'outbound call');
+    const policy = this.#policy;
+    this.log.info(
+      { to: request.uri, from: request.from, trunk: request.trunk.name, bot: redactUrl(request.bot.url), protocol: request.bot.protocol ?? 'exotel', ...(policy.listenOnly && { mode: 'listen' }), ...(policy.recording && { recording: true }) },
+      'outbound call',
+    );
     try {
       await this.#place();
     } catch (err) {
@@ -120,60 +124,43 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
 
   async #place(): Promise<void> {
     const { options, request } = this;
-    // The bot first: no phone rings for a call nobody will talk on.
-    const connecting = performance.now();
-    try {
-      this.#bot = await connectBot(options.bot, request.bot, this.log, this.#abort.signal);
-    } catch (err) {
-      if (!this.#ended) this.#fail(err instanceof BotConnectError ? `bot unreachable: ${err.message}` : String(err));
+    // The bot first: no phone rings for a call nobody will talk on. The port is bound before the call waits its turn,
+    // so that its INVITE leaves when the pacer says.
+    const spec = legSpec(
+      { callSid: this.callSid, streamSid: this.streamSid, log: { call_sid: this.callSid, direction: 'outbound' } },
+      { ...request.bot, protocol: request.bot.protocol ?? 'exotel', checkAddresses: false, announce: true, connectRetries: options.bot.connectRetries },
+      this.#policy,
+    );
+    const leg = await openLeg(options.media.host, spec, this.#abort.signal);
+    if (leg instanceof LegOpenError) {
+      if (leg.kind !== 'aborted' && !this.#ended) this.#fail(leg.message);
       return;
     }
     if (this.#ended) {
-      this.#bot.close();
+      void leg.close('stopped');
       return;
     }
-    this.#botConnectMs = performance.now() - connecting;
-    options.observer?.botConnected(this.#botConnectMs);
-    this.#bot.announce();
-    this.#bot.on('closed', ({ byBot }) => {
-      if (byBot && !this.#dialog) this.end({ by: 'bot', reason: 'bot closed the stream before the answer' });
+    this.#leg = new CallLeg(leg, this.log, {
+      end: (cause) => this.end(cause),
+      draining: () => (this.#draining = true),
+      transfer: (body) => void this.transfer(body, true),
     });
-
-    // The port is bound before the call waits its turn, so that its INVITE leaves when the pacer says.
-    try {
-      this.#rtp = await options.media.pool.bind();
-    } catch (err) {
-      this.#fail((err as Error).message);
-      return;
-    }
-    if (this.#ended) {
-      this.#releasePort();
-      return;
-    }
-    const rtp = this.#rtp;
-    let sdp = buildOffer({ address: options.media.advertisedAddress, port: rtp.port, sessionId: Date.now() });
-    const relay = options.media.relay;
-    if (relay) {
+    let sdp = buildOffer({ address: options.media.advertisedAddress, port: leg.port, sessionId: Date.now() });
+    if (options.media.relay) {
       // rtpengine faces the trunk: the INVITE carries its carrier-side address, and our offer points it at our socket.
-      // The call's rtpengine session is keyed by the call's sid, known before the SIP Call-ID exists.
-      this.#relay = relay.outboundSession(`bridge-out-${this.callSid}`, `bridge-${this.streamSid}`, `trunk-${this.streamSid}`);
-      const offering = this.#relay.offer(sdp, request.trunk.srtp ? 'RTP/SAVP' : 'RTP/AVP');
-      this.#relayOffered = offering.catch(() => {});
-      try {
-        sdp = await offering;
-      } catch (err) {
-        this.#fail(`media relay: ${(err as Error).message}`);
-        return;
-      }
+      this.#relay = new OutboundRelay(options.media.relay, this.callSid, this.streamSid);
+      const offered = await this.#relay.offer(sdp, request.trunk.srtp === true);
       if (this.#ended) return;
+      if (typeof offered !== 'string') return this.#fail(offered.problem);
+      sdp = offered;
     }
     this.#offer = sdp;
     this.ticket.ready(() => {
-      if (!this.#ended) this.#dial(rtp);
+      if (!this.#ended) this.#dial(leg.port);
     });
   }
 
-  #dial(rtp: BoundRtpSocket): void {
+  #dial(rtpPort: number): void {
     const { options, request } = this;
     const { trunk } = request;
     const sdp = this.#offer!;
@@ -194,7 +181,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     }
     this.#outgoing = outgoing;
     this.#status = 'dialing';
-    this.log.info({ sip_call_id: outgoing.callId, rtp_port: rtp.port, relayed: this.#relay !== undefined }, 'INVITE sent');
+    this.log.info({ sip_call_id: outgoing.callId, rtp_port: rtpPort, relayed: this.#relay !== undefined }, 'INVITE sent');
     this.#settled = new Promise((resolve) => {
       outgoing.once('answered', () => resolve());
       outgoing.once('failed', () => resolve());
@@ -210,7 +197,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       }
     });
     outgoing.once('answered', (dialog, answer) => {
-      this.#answered(dialog, answer, rtp).catch((err: unknown) => {
+      this.#answered(dialog, answer).catch((err: unknown) => {
         this.log.error({ err }, 'outbound call setup failed after the answer');
         this.#fail('internal error during call setup');
       });
@@ -226,7 +213,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.end({ by: 'caller', reason }, statusOfFailure(failure.status));
   }
 
-  async #answered(dialog: Dialog, trunkSdp: string, rtp: BoundRtpSocket): Promise<void> {
+  async #answered(dialog: Dialog, trunkSdp: string): Promise<void> {
     clearTimeout(this.#ringTimer);
     if (this.#ended) {
       // A 200 that crossed our CANCEL or a hang-up.
@@ -234,6 +221,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       return;
     }
     const { options, request } = this;
+    const leg = this.#leg!;
     this.#dialog = dialog;
     this.#sipStatus = 200;
     this.#answeredAt = new Date();
@@ -241,61 +229,25 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     dialog.on('lost', () => this.end({ by: 'caller', reason: 'connection lost' }));
     // Only the 2xx's SDP is the answer: a 183's (early media) is neither relayed nor played to the bot.
     let answerSdp = trunkSdp;
-    const relay = this.#relay;
-    if (relay) {
-      // Checked before rtpengine hears of it, as with a carrier's offer.
-      const checked = negotiate(trunkSdp, RELAYABLE_TRANSPORTS);
-      if (!checked.ok) {
-        this.end({ by: 'system', reason: `unusable SDP answer: ${checked.reason}` }, 'failed');
-        return;
-      }
-      try {
-        answerSdp = await relay.answer(trunkSdp);
-      } catch (err) {
-        this.#fail(`media relay: ${(err as Error).message}`);
-        return;
-      }
+    if (this.#relay) {
+      const relayed = await this.#relay.answer(trunkSdp);
       if (this.#ended) return;
+      if (typeof relayed !== 'string') return this.#fail(relayed.problem);
+      answerSdp = relayed;
     }
     const answer = negotiate(answerSdp);
-    if (!answer.ok) {
-      this.end({ by: 'system', reason: `unusable SDP answer: ${answer.reason}` }, 'failed');
-      return;
-    }
+    if (!answer.ok) return this.#fail(`unusable SDP answer: ${answer.reason}`);
     const audio = answer.audio;
-    const media = openMediaSession(options.media, rtp, audio, { rate: request.bot.sampleRate, chunkMs: options.bot.chunkMs }, this.log, options.observer);
-    this.#media = media;
-    this.#rtp = undefined;
     this.#status = 'in-progress';
     options.observer?.setup(200);
-    media.start();
+    const parties = { from: request.from, to: request.to, customParameters: request.customParameters };
+    leg.leg.start(mediaFormat(audio), streamStart({ callSid: this.callSid, streamSid: this.streamSid, accountSid: DEFAULT_ACCOUNT_SID }, parties, request.bot.sampleRate, 'outbound'));
     this.log.info({ codec: audio.codec, remote: `${audio.remote.address}:${audio.remote.port}` }, 'outbound call answered');
-    this.#link = new BotLink(media, this.#bot!, {
-      settings: options.bot,
-      log: this.log,
-      ...(options.observer && { observer: options.observer }),
-      start: {
-        streamSid: this.streamSid,
-        callSid: this.callSid,
-        accountSid: DEFAULT_ACCOUNT_SID,
-        from: request.from,
-        to: request.to,
-        customParameters: request.customParameters,
-        sampleRate: request.bot.sampleRate,
-        direction: 'outbound',
-      },
-      reconnect: () => connectBot(options.bot, request.bot, this.log, this.#abort.signal, 0),
-      isActive: () => !this.#ended && !this.#draining,
-      isEnded: () => this.#ended,
-      onDraining: () => (this.#draining = true),
-      end: (by, reason) => this.end({ by, reason }),
-      rtpTimeoutMs: options.media.rtpTimeoutMs,
-      onTransfer: (body) => void this.transfer(body, true),
-    });
     this.#durationTimer = setTimeout(() => this.end({ by: 'system', reason: 'maximum call duration reached' }), options.maxDurationMs);
-    dialog.on('dtmf', (digit, durationMs) => this.#link?.callerDtmf(digit, durationMs ?? 0));
-    const local = { address: options.media.advertisedAddress, port: media.port, sessionId: Date.now() };
-    const reoffers = new ReofferAnswerer({ media, local, audio, log: this.log, ...(relay && { relay: { session: relay.reoffers, tag: relay.bridgeTag } }) });
+    dialog.on('dtmf', (digit, durationMs) => leg.sipDtmf(digit, durationMs ?? 0));
+    const local = { address: options.media.advertisedAddress, port: leg.leg.port, sessionId: Date.now() };
+    const relay = this.#relay?.reoffers;
+    const reoffers = new ReofferAnswerer({ leg: leg.leg, local, audio, log: this.log, ...(relay && { relay }) });
     dialog.on('reoffer', (offer) => void reoffers.answer(offer));
     this.emit('status', this.record());
   }
@@ -311,7 +263,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     return true;
   }
 
-  /** Tears everything down once; `status` is the final status when not answered (default `failed`). */
+  /** Ends the call once; `status` is the final status when not answered (default `failed`). */
   end(cause: EndCause, status?: CallStatus): void {
     if (this.#ended) return;
     this.#ended = true;
@@ -328,33 +280,17 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       this.#outgoing.cancel();
     }
     if (!answered) this.options.observer?.setup(this.#sipStatus ?? 503);
-    const stopReason = this.#transfer.completed ? 'transferred' : cause.by === 'caller' ? 'callended' : 'stopped';
-    if (this.#link) this.#link.stop(stopReason);
-    else this.#bot?.close();
-    const stats = this.#media?.stats;
-    this.#media?.close();
-    this.#releasePort();
-    this.log.info({ by: cause.by, reason: cause.reason, status: this.#status, ...(stats && { media: stats }) }, 'call ended');
-    const report = reportOf(this.#facts(), stats);
+    const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
-    // rtpengine forgets the call at every ending, answered or not; after its offer, if that is still on its way.
-    const relay = this.#relay;
-    const relayGone = relay && this.#relayOffered.then(() => relay.delete());
     // A CANCELled INVITE is done when its final response comes (or the transaction gives up). The bound's timer goes
     // with it: left to run, every ended call would keep one (and what it holds) for SETTLE_MS.
     let bound: NodeJS.Timeout | undefined;
     const settled = Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound));
-    void Promise.allSettled([bye, settled, relayGone]).then((results) => {
-      for (const r of results) if (r.status === 'rejected') this.log.warn({ reason: (r.reason as Error).message }, 'teardown incomplete');
-      this.emit('ended', report);
-    });
-  }
-
-  #releasePort(): void {
-    if (!this.#rtp) return;
-    this.#rtp.socket.close();
-    this.options.media.pool.release(this.#rtp.port);
-    this.#rtp = undefined;
+    const listenOnly = this.#policy.listenOnly;
+    const ending = { leg: this.#leg, transferred: this.#transfer.completed };
+    void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close()], { status: this.#status }).then((report) =>
+      this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
+    );
   }
 
   #facts(): CallFacts {
@@ -375,8 +311,8 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
       answeredAt: this.#answeredAt,
       endedAt: this.#endedAt,
       cause: this.#cause,
-      botConnectMs: this.#botConnectMs,
-      dtmf: this.#link?.dtmf ?? '',
+      botConnectMs: this.#leg?.leg.botConnectMs,
+      dtmf: this.#leg?.dtmf ?? '',
       transfer: this.#transfer.facts,
     };
   }

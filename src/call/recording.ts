@@ -1,8 +1,8 @@
-// A call's stream policy (listen-only, recording) and its recording's life: opened at the answer, closed with the
-// call, uploaded after it (PUT, retried as webhooks are) and then removed when it need not stay on disk.
+// A call's stream policy (listen-only, recording) and its recording's life after the call: the leg records it, the
+// call uploads it (PUT, retried as webhooks are) and then removes it when it need not stay on disk.
 import { readFile, unlink } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { CallRecorder, safeFileName, type RecordingChannels, type RecordingResult } from '../media/index.js';
+import { safeFileName, type RecordingChannels, type RecordingResult } from '../media/index.js';
 import { Deliveries, type DeliveryOptions } from './delivery.js';
 
 export interface RecordingSettings {
@@ -24,21 +24,6 @@ export interface StreamPolicy {
 
 /** The recording of a call, as the post-call report gives it. */
 export type RecordingReport = RecordingResult;
-
-export function openRecorder(settings: RecordingSettings, callSid: string, botRate: number, log: Logger, onError: () => void): CallRecorder {
-  const recorder = new CallRecorder({
-    dir: settings.dir,
-    name: callSid,
-    channels: settings.channels,
-    rate: botRate >= 16000 ? 16000 : 8000,
-    flushMs: settings.flushMs,
-    onError: (err) => {
-      log.error({ err: err.message, path: recorder.path }, 'recording stopped on a disk error; the call goes on');
-      onError();
-    },
-  });
-  return recorder;
-}
 
 export type UploadResult = 'uploaded' | 'failed';
 

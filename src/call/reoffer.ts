@@ -1,18 +1,21 @@
 // A re-INVITE's or UPDATE's offer in an answered call. The answer is made from the media as it will be (hold, a new
 // codec, a new address), through rtpengine when it faces the carrier, and applied before the 200 goes out.
 import type { Logger } from 'pino';
-import { RelayError, type MediaSession, type RelaySession } from '../media/index.js';
+import { RelayError, type MediaFormat } from '../media/index.js';
 import { buildAnswer, negotiate, RELAYABLE_TRANSPORTS, type LocalMedia, type NegotiatedAudio } from '../sdp/index.js';
 import type { Reoffer } from '../signaling/index.js';
+import { mediaFormat } from './leg.js';
+import type { ReofferRelay } from './relay.js';
 
 export interface ReofferOptions {
-  readonly media: MediaSession;
+  /** What plays the media: it takes the new format once the answer is made. */
+  readonly leg: { renegotiate(format: MediaFormat): void };
   /** Where our SDP says we are, as in the first answer. */
   readonly local: LocalMedia;
   /** The audio the first answer settled. */
   readonly audio: NegotiatedAudio;
   /** rtpengine's session for the call and our to-tag there, when rtpengine faces the carrier. */
-  readonly relay?: { readonly session: RelaySession; readonly tag: string };
+  readonly relay?: ReofferRelay;
   readonly log: Logger;
 }
 
@@ -49,7 +52,7 @@ export class ReofferAnswerer {
   }
 
   async #answer(carrierOffer: string): Promise<{ sdp: string } | { status: 488; reason: string }> {
-    const { relay, media, local } = this.options;
+    const { relay, leg, local } = this.options;
     const keep = this.#audio.codec;
     // Checked before rtpengine hears of it, as on the first offer.
     const checked = negotiate(carrierOffer, relay ? RELAYABLE_TRANSPORTS : undefined, keep);
@@ -68,7 +71,7 @@ export class ReofferAnswerer {
     this.#version = version;
     this.#sdp = bridgeSdp;
     this.#audio = audio;
-    media.renegotiate(audio);
+    leg.renegotiate(mediaFormat(audio));
     return { sdp };
   }
 }

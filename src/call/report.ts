@@ -1,6 +1,7 @@
 // What a call leaves behind: the post-call record sent to webhooks (snake_case, as the bot protocol is), and the live
 // events a call reports to the process-wide metrics while it runs.
 import type { LatencyPath, MediaStats, RecordingResult } from '../media/index.js';
+import type { LegObserver } from '../stream/index.js';
 import type { CallFacts } from './records.js';
 import { transferReport, type TransferFacts } from './transfer.js';
 
@@ -48,14 +49,9 @@ export interface CallReport {
 }
 
 /** Live events of a call, for metrics. */
-export interface CallObserver {
+export interface CallObserver extends LegObserver {
   /** The INVITE got its final response: 200, or why not. */
   setup(status: number): void;
-  botConnected(ms: number): void;
-  dtmf(direction: 'caller_to_bot' | 'bot_to_caller'): void;
-  latency(path: LatencyPath, ms: number): void;
-  /** A recording stopped on a disk error. */
-  recordingError?(): void;
   /** A transfer ended (or was refused before it started): bridge_transfers_total{mode,result}. */
   transfer?(mode: TransferFacts['mode'], result: 'completed' | 'failed' | 'refused'): void;
 }

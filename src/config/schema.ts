@@ -1,5 +1,6 @@
 // The configuration file's shape, defaults and rules; every key is documented in README.md.
 import net from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { apiSection, isLoopbackHost, transferSection, trunksSection } from './call-control.js';
 import { cidrList } from './cidr.js';
@@ -50,6 +51,8 @@ export const configSchema = z.strictObject({
       /** Address put in our SDP (c=); defaults to `address`. */
       advertisedAddress: z.string().refine((a) => net.isIP(a) !== 0, 'must be an IP address').optional(),
       rtpPorts: z.strictObject({ min: port.default(10000), max: port.default(20000) }).prefault({}),
+      /** Media worker threads, each with its own slice of rtpPorts; 0 runs every call's media in the main thread. */
+      workers: z.number().int().min(0).default(() => availableParallelism()),
       /** Cap on the bot audio waiting to be played; the oldest is dropped beyond it. */
       maxQueueMs: z.number().int().min(1000).default(60_000),
       /** Where caller RTP may come from: the SDP's IP (any port, for NAT), or any address (the first one wins). */
@@ -168,6 +171,10 @@ export const configSchema = z.strictObject({
   .superRefine((config, ctx) => {
     const { min, max } = config.media.rtpPorts;
     if (min > max) ctx.addIssue({ code: 'custom', path: ['media', 'rtpPorts'], message: `min ${min} is above max ${max}` });
+    const { workers } = config.media;
+    if (workers > 0 && Math.floor((max - min + 1) / workers) < 2) {
+      ctx.addIssue({ code: 'custom', path: ['media', 'workers'], message: `${workers} workers cannot share rtpPorts ${min}-${max}: each needs 2 ports at least` });
+    }
     if (config.sip.backend === 'embedded' && !config.sip.udp && !config.sip.tcp && !config.sip.tls) {
       ctx.addIssue({ code: 'custom', path: ['sip'], message: 'no SIP listener: configure udp, tcp or tls' });
     }

@@ -1,4 +1,5 @@
 // HTTP: health and Prometheus metrics endpoints for operators.
-export { BridgeMetrics, type LiveCall } from './metrics.js';
+export { BridgeMetrics, type LiveCalls } from './metrics.js';
 export { CallApi, type ApiOptions } from './api.js';
 export { startHttpServer, type HttpOptions, type HttpServer } from './server.js';
+export { trackHosts } from './host-metrics.js';

@@ -1,28 +1,25 @@
 // The bridge's Prometheus metrics. Per-packet counts are not pushed into prom-client on the hot path: they are read
-// from the calls in progress (plus the totals of ended ones) when /metrics is scraped.
+// from the media hosts' cumulative counters when /metrics is scraped.
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CallObserver, CallReport } from '../call/index.js';
 import type { LatencyPath } from '../media/index.js';
 
-/** What the metrics read from the calls in progress at scrape time. */
-export interface LiveCall {
-  readonly packets: { readonly in: number; readonly out: number; readonly lost: number };
-  readonly queuedMs: number;
-}
-
+/** What the metrics read at scrape time: the calls in progress, and the media hosts' counters summed. */
 export interface LiveCalls {
   readonly count: number;
-  readonly calls: Iterable<LiveCall>;
-  /** The media clock's lateness, 90th percentile over the last 2 s. */
+  /** RTP packets over every call the hosts have carried, ended ones included. */
+  readonly packets: { readonly in: number; readonly out: number; readonly lost: number };
+  /** Bot audio queued in the calls in progress, ms: all of it, and in the call with the most. */
+  readonly queuedMs: number;
+  readonly maxQueuedMs: number;
+  /** The media clocks' lateness, 90th percentile over the last 2 s (the latest host's). */
   readonly clockLagMs: number;
-  /** The event loop's utilisation over the last 0.5-1 s, 0-1. */
+  /** The event loops' utilisation over the last 0.5-1 s, 0-1 (the busiest host's). */
   readonly eventLoopUtilization: number;
 }
 
 export class BridgeMetrics implements CallObserver {
   readonly registry = new Registry();
-  /** Packet totals of the calls that have ended. */
-  readonly #ended = { in: 0, out: 0, lost: 0 };
   readonly #setups: Counter<'status'>;
   readonly #endedCalls: Counter<'by'>;
   readonly #duration: Histogram;
@@ -35,19 +32,13 @@ export class BridgeMetrics implements CallObserver {
   readonly #webhooks: Counter<'result'>;
   readonly #recordingErrors: Counter;
   readonly #uploads: Counter<'result'>;
-  #live: () => LiveCalls = () => ({ count: 0, calls: [], clockLagMs: 0, eventLoopUtilization: 0 });
+  #live: () => LiveCalls = () => ({ count: 0, packets: { in: 0, out: 0, lost: 0 }, queuedMs: 0, maxQueuedMs: 0, clockLagMs: 0, eventLoopUtilization: 0 });
   #backends: () => Readonly<Record<string, boolean>> = () => ({});
 
   constructor() {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    const ended = this.#ended;
     const live = () => this.#live();
-    const sum = (pick: (call: LiveCall) => number) => {
-      let total = 0;
-      for (const call of live().calls) total += pick(call);
-      return total;
-    };
     new Gauge({
       name: 'bridge_active_calls',
       help: 'Calls being set up or in progress',
@@ -76,8 +67,9 @@ export class BridgeMetrics implements CallObserver {
       registers,
       collect() {
         this.reset();
-        this.inc({ direction: 'in' }, ended.in + sum((c) => c.packets.in));
-        this.inc({ direction: 'out' }, ended.out + sum((c) => c.packets.out));
+        const { packets } = live();
+        this.inc({ direction: 'in' }, packets.in);
+        this.inc({ direction: 'out' }, packets.out);
       },
     });
     new Counter({
@@ -86,7 +78,7 @@ export class BridgeMetrics implements CallObserver {
       registers,
       collect() {
         this.reset();
-        this.inc(ended.lost + sum((c) => c.packets.lost));
+        this.inc(live().packets.lost);
       },
     });
     this.#jitter = new Histogram({
@@ -129,7 +121,7 @@ export class BridgeMetrics implements CallObserver {
       help: 'Bot audio waiting to be played, over all calls',
       registers,
       collect() {
-        this.set(sum((c) => c.queuedMs) / 1000);
+        this.set(live().queuedMs / 1000);
       },
     });
     new Gauge({
@@ -137,9 +129,7 @@ export class BridgeMetrics implements CallObserver {
       help: 'Bot audio waiting to be played in the call with the most',
       registers,
       collect() {
-        let max = 0;
-        for (const call of live().calls) max = Math.max(max, call.queuedMs);
-        this.set(max / 1000);
+        this.set(live().maxQueuedMs / 1000);
       },
     });
     const backends = () => this.#backends();
@@ -197,11 +187,6 @@ export class BridgeMetrics implements CallObserver {
   }
 
   callEnded(report: CallReport): void {
-    if (report.media) {
-      this.#ended.in += report.media.packets_in;
-      this.#ended.out += report.media.packets_out;
-      this.#ended.lost += report.media.packets_lost;
-    }
     if (report.answered_at === null) return;
     this.#endedCalls.inc({ by: report.disconnected_by });
     this.#duration.observe(report.duration_s);

@@ -146,6 +146,8 @@ export interface HostLoad {
   readonly packets: { readonly in: number; readonly out: number; readonly lost: number };
   /** Bot audio queued in its live legs, ms. */
   readonly queuedMs: number;
+  /** The most bot audio queued in one of its live legs, ms (bridge_bot_queue_max_seconds). */
+  readonly maxQueuedMs: number;
   /** A worker being restarted after it died: takes no legs meanwhile. */
   readonly up: boolean;
 }

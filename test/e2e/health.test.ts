@@ -49,6 +49,7 @@ describe('/health', () => {
     const { status, body } = await health(bridge.httpPort);
     expect(status).toBe(200);
     expect(body).toMatchObject({ status: 'ok', accepting: true, reasons: [], activeCalls: 0 });
+    expect(body.media).toEqual([expect.objectContaining({ name: 'in-process', legs: 0, rtpPortsInUse: 0, up: true })]);
     const m = await metrics(bridge.httpPort);
     expect(m.get('bridge_backend_up{component="sip"}')).toBe(1);
     expect(m.has('bridge_backend_up{component="rtpengine"}')).toBe(false);

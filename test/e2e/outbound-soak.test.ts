@@ -119,6 +119,9 @@ describe('outbound soak', () => {
         sip: { timers: { t1: 150, t2: 400, t4: 200 } },
         bot: { defaultUrl: bot.url, drainTimeoutMs: 500 },
         api: { token: TOKEN },
+        // The heap and memory bounds are one event loop's (SIGUSR2 collects the main thread's garbage only, and each
+        // media worker's event loop keeps a spare fd of its own from its first TCP socket on): media in this thread.
+        media: { workers: 0 },
         trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=udp`, callsPerSecond: 1000, maxConcurrentCalls: 1000 }],
       },
       GC_ON_SIGUSR2,

@@ -62,6 +62,9 @@ describe('soak', () => {
         sip: { timers: { t1: 100, t2: 400, t4: 500 }, maxConnectionsPerSource: 2 * CONCURRENT },
         bot: { defaultUrl: bot.url, drainTimeoutMs: 500 },
         limits: { invitesPerSecondPerSource: 10_000 },
+        // The heap and memory bounds are one event loop's (SIGUSR2 collects the main thread's garbage only, and each
+        // media worker's event loop keeps a spare fd of its own from its first TCP socket on): media in this thread.
+        media: { workers: 0 },
       },
       GC_ON_SIGUSR2,
     );

@@ -9,6 +9,8 @@ export interface BridgeHealth {
   readonly activeCalls: number;
   readonly rtpPortsInUse: number;
   readonly clockListeners: number;
+  /** Each media host's load: one entry in-process. */
+  readonly media: ReadonlyArray<{ readonly name: string; readonly legs: number; readonly rtpPortsInUse: number; readonly up: boolean }>;
   readonly sip: { readonly dialogs: number; readonly pendingInvites: number; readonly transactions: number; readonly connections: number };
 }
 

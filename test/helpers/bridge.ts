@@ -15,8 +15,11 @@ export async function startTestBridge(overrides: BridgeConfigInput = {}): Promis
       ...overrides,
       sip: { udp: { host: '127.0.0.1', port: 0 }, tcp: { host: '127.0.0.1', port: 0 }, timers: { t1: 100, t2: 400, t4: 500 }, ...overrides.sip },
       http: { host: '127.0.0.1', port: 0, ...overrides.http },
-      media: { address: '127.0.0.1', rtpPorts: { min: 20000, max: 29999 }, ...overrides.media },
+      // Calls' media in this thread unless a test asks for workers; BRIDGE_TEST_WORKERS=N runs every test's in N.
+      media: { address: '127.0.0.1', rtpPorts: { min: 20000, max: 29999 }, workers: Number(process.env.BRIDGE_TEST_WORKERS ?? 0), ...overrides.media },
       bot: { connectTimeoutMs: 2000, ...overrides.bot },
+      // The level of the media workers' own log lines (fd 1); this thread's go to testLogger().
+      log: { level: (process.env.BRIDGE_TEST_LOG as 'debug' | undefined) ?? 'silent', ...overrides.log },
       // Test files run in parallel on small machines, whose event loops stall past the overload limit for reasons of
       // their own; refusing calls for it is tested where it is the subject (faults.test.ts).
       limits: { maxClockLagMs: 0, maxEventLoopUtilization: 1, ...overrides.limits },

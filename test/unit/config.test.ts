@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { streamPolicies } from '../../src/bridge.js';
@@ -40,6 +40,7 @@ describe('config', () => {
     expect(config.sip.tcp).toEqual({ host: '127.0.0.1', port: 5070 });
     expect(config.bot.connectTimeoutMs).toBe(10_000);
     expect(config.media.maxQueueMs).toBe(60_000);
+    expect(config.media.workers).toBe(availableParallelism());
     expect(config.routes).toEqual([]);
   });
 
@@ -66,6 +67,13 @@ describe('config', () => {
   it('rejects an empty RTP range and a config without any SIP listener', () => {
     expect(errorOf(() => parseConfig({ media: { rtpPorts: { min: 20000, max: 10000 } } }, 'x'))).toMatch(/media\.rtpPorts: min 20000 is above max 10000/);
     expect(errorOf(() => parseConfig({ sip: { udp: false, tcp: false } }, 'x'))).toMatch(/sip: no SIP listener/);
+  });
+
+  it('refuses more media workers than the RTP range can give 2 ports each', () => {
+    const rtpPorts = { min: 20000, max: 20005 };
+    expect(errorOf(() => parseConfig({ media: { rtpPorts, workers: 4 } }, 'x'))).toMatch(/media\.workers: 4 workers cannot share rtpPorts 20000-20005/);
+    expect(parseConfig({ media: { rtpPorts, workers: 3 } }, 'x').media.workers).toBe(3);
+    expect(errorOf(() => parseConfig({ media: { workers: -1 } }, 'x'))).toMatch(/media\.workers: /);
   });
 
   it('turns TLS on when a cert is configured, and reports unreadable or invalid files', () => {

@@ -6,9 +6,9 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BotAddressPolicy } from '../../src/bot/index.js';
 import { CallManager } from '../../src/call/index.js';
-import { FrameClock, RtpPortPool } from '../../src/media/index.js';
 import { parseMessage } from '../../src/signaling/parser.js';
 import { DrachtioBackend, type SrfLike } from '../../src/signaling/drachtio.js';
+import { createLocalHost } from '../../src/stream/index.js';
 import type { SrfConnectOptions } from '../../src/signaling/drachtio-link.js';
 import type { Dialog, IncomingCall, Reoffer } from '../../src/signaling/index.js';
 import { TestBot } from '../helpers/bot.js';
@@ -361,18 +361,24 @@ describe('a whole call through the drachtio backend', () => {
       {
       log,
       routing: { routes: [], defaultUrl: new URL(bot.url), defaultSampleRate: 8000 },
-      media: { pool: new RtpPortPool('127.0.0.1', 20000, 29999), clock: new FrameClock(), advertisedAddress: '127.0.0.1', maxQueueMs: 60_000, latch: 'sdp-ip', rtpTimeoutMs: 0 },
-      bot: {
-        connectTimeoutMs: 2000,
-        connectRetries: 0,
-        maxMessageBytes: 1 << 20,
-        chunkMs: 100,
-        drainTimeoutMs: 1000,
-        pingIntervalMs: 0,
-        dtmfDurationMs: 100,
-        onDrop: 'hangup',
-        addressPolicy: new BotAddressPolicy(() => false),
+      media: {
+        host: createLocalHost(
+          {
+            address: '127.0.0.1',
+            rtpPorts: { min: 20000, max: 29999 },
+            maxQueueMs: 60_000,
+            latch: 'sdp-ip',
+            rtpTimeoutMs: 0,
+            chunkMs: 100,
+            bot: { connectTimeoutMs: 2000, maxMessageBytes: 1 << 20, drainTimeoutMs: 1000, pingIntervalMs: 0, dtmfDurationMs: 100, onDrop: 'hangup', allowedNetworks: [] },
+            logLevel: 'silent',
+          },
+          { botConnected() {}, dtmf() {}, latency() {} },
+          log,
+        ),
+        advertisedAddress: '127.0.0.1',
       },
+      bot: { connectRetries: 0, addressPolicy: new BotAddressPolicy(() => false) },
       headerLimits: { customHeaderBytes: 200, uuiHeader: 'X-UUI', uuiBytes: 45 },
       maxDurationMs: 60_000,
       },

@@ -1,4 +1,5 @@
-// The import rule of README "Layout": signaling, media, bot and sdp do not use each other, nor call (call uses them).
+// The import rule of README "Layout": signaling, media, bot and sdp do not use each other, nor stream or call; stream
+// uses media and bot only; call uses them all (call -> stream -> media/bot).
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -6,7 +7,9 @@ import { describe, expect, it } from 'vitest';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../src');
 const LEAVES = ['signaling', 'media', 'bot', 'sdp'] as const;
-const FORBIDDEN = new Set<string>([...LEAVES, 'call']);
+const FORBIDDEN = new Set<string>([...LEAVES, 'stream', 'call']);
+/** What stream may import besides itself. */
+const STREAM_USES = new Set<string>(['media', 'bot']);
 
 function tsFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -40,16 +43,25 @@ describe('layering', () => {
     ]);
   });
 
-  it.each(LEAVES)('src/%s imports none of signaling, media, bot, sdp (but itself) nor call', (leaf) => {
-    const files = tsFiles(join(SRC, leaf));
+  /** Imports from `folder` into another src/ folder that `allowed` refuses. */
+  function violations(folder: string, allowed: (target: string) => boolean): string[] {
+    const files = tsFiles(join(SRC, folder));
     expect(files.length).toBeGreaterThan(0);
-    const violations: string[] = [];
+    const found: string[] = [];
     for (const file of files) {
       for (const spec of relativeImports(readFileSync(file, 'utf8'))) {
         const target = folderOf(resolve(dirname(file), spec));
-        if (target !== undefined && target !== leaf && FORBIDDEN.has(target)) violations.push(`${relative(SRC, file)} imports ${spec}`);
+        if (target !== undefined && target !== folder && !allowed(target)) found.push(`${relative(SRC, file)} imports ${spec}`);
       }
     }
-    expect(violations).toEqual([]);
+    return found;
+  }
+
+  it.each(LEAVES)('src/%s imports none of signaling, media, bot, sdp (but itself) nor stream or call', (leaf) => {
+    expect(violations(leaf, (target) => !FORBIDDEN.has(target))).toEqual([]);
+  });
+
+  it('src/stream imports media and bot only (not call, signaling, sdp, http, config)', () => {
+    expect(violations('stream', (target) => STREAM_USES.has(target))).toEqual([]);
   });
 });

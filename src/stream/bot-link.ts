@@ -1,67 +1,58 @@
-// Joins a call's media session to its bot session, whichever direction the call went: caller audio, marks and DTMF
+// Joins a leg's media session to its bot session, whichever direction the call went: caller audio, marks and DTMF
 // to the bot; bot audio, marks, clear and DTMF to the caller; one reconnect on a dropped socket; drain on a close.
 import type { Logger } from 'pino';
-import { BotSession, type BotConnectOptions, type StopReason, type StreamStart } from '../bot/index.js';
+import { BotSession, type BotAddressPolicy, type StopReason, type StreamStart } from '../bot/index.js';
 import { isDtmfDigit, type MediaSession } from '../media/index.js';
-import type { CallObserver } from './report.js';
+import type { HostSettings, LegObserver, LegSpec } from './types.js';
 
-/** The bot settings a call needs (a subset of CallOptions['bot']). */
-export interface BotLinkSettings {
-  readonly connectTimeoutMs: number;
-  readonly connectRetries: number;
-  readonly maxMessageBytes: number;
-  readonly drainTimeoutMs: number;
-  readonly pingIntervalMs: number;
-  readonly dtmfDurationMs: number;
-  readonly onDrop: 'hangup' | 'reconnect';
-}
-
-/** Opens a bot connection with a call's settings; `retries` overrides the configured count. */
+/** Opens the spec's bot connection with the host's settings; `retries` overrides the spec's count. */
 export function connectBot(
-  settings: BotLinkSettings,
-  target: { url: URL; lookup?: BotConnectOptions['lookup']; protocol?: BotConnectOptions['protocol']; headers?: BotConnectOptions['headers'] },
+  settings: HostSettings['bot'],
+  spec: LegSpec['bot'],
+  policy: BotAddressPolicy,
   log: Logger,
   signal: AbortSignal,
-  retries = settings.connectRetries,
+  retries = spec.connectRetries,
 ): Promise<BotSession> {
   return BotSession.connect({
-    url: target.url,
-    ...(target.protocol && { protocol: target.protocol }),
-    ...(target.headers && { headers: target.headers }),
+    url: new URL(spec.url),
+    protocol: spec.protocol,
+    ...(spec.headers && { headers: spec.headers }),
     connectTimeoutMs: settings.connectTimeoutMs,
     retries,
     maxMessageBytes: settings.maxMessageBytes,
     pingIntervalMs: settings.pingIntervalMs,
-    ...(target.lookup && { lookup: target.lookup }),
+    // A URL from a call header is held to the address policy at connection time too: DNS may answer differently.
+    ...(spec.checkAddresses && { lookup: policy.lookup }),
     log,
     signal,
   });
 }
 
 export interface BotLinkOptions {
-  readonly settings: BotLinkSettings;
+  readonly settings: HostSettings['bot'];
   readonly log: Logger;
-  readonly observer?: CallObserver;
+  readonly observer: LegObserver;
   readonly start: StreamStart;
   /** A second connection, for a reconnect. */
   readonly reconnect: () => Promise<BotSession>;
-  /** Whether the call is still answered and not draining (a bot close then matters). */
+  /** Whether the leg is still started and not draining (a bot close then matters). */
   readonly isActive: () => boolean;
-  readonly isEnded: () => boolean;
-  /** The bot closed: the call drains its audio first. */
+  readonly isClosed: () => boolean;
+  /** The bot closed: the leg drains its audio first. */
   readonly onDraining: () => void;
   readonly end: (by: 'bot' | 'system', reason: string) => void;
   readonly rtpTimeoutMs: number;
+  /** The caller pressed a key (RFC 4733), after it went to the bot. */
+  readonly onCallerDtmf: (digit: string, durationMs: number) => void;
   /** The bot's `transfer` message, unchecked. */
-  readonly onTransfer?: (request: unknown) => void;
+  readonly onTransfer: (request: unknown) => void;
 }
 
 export class BotLink {
   #bot: BotSession | undefined;
   #reconnected = false;
   #drainTimer: NodeJS.Timeout | undefined;
-  /** Keys the caller pressed, in order. */
-  dtmf = '';
 
   constructor(
     private readonly media: MediaSession,
@@ -78,10 +69,9 @@ export class BotLink {
     return this.#bot?.rejected;
   }
 
-  /** A key press from SIP INFO (RFC 4733 ones come through the media session). */
+  /** A key press for the bot, whichever way it came (RFC 4733 or SIP INFO). */
   callerDtmf(digit: string, durationMs: number): void {
-    this.dtmf += digit;
-    this.options.observer?.dtmf('caller_to_bot');
+    this.options.observer.dtmf('caller_to_bot');
     this.#bot?.sendDtmf(digit, durationMs);
   }
 
@@ -99,13 +89,14 @@ export class BotLink {
   #wireMedia(): void {
     const { media, options } = this;
     // A protocol that takes mu-law gets the caller's payloads as mu-law (PCMU as is); the others PCM16 chunks. The
-    // protocol is the route's, so a reconnected bot speaks the same one.
+    // protocol is the spec's, so a reconnected bot speaks the same one.
     if (this.#bot?.callerAudio === 'mulaw') media.on('callerMulaw', (bytes, offset, length) => this.#bot?.sendMulaw(bytes, offset, length));
     else media.on('callerAudio', (chunk) => this.#bot?.sendMedia(chunk));
     media.on('markPlayed', (name) => this.#bot?.sendMark(name));
     media.on('dtmf', (digit, durationMs) => {
       options.log.info({ digit, durationMs, source: 'RFC 4733' }, 'caller DTMF');
       this.callerDtmf(digit, durationMs);
+      options.onCallerDtmf(digit, durationMs);
     });
     media.on('rtpTimeout', () => options.end('system', `no RTP from the caller for ${options.rtpTimeoutMs} ms`));
   }
@@ -118,10 +109,10 @@ export class BotLink {
     });
     bot.on('mark', (name) => media.mark(name));
     bot.on('clear', () => media.clear());
-    bot.on('transfer', (request) => options.onTransfer?.(request));
+    bot.on('transfer', (request) => options.onTransfer(request));
     bot.on('dtmf', (digit, durationMs) => {
       if (!isDtmfDigit(digit)) return;
-      options.observer?.dtmf('bot_to_caller');
+      options.observer.dtmf('bot_to_caller');
       media.sendDtmf(digit, durationMs ?? options.settings.dtmfDurationMs);
     });
     bot.on('closed', ({ byBot, clean, code, reason }) => {
@@ -148,7 +139,7 @@ export class BotLink {
       this.options.end('bot', `bot connection dropped and could not be made again: ${(err as Error).message}`);
       return;
     }
-    if (this.options.isEnded()) {
+    if (this.options.isClosed()) {
       bot.close();
       return;
     }
@@ -158,7 +149,7 @@ export class BotLink {
     this.options.log.info('bot connected again');
   }
 
-  /** The bot is gone: let its queued audio reach the caller (bounded), then hang up. */
+  /** The bot is gone: let its queued audio reach the caller (bounded), then end the leg. */
   #drain(reason: string): void {
     this.options.onDraining();
     const finish = () => this.options.end('bot', reason);
