@@ -5,6 +5,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import type { HostLoad } from '../src/stream/types.js';
 import { BRIDGE_RTP, HOST, freeTcpPort, freeUdpPort } from './ports.js';
 import { sleep, start, within, type Started } from './processes.js';
 
@@ -14,25 +15,35 @@ const MAIN = fileURLToPath(new URL('../../dist/main.js', import.meta.url));
 /** As `npm start` runs the bridge (see docker/Dockerfile); BENCH_BRIDGE_NODE_ARGS come after, so they can override it. */
 const BRIDGE_NODE_FLAGS = ['--max-semi-space-size=16'];
 
+export interface BridgeOptions {
+  /** Top-level config sections added (the outbound step's api and trunks). */
+  readonly extra?: Record<string, unknown>;
+  /** The bots' protocol. */
+  readonly protocol?: 'exotel' | 'twilio';
+  /** `media.workers`; when undefined the key is left out and the bridge's default applies. */
+  readonly workers?: number;
+}
+
+/** What /health says of the load: calls up, and per media host (with `media.workers`) its own figures. */
+export interface BridgeHealth {
+  readonly activeCalls: number;
+  readonly media?: readonly HostLoad[];
+}
+
 export interface BridgeProcess {
   readonly pid: number;
   readonly sipPort: number;
   readonly httpPort: number;
   activeCalls(): Promise<number>;
+  health(): Promise<BridgeHealth>;
   metrics(): Promise<string>;
   /** Warnings and errors the bridge logged, counted by message. */
   logSummary(): Map<string, number>;
   stop(): Promise<void>;
 }
 
-/** `extra` adds top-level config sections (the outbound step's api and trunks); `protocol` is the bots'. */
-export async function startBridge(
-  dir: string,
-  botUrl: string,
-  maxCalls: number,
-  extra: Record<string, unknown> = {},
-  protocol: 'exotel' | 'twilio' = 'exotel',
-): Promise<BridgeProcess> {
+export async function startBridge(dir: string, botUrl: string, maxCalls: number, options: BridgeOptions = {}): Promise<BridgeProcess> {
+  const { extra = {}, protocol = 'exotel', workers } = options;
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const configFile = join(dir, 'bridge.yaml');
@@ -40,7 +51,7 @@ export async function startBridge(
     configFile,
     stringify({
       sip: { udp: { host: HOST, port: sipPort }, tcp: { host: HOST, port: await freeTcpPort() } },
-      media: { address: HOST, rtpPorts: BRIDGE_RTP },
+      media: { address: HOST, rtpPorts: BRIDGE_RTP, ...(workers !== undefined && { workers }) },
       http: { host: HOST, port: httpPort },
       bot: { defaultUrl: botUrl, protocol },
       limits: { maxConcurrentCalls: maxCalls, invitesPerSecondPerSource: 100_000 },
@@ -62,11 +73,16 @@ export async function startBridge(
     await bridge.stop('SIGKILL');
     throw new Error(`${err.message}\n${bridge.stderr()}${readFileSync(logFile, 'utf8').slice(-2000)}`);
   });
+  const health = async (): Promise<BridgeHealth> => {
+    const body = JSON.parse(await get('/health')) as { activeCalls: number; media?: unknown };
+    return { activeCalls: body.activeCalls, ...(Array.isArray(body.media) && { media: body.media as HostLoad[] }) };
+  };
   return {
     pid: bridge.pid,
     sipPort,
     httpPort,
-    activeCalls: async () => (JSON.parse(await get('/health')) as { activeCalls: number }).activeCalls,
+    activeCalls: async () => (await health()).activeCalls,
+    health,
     metrics: () => get('/metrics'),
     logSummary: () => summariseLog(readFileSync(logFile, 'utf8')),
     stop: () => bridge.stop('SIGTERM', 5000),
@@ -109,7 +125,8 @@ function summariseLog(text: string): Map<string, number> {
     try {
       const entry = JSON.parse(line) as { level?: number; msg?: string; status?: number; reason?: string };
       if ((entry.level ?? 0) < 40) continue;
-      const detail = [entry.status, entry.reason].filter((d) => d !== undefined).join(' ');
+      // Measured values in a reason (`busy 90.2 %`, `71 ms late`) would make each line a kind of its own; limits stay.
+      const detail = [entry.status, entry.reason?.replace(/(?<!limit is )\b\d+(\.\d+)?\b/g, 'N')].filter((d) => d !== undefined).join(' ');
       message = `${entry.level! >= 50 ? 'error' : 'warn'}: ${entry.msg ?? ''}${detail ? ` (${detail.slice(0, 120)})` : ''}`;
     } catch {
       message = `not JSON: ${line.slice(0, 120)}`;

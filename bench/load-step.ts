@@ -4,12 +4,13 @@
 // after the window; everything the step started is stopped, whatever happens.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { HostLoad } from '../src/stream/types.js';
 import { startBridge } from './bridge-process.js';
 import { analyseStreams, startCapture, type StreamReport } from './capture.js';
 import { LATENCY_PATHS, readLatencyBuckets, windowQuantiles, type LatencyPath, type LatencyQuantiles } from './latency-metrics.js';
 import { writeTonePcap } from './pcap-file.js';
 import { BRIDGE_RTP, CALLER_MEDIA_BASE, HOST, RTPENGINE_PORTS } from './ports.js';
-import { cpuPercent, machinePercent, readCpu, readMachine, readUdpCounters, rssBytes, socketDrops, watchRss, type CpuReading } from './proc-stats.js';
+import { cpuPercent, machinePercent, readCpu, readMachine, readThreads, readUdpCounters, rssBytes, socketDrops, threadPercents, watchRss, type CpuReading } from './proc-stats.js';
 import { sleep, start, within, type Started } from './processes.js';
 import { removeScratchDir, scratchDir } from './scratch.js';
 import { startRelayUas } from './relay-uas.js';
@@ -38,12 +39,16 @@ export interface LoadSettings {
   readonly botUrl: string;
   /** What the bridge speaks to the echo bot. */
   readonly protocol: 'exotel' | 'twilio';
+  /** The bridge's `media.workers`; undefined: its default (the key is not written). */
+  readonly workers?: number;
 }
 
 export interface LoadResult {
   readonly target: LoadTarget;
   /** The bridge's bot protocol in this step. */
   readonly protocol: 'exotel' | 'twilio';
+  /** The bridge's `media.workers` in this step (undefined: its default). */
+  readonly workers?: number;
   readonly calls: number;
   /** Calls up when the window started and when it ended. */
   readonly callsUp: { readonly start: number; readonly end: number };
@@ -61,7 +66,14 @@ export interface LoadResult {
   readonly sipp: SippOutcome;
   /** Problems the tested side reported: the bridge's warnings and errors, the reference's refused calls. */
   readonly problems: Map<string, number>;
+  /** The tested process's CPU in the window by thread name, % of one core, busiest first. */
+  readonly threads: Array<[name: string, percent: number]>;
+  /** The bridge's media hosts (/health `media`) at the window's end, when it reports them. */
+  readonly hosts?: readonly HostLoad[];
 }
+
+/** Calls taken: an overloaded bridge turns calls away, and per call then means per call it took. */
+export const callsTaken = (r: LoadResult) => Math.min(r.callsUp.start, r.calls) || r.calls;
 
 interface Tested {
   readonly pid: number;
@@ -70,6 +82,8 @@ interface Tested {
   /** The process that carries the bot or the echo, whose CPU is shown apart. */
   readonly helperPid: number;
   activeCalls(): Promise<number>;
+  /** Per media host, for a bridge that reports them. */
+  hosts(): Promise<readonly HostLoad[] | undefined>;
   latencyBuckets(): Promise<ReturnType<typeof readLatencyBuckets>>;
   problems(): Map<string, number>;
   stop(): Promise<void>;
@@ -79,11 +93,11 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
   const { calls, durationSeconds, rampRate } = settings;
   const rampSeconds = Math.ceil(calls / rampRate) + 2;
   const holdSeconds = rampSeconds + SETTLE_SECONDS + durationSeconds + TAIL_SECONDS;
-  const dir = scratchDir(`${target}-${settings.protocol}-${calls}`);
+  const dir = scratchDir(`${target}-${settings.protocol}-${settings.workers ?? 'default'}-${calls}`);
   const stopping: Array<() => Promise<void>> = [];
   try {
     return await within((holdSeconds + rampSeconds + 90) * 1000, `${target} load step with ${calls} calls`, (async () => {
-      const tested = target === 'bridge' ? await testBridge(dir, settings.botUrl, calls, settings.protocol) : await testRtpengine(stopping);
+      const tested = target === 'bridge' ? await testBridge(dir, settings) : await testRtpengine(stopping);
       stopping.push(() => tested.stop());
       const idleBytes = rssBytes(tested.pid);
 
@@ -113,11 +127,14 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
       const capture = await startCapture(captureFile, `udp and src portrange ${tested.mediaPorts.min}-${tested.mediaPorts.max} and ${callerPorts}`, durationSeconds + 30);
       stopping.push(async () => void (await capture.stop()));
       const pids = { tested: tested.pid, sipp: sipp.process.pid, helper: tested.helperPid, dumpcap: capture.pid };
+      const threadsBefore = readThreads(tested.pid);
       const before = await snapshot(tested, pids);
       const rss = watchRss(tested.pid);
       await sleep(durationSeconds * 1000);
       const after = await snapshot(tested, pids);
+      const threads = threadPercents(threadsBefore, readThreads(tested.pid));
       const loadedBytes = rss.stop();
+      const hosts = await tested.hosts().catch(() => undefined);
       const captured = await capture.stop();
 
       const outcome = await sippDone;
@@ -132,6 +149,7 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
       return {
         target,
         protocol: settings.protocol,
+        ...(target === 'bridge' && settings.workers !== undefined && { workers: settings.workers }),
         calls,
         callsUp: { start: before.callsUp, end: after.callsUp },
         cpuPercent: percent('tested'),
@@ -147,6 +165,8 @@ export async function runLoadStep(target: LoadTarget, settings: LoadSettings): P
         otherCpu: { sipp: percent('sipp'), helper: percent('helper'), dumpcap: percent('dumpcap'), machine: machinePercent(before.machine, after.machine) },
         sipp: outcome,
         problems: tested.problems(),
+        threads,
+        ...(hosts && { hosts }),
       };
     })());
   } finally {
@@ -185,8 +205,9 @@ function readAll<T extends Record<string, number>>(pids: T): Record<keyof T, Cpu
   return Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, read(name, pid)])) as Record<keyof T, CpuReading>;
 }
 
-async function testBridge(dir: string, botUrl: string, calls: number, protocol: 'exotel' | 'twilio'): Promise<Tested> {
-  const bridge = await startBridge(dir, botUrl, calls + 100, {}, protocol);
+async function testBridge(dir: string, settings: LoadSettings): Promise<Tested> {
+  const { protocol, workers } = settings;
+  const bridge = await startBridge(dir, settings.botUrl, settings.calls + 100, { protocol, ...(workers !== undefined && { workers }) });
   // Let start-up allocations settle before the idle RSS is read.
   await sleep(1000);
   return {
@@ -195,6 +216,7 @@ async function testBridge(dir: string, botUrl: string, calls: number, protocol: 
     mediaPorts: BRIDGE_RTP,
     helperPid: process.pid,
     activeCalls: () => bridge.activeCalls(),
+    hosts: async () => (await bridge.health()).media,
     latencyBuckets: async () => readLatencyBuckets(await bridge.metrics()),
     problems: () => bridge.logSummary(),
     stop: () => bridge.stop(),
@@ -216,6 +238,7 @@ async function testRtpengine(stopping: Array<() => Promise<void>>): Promise<Test
     mediaPorts: RTPENGINE_PORTS,
     helperPid: echo.pid,
     activeCalls: async () => uas.activeCalls,
+    hosts: async () => undefined,
     latencyBuckets: async () => new Map(),
     problems: () => new Map(uas.failures.count ? [[`calls refused: ${uas.failures.lastReason}`, uas.failures.count]] : []),
     stop: async () => {},

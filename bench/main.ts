@@ -7,11 +7,14 @@ import { startEchoBot } from './echo-bot.js';
 import { runFloorStep, type FloorResult } from './floor-step.js';
 import { runLoadStep, type LoadResult, type LoadSettings, type LoadTarget } from './load-step.js';
 import { readOptions, USAGE, type BenchOptions } from './options.js';
+import { workersLabel } from './markdown.js';
+import { BRIDGE_RTP, CALLER_MEDIA_BASE, HOST, udpPortFree } from './ports.js';
 import { killAll, stillRunning } from './processes.js';
 import { describeMachine } from './proc-stats.js';
-import { resultsMarkdown, writeResults, type BenchRun, type LoadRow } from './report.js';
-import { runOutbound } from './outbound-step.js';
-import { runSetupRate } from './setup-rate.js';
+import { refusedEarly, runRamp } from './ramp-step.js';
+import { resultsMarkdown, writeResults, type BenchRun, type LoadRow, type RampRow } from './report.js';
+import { runOutbound, type OutboundResult } from './outbound-step.js';
+import { runSetupRate, type SetupRateResult } from './setup-rate.js';
 
 const TONE_FILE = fileURLToPath(new URL('../../test/sipp/tone-1khz.pcma', import.meta.url));
 const DOCS_FILE = fileURLToPath(new URL('../../docs/benchmarks.md', import.meta.url));
@@ -35,42 +38,60 @@ function requireTools(options: BenchOptions): void {
   if (missing.length) throw new Error(`the bench needs:\n  ${missing.join('\n  ')}`);
 }
 
+/** The callers' and the bridge's media ports are fixed: two benches at once would take each other's. */
+async function requireFreePorts(options: BenchOptions): Promise<void> {
+  if (!(['load', 'floor', 'ramp'] as const).some((step) => options.steps.has(step))) return;
+  const taken = [];
+  for (const port of [CALLER_MEDIA_BASE, CALLER_MEDIA_BASE + 2, BRIDGE_RTP.min]) if (!(await udpPortFree(port))) taken.push(port);
+  if (taken.length) throw new Error(`UDP ${taken.length > 1 ? 'ports' : 'port'} ${taken.join(', ')} on ${HOST} taken: is another bench running? (ss -uapn | grep ':${taken[0]} ')`);
+}
+
 function progress(result: LoadResult): void {
   const { rtp } = result;
   process.stderr.write(
-    `  ${result.target}${result.protocol === 'twilio' ? ' (twilio bots)' : ''} N=${result.calls}: CPU ${result.cpuPercent.toFixed(1)} %, loss ${rtp.lossPercent.toFixed(3)} %, ` +
+    `  ${result.target}${workersLabel(result.workers)}${result.protocol === 'twilio' ? ' (twilio bots)' : ''} N=${result.calls}: CPU ${result.cpuPercent.toFixed(1)} %, loss ${rtp.lossPercent.toFixed(3)} %, ` +
       `jitter p50/p99 ${rtp.jitterMs.p50.toFixed(2)}/${rtp.jitterMs.p99.toFixed(2)} ms, failed calls ${result.sipp.failed}\n`,
   );
 }
 
+/** Runs one load step; a failure becomes a note and undefined. */
+async function tryLoadStep(what: string, target: LoadTarget, settings: LoadSettings, notes: string[]): Promise<LoadResult | undefined> {
+  process.stderr.write(`${what}: ${settings.calls} concurrent calls\n`);
+  try {
+    const result = await runLoadStep(target, settings);
+    progress(result);
+    return result;
+  } catch (err) {
+    notes.push(`the ${what} step with ${settings.calls} calls failed: ${(err as Error).message}`);
+    process.stderr.write(`  failed: ${(err as Error).message}\n`);
+    return undefined;
+  }
+}
+
+/**
+ * Each N of --calls: the bridge once per media.workers value, rtpengine, the floor. A workers value whose step lost
+ * frames (or failed) is not run at the larger N; stepping ends when none is left (or, without the load step, when
+ * rtpengine loses frames). --keep-stepping runs every N all the same.
+ */
 async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => LoadSettings, notes: string[]): Promise<LoadRow[]> {
-  const targets = (['bridge', 'rtpengine'] as const).filter((t) => options.steps.has(t === 'bridge' ? 'load' : 'rtpengine'));
   const rows: LoadRow[] = [];
+  let stepping: Array<number | undefined> = options.steps.has('load') ? [...workerValues(options)] : [];
+  let withRtpengine = options.steps.has('rtpengine');
   for (const calls of options.calls) {
-    const results: Partial<Record<LoadTarget, LoadResult>> = {};
-    let failed = false;
-    for (const target of targets) {
-      process.stderr.write(`${target}: ${calls} concurrent calls\n`);
-      try {
-        results[target] = await runLoadStep(target, settingsFor(calls));
-        progress(results[target]);
-      } catch (err) {
-        notes.push(`the ${target} step with ${calls} calls failed: ${(err as Error).message}`);
-        process.stderr.write(`  failed: ${(err as Error).message}\n`);
-        failed = true;
+    const bridges: LoadResult[] = [];
+    const twilio: LoadResult[] = [];
+    for (const workers of stepping) {
+      const settings = { ...settingsFor(calls), ...(workers !== undefined && { workers }) };
+      const result = await tryLoadStep(`bridge${workersLabel(workers)}`, 'bridge', settings, notes);
+      if (!result) continue;
+      bridges.push(result);
+      if (options.protocol === 'twilio') {
+        const withTwilio = await tryLoadStep(`bridge${workersLabel(workers)} with twilio bots`, 'bridge', { ...settings, protocol: 'twilio' }, notes);
+        if (withTwilio) twilio.push(withTwilio);
       }
     }
-    let twilio: LoadResult | undefined;
-    if (options.protocol === 'twilio' && targets.includes('bridge') && !failed) {
-      process.stderr.write(`bridge with twilio bots: ${calls} concurrent calls\n`);
-      try {
-        twilio = await runLoadStep('bridge', { ...settingsFor(calls), protocol: 'twilio' });
-        progress(twilio);
-      } catch (err) {
-        notes.push(`the twilio-bots step with ${calls} calls failed: ${(err as Error).message}`);
-        process.stderr.write(`  failed: ${(err as Error).message}\n`);
-      }
-    }
+    const rtpengine = withRtpengine ? await tryLoadStep('rtpengine', 'rtpengine', settingsFor(calls), notes) : undefined;
+    if (withRtpengine && !rtpengine) withRtpengine = false;
     let floor: FloorResult | undefined;
     if (options.steps.has('floor')) {
       process.stderr.write(`floor: ${calls} calls\n`);
@@ -81,13 +102,52 @@ async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => 
         notes.push(`the floor step with ${calls} calls failed: ${(err as Error).message}`);
       }
     }
-    rows.push({ calls, ...results, ...(twilio && { twilio }), ...(floor && { floor }) });
-    const stepped = results.bridge ?? results.rtpengine;
-    if (failed) break;
-    // NaN, nothing captured, stops the stepping too.
-    if (stepped && stepped.rtp.lossPercent !== 0) {
-      notes.push(`stepping stopped at N=${calls}: the callers lost ${stepped.rtp.lossPercent.toFixed(3)} % of the ${stepped.target}'s frames`);
-      break;
+    rows.push({ calls, bridges, twilio, ...(rtpengine && { rtpengine }), ...(floor && { floor }) });
+
+    // NaN, nothing captured, counts as loss too.
+    const lost = (r: LoadResult) => r.rtp.lossPercent !== 0;
+    for (const workers of stepping) {
+      const result = bridges.find((r) => r.workers === workers);
+      if (result && lost(result) && !options.keepStepping) notes.push(`the bridge${workersLabel(workers)} stopped at N=${calls}: the callers lost ${result.rtp.lossPercent.toFixed(3)} % of its frames`);
+    }
+    if (!options.keepStepping) stepping = stepping.filter((workers) => bridges.some((r) => r.workers === workers && !lost(r)));
+    if (options.steps.has('load') && stepping.length === 0) break;
+    if (!options.keepStepping && !options.steps.has('load') && options.steps.has('rtpengine')) {
+      if (!rtpengine) break;
+      if (lost(rtpengine)) {
+        notes.push(`stepping stopped at N=${calls}: the callers lost ${rtpengine.rtp.lossPercent.toFixed(3)} % of rtpengine's frames`);
+        break;
+      }
+    }
+  }
+  return rows;
+}
+
+/** The media.workers values to run, undefined standing for the bridge's default. */
+function workerValues(options: BenchOptions): ReadonlyArray<number | undefined> {
+  return options.workers ?? [undefined];
+}
+
+/** The ramp once per workers value, each against --capacity or the highest N its load steps carried without loss. */
+async function rampSteps(options: BenchOptions, load: LoadRow[], toneFile: string, botUrl: string, notes: string[]): Promise<RampRow[]> {
+  const rows: RampRow[] = [];
+  for (const workers of workerValues(options)) {
+    process.stderr.write(`ramp${workersLabel(workers)}: ${options.rampCalls} calls at ${options.rampRate} calls/s\n`);
+    const measured = load
+      .filter((row) => row.bridges.some((r) => r.workers === workers && r.rtp.lossPercent === 0 && r.callsUp.start >= row.calls))
+      .map((row) => row.calls);
+    // No step of this value lost frames: its capacity is at least the largest N, maybe more.
+    const lowerBound = !load.some((row) => row.bridges.some((r) => r.workers === workers && r.rtp.lossPercent !== 0));
+    const capacity: RampRow['capacity'] =
+      options.capacity !== undefined ? { calls: options.capacity, source: 'given' } : measured.length ? { calls: Math.max(...measured), source: lowerBound ? 'at least' : 'measured' } : undefined;
+    try {
+      const result = await runRamp({ calls: options.rampCalls, rate: options.rampRate, toneFile, botUrl, ...(workers !== undefined && { workers }) });
+      const early = refusedEarly(result, capacity?.calls);
+      process.stderr.write(`  ${result.refused} refused${result.firstRefusalAfter === undefined ? '' : `, the first after ${result.firstRefusalAfter} calls`}; 503 below 80 % of capacity: ${early === undefined ? 'capacity unknown' : early ? 'yes' : 'no'}\n`);
+      rows.push({ result, ...(capacity && { capacity }) });
+    } catch (err) {
+      notes.push(`the ramp${workersLabel(workers)} failed: ${(err as Error).message}`);
+      process.stderr.write(`  failed: ${(err as Error).message}\n`);
     }
   }
   return rows;
@@ -106,6 +166,7 @@ async function main(): Promise<void> {
     return;
   }
   requireTools(options);
+  await requireFreePorts(options);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => {
       process.stderr.write(`\n${signal}: stopping everything the bench started\n`);
@@ -129,27 +190,32 @@ async function main(): Promise<void> {
     protocol: 'exotel',
   });
   const load = (['load', 'rtpengine', 'floor'] as const).some((step) => options.steps.has(step)) ? await loadSteps(options, settingsFor, notes) : [];
-  let setupRate;
+  const ramp = options.steps.has('ramp') ? await rampSteps(options, load, TONE_FILE, bot.url, notes) : [];
+  const setupRates: SetupRateResult[] = [];
   if (options.steps.has('setup-rate')) {
-    process.stderr.write(`setup rate: ${options.rates.join(', ')} calls/s\n`);
-    try {
-      setupRate = await runSetupRate(options.rates, options.secondsPerRate, bot.url);
-    } catch (err) {
-      notes.push(`the setup-rate run failed: ${(err as Error).message}`);
+    for (const workers of workerValues(options)) {
+      process.stderr.write(`setup rate${workersLabel(workers)}: ${options.rates.join(', ')} calls/s\n`);
+      try {
+        setupRates.push(await runSetupRate(options.rates, options.secondsPerRate, bot.url, workers));
+      } catch (err) {
+        notes.push(`the setup-rate run${workersLabel(workers)} failed: ${(err as Error).message}`);
+      }
     }
   }
   await bot.close();
-  let outbound;
+  const outbounds: OutboundResult[] = [];
   if (options.steps.has('outbound')) {
-    process.stderr.write(`outbound: ${options.outboundRates.join(', ')} setups/s through POST /v1/calls\n`);
-    try {
-      outbound = await runOutbound(options.outboundRates, options.outboundSeconds);
-    } catch (err) {
-      notes.push(`the outbound run failed: ${(err as Error).message}`);
+    for (const workers of workerValues(options)) {
+      process.stderr.write(`outbound${workersLabel(workers)}: ${options.outboundRates.join(', ')} setups/s through POST /v1/calls\n`);
+      try {
+        outbounds.push(await runOutbound(options.outboundRates, options.outboundSeconds, workers));
+      } catch (err) {
+        notes.push(`the outbound run${workersLabel(workers)} failed: ${(err as Error).message}`);
+      }
     }
   }
 
-  const run: BenchRun = { startedAt, machine: describeMachine(), options, load, ...(setupRate && { setupRate }), ...(outbound && { outbound }), notes };
+  const run: BenchRun = { startedAt, machine: describeMachine(), options, load, ramp, setupRates, outbounds, notes };
   const markdown = resultsMarkdown(run);
   process.stdout.write(`\n${markdown}\n`);
   if (options.writeDocs) {

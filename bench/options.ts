@@ -4,7 +4,9 @@ import { parseArgs } from 'node:util';
 import { MAX_CALLS } from './ports.js';
 import type { CallerRtp } from './sipp-scenarios.js';
 
-export const STEPS = ['load', 'rtpengine', 'floor', 'setup-rate', 'outbound'] as const;
+export const STEPS = ['load', 'rtpengine', 'floor', 'setup-rate', 'outbound', 'ramp'] as const;
+/** What runs when --steps is not given: the ramp only when asked for. */
+const DEFAULT_STEPS = STEPS.filter((step) => step !== 'ramp');
 export type Step = (typeof STEPS)[number];
 
 export interface BenchOptions {
@@ -23,13 +25,25 @@ export interface BenchOptions {
   /** Whether the results replace those in docs/benchmarks.md. */
   readonly writeDocs: boolean;
   readonly quick: boolean;
+  /**
+   * `media.workers` values: the load, setup-rate, outbound and ramp steps run once for each, on the same load.
+   * Undefined: the bridge's own default (the key is not written into its config).
+   */
+  readonly workers?: readonly number[];
+  /** Calls the ramp step holds open at most (--ramp-calls; by default the largest of --calls). */
+  readonly rampCalls: number;
+  /** The ramp's reference capacity; without it, the highest --calls step without loss for the same workers value. */
+  readonly capacity?: number;
+  /** Every N of --calls runs even after a step lost frames (for comparisons on a busy machine). */
+  readonly keepStepping: boolean;
 }
 
 const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5', 'outbound-rates': '100,300', 'outbound-duration': '3' };
-const DEFAULTS = { steps: STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', 'outbound-rates': '50,100,200,300,400', 'outbound-duration': '5', protocol: 'exotel' };
+const DEFAULTS = { steps: DEFAULT_STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', 'outbound-rates': '50,100,200,300,400', 'outbound-duration': '5', protocol: 'exotel' };
 
 export const USAGE = `npm run bench -- [options]   (each option can also be given as the environment variable shown)
-  --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate, outbound (default: all)
+  --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate, outbound, ramp
+                                           (default: all but ramp)
   --calls LIST        BENCH_CALLS          concurrent calls per load step (default ${DEFAULTS.calls});
                                            stepping stops after the first step whose callers lose frames
   --duration S        BENCH_DURATION       seconds measured while all calls are up (default ${DEFAULTS.duration})
@@ -40,6 +54,14 @@ export const USAGE = `npm run bench -- [options]   (each option can also be give
   --outbound-duration S     BENCH_OUTBOUND_DURATION  seconds each outbound rate is offered (default ${DEFAULTS['outbound-duration']})
   --caller-rtp MODE   BENCH_CALLER_RTP     stream (SIPp rtp_stream, default) or pcap (play_pcap_audio); see docs
   --protocol P        BENCH_PROTOCOL       exotel (default), or twilio: each load step also runs with Twilio Media Streams bots
+  --workers LIST      BENCH_WORKERS        media.workers values (0 = in-process, N = N worker threads): the load,
+                                           setup-rate, outbound and ramp steps run once per value, side by side
+                                           (default: none, the bridge's own default)
+  --ramp-calls N      BENCH_RAMP_CALLS     ramp step: calls placed at --ramp calls/s and held open (default: the
+                                           largest of --calls)
+  --capacity N        BENCH_CAPACITY       ramp step: the capacity its first 503 is held against (default: the
+                                           highest --calls step without loss, per workers value)
+  --keep-stepping     BENCH_KEEP_STEPPING=1  run every N of --calls even after a step lost frames
   --quick             BENCH_QUICK=1        calls ${QUICK.calls} for ${QUICK.duration} s, rates ${QUICK.rates} for ${QUICK['rate-duration']} s; docs/ not written
   --no-docs, --docs                        do not / do replace the results in docs/benchmarks.md`;
 
@@ -57,7 +79,11 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       'outbound-rates': { type: 'string' },
       'outbound-duration': { type: 'string' },
       protocol: { type: 'string' },
+      workers: { type: 'string' },
+      'ramp-calls': { type: 'string' },
+      capacity: { type: 'string' },
       quick: { type: 'boolean' },
+      'keep-stepping': { type: 'boolean' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -78,6 +104,14 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   for (const n of calls) if (!Number.isInteger(n) || n < 1 || n > MAX_CALLS) throw new Error(`calls: ${n} is not a whole number from 1 to ${MAX_CALLS}`);
   const callerRtp = pick('caller-rtp');
   if (callerRtp !== 'pcap' && callerRtp !== 'stream') throw new Error(`caller-rtp: "${callerRtp}" is neither pcap nor stream`);
+  const optional = (name: 'workers' | 'ramp-calls' | 'capacity'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
+  const workersText = optional('workers');
+  const workers = workersText === undefined ? undefined : list(workersText, 'workers', Number);
+  for (const n of workers ?? []) if (!Number.isInteger(n) || n < 0) throw new Error(`workers: ${n} is not a whole number of 0 or more`);
+  const rampCallsText = optional('ramp-calls');
+  const rampCalls = rampCallsText === undefined ? Math.max(...calls) : positive(rampCallsText, 'ramp-calls');
+  if (!Number.isInteger(rampCalls) || rampCalls > MAX_CALLS) throw new Error(`ramp-calls: ${rampCalls} is not a whole number from 1 to ${MAX_CALLS}`);
+  const capacityText = optional('capacity');
   const protocol = pick('protocol');
   if (protocol !== 'exotel' && protocol !== 'twilio') throw new Error(`protocol: "${protocol}" is neither exotel nor twilio`);
   return {
@@ -93,6 +127,10 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     protocol,
     writeDocs: values['no-docs'] ? false : (values.docs ?? !quick),
     quick,
+    ...(workers && { workers: [...new Set(workers)] }),
+    rampCalls,
+    keepStepping: values['keep-stepping'] ?? env.BENCH_KEEP_STEPPING === '1',
+    ...(capacityText !== undefined && { capacity: positive(capacityText, 'capacity') }),
   };
 }
 

@@ -67,6 +67,8 @@ export interface OutboundRateResult {
 }
 
 export interface OutboundResult {
+  /** The bridge's `media.workers` (undefined: its default). */
+  readonly workers?: number;
   readonly rates: OutboundRateResult[];
   readonly maxSustained: number;
   readonly problems: Map<string, number>;
@@ -234,15 +236,18 @@ async function post(httpPort: number, body: object): Promise<{ status: number; s
   return { status: res.status, ...(json.call_sid && { sid: json.call_sid }) };
 }
 
-export async function runOutbound(rates: readonly number[], secondsPerRate: number): Promise<OutboundResult> {
+export async function runOutbound(rates: readonly number[], secondsPerRate: number, workers?: number): Promise<OutboundResult> {
   const dir = scratchDir('outbound');
   const bot = await startBurstBot();
   const sink = await startRtpSink();
   const trunkPort = await freeUdpPort();
   const maxCalls = Math.ceil(Math.max(...rates) * (secondsPerRate + HOLD_MS / 1000 + 5));
   const bridge = await startBridge(dir, bot.url, maxCalls, {
-    api: { token: OUTBOUND_TOKEN },
-    trunks: [{ name: 'sipp', uri: `sip:${HOST}:${trunkPort};transport=udp`, callsPerSecond: 1000 }],
+    extra: {
+      api: { token: OUTBOUND_TOKEN },
+      trunks: [{ name: 'sipp', uri: `sip:${HOST}:${trunkPort};transport=udp`, callsPerSecond: 1000 }],
+    },
+    ...(workers !== undefined && { workers }),
   });
   const results: OutboundRateResult[] = [];
   let sipp: ReturnType<typeof start> | undefined;
@@ -364,7 +369,7 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
         while ((await bridge.activeCalls()) > 0 && Date.now() < idleBy) await sleep(200);
       }
       const passed = results.filter((r) => r.sustained).map((r) => r.rate);
-      return { rates: results, maxSustained: passed.length ? Math.max(...passed) : 0, problems: bridge.logSummary() };
+      return { ...(workers !== undefined && { workers }), rates: results, maxSustained: passed.length ? Math.max(...passed) : 0, problems: bridge.logSummary() };
     })());
   } finally {
     await sipp?.stop('SIGKILL');

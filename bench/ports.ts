@@ -34,3 +34,14 @@ export async function freeTcpPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** Whether a UDP port on HOST can be bound now (another bench, or a test, may hold the fixed ranges above). */
+export async function udpPortFree(port: number): Promise<boolean> {
+  const socket = createSocket('udp4');
+  const bound = await new Promise<boolean>((resolve) => {
+    socket.once('error', () => resolve(false));
+    socket.bind(port, HOST, () => resolve(true));
+  });
+  if (bound) await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return bound;
+}

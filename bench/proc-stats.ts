@@ -12,12 +12,42 @@ export interface CpuReading {
   readonly cpuSeconds: number;
 }
 
-export function readCpu(pid: number): CpuReading {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+/** The whole process (all its threads), or with `tid` one of its threads. */
+export function readCpu(pid: number, tid?: number): CpuReading {
+  const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
   // Fields after the command name, which is in parentheses and may itself hold spaces.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return { atMs: performance.now(), cpuSeconds: ticks / CLOCK_TICKS_PER_SECOND };
+}
+
+/** Each thread's CPU time at one moment, by thread id, with its name (`MainThread`, `media-worker-0`, `V8Worker`...). */
+export interface ThreadsReading {
+  readonly atMs: number;
+  readonly threads: ReadonlyMap<number, { readonly name: string; readonly cpuSeconds: number }>;
+}
+
+export function readThreads(pid: number): ThreadsReading {
+  const threads = new Map<number, { name: string; cpuSeconds: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      threads.set(Number(tid), { name, cpuSeconds: readCpu(pid, Number(tid)).cpuSeconds });
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return { atMs: performance.now(), threads };
+}
+
+/** CPU between two readings by thread name (threads of one name summed; one started since counts from 0), % of one core, busiest first. */
+export function threadPercents(before: ThreadsReading, after: ThreadsReading): Array<[name: string, percent: number]> {
+  const seconds = (after.atMs - before.atMs) / 1000;
+  const byName = new Map<string, number>();
+  for (const [tid, { name, cpuSeconds }] of after.threads) {
+    byName.set(name, (byName.get(name) ?? 0) + (100 * (cpuSeconds - (before.threads.get(tid)?.cpuSeconds ?? 0))) / seconds);
+  }
+  return [...byName].sort((a, b) => b[1] - a[1]);
 }
 
 /** CPU used between two readings, in % of one core. */

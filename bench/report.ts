@@ -2,11 +2,14 @@
 // previous results.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { FloorResult } from './floor-step.js';
-import type { LoadResult } from './load-step.js';
+import { callsTaken, type LoadResult } from './load-step.js';
+import { fixed, mb, pair, table, withWorkers, workersLabel } from './markdown.js';
 import type { BenchOptions } from './options.js';
 import type { Machine } from './proc-stats.js';
 import { HOLD_MS, type OutboundResult, type Quantiles } from './outbound-step.js';
+import type { RampResult } from './ramp-step.js';
 import { MAX_FAILED_PERCENT, type SetupRateResult } from './setup-rate.js';
+import { issue17Targets, rampTable, sideBySideTable } from './workers-report.js';
 
 const RESULTS_START = '<!-- bench:results:start -->';
 const RESULTS_END = '<!-- bench:results:end -->';
@@ -23,11 +26,21 @@ const TARGET_FIRST_FRAME_RATE = 100;
 
 export interface LoadRow {
   readonly calls: number;
-  readonly bridge?: LoadResult;
+  /** The bridge, once per `media.workers` value of the run (once, with its default, without --workers). */
+  readonly bridges: readonly LoadResult[];
   readonly rtpengine?: LoadResult;
-  /** The bridge again, speaking Twilio Media Streams to its bots (`--protocol twilio`). */
-  readonly twilio?: LoadResult;
+  /** The bridge again, speaking Twilio Media Streams to its bots (`--protocol twilio`), per workers value. */
+  readonly twilio: readonly LoadResult[];
   readonly floor?: FloorResult;
+}
+
+export interface RampRow {
+  readonly result: RampResult;
+  /**
+   * What the first 503 is held against: --capacity (given), or the highest N without loss (measured; `at least` when
+   * no step lost frames, so the capacity may be higher).
+   */
+  readonly capacity?: { readonly calls: number; readonly source: 'given' | 'measured' | 'at least' };
 }
 
 export interface BenchRun {
@@ -35,78 +48,91 @@ export interface BenchRun {
   readonly machine: Machine;
   readonly options: BenchOptions;
   readonly load: LoadRow[];
-  readonly setupRate?: SetupRateResult;
-  readonly outbound?: OutboundResult;
+  /** One per workers value. */
+  readonly ramp: RampRow[];
+  readonly setupRates: SetupRateResult[];
+  readonly outbounds: OutboundResult[];
   /** Why stepping stopped, or a step failed. */
   readonly notes: string[];
 }
 
-const fixed = (value: number | undefined, digits: number) => (value === undefined || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
-const pair = (a: number | undefined, b: number | undefined, digits: number) => (a === undefined || Number.isNaN(a) ? 'n/a' : `${fixed(a, digits)} / ${fixed(b, digits)}`);
-const mb = (bytes: number) => bytes / 1024 / 1024;
-
-function table(header: string[], rows: string[][]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((row) => `| ${row.join(' | ')} |`)].join('\n');
-}
-
-function loadTable(rows: LoadRow[]): string {
-  return table(
-    ['N', 'bridge CPU %', 'bridge RSS MB', 'RSS/call KB', 'RTP loss % at caller', 'jitter p50 / p99 ms', 'latency caller→bot p50 / p99 ms', 'latency bot→caller p50 / p99 ms', 'rtpengine CPU %', 'CPU/call bridge ÷ rtpengine', 'Node floor CPU %', 'bridge ÷ floor'],
-    rows.map(({ calls, bridge, rtpengine, floor }) => {
-      const latency = (path: 'caller_to_bot' | 'bot_to_caller') => {
-        const q = bridge?.latency[path];
-        if (!q) return 'n/a';
-        const ms = (value: number) => (value >= q.topBoundMs ? `> ${q.topBoundMs}` : value <= q.firstBoundMs ? `≤ ${q.firstBoundMs}` : fixed(value, 2));
-        return `${ms(q.p50Ms)} / ${ms(q.p99Ms)}`;
-      };
-      // The bridge turns calls away when overloaded: the figures are then those of the calls it took, and per call
-      // means per call taken.
-      const up = bridge?.callsUp.start;
-      const taken = (r: LoadResult) => Math.min(r.callsUp.start, calls) || calls;
-      return [
-        up !== undefined && up < calls ? `${calls} (${up} up)` : String(calls),
-        fixed(bridge?.cpuPercent, 1),
-        bridge?.rss ? fixed(mb(bridge.rss.loadedBytes), 1) : 'n/a',
-        bridge?.rss ? fixed((bridge.rss.loadedBytes - bridge.rss.idleBytes) / 1024 / taken(bridge), 0) : 'n/a',
-        fixed(bridge?.rtp.lossPercent, 3),
-        pair(bridge?.rtp.jitterMs.p50, bridge?.rtp.jitterMs.p99, 2),
-        latency('caller_to_bot'),
-        latency('bot_to_caller'),
-        fixed(rtpengine?.cpuPercent, 1),
-        bridge && rtpengine ? `${fixed(bridge.cpuPercent / taken(bridge) / (rtpengine.cpuPercent / taken(rtpengine)), 1)}×` : 'n/a',
-        fixed(floor?.cpuPercent, 1),
-        bridge && floor ? `${fixed(bridge.cpuPercent / taken(bridge) / (floor.cpuPercent / calls), 1)}×` : 'n/a',
-      ];
-    }),
+function loadTable(options: BenchOptions, rows: LoadRow[]): string {
+  const lines = rows
+    .flatMap(({ bridges, ...row }) => (bridges.length ? bridges : [undefined]).map((bridge) => ({ ...row, bridge })))
+    .filter(({ bridge, rtpengine, floor }) => bridge ?? rtpengine ?? floor);
+  const header = ['N', 'bridge CPU %', 'bridge RSS MB', 'RSS/call KB', 'RTP loss % at caller', 'jitter p50 / p99 ms', 'latency caller→bot p50 / p99 ms', 'latency bot→caller p50 / p99 ms', 'rtpengine CPU %', 'CPU/call bridge ÷ rtpengine', 'Node floor CPU %', 'bridge ÷ floor'];
+  return withWorkers(
+    options.workers,
+    header,
+    lines.map(({ calls, bridge, rtpengine, floor }) => ({ workers: bridge ? bridge.workers : null, cells: loadCells(calls, bridge, rtpengine, floor) })),
   );
 }
 
-/** Calls taken: the bridge turns calls away when overloaded, and per call then means per call taken. */
-const takenOf = (r: LoadResult, calls: number) => Math.min(r.callsUp.start, calls) || calls;
+function loadCells(calls: number, bridge: LoadResult | undefined, rtpengine: LoadResult | undefined, floor: FloorResult | undefined): string[] {
+  const latency = (path: 'caller_to_bot' | 'bot_to_caller') => {
+    const q = bridge?.latency[path];
+    if (!q) return 'n/a';
+    const ms = (value: number) => (value >= q.topBoundMs ? `> ${q.topBoundMs}` : value <= q.firstBoundMs ? `≤ ${q.firstBoundMs}` : fixed(value, 2));
+    return `${ms(q.p50Ms)} / ${ms(q.p99Ms)}`;
+  };
+  // The bridge turns calls away when overloaded: the figures are then those of the calls it took, and per call
+  // means per call taken.
+  const up = bridge?.callsUp.start;
+  return [
+    up !== undefined && up < calls ? `${calls} (${up} up)` : String(calls),
+    fixed(bridge?.cpuPercent, 1),
+    bridge?.rss ? fixed(mb(bridge.rss.loadedBytes), 1) : 'n/a',
+    bridge?.rss ? fixed((bridge.rss.loadedBytes - bridge.rss.idleBytes) / 1024 / callsTaken(bridge), 0) : 'n/a',
+    fixed(bridge?.rtp.lossPercent, 3),
+    pair(bridge?.rtp.jitterMs.p50, bridge?.rtp.jitterMs.p99, 2),
+    latency('caller_to_bot'),
+    latency('bot_to_caller'),
+    fixed(rtpengine?.cpuPercent, 1),
+    bridge && rtpengine ? `${fixed(bridge.cpuPercent / callsTaken(bridge) / (rtpengine.cpuPercent / callsTaken(rtpengine)), 1)}×` : 'n/a',
+    fixed(floor?.cpuPercent, 1),
+    bridge && floor ? `${fixed(bridge.cpuPercent / callsTaken(bridge) / (floor.cpuPercent / calls), 1)}×` : 'n/a',
+  ];
+}
 
-function twilioTable(rows: LoadRow[]): string {
-  return table(
+function twilioTable(options: BenchOptions, rows: LoadRow[]): string {
+  return withWorkers(
+    options.workers,
     ['N', 'exotel bots: bridge CPU %', 'twilio bots: bridge CPU %', 'CPU/call twilio ÷ exotel', 'twilio: RTP loss % at caller', 'twilio: jitter p50 / p99 ms'],
-    rows
-      .filter((row) => row.twilio)
-      .map(({ calls, bridge, twilio }) => [
-        String(calls),
-        fixed(bridge?.cpuPercent, 1),
-        fixed(twilio?.cpuPercent, 1),
-        bridge && twilio ? `${fixed(twilio.cpuPercent / takenOf(twilio, calls) / (bridge.cpuPercent / takenOf(bridge, calls)), 2)}×` : 'n/a',
-        fixed(twilio?.rtp.lossPercent, 3),
-        pair(twilio?.rtp.jitterMs.p50, twilio?.rtp.jitterMs.p99, 2),
-      ]),
+    rows.flatMap(({ calls, bridges, twilio: withTwilio }) =>
+      withTwilio.map((twilio) => {
+        const bridge = bridges.find((b) => b.workers === twilio.workers);
+        const cells = [
+          String(calls),
+          fixed(bridge?.cpuPercent, 1),
+          fixed(twilio.cpuPercent, 1),
+          bridge ? `${fixed(twilio.cpuPercent / callsTaken(twilio) / (bridge.cpuPercent / callsTaken(bridge)), 2)}×` : 'n/a',
+          fixed(twilio.rtp.lossPercent, 3),
+          pair(twilio.rtp.jitterMs.p50, twilio.rtp.jitterMs.p99, 2),
+        ];
+        return { workers: twilio.workers, cells };
+      }),
+    ),
   );
 }
+
+/** Each media host's legs, event-loop utilisation and clock lag at the window's end, from /health. */
+const hostsText = (r: LoadResult) => r.hosts?.map((h) => `${h.name}${h.up ? '' : ' (down)'}: ${h.legs} / ${fixed(h.busy, 2)} / ${fixed(h.clockLagMs, 0)}`).join('; ') ?? '-';
+
+const threadsText = (r: LoadResult) =>
+  r.threads
+    .filter(([, percent]) => percent > 0.5)
+    .map(([name, percent]) => `${name} ${fixed(percent, 0)}`)
+    .join(', ') || '-';
 
 function detailsTable(rows: LoadRow[]): string {
-  const results = rows.flatMap(({ bridge, twilio, rtpengine }) => [bridge, twilio, rtpengine].filter((r): r is LoadResult => r !== undefined));
+  const results = rows.flatMap(({ bridges, twilio, rtpengine }) => [...bridges, ...twilio, rtpengine].filter((r): r is LoadResult => r !== undefined));
+  const hosts = results.some((r) => r.hosts);
+  const header = ['N', 'tested', 'calls up (window start / end)', 'failed calls', 'streams captured', 'frames lost / expected', 'jitter max ms', 'kernel UDP drops (own sockets / InErrors / RcvbufErrors)', 'capture drops', 'CPU % SIPp / bot or echo / dumpcap / whole machine'];
   return table(
-    ['N', 'tested', 'calls up (window start / end)', 'failed calls', 'streams captured', 'frames lost / expected', 'jitter max ms', 'kernel UDP drops (own sockets / InErrors / RcvbufErrors)', 'capture drops', 'CPU % SIPp / bot or echo / dumpcap / whole machine'],
+    [...header, 'CPU % by thread (over 0.5 %)', ...(hosts ? ['media hosts at the end: legs / busy / clock lag ms'] : [])],
     results.map((r) => [
       String(r.calls),
-      r.target === 'bridge' && r.protocol === 'twilio' ? 'bridge (twilio bots)' : r.target,
+      `${r.target}${workersLabel(r.workers)}${r.protocol === 'twilio' ? ' (twilio bots)' : ''}`,
       `${r.callsUp.start} / ${r.callsUp.end}`,
       `${r.sipp.failed} of ${r.sipp.created}`,
       String(r.rtp.streams),
@@ -115,14 +141,17 @@ function detailsTable(rows: LoadRow[]): string {
       `${r.kernelDrops.ownSockets} / ${r.kernelDrops.inErrors} / ${r.kernelDrops.rcvbufErrors}`,
       String(r.captureDropped),
       `${fixed(r.otherCpu.sipp, 0)} / ${fixed(r.otherCpu.helper, 0)} / ${fixed(r.otherCpu.dumpcap, 0)} / ${fixed(r.otherCpu.machine, 0)}`,
+      threadsText(r),
+      ...(hosts ? [hostsText(r)] : []),
     ]),
   );
 }
 
-function setupTable(result: SetupRateResult): string {
-  return table(
+function setupTable(options: BenchOptions, results: readonly SetupRateResult[]): string {
+  return withWorkers(
+    options.workers,
     ['offered calls/s', 'calls', `failed % (< ${MAX_FAILED_PERCENT} to pass)`, 'placed calls/s', 'INVITE→200 mean ms', 'bridge CPU %', 'sustained'],
-    result.rates.map((r) => [
+    results.flatMap((result) => result.rates.map((r) => ({ workers: result.workers, cells: [
       String(r.rate),
       String(r.sipp.created),
       fixed(r.failedPercent, 2),
@@ -130,16 +159,17 @@ function setupTable(result: SetupRateResult): string {
       fixed(r.sipp.setupMs, 0),
       fixed(r.bridgeCpuPercent, 0),
       r.sustained ? 'yes' : 'no',
-    ]),
+    ] }))),
   );
 }
 
 const quantileText = (q: Quantiles) => `${fixed(q.p50, 1)} / ${fixed(q.p95, 1)} / ${fixed(q.p99, 1)} / ${fixed(q.max, 1)} (n=${q.n})`;
 
-function outboundTable(result: OutboundResult): string {
-  return table(
+function outboundTable(options: BenchOptions, results: readonly OutboundResult[]): string {
+  return withWorkers(
+    options.workers,
     ['offered setups/s', 'POSTs (201)', 'bot starts', 'setups/s (bot starts)', 'SIPp calls ok / failed', 'POST→start p50 / p95 / p99 / max ms', '200 OK→first bot frame p50 / p95 / p99 / max ms', 'of it 200 OK→bot start p50 / p99 ms', 'of it bot start→first frame p50 / p99 ms', 'peak calls up', 'CPU % bridge / bench process / SIPp / machine', 'sustained'],
-    result.rates.map((r) => [
+    results.flatMap((result) => result.rates.map((r) => ({ workers: result.workers, cells: [
       String(r.rate),
       `${r.posted} (${r.accepted})`,
       String(r.started),
@@ -152,7 +182,7 @@ function outboundTable(result: OutboundResult): string {
       String(r.peakCalls),
       `${fixed(r.bridgeCpuPercent, 0)} / ${fixed(r.benchCpuPercent, 0)} / ${fixed(r.sippCpuPercent, 0)} / ${fixed(r.machineCpuPercent, 0)}`,
       r.sustained ? 'yes' : 'no',
-    ]),
+    ] }))),
   );
 }
 
@@ -161,46 +191,49 @@ function problems(run: BenchRun): string[] {
   const add = (where: string, counts: Map<string, number>) => {
     for (const [message, count] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`- ${where}: ${count} × ${message}`);
   };
-  for (const { calls, bridge, rtpengine } of run.load) {
-    if (bridge) add(`bridge, N=${calls}`, bridge.problems);
-    const twilio = run.load.find((r) => r.calls === calls)?.twilio;
-    if (twilio) add(`bridge with twilio bots, N=${calls}`, twilio.problems);
+  for (const { calls, bridges, twilio, rtpengine } of run.load) {
+    for (const r of bridges) add(`bridge${workersLabel(r.workers)}, N=${calls}`, r.problems);
+    for (const r of twilio) add(`bridge${workersLabel(r.workers)} with twilio bots, N=${calls}`, r.problems);
     if (rtpengine) add(`rtpengine reference, N=${calls}`, rtpengine.problems);
-    for (const r of [bridge, rtpengine]) if (r) add(`SIPp against ${r.target}, N=${calls}`, r.sipp.errors);
+    for (const r of [...bridges, rtpengine]) if (r) add(`SIPp against ${r.target}${workersLabel(r.workers)}, N=${calls}`, r.sipp.errors);
   }
-  if (run.setupRate) {
-    add('bridge, setup-rate run', run.setupRate.problems);
-    for (const r of run.setupRate.rates) add(`SIPp at ${r.rate} calls/s`, r.sipp.errors);
+  for (const { result } of run.ramp) {
+    add(`bridge${workersLabel(result.workers)}, ramp`, result.problems);
+    add(`SIPp in the ramp${workersLabel(result.workers)}`, result.sipp.errors);
   }
-  if (run.outbound) add('bridge, outbound run', run.outbound.problems);
+  for (const setupRate of run.setupRates) {
+    add(`bridge${workersLabel(setupRate.workers)}, setup-rate run`, setupRate.problems);
+    for (const r of setupRate.rates) add(`SIPp at ${r.rate} calls/s${workersLabel(setupRate.workers)}`, r.sipp.errors);
+  }
+  for (const outbound of run.outbounds) add(`bridge${workersLabel(outbound.workers)}, outbound run`, outbound.problems);
   return lines;
 }
 
+/** Issue 7's targets, for one event loop: the in-process bridge (or the bridge's default, without --workers). */
 function targets(run: BenchRun): string[] {
   const lines: string[] = [];
-  const row = run.load.find((r) => r.calls === TARGET_CALLS)?.bridge;
+  const oneLoop = (r: LoadResult) => r.workers === undefined || r.workers === 0;
+  const row = run.load.find((r) => r.calls === TARGET_CALLS)?.bridges.find(oneLoop);
   if (row) {
     const allUp = row.callsUp.start === TARGET_CALLS && row.callsUp.end === TARGET_CALLS;
     const met = allUp && row.cpuPercent <= TARGET_CPU_PERCENT && row.rtp.lossPercent === 0 && row.rtp.jitterMs.p99 <= TARGET_JITTER_P99_MS;
     lines.push(
-      `- ${TARGET_CALLS} concurrent calls on one core (CPU ≤ ${TARGET_CPU_PERCENT} %), zero loss, p99 jitter ≤ ${TARGET_JITTER_P99_MS} ms: ` +
+      `- ${TARGET_CALLS} concurrent calls on one core (CPU ≤ ${TARGET_CPU_PERCENT} %), zero loss, p99 jitter ≤ ${TARGET_JITTER_P99_MS} ms${workersLabel(row.workers)}: ` +
         `**${met ? 'met' : 'not met'}** (${allUp ? '' : `calls up ${row.callsUp.start} / ${row.callsUp.end}, `}CPU ${fixed(row.cpuPercent, 1)} %, loss ${fixed(row.rtp.lossPercent, 3)} %, p99 jitter ${fixed(row.rtp.jitterMs.p99, 2)} ms)`,
     );
-  } else if (run.options.steps.has('load')) {
+  } else if (run.options.steps.has('load') && (!run.options.workers || run.options.workers.includes(0))) {
     const why = run.options.calls.includes(TARGET_CALLS) ? `stepping stopped at N=${run.load.at(-1)?.calls}` : `N=${TARGET_CALLS} is not among this run's steps`;
-    lines.push(`- ${TARGET_CALLS} concurrent calls: **not measured** (${why})`);
+    lines.push(`- ${TARGET_CALLS} concurrent calls on one core: **not measured** (${why})`);
   }
-  if (run.setupRate) {
-    const { maxSustained } = run.setupRate;
-    lines.push(`- ≥ ${TARGET_SETUP_RATE} call setups/s: **${maxSustained >= TARGET_SETUP_RATE ? 'met' : 'not met'}** (highest sustained rate ${maxSustained}/s)`);
+  for (const { workers, maxSustained } of run.setupRates) {
+    lines.push(`- ≥ ${TARGET_SETUP_RATE} call setups/s${workersLabel(workers)}: **${maxSustained >= TARGET_SETUP_RATE ? 'met' : 'not met'}** (highest sustained rate ${maxSustained}/s)`);
   }
-  if (run.outbound) {
-    const { maxSustained, rates } = run.outbound;
-    lines.push(`- ≥ ${TARGET_OUTBOUND_RATE} outbound setups/s: **${maxSustained >= TARGET_OUTBOUND_RATE ? 'met' : 'not met'}** (highest sustained rate ${maxSustained}/s)`);
+  for (const { workers, maxSustained, rates } of run.outbounds) {
+    lines.push(`- ≥ ${TARGET_OUTBOUND_RATE} outbound setups/s${workersLabel(workers)}: **${maxSustained >= TARGET_OUTBOUND_RATE ? 'met' : 'not met'}** (highest sustained rate ${maxSustained}/s)`);
     const at = rates.find((r) => r.rate === TARGET_FIRST_FRAME_RATE);
     if (at) {
       const { p99 } = at.okToFirstFrameMs;
-      lines.push(`- first bot frame ≤ ${TARGET_FIRST_FRAME_MS} ms after the trunk's 200 at ${TARGET_FIRST_FRAME_RATE} setups/s: **${p99 <= TARGET_FIRST_FRAME_MS ? 'met' : 'not met'}** (p50 ${fixed(at.okToFirstFrameMs.p50, 1)} ms, p99 ${fixed(p99, 1)} ms)`);
+      lines.push(`- first bot frame ≤ ${TARGET_FIRST_FRAME_MS} ms after the trunk's 200 at ${TARGET_FIRST_FRAME_RATE} setups/s${workersLabel(workers)}: **${p99 <= TARGET_FIRST_FRAME_MS ? 'met' : 'not met'}** (p50 ${fixed(at.okToFirstFrameMs.p50, 1)} ms, p99 ${fixed(p99, 1)} ms)`);
     }
   }
   return lines;
@@ -212,24 +245,34 @@ export function resultsMarkdown(run: BenchRun): string {
     `Run of ${run.startedAt.toISOString().replace('T', ' ').slice(0, 16)} UTC on ${machine.cores} cores (${machine.cpuModel}), ` +
       `Node ${machine.node}, Linux ${machine.kernel}. Options: calls ${options.calls.join(', ')}, ${options.durationSeconds} s measured per step, ` +
       `ramp ${options.rampRate} calls/s, caller RTP by SIPp ${options.callerRtp === 'pcap' ? 'play_pcap_audio' : 'rtp_stream'}` +
+      (options.workers ? `, media.workers ${options.workers.join(', ')}` : ', media.workers as the bridge defaults it') +
       (options.steps.has('setup-rate') ? `, setup rates ${options.rates.join(', ')}/s for ${options.secondsPerRate} s each` : '') +
       '.',
   ];
-  if (run.load.length) parts.push('### Concurrent calls', loadTable(run.load));
-  if (run.load.some((row) => row.twilio)) {
-    parts.push('#### Twilio Media Streams bots beside AgentStream ones', 'The same load with the bridge speaking `twilio` to its bots (`--protocol twilio`): mu-law frames of 20 ms, transcoded from the callers\' PCMA.', twilioTable(run.load));
+  if (run.load.length) parts.push('### Concurrent calls', loadTable(options, run.load));
+  if (options.workers && run.load.some((row) => row.bridges.length)) {
+    parts.push('#### media.workers side by side', `Each cell: ${options.workers.map((w) => `workers ${w}`).join(' / ')}, on the same load.`, sideBySideTable(options.workers, run.load));
   }
-  if (run.load.some((row) => row.bridge ?? row.rtpengine)) parts.push('#### Each step in detail', detailsTable(run.load));
-  if (run.setupRate) parts.push('### Call setup rate', setupTable(run.setupRate), `Highest sustained rate: **${run.setupRate.maxSustained} calls/s**.`);
-  if (run.outbound) {
+  if (run.load.some((row) => row.twilio.length)) {
+    parts.push('#### Twilio Media Streams bots beside AgentStream ones', 'The same load with the bridge speaking `twilio` to its bots (`--protocol twilio`): mu-law frames of 20 ms, transcoded from the callers\' PCMA.', twilioTable(options, run.load));
+  }
+  if (run.load.some((row) => row.bridges.length || row.rtpengine)) parts.push('#### Each step in detail', detailsTable(run.load));
+  if (run.ramp.length) {
+    parts.push('### Admission during a ramp', `${options.rampCalls} calls placed at ${options.rampRate} calls/s, each with media and held open until the last is up; 503s counted by SIPp.`, rampTable(options, run.ramp));
+  }
+  if (run.setupRates.length) {
+    parts.push('### Call setup rate', setupTable(options, run.setupRates), ...run.setupRates.map((r) => `Highest sustained rate${workersLabel(r.workers)}: **${r.maxSustained} calls/s**.`));
+  }
+  if (run.outbounds.length) {
     parts.push(
       '### Outbound calls',
       `Setups offered through POST /v1/calls at ${options.outboundRates.join(', ')}/s for ${options.outboundSeconds} s each; SIPp as the trunk holds each call ${HOLD_MS / 1000} s, then sends BYE.`,
-      outboundTable(run.outbound),
-      `Highest sustained outbound rate: **${run.outbound.maxSustained} setups/s**.`,
+      outboundTable(options, run.outbounds),
+      ...run.outbounds.map((r) => `Highest sustained outbound rate${workersLabel(r.workers)}: **${r.maxSustained} setups/s**.`),
     );
   }
-  parts.push('### Against the targets', targets(run).join('\n') || 'Nothing measured that a target applies to.');
+  const checked = [...targets(run), ...issue17Targets(run)];
+  parts.push('### Against the targets', checked.join('\n') || 'Nothing measured that a target applies to.');
   const issues = problems(run);
   parts.push('### Warnings, errors and failed calls', issues.length ? issues.join('\n') : 'None: no warning or error in the bridge log, no failed call.');
   if (run.notes.length) parts.push('### Notes', run.notes.map((note) => `- ${note}`).join('\n'));

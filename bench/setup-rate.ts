@@ -24,16 +24,18 @@ export interface RateResult {
 }
 
 export interface SetupRateResult {
+  /** The bridge's `media.workers` (undefined: its default). */
+  readonly workers?: number;
   readonly rates: RateResult[];
   /** The highest sustained rate; 0 when none was. */
   readonly maxSustained: number;
   readonly problems: Map<string, number>;
 }
 
-export async function runSetupRate(rates: readonly number[], secondsPerRate: number, botUrl: string): Promise<SetupRateResult> {
+export async function runSetupRate(rates: readonly number[], secondsPerRate: number, botUrl: string, workers?: number): Promise<SetupRateResult> {
   const dir = scratchDir('setup');
   const maxRate = Math.max(...rates);
-  const bridge = await startBridge(dir, botUrl, maxRate * 20);
+  const bridge = await startBridge(dir, botUrl, maxRate * 20, workers === undefined ? {} : { workers });
   const results: RateResult[] = [];
   let sipp: RunningSipp | undefined;
   try {
@@ -62,7 +64,7 @@ export async function runSetupRate(rates: readonly number[], secondsPerRate: num
         await waitForIdle(() => bridge.activeCalls(), 15_000);
       }
       const passed = results.filter((r) => r.sustained).map((r) => r.rate);
-      return { rates: results, maxSustained: passed.length ? Math.max(...passed) : 0, problems: bridge.logSummary() };
+      return { ...(workers !== undefined && { workers }), rates: results, maxSustained: passed.length ? Math.max(...passed) : 0, problems: bridge.logSummary() };
     })());
   } finally {
     await sipp?.process.stop('SIGKILL');

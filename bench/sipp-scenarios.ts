@@ -5,12 +5,17 @@ export type CallerRtp = 'pcap' | 'stream';
 
 const FROM = '"+918888888888" <sip:+918888888888@exotelt.pstn.exotel.com>;tag=bench-[pid]-[call_number]';
 
-function invite(mediaPort: string): string {
+/** The INVITE's branch, spelled out: the ACK of a final non-2xx response belongs to its transaction and repeats it. */
+const INVITE_BRANCH = 'z9hG4bK-[pid]-[call_number]-invite';
+const REQUEST_URI = 'sip:+911234567890@[remote_ip]:[remote_port];transport=[transport]';
+
+/** With `onRefused`, a 503 goes to that label instead of failing the call. */
+function invite(mediaPort: string, onRefused?: string): string {
   return `
   <send retrans="500">
     <![CDATA[
-INVITE sip:+911234567890@[remote_ip]:[remote_port];transport=[transport] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+INVITE ${REQUEST_URI} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=${INVITE_BRANCH};rport
 From: ${FROM}
 To: <sip:+911234567890@[remote_ip]:[remote_port]>
 Contact: <sip:+918888888888@[local_ip]:[local_port];transport=[transport]>
@@ -40,8 +45,31 @@ a=ptime:20
   </send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
+  <recv response="183" optional="true"/>${onRefused ? `
+  <recv response="503" optional="true" next="${onRefused}"/>` : ''}
   <recv response="200" rtd="true" rrs="true"/>`;
+}
+
+/** The ACK of a 503, then a `refused <call number>` line in SIPp's log of <log> actions (-trace_logs). */
+function refusedEnd(label: string): string {
+  return `
+  <nop next="end"/>
+  <label id="${label}"/>
+  <send>
+    <![CDATA[
+ACK ${REQUEST_URI} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=${INVITE_BRANCH};rport
+From: ${FROM}
+[last_To:]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+    ]]>
+  </send>
+  <nop><action><log message="refused [call_number]"/></action></nop>
+  <label id="end"/>`;
 }
 
 function inDialog(method: 'ACK' | 'BYE', cseq: number): string {
@@ -62,28 +90,30 @@ Content-Length: 0
   </send>`;
 }
 
-function scenario(name: string, body: string): string {
+function scenario(name: string, body: string, tail = ''): string {
   return `<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="${name}">${body}
-  <recv response="200" crlf="true"/>
+  <recv response="200" crlf="true"/>${tail}
 </scenario>
 `;
 }
 
 /**
  * A call that sends the caller's audio from the ACK on and hangs up after SIPp's -d milliseconds. `media` is the
- * pcap file (pcap) or the raw PCMA file SIPp loops (stream).
+ * pcap file (pcap) or the raw PCMA file SIPp loops (stream). `refusable`: a 503 is acknowledged and logged as
+ * `refused <call number>` (see refusedEnd) instead of failing the call.
  */
-export function mediaCallScenario(rtp: CallerRtp, media: string): string {
+export function mediaCallScenario(rtp: CallerRtp, media: string, refusable = false): string {
   // [auto_media_port+4]: call n gets port -mp + 4n, never -mp or -mp+2, which SIPp binds and never reads.
   const port = rtp === 'pcap' ? '[auto_media_port+4]' : '[media_port]';
   const play = rtp === 'pcap' ? `play_pcap_audio="${media}"` : `rtp_stream="${media},-1,8"`;
   return scenario(
     'bench call with media',
-    `${invite(port)}${inDialog('ACK', 1)}
+    `${invite(port, refusable ? 'refused' : undefined)}${inDialog('ACK', 1)}
   <nop><action><exec ${play}/></action></nop>
   <pause/>${inDialog('BYE', 2)}`,
+    refusable ? refusedEnd('refused') : '',
   );
 }
 

@@ -18,6 +18,8 @@ export interface SippLoad {
   readonly dir: string;
   /** SIPp is stopped (and the run fails) past this. */
   readonly timeoutMs: number;
+  /** Where SIPp writes the scenario's <log> actions (-trace_logs), when it has any. */
+  readonly logFile?: string;
 }
 
 export interface SippOutcome {
@@ -59,6 +61,7 @@ export async function startSipp(load: SippLoad): Promise<RunningSipp> {
     '-nostdin',
     '-trace_stat', '-stf', statFile, '-fd', '1',
     '-trace_err', '-error_file', errorFile,
+    ...(load.logFile ? ['-trace_logs', '-log_file', load.logFile] : []),
   ];
   const sipp = start('sipp', 'sipp', args, { cwd: load.dir });
   const done = within(load.timeoutMs + 10_000, 'SIPp', sipp.exited)
