@@ -22,6 +22,8 @@ export interface BridgeOptions {
   readonly protocol?: 'exotel' | 'twilio';
   /** `media.workers`; when undefined the key is left out and the bridge's default applies. */
   readonly workers?: number;
+  /** `bot.chunkMs`; when undefined the bridge's default applies. */
+  readonly chunkMs?: number;
 }
 
 /** What /health says of the load: calls up, and per media host (with `media.workers`) its own figures. */
@@ -43,7 +45,7 @@ export interface BridgeProcess {
 }
 
 export async function startBridge(dir: string, botUrl: string, maxCalls: number, options: BridgeOptions = {}): Promise<BridgeProcess> {
-  const { extra = {}, protocol = 'exotel', workers } = options;
+  const { extra = {}, protocol = 'exotel', workers, chunkMs } = options;
   const sipPort = await freeUdpPort();
   const httpPort = await freeTcpPort();
   const configFile = join(dir, 'bridge.yaml');
@@ -53,7 +55,7 @@ export async function startBridge(dir: string, botUrl: string, maxCalls: number,
       sip: { udp: { host: HOST, port: sipPort }, tcp: { host: HOST, port: await freeTcpPort() } },
       media: { address: HOST, rtpPorts: BRIDGE_RTP, ...(workers !== undefined && { workers }) },
       http: { host: HOST, port: httpPort },
-      bot: { defaultUrl: botUrl, protocol },
+      bot: { defaultUrl: botUrl, protocol, ...(chunkMs !== undefined && { chunkMs }) },
       limits: { maxConcurrentCalls: maxCalls, invitesPerSecondPerSource: 100_000 },
       shutdown: { drainTimeoutMs: 1000, interruptDrainTimeoutMs: 1000 },
       log: { level: 'warn' },

@@ -41,6 +41,8 @@ export interface LoadSettings {
   readonly protocol: 'exotel' | 'twilio';
   /** The bridge's `media.workers`; undefined: its default (the key is not written). */
   readonly workers?: number;
+  /** The bridge's `bot.chunkMs`; undefined: its default. */
+  readonly chunkMs?: number;
 }
 
 export interface LoadResult {
@@ -206,8 +208,8 @@ function readAll<T extends Record<string, number>>(pids: T): Record<keyof T, Cpu
 }
 
 async function testBridge(dir: string, settings: LoadSettings): Promise<Tested> {
-  const { protocol, workers } = settings;
-  const bridge = await startBridge(dir, settings.botUrl, settings.calls + 100, { protocol, ...(workers !== undefined && { workers }) });
+  const { protocol, workers, chunkMs } = settings;
+  const bridge = await startBridge(dir, settings.botUrl, settings.calls + 100, { protocol, ...(workers !== undefined && { workers }), ...(chunkMs !== undefined && { chunkMs }) });
   // Let start-up allocations settle before the idle RSS is read.
   await sleep(1000);
   return {

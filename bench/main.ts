@@ -188,6 +188,7 @@ async function main(): Promise<void> {
     toneFile: TONE_FILE,
     botUrl: bot.url,
     protocol: 'exotel',
+    ...(options.chunkMs !== undefined && { chunkMs: options.chunkMs }),
   });
   const load = (['load', 'rtpengine', 'floor'] as const).some((step) => options.steps.has(step)) ? await loadSteps(options, settingsFor, notes) : [];
   const ramp = options.steps.has('ramp') ? await rampSteps(options, load, TONE_FILE, bot.url, notes) : [];

@@ -22,6 +22,8 @@ export interface BenchOptions {
   readonly callerRtp: CallerRtp;
   /** `twilio`: each load step runs a second time with the bridge speaking Twilio Media Streams to its bots. */
   readonly protocol: 'exotel' | 'twilio';
+  /** The bridge's bot.chunkMs (AgentStream media message length); undefined: its default (100 ms). */
+  readonly chunkMs?: number;
   /** Whether the results replace those in docs/benchmarks.md. */
   readonly writeDocs: boolean;
   readonly quick: boolean;
@@ -54,6 +56,8 @@ export const USAGE = `npm run bench -- [options]   (each option can also be give
   --outbound-duration S     BENCH_OUTBOUND_DURATION  seconds each outbound rate is offered (default ${DEFAULTS['outbound-duration']})
   --caller-rtp MODE   BENCH_CALLER_RTP     stream (SIPp rtp_stream, default) or pcap (play_pcap_audio); see docs
   --protocol P        BENCH_PROTOCOL       exotel (default), or twilio: each load step also runs with Twilio Media Streams bots
+  --chunk-ms MS       BENCH_CHUNK_MS       the bridge's bot.chunkMs (20-100; default the bridge's, 100): 20 sends AgentStream
+                                           bots a message per 20 ms as Twilio's protocol always does
   --workers LIST      BENCH_WORKERS        media.workers values (0 = in-process, N = N worker threads): the load,
                                            setup-rate, outbound and ramp steps run once per value, side by side
                                            (default: none, the bridge's own default)
@@ -79,6 +83,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       'outbound-rates': { type: 'string' },
       'outbound-duration': { type: 'string' },
       protocol: { type: 'string' },
+      'chunk-ms': { type: 'string' },
       workers: { type: 'string' },
       'ramp-calls': { type: 'string' },
       capacity: { type: 'string' },
@@ -104,7 +109,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   for (const n of calls) if (!Number.isInteger(n) || n < 1 || n > MAX_CALLS) throw new Error(`calls: ${n} is not a whole number from 1 to ${MAX_CALLS}`);
   const callerRtp = pick('caller-rtp');
   if (callerRtp !== 'pcap' && callerRtp !== 'stream') throw new Error(`caller-rtp: "${callerRtp}" is neither pcap nor stream`);
-  const optional = (name: 'workers' | 'ramp-calls' | 'capacity'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
+  const optional = (name: 'workers' | 'ramp-calls' | 'capacity' | 'chunk-ms'): string | undefined => values[name] ?? env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
   const workersText = optional('workers');
   const workers = workersText === undefined ? undefined : list(workersText, 'workers', Number);
   for (const n of workers ?? []) if (!Number.isInteger(n) || n < 0) throw new Error(`workers: ${n} is not a whole number of 0 or more`);
@@ -112,6 +117,9 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   const rampCalls = rampCallsText === undefined ? Math.max(...calls) : positive(rampCallsText, 'ramp-calls');
   if (!Number.isInteger(rampCalls) || rampCalls > MAX_CALLS) throw new Error(`ramp-calls: ${rampCalls} is not a whole number from 1 to ${MAX_CALLS}`);
   const capacityText = optional('capacity');
+  const chunkText = optional('chunk-ms');
+  const chunkMs = chunkText === undefined ? undefined : Number(chunkText);
+  if (chunkMs !== undefined && ![20, 40, 60, 80, 100].includes(chunkMs)) throw new Error(`chunk-ms: ${chunkText} is not 20, 40, 60, 80 or 100`);
   const protocol = pick('protocol');
   if (protocol !== 'exotel' && protocol !== 'twilio') throw new Error(`protocol: "${protocol}" is neither exotel nor twilio`);
   return {
@@ -125,6 +133,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     outboundSeconds: positive(pick('outbound-duration'), 'outbound-duration'),
     callerRtp,
     protocol,
+    ...(chunkMs !== undefined && { chunkMs }),
     writeDocs: values['no-docs'] ? false : (values.docs ?? !quick),
     quick,
     ...(workers && { workers: [...new Set(workers)] }),

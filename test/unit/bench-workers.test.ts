@@ -30,6 +30,13 @@ describe('bench options', () => {
     expect(ramp.capacity).toBeUndefined();
     expect(options(['--steps', 'ramp', '--ramp-calls', '1000', '--capacity', '800'])).toMatchObject({ rampCalls: 1000, capacity: 800 });
   });
+
+  it("leave bot.chunkMs to the bridge unless --chunk-ms gives one of the bridge's values", () => {
+    expect(options([]).chunkMs).toBeUndefined();
+    expect(options(['--chunk-ms', '20']).chunkMs).toBe(20);
+    expect(options([], { BENCH_CHUNK_MS: '40' }).chunkMs).toBe(40);
+    expect(() => options(['--chunk-ms', '30'])).toThrow(/chunk-ms: 30/);
+  });
 });
 
 function load(calls: number, workers: number | undefined, cpuPercent: number, lossPercent: number, p99: number): LoadResult {
