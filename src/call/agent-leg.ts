@@ -9,6 +9,7 @@ import type { DialFailure, DialRequest, Dialog, OutgoingCall, SipBackend } from 
 import type { PeerBot, StreamLeg } from '../stream/index.js';
 import { mediaFormat } from './leg.js';
 import { ReofferAnswerer } from './reoffer.js';
+import { settledWithin, whenSettled } from './invite-settle.js';
 import { OutboundRelay } from './relay.js';
 import type { TrunkSlot } from './trunks.js';
 
@@ -33,9 +34,6 @@ export interface AgentLegContext {
   readonly streamSid: string;
   readonly log: Logger;
 }
-
-/** How long a CANCELled INVITE may take to end (64*T1 with the default T1). */
-const SETTLE_MS = 32_000;
 
 export interface AgentLegEvents {
   /** The first 180/183. */
@@ -112,10 +110,7 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     }
     this.#outgoing = outgoing;
     context.log.info({ agent_sip_call_id: outgoing.callId, to: dial.request.uri }, 'transfer: agent INVITE sent');
-    this.#settled = new Promise((resolve) => {
-      outgoing.once('answered', () => resolve());
-      outgoing.once('failed', () => resolve());
-    });
+    this.#settled = whenSettled(outgoing);
     this.#ringTimer = setTimeout(() => {
       outgoing.cancel();
       this.#fail(408, `no answer within ${dial.ringTimeoutMs / 1000} s`);
@@ -216,8 +211,7 @@ export class AgentLeg extends EventEmitter<AgentLegEvents> {
     } else if (this.#outgoing) {
       this.#outgoing.cancel();
       // The CANCELled INVITE ends with its final response, or gives up: bounded all the same.
-      let bound: NodeJS.Timeout | undefined;
-      steps.push(Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound)));
+      steps.push(settledWithin(this.#settled));
     }
     if (this.#relay) steps.push(this.#relay.close());
     const results = await Promise.allSettled(steps);

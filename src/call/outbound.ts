@@ -12,6 +12,7 @@ import { callSide } from './bridge-transfer.js';
 import { CallLeg, closeAll, legSpec, mediaFormat, openLeg, streamStart } from './leg.js';
 import { recordOf, statusOfFailure, type CallFacts, type CallRecord, type CallStatus } from './records.js';
 import type { RecordingSettings, StreamPolicy } from './recording.js';
+import { settledWithin, whenSettled } from './invite-settle.js';
 import { OutboundRelay } from './relay.js';
 import { ReofferAnswerer } from './reoffer.js';
 import { reportOf } from './report.js';
@@ -44,8 +45,6 @@ export interface OutboundCallEvents extends CallEvents {
   status: [record: CallRecord];
 }
 
-/** How long a CANCELled INVITE may take to end (64*T1 with the default T1). */
-const SETTLE_MS = 32_000;
 const sid = () => randomUUID().replace(/-/g, '');
 
 export class OutboundCall extends EventEmitter<OutboundCallEvents> {
@@ -182,10 +181,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     this.#outgoing = outgoing;
     this.#status = 'dialing';
     this.log.info({ sip_call_id: outgoing.callId, rtp_port: rtpPort, relayed: this.#relay !== undefined }, 'INVITE sent');
-    this.#settled = new Promise((resolve) => {
-      outgoing.once('answered', () => resolve());
-      outgoing.once('failed', () => resolve());
-    });
+    this.#settled = whenSettled(outgoing);
     this.#ringTimer = setTimeout(
       () => this.end({ by: 'system', reason: `no answer within ${request.ringTimeoutMs / 1000} s` }, 'no-answer'),
       request.ringTimeoutMs,
@@ -284,10 +280,8 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     const transferClosed = this.#transfer.close();
     const facts = this.#facts();
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
-    // A CANCELled INVITE is done when its final response comes (or the transaction gives up). The bound's timer goes
-    // with it: left to run, every ended call would keep one (and what it holds) for SETTLE_MS.
-    let bound: NodeJS.Timeout | undefined;
-    const settled = Promise.race([this.#settled, new Promise<void>((resolve) => (bound = setTimeout(resolve, SETTLE_MS)).unref())]).finally(() => clearTimeout(bound));
+    // A CANCELled INVITE is done when its final response comes (or the transaction gives up).
+    const settled = settledWithin(this.#settled);
     const listenOnly = this.#policy.listenOnly;
     const ending = { leg: this.#leg, transferred: this.#transfer.completed };
     void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close(), transferClosed], { status: this.#status }).then((report) =>
