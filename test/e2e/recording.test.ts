@@ -117,22 +117,30 @@ function slice(wav: WavAudio, which: number, fromS: number, toS: number): Int16A
   return out;
 }
 
+/**
+ * A recorded call on `route`: the caller sends `callerSamples` of 1000 Hz; `botAfterMs` in, the bot answers with
+ * `botMs` of 600 Hz at `botRate`; resolves with the post-call report once the call has ended.
+ */
+async function talkedCall(route: string, holdMs: number, callerSamples: number, bot: { afterMs: number; rate: number; ms: number }): Promise<WebhookBody> {
+  const call = await place(route, holdMs);
+  try {
+    const talking = call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, callerSamples));
+    await new Promise((r) => setTimeout(r, bot.afterMs));
+    call.conn.sendAudio(toneBytesPcm16le(600, bot.rate, bot.ms));
+    await talking;
+    expectSippPassed(await call.sipp);
+  } finally {
+    call.caller.close();
+  }
+  return reportOf(call.conn);
+}
+
 const near = (hz: number, expected: number) => expect(Math.abs(hz - expected)).toBeLessThanOrEqual(20);
 
 describe('recording', () => {
   it('dual: the caller 1000 Hz on the left; the bot 600 Hz reply, as played, on the right, at their times', async () => {
-    const call = await place('dual', 4000);
-    try {
-      // The recording starts with the answer; the caller talks for 1.5 s, the bot answers 1.5 s after it began.
-      const talking = call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 12_000));
-      await new Promise((r) => setTimeout(r, 1500));
-      call.conn.sendAudio(toneBytesPcm16le(600, 8000, 1000));
-      await talking;
-      expectSippPassed(await call.sipp);
-    } finally {
-      call.caller.close();
-    }
-    const report = await reportOf(call.conn);
+    // The recording starts with the answer; the caller talks for 1.5 s, the bot answers 1.5 s after it began.
+    const report = await talkedCall('dual', 4000, 12_000, { afterMs: 1500, rate: 8000, ms: 1000 });
     const recording = report.recording as RecordingResult;
     expect(recording.path).toBe(join(dirs.dual, `${report.call_sid.replace(/[^A-Za-z0-9_-]/g, '_')}.wav`));
     expect(recording.error).toBeUndefined();
@@ -150,17 +158,7 @@ describe('recording', () => {
   });
 
   it('mono: the two mixed in one channel', async () => {
-    const call = await place('mono', 3000);
-    try {
-      const talking = call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
-      await new Promise((r) => setTimeout(r, 1300));
-      call.conn.sendAudio(toneBytesPcm16le(600, 8000, 1000));
-      await talking;
-      expectSippPassed(await call.sipp);
-    } finally {
-      call.caller.close();
-    }
-    const recording = (await reportOf(call.conn)).recording as RecordingResult;
+    const recording = (await talkedCall('mono', 3000, 8000, { afterMs: 1300, rate: 8000, ms: 1000 })).recording as RecordingResult;
     const wav = wavOf(recording.path);
     expect(wav).toMatchObject({ sampleRate: 8000, channels: 1 });
     near(dominantFrequency(slice(wav, 0, 0.3, 0.9), 8000), 1000);
@@ -168,17 +166,7 @@ describe('recording', () => {
   });
 
   it('a 16 kHz bot gives a 16 kHz recording', async () => {
-    const call = await place('wide', 2500);
-    try {
-      const talking = call.caller.send(call.bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
-      await new Promise((r) => setTimeout(r, 1200));
-      call.conn.sendAudio(toneBytesPcm16le(600, 16000, 800));
-      await talking;
-      expectSippPassed(await call.sipp);
-    } finally {
-      call.caller.close();
-    }
-    const recording = (await reportOf(call.conn)).recording as RecordingResult;
+    const recording = (await talkedCall('wide', 2500, 8000, { afterMs: 1200, rate: 16000, ms: 800 })).recording as RecordingResult;
     const wav = wavOf(recording.path);
     expect(wav).toMatchObject({ sampleRate: 16000, channels: 2 });
     near(dominantFrequency(slice(wav, 0, 0.3, 0.9), 16000), 1000);
