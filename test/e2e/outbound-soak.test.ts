@@ -7,7 +7,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot, type BotConnection } from '../helpers/bot.js';
-import { health, metrics, type BridgeHealth } from '../helpers/bridge-http.js';
+import { idleHealth, metrics, type BridgeHealth } from '../helpers/bridge-http.js';
 import { BridgeProcess } from '../helpers/bridge-process.js';
 import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
 import { expectSippPassed } from '../helpers/carrier.js';
@@ -174,16 +174,7 @@ describe('outbound soak', () => {
     );
   }
 
-  async function settled(): Promise<BridgeHealth> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const { body } = await health(started.httpPort);
-      const { sip } = body;
-      const busy = body.activeCalls + body.rtpPortsInUse + body.clockListeners + sip.dialogs + sip.pendingInvites + sip.transactions + sip.connections;
-      if (busy === 0 || Date.now() > deadline) return body;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const settled = (): Promise<BridgeHealth> => idleHealth(started.httpPort, 20_000);
 
   /** Process-wide counts from /metrics after a full GC: live heap, RSS, open fds, and handles by type. */
   async function footprint(): Promise<{ heap: number; rss: number; fds: number; newSpace: number; unrefTimers: number; resources: Record<string, number> }> {

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
-import { health, metrics, type BridgeHealth } from '../helpers/bridge-http.js';
+import { idleHealth, metrics, type BridgeHealth } from '../helpers/bridge-http.js';
 import { BridgeProcess } from '../helpers/bridge-process.js';
 import { answeredCall, type AnsweredCall } from '../helpers/carrier.js';
 import { seededRandom } from '../helpers/random.js';
@@ -90,16 +90,7 @@ describe.each([
     await hangUp(call, how);
   }
 
-  async function settled(): Promise<BridgeHealth> {
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      const { body } = await health(started.httpPort);
-      const { sip } = body;
-      const busy = body.activeCalls + body.rtpPortsInUse + body.clockListeners + sip.dialogs + sip.pendingInvites + sip.transactions + sip.connections;
-      if (busy === 0 || Date.now() > deadline) return body;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  const settled = (): Promise<BridgeHealth> => idleHealth(started.httpPort, 15_000);
 
   /** Process-wide counts from /metrics after a full GC: live heap, RSS, open fds, and handles by type. */
   async function footprint(): Promise<{ heap: number; rss: number; fds: number; heapTotal: number; newSpace: number; external: number; resources: Record<string, number> }> {

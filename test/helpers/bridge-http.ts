@@ -34,6 +34,21 @@ export async function health(httpPort: number): Promise<{ status: number; body: 
   return { status, body: JSON.parse(text) as BridgeHealth };
 }
 
+/**
+ * /health once nothing is left in progress (calls, ports, open legs, dialogs, INVITEs, transactions, connections),
+ * or as it is at `timeoutMs`: the caller's expectations say what remained.
+ */
+export async function idleHealth(httpPort: number, timeoutMs: number): Promise<BridgeHealth> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { body } = await health(httpPort);
+    const { sip } = body;
+    const busy = body.activeCalls + body.rtpPortsInUse + body.clockListeners + sip.dialogs + sip.pendingInvites + sip.transactions + sip.connections;
+    if (busy === 0 || Date.now() > deadline) return body;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 /** GET /metrics, as a map from sample (`name{labels}`) to value. */
 export async function metrics(httpPort: number): Promise<Map<string, number>> {
   const { text } = await get(httpPort, '/metrics');
