@@ -85,3 +85,21 @@ export function rms(samples: ArrayLike<number>): number {
   for (let i = 0; i < samples.length; i++) sum += samples[i]! * samples[i]!;
   return Math.sqrt(sum / samples.length);
 }
+
+/**
+ * The longest stretch, in samples, of `samples` where `freqHz` carries most of the energy (checked in 50 ms windows):
+ * where in a stream a tone landed, whatever silence came before or after it.
+ */
+export function longestToneRun(samples: Int16Array, rate: number, freqHz: number): number {
+  const window = Math.round(rate / 20);
+  let run = 0;
+  let longest = 0;
+  for (let at = 0; at + window <= samples.length; at += window) {
+    const part = samples.subarray(at, at + window);
+    const level = rms(part);
+    const isTone = level > 500 && goertzelPower(part, rate, freqHz) > 0.8 * level * level;
+    run = isTone ? run + window : 0;
+    longest = Math.max(longest, run);
+  }
+  return longest;
+}
