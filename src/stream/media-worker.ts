@@ -1,5 +1,5 @@
 // One media worker slot: the worker thread running now (none while it restarts), the legs it hosts, its last stats;
-// a thread that dies ends its legs' calls and is started again after a backoff.
+// a thread that dies, or hangs (no stats for STALL_MS), ends its legs' calls and is started again after a backoff.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -15,6 +15,11 @@ const MAX_RESTART_MS = 5000;
 const STABLE_MS = 30_000;
 /** How long a worker may take to close its host when the pool closes, before it is terminated. */
 const SHUTDOWN_TIMEOUT_MS = 5000;
+/**
+ * A worker sends stats every second, late only as far as its event loop is: silent this long, it is hung (a loop that
+ * never yields), its calls have had no audio for as long, and it is terminated like a dead one.
+ */
+export const STALL_MS = 5000;
 
 /**
  * The worker's script. Built (dist/, `npm start`), it sits beside this file. Under vitest this file is
@@ -44,6 +49,11 @@ export class MediaWorker {
   #restartMs = FIRST_RESTART_MS;
   #startedAt = 0;
   #restart: NodeJS.Timeout | undefined;
+  /** When the running thread last said something (its start, then each stats message). */
+  #heardAt = 0;
+  #watchdog: NodeJS.Timeout | undefined;
+  /** Why the running thread is being terminated, when it is by us: what its calls' end reason says. */
+  #terminating: string | undefined;
   #stopping = false;
   #shutDown: (() => void) | undefined;
 
@@ -57,7 +67,7 @@ export class MediaWorker {
   }
 
   get up(): boolean {
-    return this.#worker !== undefined && !this.#stopping;
+    return this.#worker !== undefined && !this.#stopping && this.#terminating === undefined;
   }
 
   /** Legs open or opening. */
@@ -106,10 +116,16 @@ export class MediaWorker {
     await this.#worker?.terminate();
   }
 
+  /** Blocks the thread's event loop for `ms`, as a bug that never yields would (tests). */
+  stall(ms: number): void {
+    this.#send({ type: 'stall', ms });
+  }
+
   /** Closes its host once the closes of its legs are reported, then ends the thread; no restart after this. */
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#restart);
+    clearInterval(this.#watchdog);
     await Promise.all([...this.#legs.values()].map((leg) => leg.closing));
     const worker = this.#worker;
     if (!worker) return;
@@ -132,6 +148,9 @@ export class MediaWorker {
     const worker = new Worker(workerScript(), { workerData: data, execArgv: [], name: `media-worker-${this.index}` });
     this.#worker = worker;
     this.#startedAt = Date.now();
+    this.#heardAt = this.#startedAt;
+    this.#terminating = undefined;
+    this.#watchdog ??= setInterval(() => this.#checkStalled(), 1000).unref();
     worker.on('message', (message: FromWorker) => this.#receive(message));
     worker.on('error', (err) => this.#died(worker, `error: ${err.message}`));
     worker.on('exit', (code) => this.#died(worker, `exit code ${code}`));
@@ -165,6 +184,7 @@ export class MediaWorker {
         return leg?.closed(message.report);
       }
       case 'stats': {
+        this.#heardAt = Date.now();
         this.#stats = message.load;
         for (const [id, live] of message.live) {
           const leg = this.#legs.get(id);
@@ -177,8 +197,19 @@ export class MediaWorker {
     }
   }
 
-  #died(worker: Worker, why: string): void {
+  #checkStalled(): void {
+    const worker = this.#worker;
+    if (!worker || this.#stopping || this.#terminating) return;
+    const silentMs = Date.now() - this.#heardAt;
+    if (silentMs < STALL_MS) return;
+    this.#terminating = `hung: no word from it for ${Math.round(silentMs / 1000)} s`;
+    this.log.error({ worker: this.index, silentMs, legs: this.legs }, 'media worker hung: terminating it');
+    void worker.terminate();
+  }
+
+  #died(worker: Worker, exit: string): void {
     if (this.#worker !== worker) return;
+    const why = this.#terminating ?? exit;
     this.#worker = undefined;
     const packets = this.#stats?.packets;
     if (packets) Object.assign(this.#retired, addPackets(this.#retired, packets));

@@ -28,7 +28,9 @@ export type ToWorker =
   | { readonly type: 'closePeer'; readonly id: number }
   | { readonly type: 'close'; readonly id: number; readonly reason: StopReason }
   /** Every leg is closed: close the host, send the last stats, then `shutDown`. */
-  | { readonly type: 'shutdown' };
+  | { readonly type: 'shutdown' }
+  /** Tests: block the event loop for `ms`, as a hung worker's is. */
+  | { readonly type: 'stall'; readonly ms: number };
 
 /** A leg event as its name and arguments. */
 export type LegEvent = { [E in keyof StreamLegEvents]: { readonly name: E; readonly args: StreamLegEvents[E] } }[keyof StreamLegEvents];

@@ -14,6 +14,8 @@ export interface WorkerPoolOptions {
 export interface WorkerPool extends MediaHost {
   /** Stops worker `index` as if it had died (for tests): its calls end, and it is restarted. */
   terminate(index: number): Promise<void>;
+  /** Blocks worker `index`'s event loop for `ms` (for tests): beyond STALL_MS it is taken as hung. */
+  stall(index: number, ms: number): void;
 }
 
 /** Splits the RTP ports into `workers` contiguous slices of an even size (so RTP and RTCP ports stay together). */
@@ -54,5 +56,6 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
       return closed;
     },
     terminate: (index) => workers[index]!.terminate(),
+    stall: (index, ms) => workers[index]!.stall(ms),
   };
 }

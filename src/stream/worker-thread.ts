@@ -78,9 +78,15 @@ async function shutdown(): Promise<void> {
   port.close();
 }
 
+function stall(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until);
+}
+
 /** A message for a leg this worker no longer has (it ended meanwhile) is dropped: the main thread learns of the end. */
 function serve(message: ToWorker): void {
   if (message.type === 'shutdown') return void shutdown();
+  if (message.type === 'stall') return stall(message.ms);
   if (message.type === 'open') return void open(message.id, message.spec);
   if (message.type === 'abort') return opening.get(message.id)?.abort();
   if (message.type === 'close') return void close(message.id, message.reason);

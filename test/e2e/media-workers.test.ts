@@ -1,10 +1,11 @@
 // Calls' media in worker threads (media.workers: 2): calls spread over both, carry audio and key presses both ways,
-// show in /health and /metrics per worker; a worker that dies ends its calls (BYE, the reason in the report) while
-// the other's go on, and comes back for new calls. Also the built bridge, as `npm start` runs it, with two workers.
+// show in /health and /metrics per worker; a worker that dies or hangs ends its calls (BYE, the reason in the report)
+// while the other's go on, and comes back for new calls. Also the built bridge, as `npm start` runs it, with two workers.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { DtmfReceiver } from '../../src/media/dtmf.js';
 import type { HostLoad } from '../../src/stream/index.js';
+import { STALL_MS } from '../../src/stream/media-worker.js';
 import { portSlices, type WorkerPool } from '../../src/stream/worker-pool.js';
 import { tone } from '../helpers/audio.js';
 import { TestBot, type BotConnection } from '../helpers/bot.js';
@@ -162,6 +163,34 @@ describe('media workers', () => {
     await waitForIdle(bridge);
     await until('no RTP port held by a worker', async () => (await hosts()).every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
   });
+
+  it("take a worker that stops answering for hung: its calls end with BYE and the reason, it is restarted", async () => {
+    const placed = [await call(), await call(), await call(), await call()];
+    const hung = placed.filter((c) => workerOf(c) === 1);
+    const living = placed.filter((c) => workerOf(c) === 0);
+    expect([hung.length, living.length]).toEqual([2, 2]);
+    await Promise.all(placed.map((c) => callerToneReachesBot(c, 'PCMA')));
+
+    // Longer than the watchdog waits: only terminating the thread ends the stall.
+    pool().stall(1, STALL_MS * 4);
+    for (const c of hung) {
+      c.client.send(okTo(await c.client.request('BYE', STALL_MS + 4000)));
+      const report = await reportOf(c);
+      expect(report.disconnected_by).toBe('system');
+      expect(report.end_reason).toMatch(/^media worker 1 stopped: hung: no word from it for \d+ s/);
+    }
+    await Promise.all(living.map((c) => callerToneReachesBot(c, 'PCMA')));
+    await Promise.all(living.map((c) => botToneReachesCaller(c, 'PCMA')));
+
+    await until('worker 1 back up', async () => (await hosts())[1]!.up);
+    const fresh = [await call(), await call()];
+    expect(fresh.map(workerOf)).toEqual([1, 1]);
+    await Promise.all(fresh.map((c) => callerToneReachesBot(c, 'PCMA')));
+
+    await Promise.all([...living, ...fresh].map(hangUp));
+    await waitForIdle(bridge);
+    await until('no RTP port held by a worker', async () => (await hosts()).every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
+  }, 30_000);
 });
 
 describe('many short calls', () => {
