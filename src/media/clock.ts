@@ -14,8 +14,11 @@ const LAG_HISTORY = 100;
 /** ...and is the lateness that this share of them stayed within. */
 const LAG_QUANTILE = 0.9;
 
-/** Called once per frame period; `skipped` counts frames the clock dropped instead of bursting them. */
-export type TickListener = (skipped: number) => void;
+/**
+ * Called once per frame period; `skipped` counts frames the clock dropped instead of bursting them; `now` is
+ * performance.now() as the clock fired (read once for all its listeners).
+ */
+export type TickListener = (skipped: number, now: number) => void;
 
 export class FrameClock {
   readonly #listeners = new Set<TickListener>();
@@ -102,7 +105,7 @@ export class FrameClock {
     }
     for (let i = 0; i < due; i++) {
       this.#next += this.periodMs;
-      for (const listener of this.#listeners) listener(i === 0 ? skipped : 0);
+      for (const listener of this.#listeners) listener(i === 0 ? skipped : 0, now);
     }
     this.#firing = false;
     if (this.#listeners.size > 0) this.#schedule();

@@ -9,16 +9,22 @@ import { FRAME_SAMPLES, type LegFormat, type RemoteAddress } from './session-typ
 
 const PACKET_BYTES = RTP_HEADER_BYTES + FRAME_SAMPLES;
 
+/**
+ * The frame being sent and its packet: one of each for every call of this thread (warm in the CPU's cache; one per call
+ * would be cold by its next tick). A tick fills, encodes and sends them before the next call's tick runs.
+ */
+const FRAME = new Int16Array(FRAME_SAMPLES);
+/** Replaced when a socket keeps it queued (see tick). */
+let packetBuffer = Buffer.alloc(PACKET_BYTES);
+
 export class RtpSender {
   packetsOut = 0;
   readonly dtmf = new DtmfSender(FRAME_SAMPLES);
-  /** The frame last taken from the playout queue. */
-  readonly frame = new Int16Array(FRAME_SAMPLES);
+  /** The frame this tick took from the playout queue; valid until the next call's tick. */
+  readonly frame = FRAME;
   readonly #socket: BoundRtpSocket['socket'];
   readonly #format: LegFormat;
   readonly #remote: RemoteAddress;
-  /** The next audio packet's buffer: reused unless the socket still holds it in its send queue. */
-  #packet = Buffer.alloc(PACKET_BYTES);
   /** Held (recvonly, inactive): no RTP goes out. */
   #sends = true;
   readonly #ssrc = randomInt(2 ** 32);
@@ -49,14 +55,14 @@ export class RtpSender {
     if (event) {
       sent = this.#send(rtpPacket(event.marker, this.#format.dtmfPayloadType!, this.#sequence, event.timestamp, this.#ssrc, event.payload));
     } else {
-      queue.pull(this.frame);
-      const packet = this.#packet;
+      queue.pull(FRAME);
+      const packet = packetBuffer;
       writeRtpHeader(packet, this.#first, this.#format.payloadType, this.#sequence, this.#timestamp, this.#ssrc);
-      encodeG711(this.#format.codec, this.frame, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
+      encodeG711(this.#format.codec, FRAME, 0, FRAME_SAMPLES, packet, RTP_HEADER_BYTES);
       sent = this.#send(packet);
       played = sent;
       // Sent at once almost always (the kernel has copied it); a queued send keeps its buffer, so take a new one.
-      if (this.#socket.getSendQueueCount() > 0) this.#packet = Buffer.alloc(PACKET_BYTES);
+      if (this.#socket.getSendQueueCount() > 0) packetBuffer = Buffer.alloc(PACKET_BYTES);
     }
     // Sequence numbers count packets sent; the timestamp counts time, held or not.
     if (sent) {

@@ -116,7 +116,7 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
   start(): void {
     if (this.#closed || this.#stopClock) return;
     this.#rx.start(performance.now());
-    this.#stopClock = this.#opts.clock.add((skipped) => this.#tick(skipped));
+    this.#stopClock = this.#opts.clock.add((skipped, now) => this.#tick(skipped, now));
   }
 
   /**
@@ -274,9 +274,8 @@ export class MediaSession extends EventEmitter<MediaSessionEvents> {
     this.#opts.onLatency?.('bot_to_caller', ms);
   }
 
-  #tick(skipped: number): void {
+  #tick(skipped: number, now: number): void {
     if (this.#closed) return;
-    const now = performance.now();
     this.#timeline.tick(now);
     if (this.#opts.rtpTimeoutMs > 0 && this.#rx.timedOut(now, this.#opts.rtpTimeoutMs)) {
       this.emit('rtpTimeout');
