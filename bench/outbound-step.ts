@@ -9,6 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { WebSocketServer } from 'ws';
+import { trunkScenario } from '../test/helpers/sipp-trunk-scenario.js';
 import { startBridge } from './bridge-process.js';
 import { HOST, freeUdpPort } from './ports.js';
 import { cpuPercent, machinePercent, readCpu, readMachine } from './proc-stats.js';
@@ -81,60 +82,6 @@ function quantiles(values: number[]): Quantiles {
   const at = (q: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! : Number.NaN);
   return { n: sorted.length, p50: at(0.5), p95: at(0.95), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
 }
-
-const trunkScenario = (rtpPort: number) => `<?xml version="1.0" encoding="ISO-8859-1" ?>
-<!DOCTYPE scenario SYSTEM "sipp.dtd">
-<scenario name="bench outbound trunk">
-  <recv request="INVITE" rrs="true">
-    <action>
-      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="bridge_from"/>
-      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="bridge_to"/>
-    </action>
-  </recv>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:];tag=[pid]trunk[call_number]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:trunk@[local_ip]:[local_port];transport=[transport]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 42 1 IN IP4 ${HOST}
-s=trunk
-c=IN IP4 ${HOST}
-t=0 0
-m=audio ${rtpPort} RTP/AVP 8 101
-a=rtpmap:8 PCMA/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-
-    ]]>
-  </send>
-  <recv request="ACK"/>
-  <pause milliseconds="${HOLD_MS}"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: [$bridge_to];tag=[pid]trunk[call_number]
-To: [$bridge_from]
-Call-ID: [call_id]
-CSeq: 1 BYE
-Max-Forwards: 70
-Content-Length: 0
-
-    ]]>
-  </send>
-  <recv response="200"/>
-</scenario>
-`;
 
 /** The bot: sends BOT_BURST at `start`, notes when each call's `start` came; ignores the caller's audio. */
 async function startBurstBot(): Promise<{ url: string; starts: Map<string, number>; startsByN: Map<string, number>; close(): Promise<void> }> {
@@ -258,7 +205,7 @@ export async function runOutbound(rates: readonly number[], secondsPerRate: numb
         const rateDir = join(dir, `rate-${rate}`);
         mkdirSync(rateDir, { recursive: true });
         const scenarioFile = join(rateDir, 'trunk.xml');
-        writeFileSync(scenarioFile, trunkScenario(sink.port));
+        writeFileSync(scenarioFile, trunkScenario({ kind: 'answer-hangup', rtpPort: sink.port, afterMs: HOLD_MS, ring: false }));
         const statFile = join(rateDir, 'stat.csv');
         const traceFile = join(rateDir, 'messages.log');
         sipp = start('sipp', 'sipp', [

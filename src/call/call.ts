@@ -267,7 +267,7 @@ export class Call extends EventEmitter<CallEvents> {
     const bye = answered && cause.by !== 'caller' ? this.#dialog!.bye() : undefined;
     const listenOnly = this.#policy.listenOnly;
     void closeAll(this.log, cause, { leg: this.#leg, transferred: this.#transfer.completed }, [bye, this.#relay?.close(), transferClosed]).then((report) =>
-      this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
+      this.emit('ended', reportOf(facts, report, listenOnly)),
     );
   }
 

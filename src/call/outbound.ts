@@ -285,7 +285,7 @@ export class OutboundCall extends EventEmitter<OutboundCallEvents> {
     const listenOnly = this.#policy.listenOnly;
     const ending = { leg: this.#leg, transferred: this.#transfer.completed };
     void closeAll(this.log, cause, ending, [bye, settled, this.#relay?.close(), transferClosed], { status: this.#status }).then((report) =>
-      this.emit('ended', reportOf(facts, report?.media, report?.recording, listenOnly)),
+      this.emit('ended', reportOf(facts, report, listenOnly)),
     );
   }
 

@@ -1,13 +1,24 @@
 // What a call leaves behind: the post-call record sent to webhooks (snake_case, as the bot protocol is), and the live
 // events a call reports to the process-wide metrics while it runs.
 import type { LatencyPath, MediaStats, RecordingResult } from '../media/index.js';
-import type { LegObserver } from '../stream/index.js';
+import type { LegObserver, LegReport } from '../stream/index.js';
 import type { CallFacts } from './records.js';
 import { transferReport, type TransferFacts } from './transfer.js';
 
 export interface LatencyReport {
   readonly mean: number;
   readonly p99: number;
+}
+
+export interface MediaReport {
+  readonly packets_in: number;
+  readonly packets_out: number;
+  readonly packets_lost: number;
+  readonly jitter_ms: number;
+  /** Bridge latency in ms, per direction (see LatencyPath). */
+  readonly latency_ms: Readonly<Record<LatencyPath, LatencyReport>>;
+  /** Listen-only streams: the bot audio that was not played, in ms (absent otherwise). */
+  readonly listen_only_ignored_ms?: number;
 }
 
 export interface CallReport {
@@ -32,16 +43,10 @@ export interface CallReport {
   readonly bot_connect_ms: number | null;
   /** Keys the caller pressed, in order (RFC 4733 and SIP INFO). */
   readonly dtmf: string;
-  readonly media: {
-    readonly packets_in: number;
-    readonly packets_out: number;
-    readonly packets_lost: number;
-    readonly jitter_ms: number;
-    /** Bridge latency in ms, per direction (see LatencyPath). */
-    readonly latency_ms: Readonly<Record<LatencyPath, LatencyReport>>;
-    /** Listen-only streams: the bot audio that was not played, in ms (absent otherwise). */
-    readonly listen_only_ignored_ms?: number;
-  } | null;
+  /** The caller's media. */
+  readonly media: MediaReport | null;
+  /** A bridge transfer's agent, when one was joined to the caller: its media, as measured on its side. */
+  readonly agent_media: MediaReport | null;
   /** The call's recording, when it had one: `error` says why it stopped before the call did. */
   readonly recording?: RecordingResult;
   /** The call's transfer, when one was started. */
@@ -56,8 +61,8 @@ export interface CallObserver extends LegObserver {
   transfer?(mode: TransferFacts['mode'], result: 'completed' | 'failed' | 'refused'): void;
 }
 
-/** The post-call report of an ended call (`facts.endedAt` and `facts.cause` set). */
-export function reportOf(f: CallFacts, media: MediaStats | undefined, recording?: RecordingResult, listenOnly = false): CallReport {
+/** The post-call report of an ended call (`facts.endedAt` and `facts.cause` set), with what its stream leg measured. */
+export function reportOf(f: CallFacts, leg: LegReport | undefined, listenOnly = false): CallReport {
   const endedAt = f.endedAt ?? new Date();
   return {
     call_sid: f.callSid,
@@ -76,20 +81,23 @@ export function reportOf(f: CallFacts, media: MediaStats | undefined, recording?
     sip_status: f.sipStatus ?? 0,
     bot_connect_ms: f.botConnectMs === undefined ? null : Math.round(f.botConnectMs * 10) / 10,
     dtmf: f.dtmf,
-    media: media
-      ? {
-          packets_in: media.packetsIn,
-          packets_out: media.packetsOut,
-          packets_lost: media.packetsLost,
-          jitter_ms: media.jitterMs,
-          latency_ms: {
-            caller_to_bot: { mean: media.latency.caller_to_bot.meanMs, p99: media.latency.caller_to_bot.p99Ms },
-            bot_to_caller: { mean: media.latency.bot_to_caller.meanMs, p99: media.latency.bot_to_caller.p99Ms },
-          },
-          ...(listenOnly && { listen_only_ignored_ms: Math.round(media.listenOnlyIgnoredMs) }),
-        }
-      : null,
-    ...(recording && { recording }),
+    media: leg?.media ? mediaReport(leg.media, listenOnly) : null,
+    agent_media: leg?.peerMedia ? mediaReport(leg.peerMedia, false) : null,
+    ...(leg?.recording && { recording: leg.recording }),
     ...(f.transfer && { transfer: transferReport(f.transfer) }),
+  };
+}
+
+function mediaReport(media: MediaStats, listenOnly: boolean): MediaReport {
+  return {
+    packets_in: media.packetsIn,
+    packets_out: media.packetsOut,
+    packets_lost: media.packetsLost,
+    jitter_ms: media.jitterMs,
+    latency_ms: {
+      caller_to_bot: { mean: media.latency.caller_to_bot.meanMs, p99: media.latency.caller_to_bot.p99Ms },
+      bot_to_caller: { mean: media.latency.bot_to_caller.meanMs, p99: media.latency.bot_to_caller.p99Ms },
+    },
+    ...(listenOnly && { listen_only_ignored_ms: Math.round(media.listenOnlyIgnoredMs) }),
   };
 }

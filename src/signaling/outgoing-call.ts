@@ -37,8 +37,6 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
   #branch = '';
   #tx: InviteClientTransaction | undefined;
   #provisional = false;
-  /** The stream connection the INVITE's responses come over (TCP/TLS), once one came. */
-  #connection: Connection | undefined;
   #cancelling: Cancelling = 'no';
   #cancelTimer: NodeJS.Timeout | undefined;
   #outcome: 'pending' | 'answered' | 'failed' = 'pending';
@@ -75,11 +73,12 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
   }
 
   /**
-   * A stream connection closed. After a provisional response no timer bounds the INVITE (RFC 3261 17.1.1.2), so the
-   * loss of the connection it came over is its end: no final response can come on it.
+   * A stream connection closed. If the INVITE went out (or its responses came) on it, no final response can come any
+   * more (RFC 3261 18.4, 17.1.1.2: a transport error): before any response Timer B would only say so 64*T1 later,
+   * after a provisional no timer would at all. The INVITE fails 503 at once (8.1.3.1).
    */
   connectionLost(connection: Connection): void {
-    if (this.#outcome !== 'pending' || this.#connection !== connection) return;
+    if (this.#outcome !== 'pending' || this.#tx?.connection !== connection) return;
     this.#tx?.terminate();
     this.#fail({ status: 503, reason: 'Service Unavailable', detail: `the ${connection.protocol} connection to the trunk closed before a final response` });
   }
@@ -141,7 +140,6 @@ export class OutgoingInvite extends EventEmitter<OutgoingCallEvents> implements 
 
   #onResponse(response: SipResponse, flow: Flow): void {
     const { status } = response;
-    if (flow.connection) this.#connection = flow.connection;
     if (status >= 200 && status < 300) {
       this.#on2xx(response, flow);
       return;

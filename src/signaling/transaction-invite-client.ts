@@ -1,4 +1,5 @@
 // RFC 3261 17.1.1 client INVITE transaction (with RFC 6026's Accepted state): retransmissions, the ACK of a non-2xx.
+import type { Connection } from './connection.js';
 import type { HeaderFields, OutgoingRequest, SipResponse } from './message.js';
 import { headerKey } from './message.js';
 import { serializeRequest } from './serializer.js';
@@ -29,6 +30,7 @@ export class InviteClientTransaction {
   readonly #timers = new TimerSet();
   #ack: Buffer | undefined;
   readonly #data: Buffer;
+  #connection: Connection | undefined;
 
   constructor(
     private readonly layer: TransactionLayer,
@@ -52,8 +54,14 @@ export class InviteClientTransaction {
     return this.#state;
   }
 
+  /** The TCP/TLS connection the INVITE went out on, or the one its latest response came over. */
+  get connection(): Connection | undefined {
+    return this.#connection;
+  }
+
   received(response: SipResponse, flow: Flow): void {
     const { status } = response;
+    if (flow.connection) this.#connection = flow.connection;
     switch (this.#state) {
       case 'calling':
       case 'proceeding':
@@ -93,7 +101,9 @@ export class InviteClientTransaction {
   }
 
   #send(data: Buffer): void {
-    this.layer.transport.send(data, this.dest).catch((error: Error) => {
+    this.layer.transport.send(data, this.dest).then((connection) => {
+      if (connection) this.#connection = connection;
+    }, (error: Error) => {
       if (this.#state !== 'calling' && this.#state !== 'proceeding') return;
       this.terminate();
       this.user.transportError(error);

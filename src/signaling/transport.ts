@@ -94,7 +94,8 @@ export class SipTransport extends EventEmitter<TransportEvents> {
     }
   }
 
-  async send(data: Buffer, dest: Destination): Promise<void> {
+  /** Resolves with the stream connection the message went out on (none for UDP). */
+  async send(data: Buffer, dest: Destination): Promise<Connection | undefined> {
     if (dest.protocol === 'udp') {
       const udp = this.#udp;
       if (!udp) throw new Error('no UDP listener to send from');
@@ -102,7 +103,7 @@ export class SipTransport extends EventEmitter<TransportEvents> {
         udp.send(data, dest.port, dest.host, (err) => (err ? reject(err) : resolve())),
       );
       this.#observe('out', data, { protocol: 'udp', address: dest.host, port: dest.port });
-      return;
+      return undefined;
     }
     const connection =
       (dest.connection?.open && dest.connection.protocol === dest.protocol ? dest.connection : undefined) ??
@@ -110,6 +111,7 @@ export class SipTransport extends EventEmitter<TransportEvents> {
       (await this.#connectOnce(dest.protocol, dest.host, dest.port, dest.servername, dest.ca));
     await connection.write(data);
     this.#observe('out', data, { protocol: connection.protocol, address: connection.remote.host, port: connection.remote.port });
+    return connection;
   }
 
   #observe(direction: 'in' | 'out', data: Buffer, remote: TrafficPeer): void {

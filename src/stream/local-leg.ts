@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { BotAddressPolicy, BotSession, StopReason, StreamStart } from '../bot/index.js';
-import { MediaSession, type BoundRtpSocket, type CallRecorder, type FrameClock, type MediaFormat, type RtpPortPool } from '../media/index.js';
+import { MediaSession, type BoundRtpSocket, type CallRecorder, type FrameClock, type MediaFormat, type MediaStats, type RtpPortPool } from '../media/index.js';
 import { BotLink, connectBot } from './bot-link.js';
 import { LegPeer, playSipDtmf } from './peer.js';
 import { openRecorder } from './recording.js';
@@ -40,6 +40,8 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
   /** Counts closePeer calls: an open that a close overtook gives its port back. */
   #peerEpoch = 0;
   #peerOpening = false;
+  /** The joined agent's media as it closed, for the report. */
+  #peerMedia: MediaStats | undefined;
   #ended = false;
   #closing: Promise<LegReport> | undefined;
   readonly #abort = new AbortController();
@@ -174,7 +176,9 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
     this.#peerEpoch++;
     const stats = this.#peer?.close();
     this.#peer = undefined;
-    if (stats) this.context.log.info({ agent: { packetsIn: stats.packetsIn, packetsOut: stats.packetsOut, packetsLost: stats.packetsLost } }, 'agent media closed');
+    if (!stats) return;
+    this.#peerMedia = stats;
+    this.context.log.info({ agent: { packetsIn: stats.packetsIn, packetsOut: stats.packetsOut, packetsLost: stats.packetsLost } }, 'agent media closed');
   }
 
   close(reason: StopReason): Promise<LegReport> {
@@ -200,7 +204,8 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
       this.context.log.warn({ reason: err.message }, 'recording not closed cleanly');
       return undefined;
     });
-    return { ...(media && { media }), ...(botMessagesRefused && { botMessagesRefused }), ...(recording && { recording }) };
+    const peerMedia = this.#peerMedia;
+    return { ...(media && { media }), ...(peerMedia && { peerMedia }), ...(botMessagesRefused && { botMessagesRefused }), ...(recording && { recording }) };
   }
 
   /** The leg ends the call by itself, once; the call then closes it. */

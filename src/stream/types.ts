@@ -97,6 +97,8 @@ export type PeerBot = 'stop' | 'listen';
 /** What a leg leaves behind; `media` is absent for a leg never started (the call was not answered). */
 export interface LegReport {
   readonly media?: MediaStats;
+  /** A bridge transfer's agent, when one was joined: its side's media, as it closed. */
+  readonly peerMedia?: MediaStats;
   readonly botMessagesRefused?: BotMessageStats;
   readonly recording?: RecordingResult;
 }

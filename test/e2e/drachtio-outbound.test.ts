@@ -10,7 +10,8 @@ import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSip
 import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { header, lines } from '../helpers/drachtio-trunk.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
-import { freeUdpPort, runTrunk, untilListening, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { freeUdpPort, runTrunk, untilListening } from '../helpers/sipp-trunk.js';
+import type { TrunkFlow } from '../helpers/sipp-trunk-scenario.js';
 
 const binary = drachtioBinary();
 const skip = 'missing' in binary ? `skipping drachtio outbound tests: ${binary.missing}` : undefined;

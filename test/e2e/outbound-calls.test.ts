@@ -10,7 +10,8 @@ import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-a
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
 import { RtpPeer } from '../helpers/rtp-peer.js';
 import { tracedMessages } from '../helpers/sipp.js';
-import { freeUdpPort, receivedAt, runTrunk, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { freeUdpPort, receivedAt, runTrunk } from '../helpers/sipp-trunk.js';
+import type { TrunkFlow } from '../helpers/sipp-trunk-scenario.js';
 import { startWireBot } from '../helpers/twilio-bot.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
 

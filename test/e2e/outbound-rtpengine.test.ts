@@ -20,7 +20,8 @@ import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
 import { SrtpContext } from '../helpers/srtp.js';
 import { runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
-import { CAPTURE_FROM_TO, freeUdpPort, runTrunk, TRUNK_BYE, trunkResponse, trunkSdp, untilListening, type TrunkFlow } from '../helpers/sipp-trunk.js';
+import { freeUdpPort, runTrunk, untilListening } from '../helpers/sipp-trunk.js';
+import { CAPTURE_FROM_TO, TRUNK_BYE, trunkResponse, trunkSdp, type TrunkFlow } from '../helpers/sipp-trunk-scenario.js';
 
 const root = process.getuid?.() === 0;
 if (!root) console.warn('skipping outbound rtpengine tests: the rtpengine daemon needs root');

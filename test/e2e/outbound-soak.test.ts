@@ -13,7 +13,8 @@ import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-a
 import { expectSippPassed } from '../helpers/carrier.js';
 import { seededRandom } from '../helpers/random.js';
 import { OK_TO_LAST, runSipp, type SippResult } from '../helpers/sipp.js';
-import { CAPTURE_FROM_TO, freeUdpPort, TRUNK_BYE, trunkResponse, trunkSdp } from '../helpers/sipp-trunk.js';
+import { freeUdpPort } from '../helpers/sipp-trunk.js';
+import { CAPTURE_FROM_TO, TRUNK_BYE, trunkResponse, trunkSdp } from '../helpers/sipp-trunk-scenario.js';
 
 const CALLS = Number(process.env.SOAK_OUTBOUND_CALLS ?? 1000);
 const SEED = Number(process.env.SOAK_SEED ?? Math.floor(Math.random() * 2 ** 31));

@@ -1,5 +1,6 @@
 // The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE,
-// CANCEL crossed by a 2xx or never answered, Timer D, TCP connection reuse, a TLS trunk whose certificate is not trusted.
+// CANCEL crossed by a 2xx or never answered, Timer D, TCP connection reuse, a TCP trunk that hangs up before a final
+// response, a TLS trunk whose certificate is not trusted.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -253,6 +254,27 @@ it('fails with 503 at once when the TCP connection closes after a provisional re
     expect(progress).toEqual([180]);
     expect(result).toMatchObject({ failed: { status: 503, detail: expect.stringContaining('closed before a final response') } });
     expect(Date.now() - started).toBeLessThan(32 * UAC_TIMERS.t1);
+  } finally {
+    await backend.stop();
+    await trunk.close();
+  }
+});
+
+it('fails with 503 at once when the TCP connection closes before any response (not 408 at Timer B)', async () => {
+  // RFC 3261 timers (T1 500 ms): Timer B would end the INVITE only after 32 s.
+  backend = await startBackend({ t1: 500, t2: 4000, t4: 5000 });
+  const invites: SipRequest[] = [];
+  const trunk = await tcpTrunk((invite, socket) => {
+    invites.push(invite);
+    socket.destroy();
+  });
+  try {
+    const started = Date.now();
+    const result = await outcome(backend.dial(dialRequest(trunk.proxy)));
+    expect(invites).toHaveLength(1);
+    expect(result).toMatchObject({ failed: { status: 503, detail: expect.stringContaining('closed before a final response') } });
+    expect(Date.now() - started).toBeLessThan(5000);
+    expect(backend.stats()).toMatchObject({ dialogs: 0, pendingInvites: 0, transactions: 0, connections: 0 });
   } finally {
     await backend.stop();
     await trunk.close();

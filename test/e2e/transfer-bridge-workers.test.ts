@@ -9,25 +9,30 @@ import { answeredCall, callerToneReachesBot } from '../helpers/carrier.js';
 import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
 import { freeUdpPort } from '../helpers/sipp-trunk.js';
 import { statuses, transferMessage } from '../helpers/transfer.js';
+import { WebhookServer } from '../helpers/webhook-server.js';
 
 let bot: TestBot;
+let webhook: WebhookServer;
 let bridge: Bridge;
 let sipUdp: number;
 
 beforeAll(async () => {
   bot = await TestBot.start();
+  webhook = await WebhookServer.start();
   sipUdp = await freeUdpPort();
   bridge = await startTestBridge({
     sip: { udp: { host: '127.0.0.1', port: sipUdp }, tcp: { host: '127.0.0.1', port: 0 }, timers: { t1: 100, t2: 400, t4: 500 } },
     bot: { defaultUrl: bot.url },
     media: { workers: 2 },
     transfer: { allowedTargets: ['^sip:agent-[a-z0-9]+@127\\.0\\.0\\.1:\\d+$'] },
+    webhook: { url: webhook.url },
   });
 });
 
 afterAll(async () => {
   await bridge?.stop();
   await bot?.close();
+  await webhook?.close();
 });
 
 const sipTcp = () => ({ host: '127.0.0.1', port: bridge.sip.tcp!.port });
@@ -39,6 +44,10 @@ describe('bridge transfer with media workers', () => {
     try {
       expect(bridge.stats().media.map((h) => h.name)).toEqual(['worker-0', 'worker-1']);
       await bridgeToAgent(call, agent);
+      // The agent's counts come back from the worker with the caller's, in the report.
+      const report = await webhook.reportFor('workers-bridge');
+      expect(report.agent_media!.packets_in).toBeGreaterThan(50);
+      expect(report.agent_media!.packets_out).toBeGreaterThan(50);
       await waitForIdle(bridge);
     } finally {
       call.close();

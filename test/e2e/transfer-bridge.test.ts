@@ -78,6 +78,9 @@ describe('bridge transfer answered', () => {
       const report = await bed.webhook.reportFor('bridge-listen');
       expect(report.transfer).toMatchObject({ to: '+918041234567', mode: 'bridge', status: 'completed', sip_status: 200 });
       expect(report.transfer!.answered_at).toMatch(/^\d{4}-/);
+      // The agent's side of the media, counted apart from the caller's: at least the 1.5 s of tone each way above.
+      expect(report.agent_media!.packets_in).toBeGreaterThanOrEqual(70);
+      expect(report.agent_media!.packets_out).toBeGreaterThanOrEqual(atAgent.length);
       expect((await metrics(bed.bridge.httpPort)).get('bridge_transfers_total{mode="bridge",result="completed"}')).toBeGreaterThan(0);
     } finally {
       call.close();
@@ -238,6 +241,7 @@ describe('bridge transfer not answered: the caller stays with the bot', () => {
       expect(statusOf(call).at(-1)!.reason).toMatch(/no answer/);
       await callerToneReachesBot(call, 'PCMA');
       await callerHangsUp(call);
+      expect((await bed.webhook.reportFor('bridge-noanswer')).agent_media).toBeNull();
       await waitForIdle(bed.bridge);
     } finally {
       call.close();
