@@ -169,6 +169,8 @@ export interface HostLoad {
   readonly queuedMs: number;
   /** The most bot audio queued in one of its live legs, ms (bridge_bot_queue_max_seconds). */
   readonly maxQueuedMs: number;
+  /** The V8 heap in use by the host's own isolate (the worker thread's, or the main thread's in-process), bytes. */
+  readonly heapUsedBytes: number;
   /** A worker being restarted after it died: takes no legs meanwhile. */
   readonly up: boolean;
 }

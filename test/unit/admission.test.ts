@@ -52,7 +52,7 @@ function invite(): IncomingCall & { rejected: Array<{ status: number; warning: s
 }
 
 function load(name: string, clockLagMs: number, busy: number, up = true): HostLoad {
-  return { name, legs: 0, clockLagMs, busy, rtpPortsInUse: 0, packets: { in: 0, out: 0, lost: 0 }, queuedMs: 0, maxQueuedMs: 0, up };
+  return { name, legs: 0, clockLagMs, busy, rtpPortsInUse: 0, packets: { in: 0, out: 0, lost: 0 }, queuedMs: 0, maxQueuedMs: 0, heapUsedBytes: 0, up };
 }
 
 function manager(loads: () => HostLoad[]) {
