@@ -151,6 +151,8 @@ export interface LegObserver {
   dtmf(direction: 'caller_to_bot' | 'bot_to_caller'): void;
   latency(path: LatencyPath, ms: number): void;
   recordingError?(): void;
+  /** Latency observations a media worker did not send (beyond its per-second cap), so they are not lost silently. */
+  latencyDropped?(count: number): void;
 }
 
 /** How busy a host is, for admission, /health and /metrics. */
