@@ -155,6 +155,15 @@ export interface LegObserver {
   latencyDropped?(count: number): void;
 }
 
+/** The overload limits (limits.maxClockLagMs, limits.maxEventLoopUtilization): a host past one gets new legs last, and
+ * new calls are refused while every host that is up is past one. */
+export interface HostLimits {
+  /** 0: the clock's lateness never counts. */
+  readonly maxClockLagMs: number;
+  /** 0-1; 1: never over. */
+  readonly maxEventLoopUtilization: number;
+}
+
 /** How busy a host is, for admission, /health and /metrics. */
 export interface HostLoad {
   /** `in-process`, or `worker-N`. */
