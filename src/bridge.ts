@@ -103,7 +103,7 @@ export async function startBridge(config: BridgeConfig, log: Logger): Promise<Br
   const { media, bot } = config;
   const backend = sipBackend(config, log);
   const metrics = new BridgeMetrics();
-  const host = createMediaHost({ workers: media.workers, settings: hostSettings(config), observer: metrics, log });
+  const host = createMediaHost({ workers: media.workers, settings: hostSettings(config), limits: config.limits, observer: metrics, log });
   const relay =
     media.relay === 'rtpengine'
       ? new RtpengineRelay({ ...media.rtpengine, log: log.child({ layer: 'rtpengine' }) })

@@ -4,6 +4,7 @@
 // both directions (outbound ones are admitted by CallControl and adopted here).
 import { EventEmitter } from 'node:events';
 import type { IncomingCall, SipBackend } from '../signaling/index.js';
+import { overLimit, preferredHost } from '../stream/index.js';
 import { Call, type CallEvents, type CallOptions, type EndCause } from './call.js';
 import type { CallRecord } from './records.js';
 import type { RecordingSettings } from './recording.js';
@@ -128,7 +129,9 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
 
   #admit(invite: IncomingCall): void {
     const source = invite.source.address;
-    const host = this.#leastLoaded();
+    const loads = this.options.media.host.load();
+    const host = loads[preferredHost(loads, this.limits)];
+    const over = host && overLimit(host, this.limits);
     const outages = this.outages();
     let signaling = 0;
     const refusal = !this.#accepting
@@ -139,9 +142,9 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
           ? { reason: `${this.#calls.size} calls in progress, the limit is ${this.limits.maxConcurrentCalls}`, retryAfter: 5 }
           : !host
             ? { reason: 'no media host is up', retryAfter: 5 }
-            : this.limits.maxClockLagMs > 0 && host.lag > this.limits.maxClockLagMs
-              ? { reason: `overloaded: the media clock ran ${Math.round(host.lag)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
-              : host.busy > this.limits.maxEventLoopUtilization
+            : over === 'clockLag'
+              ? { reason: `overloaded: the media clock ran ${Math.round(host.clockLagMs)} ms late, the limit is ${this.limits.maxClockLagMs}`, retryAfter: 5 }
+              : over === 'busy'
                 ? { reason: `overloaded: the event loop was busy ${(host.busy * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
                 : (signaling = this.signalingBusy?.() ?? 0) > this.limits.maxEventLoopUtilization
                   ? { reason: `overloaded: the signaling event loop (SIP, API) was busy ${(signaling * 100).toFixed(1)} % of the last second, the limit is ${Math.round(this.limits.maxEventLoopUtilization * 100)} %`, retryAfter: 5 }
@@ -149,7 +152,7 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
                   ? { reason: `more than ${this.limits.invitesPerSecondPerSource} INVITEs per second from ${source}`, retryAfter: 1 }
                   : undefined;
     if (refusal) {
-      this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason }, 'call refused');
+      this.options.log.warn({ sip_call_id: invite.callId, source, status: 503, reason: refusal.reason, ...(over && { host: host.name }) }, 'call refused');
       invite.reject(503, 'Service Unavailable', { warning: { code: 399, text: refusal.reason }, retryAfter: refusal.retryAfter });
       this.emit('refused', { status: 503, reason: refusal.reason });
       return;
@@ -157,22 +160,6 @@ export class CallManager extends EventEmitter<CallManagerEvents> {
     const call = new Call(invite, this.options);
     this.adopt(call);
     void call.run();
-  }
-
-  /**
-   * The host a call would go to: of the hosts that are up, the least loaded (its clock lag over the limit counts
-   * before its utilisation); undefined when none is up.
-   */
-  #leastLoaded(): { lag: number; busy: number } | undefined {
-    const { maxClockLagMs } = this.limits;
-    const over = (lag: number) => (maxClockLagMs > 0 && lag > maxClockLagMs ? 1 : 0);
-    let best: { lag: number; busy: number } | undefined;
-    for (const host of this.options.media.host.load()) {
-      if (!host.up) continue;
-      const candidate = { lag: host.clockLagMs, busy: host.busy };
-      if (!best || over(candidate.lag) < over(best.lag) || (over(candidate.lag) === over(best.lag) && candidate.busy < best.busy)) best = candidate;
-    }
-    return best;
   }
 
   /** Counts a call as live until it ends. */

@@ -26,6 +26,7 @@ export class BridgeMetrics implements CallObserver {
   readonly #jitter: Histogram;
   readonly #botConnect: Histogram;
   readonly #latency: Histogram<'path'>;
+  readonly #latencyDropped: Counter;
   readonly #dtmf: Counter<'direction'>;
   readonly #transfers: Counter<'mode' | 'result'>;
   readonly #refused: Counter<'reason'>;
@@ -98,6 +99,11 @@ export class BridgeMetrics implements CallObserver {
       help: "Time audio spends in the bridge: caller_to_bot from the RTP packet completing a chunk (each packet, for a mu-law bot) to its WebSocket send; bot_to_caller from a bot media message to the RTP packet with its first sample",
       labelNames: ['path'],
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.5, 1],
+      registers,
+    });
+    this.#latencyDropped = new Counter({
+      name: 'bridge_latency_samples_dropped_total',
+      help: 'Latency observations a media worker left out of bridge_latency_seconds (beyond its cap of samples a second)',
       registers,
     });
     new Gauge({
@@ -184,6 +190,10 @@ export class BridgeMetrics implements CallObserver {
 
   latency(path: LatencyPath, ms: number): void {
     this.#latency.observe({ path }, ms / 1000);
+  }
+
+  latencyDropped(count: number): void {
+    this.#latencyDropped.inc(count);
   }
 
   callEnded(report: CallReport): void {

@@ -2,11 +2,11 @@
 import type { Logger } from 'pino';
 import type { FrameClock } from '../media/index.js';
 import { createLocalHost } from './local-host.js';
-import type { HostSettings, LegObserver, MediaHost } from './types.js';
+import type { HostLimits, HostSettings, LegObserver, MediaHost } from './types.js';
 import { createWorkerPool } from './worker-pool.js';
 
-export function createMediaHost(options: { workers: number; settings: HostSettings; observer: LegObserver; log: Logger; clock?: FrameClock }): MediaHost {
-  const { workers, settings, observer, log } = options;
-  if (workers > 0) return createWorkerPool({ workers, settings, observer, log });
+export function createMediaHost(options: { workers: number; settings: HostSettings; limits: HostLimits; observer: LegObserver; log: Logger; clock?: FrameClock }): MediaHost {
+  const { workers, settings, limits, observer, log } = options;
+  if (workers > 0) return createWorkerPool({ workers, settings, limits, observer, log });
   return createLocalHost(settings, observer, log, options.clock ? { clock: options.clock } : {});
 }

@@ -1,6 +1,7 @@
 // Runs legs in this thread (`media.workers: 0`, the tests, and inside each media worker): its own RTP port range,
-// 20 ms clock and bot address policy, all from the host settings.
+// 20 ms clock and bot address policy, all from the host settings. Its load's heap is this thread's isolate's.
 import { performance } from 'node:perf_hooks';
+import { getHeapStatistics } from 'node:v8';
 import type { Logger } from 'pino';
 import { addressList, BotAddressPolicy, BotConnectError, type BotSession } from '../bot/index.js';
 import { FRAME_MS, FrameClock, RtpPortPool, type BoundRtpSocket } from '../media/index.js';
@@ -94,7 +95,7 @@ export function createLocalHost(settings: HostSettings, observer: LegObserver, l
       queuedMs += live.queuedMs;
       maxQueuedMs = Math.max(maxQueuedMs, live.queuedMs);
     }
-    return { name, legs: legs.size, clockLagMs: clock.lagMs, busy: clock.busy, rtpPortsInUse: pool.inUse, packets, queuedMs, maxQueuedMs, up: true };
+    return { name, legs: legs.size, clockLagMs: clock.lagMs, busy: clock.busy, rtpPortsInUse: pool.inUse, packets, queuedMs, maxQueuedMs, heapUsedBytes: getHeapStatistics().used_heap_size, up: true };
   }
 
   return {

@@ -87,6 +87,7 @@ export class MediaWorker {
       packets: addPackets(this.#retired, stats?.packets),
       queuedMs: stats?.queuedMs ?? 0,
       maxQueuedMs: stats?.maxQueuedMs ?? 0,
+      heapUsedBytes: stats?.heapUsedBytes ?? 0,
     };
   }
 

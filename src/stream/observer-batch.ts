@@ -67,11 +67,13 @@ export class ObserverBatch implements LegObserver {
   }
 }
 
-/** Passes a worker's batch on to the main thread's observer, one call per observation, as an in-process host would. */
+/** Passes a worker's batch on to the main thread's observer, one call per observation as an in-process host would (the
+ * dropped latency observations as one count). */
 export function applyBatch(observer: LegObserver, batch: ObservedBatch): void {
   for (const ms of batch.botConnectMs) observer.botConnected(ms);
   for (let i = 0; i < batch.dtmf.caller_to_bot; i++) observer.dtmf('caller_to_bot');
   for (let i = 0; i < batch.dtmf.bot_to_caller; i++) observer.dtmf('bot_to_caller');
   for (let i = 0; i < batch.recordingErrors; i++) observer.recordingError?.();
   for (const path of PATHS) for (const ms of batch.latency[path]) observer.latency(path, ms);
+  if (batch.latencyDropped > 0) observer.latencyDropped?.(batch.latencyDropped);
 }

@@ -153,6 +153,17 @@ export interface LegObserver {
   dtmf(direction: 'caller_to_bot' | 'bot_to_caller'): void;
   latency(path: LatencyPath, ms: number): void;
   recordingError?(): void;
+  /** Latency observations a media worker did not send (beyond its per-second cap), so they are not lost silently. */
+  latencyDropped?(count: number): void;
+}
+
+/** The overload limits (limits.maxClockLagMs, limits.maxEventLoopUtilization): a host past one gets new legs last, and
+ * new calls are refused while every host that is up is past one. */
+export interface HostLimits {
+  /** 0: the clock's lateness never counts. */
+  readonly maxClockLagMs: number;
+  /** 0-1; 1: never over. */
+  readonly maxEventLoopUtilization: number;
 }
 
 /** How busy a host is, for admission, /health and /metrics. */
@@ -171,6 +182,8 @@ export interface HostLoad {
   readonly queuedMs: number;
   /** The most bot audio queued in one of its live legs, ms (bridge_bot_queue_max_seconds). */
   readonly maxQueuedMs: number;
+  /** The V8 heap in use by the host's own isolate (the worker thread's, or the main thread's in-process), bytes. */
+  readonly heapUsedBytes: number;
   /** A worker being restarted after it died: takes no legs meanwhile. */
   readonly up: boolean;
 }

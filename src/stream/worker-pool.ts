@@ -1,12 +1,15 @@
 // Media workers (worker_threads) as one MediaHost: each worker gets a contiguous slice of the RTP ports, and a leg
-// goes to the least-loaded worker that is up.
+// goes to the worker that is up which admission would pick too (host-order.ts).
 import type { Logger } from 'pino';
+import { preferredHost } from './host-order.js';
 import { MediaWorker } from './media-worker.js';
-import { LegOpenError, type HostLoad, type HostSettings, type LegObserver, type LegSpec, type MediaHost, type StreamLeg } from './types.js';
+import { LegOpenError, type HostLimits, type HostSettings, type LegObserver, type LegSpec, type MediaHost, type StreamLeg } from './types.js';
 
 export interface WorkerPoolOptions {
   readonly workers: number;
   readonly settings: HostSettings;
+  /** Which workers count as overloaded: they get new legs only when every worker is. */
+  readonly limits: HostLimits;
   readonly observer: LegObserver;
   readonly log: Logger;
 }
@@ -33,16 +36,8 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   let nextId = 1;
   let closed: Promise<void> | undefined;
 
-  /** Fewest legs first; between equals, the one whose event loop was less busy. */
-  const leastLoaded = (): MediaWorker | undefined => {
-    let best: { worker: MediaWorker; load: HostLoad } | undefined;
-    for (const worker of workers) {
-      if (!worker.up) continue;
-      const load = worker.load();
-      if (!best || load.legs < best.load.legs || (load.legs === best.load.legs && load.busy < best.load.busy)) best = { worker, load };
-    }
-    return best?.worker;
-  };
+  /** Not overloaded first, then fewest legs, then the less busy event loop. */
+  const leastLoaded = (): MediaWorker | undefined => workers[preferredHost(workers.map((worker) => worker.load()), options.limits)];
 
   return {
     open(spec: LegSpec, signal: AbortSignal): Promise<StreamLeg> {

@@ -1,6 +1,8 @@
 // Calls' media in worker threads (media.workers: 2): calls spread over both, carry audio and key presses both ways,
-// show in /health and /metrics per worker; a worker that dies or hangs ends its calls (BYE, the reason in the report)
-// while the other's go on, and comes back for new calls. Also the built bridge, as `npm start` runs it, with two workers.
+// show in /health and /metrics per worker (each with its own thread's heap); a worker that dies or hangs ends its
+// calls (BYE, the reason in the report) while the other's go on, and comes back for new calls. Also the built bridge,
+// as `npm start` runs it, with two workers.
+import { getHeapStatistics } from 'node:v8';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Bridge } from '../../src/bridge.js';
 import { DtmfReceiver } from '../../src/media/dtmf.js';
@@ -105,7 +107,14 @@ describe('media workers', () => {
       const loads = await hosts();
       return loads.length === 2 && loads.every((l) => l.up && l.legs === 2 && l.rtpPortsInUse === 2 && l.packets.in > 0);
     });
-    expect((await hosts()).map((l) => l.name)).toEqual(['worker-0', 'worker-1']);
+    const loads = await hosts();
+    expect(loads.map((l) => l.name)).toEqual(['worker-0', 'worker-1']);
+    // Each worker's own isolate: a few MB, far from this thread's (the bridge's main thread here, vitest's too).
+    const mainHeap = getHeapStatistics().used_heap_size;
+    for (const load of loads) {
+      expect(load.heapUsedBytes).toBeGreaterThan(2 ** 20);
+      expect(load.heapUsedBytes).toBeLessThan(mainHeap / 2);
+    }
     // The workers' observations reach the metrics with their next stats report.
     await until('the key presses counted', async () => (await metrics(bridge.httpPort)).get('bridge_dtmf_total{direction="bot_to_caller"}') === 4);
     const samples = await metrics(bridge.httpPort);
@@ -113,6 +122,8 @@ describe('media workers', () => {
       expect(samples.get(`bridge_host_up{host="${name}"}`)).toBe(1);
       expect(samples.get(`bridge_host_legs{host="${name}"}`)).toBe(2);
       expect(samples.get(`bridge_host_rtp_packets_in{host="${name}"}`)).toBeGreaterThan(0);
+      expect(samples.get(`bridge_host_heap_used_bytes{host="${name}"}`)).toBeGreaterThan(2 ** 20);
+      expect(samples.get(`bridge_host_heap_used_bytes{host="${name}"}`)).toBeLessThan(mainHeap / 2);
     }
     expect(samples.get('bridge_dtmf_total{direction="caller_to_bot"}')).toBe(8);
     expect(samples.get('bridge_latency_seconds_count{path="caller_to_bot"}')).toBeGreaterThan(0);

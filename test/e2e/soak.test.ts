@@ -2,13 +2,14 @@
 // closing its socket or by the bot's connection dropping. The bridge runs as its own process; afterwards it holds
 // no call, RTP port, dialog, transaction, socket or timer beyond its idle baseline, and its memory stays in bounds.
 // Twice: media in the main thread, and in two media workers (the default on a 2-core machine), where the baselines are
-// taken after the warm-up calls (each worker's event loop keeps a spare fd from its first TCP socket on, and its heap
-// is not the main thread's) and the heap bound covers the main thread (SIP, control) only.
+// taken after the warm-up calls (each worker's event loop keeps a spare fd from its first TCP socket on) and the heap
+// bound holds for the main thread (SIP, control) and, read from /health, for each worker's own heap.
 // SOAK_CALLS changes the number of sequential calls (half of it with workers); SOAK_SEED replays a run (the seed is printed).
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tone, toneBytesPcm16le } from '../helpers/audio.js';
 import { TestBot } from '../helpers/bot.js';
-import { idleHealth, metrics, type BridgeHealth } from '../helpers/bridge-http.js';
+import { health, idleHealth, metrics, type BridgeHealth } from '../helpers/bridge-http.js';
 import { BridgeProcess } from '../helpers/bridge-process.js';
 import { answeredCall, type AnsweredCall } from '../helpers/carrier.js';
 import { seededRandom } from '../helpers/random.js';
@@ -30,8 +31,14 @@ const heapAllowance = (calls: number) => 2 ** 20 + 512 * calls;
  * the reported new space size says nothing of the RSS it holds.
  */
 const RSS_GROWTH_BYTES = 64 * 2 ** 20;
-/** Lets the test ask the bridge process for a full garbage collection (SIGUSR2) before reading its heap. */
-const GC_ON_SIGUSR2 = ['--expose-gc', '--import', 'data:text/javascript,process.on("SIGUSR2",()=>globalThis.gc())'];
+/**
+ * Lets the test ask the bridge process for a full garbage collection (SIGUSR2) in its main thread and in each media
+ * worker before reading their heaps: NODE_OPTIONS, unlike the process's own flags, is read by the workers too.
+ */
+const GC_FLAGS = ['--expose-gc'];
+const GC_ENV = { NODE_OPTIONS: [process.env.NODE_OPTIONS, `--import=${fileURLToPath(new URL('../helpers/gc-on-sigusr2.mjs', import.meta.url))}`].filter(Boolean).join(' ') };
+/** A worker reports its heap once a second: its report after its GC. */
+const WORKER_STATS_MS = 1000;
 
 const ENDINGS = ['caller BYE', 'bot close', 'bot drop'] as const;
 type Ending = (typeof ENDINGS)[number];
@@ -70,7 +77,8 @@ describe.each([
         limits: { invitesPerSecondPerSource: 10_000 },
         media: { workers },
       },
-      GC_ON_SIGUSR2,
+      GC_FLAGS,
+      GC_ENV,
     );
   });
   afterAll(async () => {
@@ -92,17 +100,23 @@ describe.each([
 
   const settled = (): Promise<BridgeHealth> => idleHealth(started.httpPort, 15_000);
 
-  /** Process-wide counts from /metrics after a full GC: live heap, RSS, open fds, and handles by type. */
-  async function footprint(): Promise<{ heap: number; rss: number; fds: number; heapTotal: number; newSpace: number; external: number; resources: Record<string, number> }> {
+  /**
+   * Process-wide counts from /metrics after a full GC: live heap (the main thread's, and each media worker's by name),
+   * RSS, open fds, and handles by type.
+   */
+  async function footprint(): Promise<{ heap: number; workerHeaps: Record<string, number>; rss: number; fds: number; heapTotal: number; newSpace: number; external: number; resources: Record<string, number> }> {
     started.bridge.signal('SIGUSR2');
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    await new Promise((resolve) => setTimeout(resolve, workers > 0 ? WORKER_STATS_MS + 300 : 200));
     const m = await metrics(started.httpPort);
     const resources: Record<string, number> = {};
+    const hosts = (await health(started.httpPort)).body.media;
+    const workerHeaps = Object.fromEntries(hosts.filter((h) => h.name.startsWith('worker-')).map((h) => [h.name, h.heapUsedBytes]));
     for (const [sample, value] of m) {
       const type = /^nodejs_active_resources\{type="(\w+)"\}$/.exec(sample)?.[1];
       if (type) resources[type] = value;
     }
     return {
+      workerHeaps,
       heap: m.get('nodejs_heap_size_used_bytes')!,
       rss: m.get('process_resident_memory_bytes')!,
       fds: m.get('process_open_fds')!,
@@ -137,6 +151,7 @@ describe.each([
     console.log(
       `soak (workers ${workers}): ${sequential + CONCURRENT} calls, ${Math.round(sequentialMs / (sequential - warmUp || 1))} ms per sequential call (${Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(', ')}); ` +
         `heap ${mb(idle.heap)} -> ${mb(warm.heap)} -> ${mb(end.heap)} (${Math.round((end.heap - warm.heap) / calls)} B/call), ` +
+        `${Object.keys(end.workerHeaps).map((w) => `${w} heap ${mb(idle.workerHeaps[w]!)} -> ${mb(warm.workerHeaps[w]!)} -> ${mb(end.workerHeaps[w]!)}, `).join('')}` +
         `rss ${mb(idle.rss)} -> ${mb(warm.rss)} -> ${mb(end.rss)} (V8 heap reserved ${mb(idle.heapTotal)} -> ${mb(end.heapTotal)}, ` +
         `of it new space ${mb(idle.newSpace)} -> ${mb(end.newSpace)}; external ${mb(idle.external)} -> ${mb(end.external)}), fds ${idle.fds} -> ${end.fds}`,
     );
@@ -144,6 +159,12 @@ describe.each([
     expect(end.fds).toBe(base.fds);
     expect(end.resources).toEqual(base.resources);
     expect(end.heap - warm.heap).toBeLessThan(heapAllowance(calls));
+    // Each worker's own heap, bounded alike (each carried about half the calls; the bound is for all of them).
+    expect(Object.keys(end.workerHeaps).sort()).toEqual(workers > 0 ? ['worker-0', 'worker-1'] : []);
+    for (const [worker, heap] of Object.entries(end.workerHeaps)) {
+      expect(heap).toBeGreaterThan(2 ** 20);
+      expect(heap - warm.workerHeaps[worker]!).toBeLessThan(heapAllowance(calls));
+    }
     expect(end.rss - base.rss).toBeLessThan(RSS_GROWTH_BYTES);
     if (workers > 0) expect(after.media.every((host) => host.up && host.legs === 0 && host.rtpPortsInUse === 0)).toBe(true);
     expect(Object.values(counts).every((n) => n > 0)).toBe(true);

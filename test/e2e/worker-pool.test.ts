@@ -39,7 +39,7 @@ afterEach(async () => {
 async function setup(botOptions: TestBotOptions = {}): Promise<{ bot: TestBot; pool: WorkerPool }> {
   const bot = await TestBot.start(botOptions);
   cleanup.push(() => bot.close());
-  const pool = createWorkerPool({ workers: 2, settings, observer, log });
+  const pool = createWorkerPool({ workers: 2, settings, limits: { maxClockLagMs: 0, maxEventLoopUtilization: 1 }, observer, log });
   cleanup.push(() => pool.close());
   return { bot, pool };
 }

@@ -10,7 +10,7 @@ export interface BridgeHealth {
   readonly rtpPortsInUse: number;
   readonly clockListeners: number;
   /** Each media host's load: one entry in-process. */
-  readonly media: ReadonlyArray<{ readonly name: string; readonly legs: number; readonly rtpPortsInUse: number; readonly up: boolean }>;
+  readonly media: ReadonlyArray<{ readonly name: string; readonly legs: number; readonly rtpPortsInUse: number; readonly heapUsedBytes: number; readonly up: boolean }>;
   readonly sip: { readonly dialogs: number; readonly pendingInvites: number; readonly transactions: number; readonly connections: number };
 }
 

@@ -47,8 +47,9 @@ export class BridgeProcess {
     });
   }
 
-  /** Starts the bridge with `config` (ports 0 unless given) and resolves once it logs that it has started. */
-  static async start(config: BridgeConfigInput, nodeArgs: string[] = []): Promise<{ bridge: BridgeProcess; sip: { udp: Address; tcp: Address }; httpPort: number }> {
+  /** Starts the bridge with `config` (ports 0 unless given) and resolves once it logs that it has started; `env` adds to
+   * this process's environment (NODE_OPTIONS there reaches the media worker threads too, unlike `nodeArgs`). */
+  static async start(config: BridgeConfigInput, nodeArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ bridge: BridgeProcess; sip: { udp: Address; tcp: Address }; httpPort: number }> {
     const dir = mkdtempSync(join(tmpdir(), 'bridge-process-'));
     const file = join(dir, 'bridge.yaml');
     writeFileSync(
@@ -63,7 +64,7 @@ export class BridgeProcess {
         limits: { maxClockLagMs: 0, maxEventLoopUtilization: 1, ...config.limits },
       }),
     );
-    const child = spawn(process.execPath, [...BRIDGE_NODE_FLAGS, ...nodeArgs, MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...BRIDGE_NODE_FLAGS, ...nodeArgs, MAIN, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     const bridge = new BridgeProcess(child, dir);
     try {
       const started = await bridge.waitForLog('bridge started', 10_000);

@@ -51,8 +51,8 @@ function invite(): IncomingCall & { rejected: Array<{ status: number; warning: s
   }) as unknown as IncomingCall & { rejected: Array<{ status: number; warning: string | undefined }> };
 }
 
-function load(name: string, clockLagMs: number, busy: number, up = true): HostLoad {
-  return { name, legs: 0, clockLagMs, busy, rtpPortsInUse: 0, packets: { in: 0, out: 0, lost: 0 }, queuedMs: 0, maxQueuedMs: 0, up };
+function load(name: string, clockLagMs: number, busy: number, up = true, legs = 0): HostLoad {
+  return { name, legs, clockLagMs, busy, rtpPortsInUse: 0, packets: { in: 0, out: 0, lost: 0 }, queuedMs: 0, maxQueuedMs: 0, heapUsedBytes: 0, up };
 }
 
 function manager(loads: () => HostLoad[]) {
@@ -82,8 +82,14 @@ describe("the overload guard reads the media hosts' load", () => {
     expect(offer()).toEqual({ status: 488, warning: 'INVITE without an SDP offer is not supported' });
   });
 
-  it('refuses with the least late host when every host runs late, then with the least busy when all are busy', () => {
+  it('admits when the host with the fewest legs is overloaded but another has room (where the call is then placed)', () => {
+    const offer = manager(() => [load('worker-1', 80, 0.2, true, 0), load('worker-2', 5, 0.3, true, 7)]);
+    expect(offer()).toEqual({ status: 488, warning: 'INVITE without an SDP offer is not supported' });
+  });
+
+  it("refuses when every host is over a limit, with the figures of the host a call would go to (fewest legs, least busy)", () => {
     expect(manager(() => [load('worker-1', 80, 0.2), load('worker-2', 60, 0.1)])()).toEqual({ status: 503, warning: 'overloaded: the media clock ran 60 ms late, the limit is 40' });
+    expect(manager(() => [load('worker-1', 60, 0.1, true, 2), load('worker-2', 80, 0.2, true, 1)])()).toEqual({ status: 503, warning: 'overloaded: the media clock ran 80 ms late, the limit is 40' });
     expect(manager(() => [load('worker-1', 10, 0.97), load('worker-2', 10, 0.95)])()).toEqual({
       status: 503,
       warning: 'overloaded: the event loop was busy 95.0 % of the last second, the limit is 90 %',

@@ -1,5 +1,6 @@
 // The in-process media host: what `open` does with ports, the bot and the address policy, how an unanswered leg ends
 // and closes, and the load it reports.
+import { getHeapStatistics } from 'node:v8';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLocalHost, LegOpenError, type HostSettings, type LegEnd, type LegSpec, type MediaHost } from '../../src/stream/index.js';
@@ -63,6 +64,9 @@ describe('the in-process media host', () => {
     const conn = await b.connection(0);
     await conn.waitForEvent('connected');
     expect(host.load()).toEqual([expect.objectContaining({ name: 'in-process', legs: 1, rtpPortsInUse: 1, up: true })]);
+    // Its heap is this thread's isolate's.
+    expect(host.load()[0]!.heapUsedBytes).toBeGreaterThan(getHeapStatistics().used_heap_size / 2);
+    expect(host.load()[0]!.heapUsedBytes).toBeLessThan(getHeapStatistics().used_heap_size * 2);
     expect(leg.live).toBeUndefined();
     // Never started: no media to report, and the bot is closed without a `stop`.
     expect(await leg.close('stopped')).toEqual({ botMessagesRefused: { invalid: 0, oversize: 0, unknownEvent: 0 } });

@@ -1,6 +1,7 @@
 // The media workers' pure parts: how the RTP ports are split between them, and the observer batch a worker sends once
-// a second (capped, and replayed on the main thread as one call per observation).
+// a second (capped, the rest counted in /metrics, and replayed on the main thread as one call per observation).
 import { describe, expect, it } from 'vitest';
+import { BridgeMetrics } from '../../src/http/metrics.js';
 import type { LatencyPath } from '../../src/media/index.js';
 import { applyBatch, MAX_LATENCY_SAMPLES, ObserverBatch } from '../../src/stream/observer-batch.js';
 import { portSlices } from '../../src/stream/worker-pool.js';
@@ -57,11 +58,22 @@ describe('ObserverBatch', () => {
     expect(next.latency.caller_to_bot).toHaveLength(0);
   });
 
-  it('keeps at most MAX_LATENCY_SAMPLES a path and second, and counts the rest', () => {
+  it('keeps at most MAX_LATENCY_SAMPLES a path and second, and counts the rest in /metrics', async () => {
+    const metrics = new BridgeMetrics();
+    const dropped = async () => /^bridge_latency_samples_dropped_total (\d+)$/m.exec(await metrics.registry.metrics())?.[1];
+    expect(await dropped()).toBe('0');
     const batch = new ObserverBatch();
     for (let i = 0; i < MAX_LATENCY_SAMPLES + 5; i++) batch.latency('bot_to_caller', 1);
+    for (let i = 0; i < MAX_LATENCY_SAMPLES + 2; i++) batch.latency('caller_to_bot', 1);
     const { batch: taken } = batch.take();
     expect(taken.latency.bot_to_caller).toHaveLength(MAX_LATENCY_SAMPLES);
-    expect(taken.latencyDropped).toBe(5);
+    expect(taken.latencyDropped).toBe(7);
+    applyBatch(metrics, taken);
+    expect(await dropped()).toBe('7');
+    expect(await metrics.registry.metrics()).toMatch(new RegExp(`^bridge_latency_seconds_count\\{path="bot_to_caller"\\} ${MAX_LATENCY_SAMPLES}$`, 'm'));
+    // A second within the cap adds none.
+    batch.latency('bot_to_caller', 1);
+    applyBatch(metrics, batch.take().batch);
+    expect(await dropped()).toBe('7');
   });
 });
