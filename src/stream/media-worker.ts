@@ -126,16 +126,20 @@ export class MediaWorker {
   async stop(): Promise<void> {
     this.#stopping = true;
     clearTimeout(this.#restart);
-    clearInterval(this.#watchdog);
-    await Promise.all([...this.#legs.values()].map((leg) => leg.closing));
-    const worker = this.#worker;
-    if (!worker) return;
-    const exited = new Promise((resolve) => worker.once('exit', resolve));
-    const shutDown = new Promise<void>((resolve) => (this.#shutDown = resolve));
-    const timeout = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS).unref());
-    this.#send({ type: 'shutdown' });
-    await Promise.race([shutDown, exited, timeout]);
-    await worker.terminate();
+    try {
+      // The watchdog goes on meanwhile: a hung thread would never report its legs closed.
+      await Promise.all([...this.#legs.values()].map((leg) => leg.closing));
+      const worker = this.#worker;
+      if (!worker) return;
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
+      const shutDown = new Promise<void>((resolve) => (this.#shutDown = resolve));
+      const timeout = new Promise((resolve) => setTimeout(resolve, SHUTDOWN_TIMEOUT_MS).unref());
+      this.#send({ type: 'shutdown' });
+      await Promise.race([shutDown, exited, timeout]);
+      await worker.terminate();
+    } finally {
+      clearInterval(this.#watchdog);
+    }
   }
 
   #send(message: ToWorker): void {
@@ -200,7 +204,7 @@ export class MediaWorker {
 
   #checkStalled(): void {
     const worker = this.#worker;
-    if (!worker || this.#stopping || this.#terminating) return;
+    if (!worker || this.#terminating) return;
     const silentMs = Date.now() - this.#heardAt;
     if (silentMs < STALL_MS) return;
     this.#terminating = `hung: no word from it for ${Math.round(silentMs / 1000)} s`;

@@ -275,3 +275,23 @@ describe('the built bridge with media.workers: 2', () => {
     expect(await started.bridge.exited).toEqual({ code: 0, signal: null });
   });
 });
+
+describe('a worker hung at shutdown', () => {
+  it('does not hold the bridge up: its call gets BYE, the bridge stops once the watchdog has ended it', async () => {
+    const own = await startTestBridge({ bot: { defaultUrl: bot.url }, media: { rtpPorts: RTP_PORTS, workers: 2 } });
+    let stopped = false;
+    try {
+      const placed = await answeredCall(own.sip.tcp!, bot, `workers-hung-stop-${Date.now()}`);
+      calls.push(placed);
+      await callerToneReachesBot(placed, 'PCMA');
+      (own.media as WorkerPool).stall(workerOf(placed), STALL_MS * 4);
+      const startedAt = Date.now();
+      await own.stop();
+      stopped = true;
+      expect(Date.now() - startedAt).toBeLessThan(STALL_MS + 5000);
+      await placed.client.request('BYE', 1000);
+    } finally {
+      if (!stopped) await own.stop();
+    }
+  }, 30_000);
+});
