@@ -242,11 +242,12 @@ export class SipTransport extends EventEmitter<TransportEvents> {
    * against `ca` when given (else the system's CAs).
    */
   #connect(protocol: 'tcp' | 'tls', host: string, port: number, servername = net.isIP(host) === 0 ? host : undefined, ca?: Buffer): Promise<Connection> {
+    const source = this.#source(protocol, host);
     return new Promise((resolve, reject) => {
       const socket =
         protocol === 'tls'
-          ? tls.connect({ host, port, ...(servername && { servername }), ...(ca && { ca }) })
-          : net.connect({ host, port });
+          ? tls.connect({ host, port, ...source, ...(servername && { servername }), ...(ca && { ca }) })
+          : net.connect({ host, port, ...source });
       const ready = protocol === 'tls' ? 'secureConnect' : 'connect';
       socket.once('error', reject);
       socket.once(ready, () => {
@@ -254,6 +255,20 @@ export class SipTransport extends EventEmitter<TransportEvents> {
         resolve(this.#adopt(protocol, socket));
       });
     });
+  }
+
+  /**
+   * Where a connection we open comes from: the listener's own address when it is bound to one (not 0.0.0.0 or ::), so a
+   * trunk that admits the bridge by IP sees the address our Via and Contact name; the kernel's choice otherwise, or
+   * when the peer is an address of the other IP family.
+   */
+  #source(protocol: 'tcp' | 'tls', host: string): { localAddress: string; family: number } | undefined {
+    const local = this.#bound[protocol]?.host;
+    const family = local === undefined ? 0 : net.isIP(local);
+    if (!local || family === 0 || local === '0.0.0.0' || local === '::') return undefined;
+    const target = net.isIP(host);
+    if (target !== 0 && target !== family) return undefined;
+    return { localAddress: local, family };
   }
 
   #receive(data: Buffer, flow: Flow): void {

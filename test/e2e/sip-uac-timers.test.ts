@@ -1,5 +1,5 @@
 // The UAC against bare peers SIPp cannot play: Timer A/B, a retransmitted or forked 2xx, 407 twice, stop() mid-INVITE,
-// CANCEL crossed by a 2xx or never answered, Timer D, TCP connection reuse, a TCP trunk that hangs up before a final
+// CANCEL crossed by a 2xx or never answered, Timer D, TCP connection reuse and its source address, a TCP trunk that hangs up before a final
 // response, a TLS trunk whose certificate is not trusted.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -189,6 +189,24 @@ it('reuses its TCP connection to the trunk across calls, and opens a new one onc
     await new Promise((resolve) => setTimeout(resolve, 100));
     expect(await outcome(backend.dial(dialRequest(trunk.proxy)))).toMatchObject({ failed: { status: 486 } });
     expect(trunk.sockets).toHaveLength(2);
+  } finally {
+    await backend.stop();
+    await trunk.close();
+  }
+});
+
+it('opens its TCP connection to the trunk from the address it listens on, the one its Via names', async () => {
+  // 127.0.0.2 is loopback too, but not the address the kernel would pick to reach 127.0.0.1.
+  backend = await startBackend(UAC_TIMERS, '127.0.0.2');
+  let via = '';
+  const trunk = await tcpTrunk((invite, socket) => {
+    via = invite.headers.get('via') ?? '';
+    socket.write(reply(invite, '486 Busy Here', 'busy'));
+  });
+  try {
+    expect(await outcome(backend.dial(dialRequest(trunk.proxy)))).toMatchObject({ failed: { status: 486 } });
+    expect(trunk.sockets.map((socket) => socket.remoteAddress)).toEqual(['127.0.0.2']);
+    expect(via).toMatch(/^SIP\/2\.0\/TCP 127\.0\.0\.2:/);
   } finally {
     await backend.stop();
     await trunk.close();

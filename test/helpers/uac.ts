@@ -7,10 +7,10 @@ import { testLogger } from './bridge.js';
 export const UAC_TIMERS = { t1: 50, t2: 400, t4: 500 };
 
 /** UDP and TCP on loopback; `timers` are the small UAC_TIMERS unless given. */
-export async function startBackend(timers: { t1: number; t2: number; t4: number } = UAC_TIMERS): Promise<EmbeddedSipBackend> {
+export async function startBackend(timers: { t1: number; t2: number; t4: number } = UAC_TIMERS, host = '127.0.0.1'): Promise<EmbeddedSipBackend> {
   const backend = new EmbeddedSipBackend({
-    udp: { host: '127.0.0.1', port: 0 },
-    tcp: { host: '127.0.0.1', port: 0 },
+    udp: { host, port: 0 },
+    tcp: { host, port: 0 },
     maxMessageBytes: 65_536,
     timers,
     allowSource: () => true,
