@@ -1,9 +1,9 @@
 // The configuration file's shape, defaults and rules; every key is documented in README.md.
 import net from 'node:net';
-import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { apiSection, isLoopbackHost, transferSection, trunksSection } from './call-control.js';
 import { cidrList } from './cidr.js';
+import { usableCpus } from './cpus.js';
 import { botProtocol, host, httpUrl, listener, port, sampleRate, upgradeHeaders, wsUrl } from './fields.js';
 import { recording, route } from './routing.js';
 
@@ -52,7 +52,7 @@ export const configSchema = z.strictObject({
       advertisedAddress: z.string().refine((a) => net.isIP(a) !== 0, 'must be an IP address').optional(),
       rtpPorts: z.strictObject({ min: port.default(10000), max: port.default(20000) }).prefault({}),
       /** Media worker threads, each with its own slice of rtpPorts; 0 runs every call's media in the main thread. */
-      workers: z.number().int().min(0).default(() => availableParallelism()),
+      workers: z.number().int().min(0).default(() => usableCpus()),
       /** Cap on the bot audio waiting to be played; the oldest is dropped beyond it. */
       maxQueueMs: z.number().int().min(1000).default(60_000),
       /** Where caller RTP may come from: the SDP's IP (any port, for NAT), or any address (the first one wins). */
