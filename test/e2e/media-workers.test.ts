@@ -95,6 +95,34 @@ async function reportOf(call: AnsweredCall) {
   return webhook.posts.find((p) => p.body.sip_call_id === id)!.body;
 }
 
+/** Four calls on idle workers: two land on each; those on worker `index`, and the other two. */
+async function twoCallsOnEach(index: number): Promise<{ on: AnsweredCall[]; others: AnsweredCall[] }> {
+  const placed = [await call(), await call(), await call(), await call()];
+  const on = placed.filter((c) => workerOf(c) === index);
+  const others = placed.filter((c) => workerOf(c) !== index);
+  expect([on.length, others.length]).toEqual([2, 2]);
+  return { on, others };
+}
+
+/**
+ * After worker `lost` ended its calls: the other worker's calls still carry audio both ways, `lost` comes back up and
+ * takes new calls that carry audio too; once all hang up, no leg or port is left in either worker.
+ */
+async function othersGoOnAndWorkerReturns(lost: number, living: AnsweredCall[]): Promise<void> {
+  await Promise.all(living.map((c) => callerToneReachesBot(c, 'PCMA')));
+  await Promise.all(living.map((c) => botToneReachesCaller(c, 'PCMA')));
+
+  await until(`worker ${lost} back up`, async () => (await hosts())[lost]!.up);
+  const fresh = [await call(), await call()];
+  expect(fresh.map(workerOf)).toEqual([lost, lost]);
+  await Promise.all(fresh.map((c) => callerToneReachesBot(c, 'PCMA')));
+  await Promise.all(fresh.map((c) => botToneReachesCaller(c, 'PCMA')));
+
+  await Promise.all([...living, ...fresh].map(hangUp));
+  await waitForIdle(bridge);
+  await until('no RTP port held by a worker', async () => (await hosts()).every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
+}
+
 describe('media workers', () => {
   it('spread calls over both workers, carry audio and keys both ways, and report per worker', async () => {
     const placed = [await call(), await call(), await call(), await call()];
@@ -141,10 +169,7 @@ describe('media workers', () => {
   });
 
   it("end a dead worker's calls with BYE and the reason, keep the other's, and restart it for new calls", async () => {
-    const placed = [await call(), await call(), await call(), await call()];
-    const dying = placed.filter((c) => workerOf(c) === 0);
-    const living = placed.filter((c) => workerOf(c) === 1);
-    expect([dying.length, living.length]).toEqual([2, 2]);
+    const { on: dying, others: living } = await twoCallsOnEach(0);
 
     await Promise.all(dying.map((c) => callerToneReachesBot(c, 'PCMA')));
     await until("worker 0's packets reported", async () => (await hosts())[0]!.packets.in >= 100);
@@ -161,26 +186,12 @@ describe('media workers', () => {
       await c.conn.waitForClose();
       expect(c.conn.stop).toBeUndefined();
     }
-    await Promise.all(living.map((c) => callerToneReachesBot(c, 'PCMA')));
-    await Promise.all(living.map((c) => botToneReachesCaller(c, 'PCMA')));
-
-    await until('worker 0 back up', async () => (await hosts())[0]!.up);
-    const fresh = [await call(), await call()];
-    expect(fresh.map(workerOf)).toEqual([0, 0]);
-    await Promise.all(fresh.map((c) => callerToneReachesBot(c, 'PCMA')));
-    await Promise.all(fresh.map((c) => botToneReachesCaller(c, 'PCMA')));
-
-    await Promise.all([...living, ...fresh].map(hangUp));
-    await waitForIdle(bridge);
-    await until('no RTP port held by a worker', async () => (await hosts()).every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
+    await othersGoOnAndWorkerReturns(0, living);
   });
 
   it("take a worker that stops answering for hung: its calls end with BYE and the reason, it is restarted", async () => {
-    const placed = [await call(), await call(), await call(), await call()];
-    const hung = placed.filter((c) => workerOf(c) === 1);
-    const living = placed.filter((c) => workerOf(c) === 0);
-    expect([hung.length, living.length]).toEqual([2, 2]);
-    await Promise.all(placed.map((c) => callerToneReachesBot(c, 'PCMA')));
+    const { on: hung, others: living } = await twoCallsOnEach(1);
+    await Promise.all([...hung, ...living].map((c) => callerToneReachesBot(c, 'PCMA')));
 
     // Longer than the watchdog waits: only terminating the thread ends the stall.
     pool().stall(1, STALL_MS * 4);
@@ -190,17 +201,7 @@ describe('media workers', () => {
       expect(report.disconnected_by).toBe('system');
       expect(report.end_reason).toMatch(/^media worker 1 stopped: hung: no word from it for \d+ s/);
     }
-    await Promise.all(living.map((c) => callerToneReachesBot(c, 'PCMA')));
-    await Promise.all(living.map((c) => botToneReachesCaller(c, 'PCMA')));
-
-    await until('worker 1 back up', async () => (await hosts())[1]!.up);
-    const fresh = [await call(), await call()];
-    expect(fresh.map(workerOf)).toEqual([1, 1]);
-    await Promise.all(fresh.map((c) => callerToneReachesBot(c, 'PCMA')));
-
-    await Promise.all([...living, ...fresh].map(hangUp));
-    await waitForIdle(bridge);
-    await until('no RTP port held by a worker', async () => (await hosts()).every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
+    await othersGoOnAndWorkerReturns(1, living);
   }, 30_000);
 });
 
