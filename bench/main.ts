@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startEchoBot } from './echo-bot.js';
 import { runFloorStep, type FloorResult } from './floor-step.js';
+import { bridgeFigures, bridgeLoss, median, perRound, type LoadRound, type LoadRow } from './load-rounds.js';
 import { runLoadStep, type LoadResult, type LoadSettings, type LoadTarget } from './load-step.js';
 import { readOptions, USAGE, type BenchOptions } from './options.js';
 import { workersLabel } from './markdown.js';
@@ -12,7 +13,7 @@ import { BRIDGE_RTP, CALLER_MEDIA_BASE, HOST, udpPortFree } from './ports.js';
 import { killAll, stillRunning } from './processes.js';
 import { describeMachine } from './proc-stats.js';
 import { refusedEarly, runRamp } from './ramp-step.js';
-import { resultsMarkdown, writeResults, type BenchRun, type LoadRow, type RampRow } from './report.js';
+import { resultsMarkdown, writeResults, type BenchRun, type RampRow } from './report.js';
 import { runOutbound, type OutboundResult } from './outbound-step.js';
 import { runSetupRate, type SetupRateResult } from './setup-rate.js';
 
@@ -46,76 +47,100 @@ async function requireFreePorts(options: BenchOptions): Promise<void> {
   if (taken.length) throw new Error(`UDP ${taken.length > 1 ? 'ports' : 'port'} ${taken.join(', ')} on ${HOST} taken: is another bench running? (ss -uapn | grep ':${taken[0]} ')`);
 }
 
-function progress(result: LoadResult): void {
+function progress(result: LoadResult, round: string): void {
   const { rtp } = result;
   process.stderr.write(
-    `  ${result.target}${workersLabel(result.workers)}${result.protocol === 'twilio' ? ' (twilio bots)' : ''} N=${result.calls}: CPU ${result.cpuPercent.toFixed(1)} %, loss ${rtp.lossPercent.toFixed(3)} %, ` +
+    `  ${result.target}${workersLabel(result.workers)}${result.protocol === 'twilio' ? ' (twilio bots)' : ''} N=${result.calls}${round}: CPU ${result.cpuPercent.toFixed(1)} %, loss ${rtp.lossPercent.toFixed(3)} %, ` +
       `jitter p50/p99 ${rtp.jitterMs.p50.toFixed(2)}/${rtp.jitterMs.p99.toFixed(2)} ms, failed calls ${result.sipp.failed}\n`,
   );
 }
 
-/** Runs one load step; a failure becomes a note and undefined. */
-async function tryLoadStep(what: string, target: LoadTarget, settings: LoadSettings, notes: string[]): Promise<LoadResult | undefined> {
-  process.stderr.write(`${what}: ${settings.calls} concurrent calls\n`);
+/** Runs one load step; a failure becomes a note and undefined. `round` is empty, or names the --repeat round. */
+async function tryLoadStep(what: string, target: LoadTarget, settings: LoadSettings, round: string, notes: string[]): Promise<LoadResult | undefined> {
+  process.stderr.write(`${what}: ${settings.calls} concurrent calls${round}\n`);
   try {
     const result = await runLoadStep(target, settings);
-    progress(result);
+    progress(result, round);
     return result;
   } catch (err) {
-    notes.push(`the ${what} step with ${settings.calls} calls failed: ${(err as Error).message}`);
+    notes.push(`the ${what} step with ${settings.calls} calls${round} failed: ${(err as Error).message}`);
     process.stderr.write(`  failed: ${(err as Error).message}\n`);
     return undefined;
   }
 }
 
+/** What one round of an N runs: the bridge per workers value still stepping, rtpengine unless it failed, the floor. */
+interface RoundPlan {
+  readonly calls: number;
+  readonly stepping: ReadonlyArray<number | undefined>;
+  readonly withRtpengine: boolean;
+  /** Empty, or ` (round i of n)` with --repeat. */
+  readonly label: string;
+}
+
+async function loadRound(options: BenchOptions, settingsFor: (calls: number) => LoadSettings, plan: RoundPlan, notes: string[]): Promise<LoadRound> {
+  const { calls, label } = plan;
+  const bridges: LoadResult[] = [];
+  const twilio: LoadResult[] = [];
+  for (const workers of plan.stepping) {
+    const settings = { ...settingsFor(calls), ...(workers !== undefined && { workers }) };
+    const result = await tryLoadStep(`bridge${workersLabel(workers)}`, 'bridge', settings, label, notes);
+    if (!result) continue;
+    bridges.push(result);
+    if (options.protocol === 'twilio') {
+      const withTwilio = await tryLoadStep(`bridge${workersLabel(workers)} with twilio bots`, 'bridge', { ...settings, protocol: 'twilio' }, label, notes);
+      if (withTwilio) twilio.push(withTwilio);
+    }
+  }
+  const rtpengine = plan.withRtpengine ? await tryLoadStep('rtpengine', 'rtpengine', settingsFor(calls), label, notes) : undefined;
+  let floor: FloorResult | undefined;
+  if (options.steps.has('floor')) {
+    process.stderr.write(`floor: ${calls} calls${label}\n`);
+    try {
+      floor = await runFloorStep(calls, options.durationSeconds, settingsFor(calls).botUrl);
+      process.stderr.write(`  floor N=${calls}${label}: CPU ${floor.cpuPercent.toFixed(1)} %\n`);
+    } catch (err) {
+      notes.push(`the floor step with ${calls} calls${label} failed: ${(err as Error).message}`);
+    }
+  }
+  return { bridges, twilio, ...(rtpengine && { rtpengine }), ...(floor && { floor }) };
+}
+
 /**
- * Each N of --calls: the bridge once per media.workers value, rtpengine, the floor. A workers value whose step lost
- * frames (or failed) is not run at the larger N; stepping ends when none is left (or, without the load step, when
- * rtpengine loses frames). --keep-stepping runs every N all the same.
+ * Each N of --calls: the bridge once per media.workers value, rtpengine, the floor; with --repeat, all of them once,
+ * then all again. A workers value whose steps lost frames (on the median of the rounds; or failed) is not run at the
+ * larger N; stepping ends when none is left (or, without the load step, when rtpengine loses frames). rtpengine is
+ * not run again once it failed. --keep-stepping runs every N all the same.
  */
 async function loadSteps(options: BenchOptions, settingsFor: (calls: number) => LoadSettings, notes: string[]): Promise<LoadRow[]> {
   const rows: LoadRow[] = [];
   let stepping: Array<number | undefined> = options.steps.has('load') ? [...workerValues(options)] : [];
   let withRtpengine = options.steps.has('rtpengine');
+  const overRounds = options.repeat > 1 ? ` (median of ${options.repeat} rounds)` : '';
   for (const calls of options.calls) {
-    const bridges: LoadResult[] = [];
-    const twilio: LoadResult[] = [];
-    for (const workers of stepping) {
-      const settings = { ...settingsFor(calls), ...(workers !== undefined && { workers }) };
-      const result = await tryLoadStep(`bridge${workersLabel(workers)}`, 'bridge', settings, notes);
-      if (!result) continue;
-      bridges.push(result);
-      if (options.protocol === 'twilio') {
-        const withTwilio = await tryLoadStep(`bridge${workersLabel(workers)} with twilio bots`, 'bridge', { ...settings, protocol: 'twilio' }, notes);
-        if (withTwilio) twilio.push(withTwilio);
-      }
+    const rounds: LoadRound[] = [];
+    for (let round = 1; round <= options.repeat; round++) {
+      const label = options.repeat > 1 ? ` (round ${round} of ${options.repeat})` : '';
+      const done = await loadRound(options, settingsFor, { calls, stepping, withRtpengine, label }, notes);
+      if (withRtpengine && !done.rtpengine) withRtpengine = false;
+      rounds.push(done);
     }
-    const rtpengine = withRtpengine ? await tryLoadStep('rtpengine', 'rtpengine', settingsFor(calls), notes) : undefined;
-    if (withRtpengine && !rtpengine) withRtpengine = false;
-    let floor: FloorResult | undefined;
-    if (options.steps.has('floor')) {
-      process.stderr.write(`floor: ${calls} calls\n`);
-      try {
-        floor = await runFloorStep(calls, options.durationSeconds, settingsFor(calls).botUrl);
-        process.stderr.write(`  floor N=${calls}: CPU ${floor.cpuPercent.toFixed(1)} %\n`);
-      } catch (err) {
-        notes.push(`the floor step with ${calls} calls failed: ${(err as Error).message}`);
-      }
-    }
-    rows.push({ calls, bridges, twilio, ...(rtpengine && { rtpengine }), ...(floor && { floor }) });
+    const row: LoadRow = { calls, rounds };
+    rows.push(row);
 
-    // NaN, nothing captured, counts as loss too.
-    const lost = (r: LoadResult) => r.rtp.lossPercent !== 0;
+    // NaN, nothing captured, counts as loss too; undefined: every round of it failed.
+    const lost = (loss: number | undefined): loss is number => loss !== undefined && loss !== 0;
     for (const workers of stepping) {
-      const result = bridges.find((r) => r.workers === workers);
-      if (result && lost(result) && !options.keepStepping) notes.push(`the bridge${workersLabel(workers)} stopped at N=${calls}: the callers lost ${result.rtp.lossPercent.toFixed(3)} % of its frames`);
+      const loss = bridgeLoss(row, workers);
+      if (lost(loss) && !options.keepStepping) notes.push(`the bridge${workersLabel(workers)} stopped at N=${calls}: the callers lost ${loss.toFixed(3)} % of its frames${overRounds}`);
     }
-    if (!options.keepStepping) stepping = stepping.filter((workers) => bridges.some((r) => r.workers === workers && !lost(r)));
+    if (!options.keepStepping) stepping = stepping.filter((workers) => bridgeLoss(row, workers) === 0);
     if (options.steps.has('load') && stepping.length === 0) break;
     if (!options.keepStepping && !options.steps.has('load') && options.steps.has('rtpengine')) {
-      if (!rtpengine) break;
-      if (lost(rtpengine)) {
-        notes.push(`stepping stopped at N=${calls}: the callers lost ${rtpengine.rtp.lossPercent.toFixed(3)} % of rtpengine's frames`);
+      const loss = median(perRound(row, (round) => round.rtpengine?.rtp.lossPercent));
+      if (loss === undefined) break;
+      if (lost(loss)) {
+        notes.push(`stepping stopped at N=${calls}: the callers lost ${loss.toFixed(3)} % of rtpengine's frames${overRounds}`);
         break;
       }
     }
@@ -133,11 +158,15 @@ async function rampSteps(options: BenchOptions, load: LoadRow[], toneFile: strin
   const rows: RampRow[] = [];
   for (const workers of workerValues(options)) {
     process.stderr.write(`ramp${workersLabel(workers)}: ${options.rampCalls} calls at ${options.rampRate} calls/s\n`);
+    // On the medians of each N's rounds.
     const measured = load
-      .filter((row) => row.bridges.some((r) => r.workers === workers && r.rtp.lossPercent === 0 && r.callsUp.start >= row.calls))
+      .filter((row) => bridgeLoss(row, workers) === 0 && (median(bridgeFigures(row, workers, (r) => r.callsUp.start)) ?? 0) >= row.calls)
       .map((row) => row.calls);
     // No step of this value lost frames: its capacity is at least the largest N, maybe more.
-    const lowerBound = !load.some((row) => row.bridges.some((r) => r.workers === workers && r.rtp.lossPercent !== 0));
+    const lowerBound = !load.some((row) => {
+      const loss = bridgeLoss(row, workers);
+      return loss !== undefined && loss !== 0;
+    });
     const capacity: RampRow['capacity'] =
       options.capacity !== undefined ? { calls: options.capacity, source: 'given' } : measured.length ? { calls: Math.max(...measured), source: lowerBound ? 'at least' : 'measured' } : undefined;
     try {

@@ -38,10 +38,15 @@ export interface BenchOptions {
   readonly capacity?: number;
   /** Every N of --calls runs even after a step lost frames (for comparisons on a busy machine). */
   readonly keepStepping: boolean;
+  /**
+   * Rounds of each N's load steps (the bridge per workers value, rtpengine, the floor): all once, then all again, so
+   * that the machine's drift spreads over all; the report gives medians with their range, the targets medians.
+   */
+  readonly repeat: number;
 }
 
 const QUICK = { calls: '50,200', duration: '10', rates: '100,300', 'rate-duration': '5', 'outbound-rates': '100,300', 'outbound-duration': '3' };
-const DEFAULTS = { steps: DEFAULT_STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', 'outbound-rates': '50,100,200,300,400', 'outbound-duration': '5', protocol: 'exotel' };
+const DEFAULTS = { steps: DEFAULT_STEPS.join(','), calls: '50,200,500,1000', duration: '20', ramp: '100', rates: '100,200,300,400,600,800,1000', 'rate-duration': '10', 'caller-rtp': 'stream', 'outbound-rates': '50,100,200,300,400', 'outbound-duration': '5', protocol: 'exotel', repeat: '1' };
 
 export const USAGE = `npm run bench -- [options]   (each option can also be given as the environment variable shown)
   --steps LIST        BENCH_STEPS          runs among load, rtpengine, floor, setup-rate, outbound, ramp
@@ -66,6 +71,10 @@ export const USAGE = `npm run bench -- [options]   (each option can also be give
   --capacity N        BENCH_CAPACITY       ramp step: the capacity its first 503 is held against (default: the
                                            highest --calls step without loss, per workers value)
   --keep-stepping     BENCH_KEEP_STEPPING=1  run every N of --calls even after a step lost frames
+  --repeat R          BENCH_REPEAT         at each N of --calls, every load step (bridge per workers value, rtpengine,
+                                           floor) R times, in turn: all once, then all again; the report shows each
+                                           figure's median and min-max range, targets are judged on the medians, and
+                                           stepping stops on a median loss (default ${DEFAULTS.repeat})
   --quick             BENCH_QUICK=1        calls ${QUICK.calls} for ${QUICK.duration} s, rates ${QUICK.rates} for ${QUICK['rate-duration']} s; docs/ not written
   --no-docs, --docs                        do not / do replace the results in docs/benchmarks.md`;
 
@@ -89,6 +98,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
       capacity: { type: 'string' },
       quick: { type: 'boolean' },
       'keep-stepping': { type: 'boolean' },
+      repeat: { type: 'string' },
       docs: { type: 'boolean' },
       'no-docs': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -120,6 +130,8 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
   const chunkText = optional('chunk-ms');
   const chunkMs = chunkText === undefined ? undefined : Number(chunkText);
   if (chunkMs !== undefined && ![20, 40, 60, 80, 100].includes(chunkMs)) throw new Error(`chunk-ms: ${chunkText} is not 20, 40, 60, 80 or 100`);
+  const repeat = Number(pick('repeat'));
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`repeat: "${pick('repeat')}" is not a whole number of 1 or more`);
   const protocol = pick('protocol');
   if (protocol !== 'exotel' && protocol !== 'twilio') throw new Error(`protocol: "${protocol}" is neither exotel nor twilio`);
   return {
@@ -139,6 +151,7 @@ export function readOptions(argv: string[], env: NodeJS.ProcessEnv): BenchOption
     ...(workers && { workers: [...new Set(workers)] }),
     rampCalls,
     keepStepping: values['keep-stepping'] ?? env.BENCH_KEEP_STEPPING === '1',
+    repeat,
     ...(capacityText !== undefined && { capacity: positive(capacityText, 'capacity') }),
   };
 }

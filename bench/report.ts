@@ -1,9 +1,9 @@
 // The bench's results as Markdown: printed, and put between the markers of docs/benchmarks.md in place of the
 // previous results.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import type { FloorResult } from './floor-step.js';
-import { callsTaken, type LoadResult } from './load-step.js';
-import { fixed, mb, pair, table, withWorkers, workersLabel } from './markdown.js';
+import { detailsTable, loadTable, twilioTable } from './load-report.js';
+import { bridgeFigures, figureText, median, medianOf, workersOf, type LoadRow } from './load-rounds.js';
+import { fixed, pair, withWorkers, workersLabel } from './markdown.js';
 import type { BenchOptions } from './options.js';
 import type { Machine } from './proc-stats.js';
 import { HOLD_MS, type OutboundResult, type Quantiles } from './outbound-step.js';
@@ -23,16 +23,6 @@ const TARGET_OUTBOUND_RATE = 300;
 /** First bot frame at the trunk at most this long after its 200 OK, at TARGET_FIRST_FRAME_RATE setups/s. */
 const TARGET_FIRST_FRAME_MS = 40;
 const TARGET_FIRST_FRAME_RATE = 100;
-
-export interface LoadRow {
-  readonly calls: number;
-  /** The bridge, once per `media.workers` value of the run (once, with its default, without --workers). */
-  readonly bridges: readonly LoadResult[];
-  readonly rtpengine?: LoadResult;
-  /** The bridge again, speaking Twilio Media Streams to its bots (`--protocol twilio`), per workers value. */
-  readonly twilio: readonly LoadResult[];
-  readonly floor?: FloorResult;
-}
 
 export interface RampRow {
   readonly result: RampResult;
@@ -54,97 +44,6 @@ export interface BenchRun {
   readonly outbounds: OutboundResult[];
   /** Why stepping stopped, or a step failed. */
   readonly notes: string[];
-}
-
-function loadTable(options: BenchOptions, rows: LoadRow[]): string {
-  const lines = rows
-    .flatMap(({ bridges, ...row }) => (bridges.length ? bridges : [undefined]).map((bridge) => ({ ...row, bridge })))
-    .filter(({ bridge, rtpengine, floor }) => bridge ?? rtpengine ?? floor);
-  const header = ['N', 'bridge CPU %', 'bridge RSS MB', 'RSS/call KB', 'RTP loss % at caller', 'jitter p50 / p99 ms', 'latency caller→bot p50 / p99 ms', 'latency bot→caller p50 / p99 ms', 'rtpengine CPU %', 'CPU/call bridge ÷ rtpengine', 'Node floor CPU %', 'bridge ÷ floor'];
-  return withWorkers(
-    options.workers,
-    header,
-    lines.map(({ calls, bridge, rtpengine, floor }) => ({ workers: bridge ? bridge.workers : null, cells: loadCells(calls, bridge, rtpengine, floor) })),
-  );
-}
-
-function loadCells(calls: number, bridge: LoadResult | undefined, rtpengine: LoadResult | undefined, floor: FloorResult | undefined): string[] {
-  const latency = (path: 'caller_to_bot' | 'bot_to_caller') => {
-    const q = bridge?.latency[path];
-    if (!q) return 'n/a';
-    const ms = (value: number) => (value >= q.topBoundMs ? `> ${q.topBoundMs}` : value <= q.firstBoundMs ? `≤ ${q.firstBoundMs}` : fixed(value, 2));
-    return `${ms(q.p50Ms)} / ${ms(q.p99Ms)}`;
-  };
-  // The bridge turns calls away when overloaded: the figures are then those of the calls it took, and per call
-  // means per call taken.
-  const up = bridge?.callsUp.start;
-  return [
-    up !== undefined && up < calls ? `${calls} (${up} up)` : String(calls),
-    fixed(bridge?.cpuPercent, 1),
-    bridge?.rss ? fixed(mb(bridge.rss.loadedBytes), 1) : 'n/a',
-    bridge?.rss ? fixed((bridge.rss.loadedBytes - bridge.rss.idleBytes) / 1024 / callsTaken(bridge), 0) : 'n/a',
-    fixed(bridge?.rtp.lossPercent, 3),
-    pair(bridge?.rtp.jitterMs.p50, bridge?.rtp.jitterMs.p99, 2),
-    latency('caller_to_bot'),
-    latency('bot_to_caller'),
-    fixed(rtpengine?.cpuPercent, 1),
-    bridge && rtpengine ? `${fixed(bridge.cpuPercent / callsTaken(bridge) / (rtpengine.cpuPercent / callsTaken(rtpengine)), 1)}×` : 'n/a',
-    fixed(floor?.cpuPercent, 1),
-    bridge && floor ? `${fixed(bridge.cpuPercent / callsTaken(bridge) / (floor.cpuPercent / calls), 1)}×` : 'n/a',
-  ];
-}
-
-function twilioTable(options: BenchOptions, rows: LoadRow[]): string {
-  return withWorkers(
-    options.workers,
-    ['N', 'exotel bots: bridge CPU %', 'twilio bots: bridge CPU %', 'CPU/call twilio ÷ exotel', 'twilio: RTP loss % at caller', 'twilio: jitter p50 / p99 ms'],
-    rows.flatMap(({ calls, bridges, twilio: withTwilio }) =>
-      withTwilio.map((twilio) => {
-        const bridge = bridges.find((b) => b.workers === twilio.workers);
-        const cells = [
-          String(calls),
-          fixed(bridge?.cpuPercent, 1),
-          fixed(twilio.cpuPercent, 1),
-          bridge ? `${fixed(twilio.cpuPercent / callsTaken(twilio) / (bridge.cpuPercent / callsTaken(bridge)), 2)}×` : 'n/a',
-          fixed(twilio.rtp.lossPercent, 3),
-          pair(twilio.rtp.jitterMs.p50, twilio.rtp.jitterMs.p99, 2),
-        ];
-        return { workers: twilio.workers, cells };
-      }),
-    ),
-  );
-}
-
-/** Each media host's legs, event-loop utilisation and clock lag at the window's end, from /health. */
-const hostsText = (r: LoadResult) => r.hosts?.map((h) => `${h.name}${h.up ? '' : ' (down)'}: ${h.legs} / ${fixed(h.busy, 2)} / ${fixed(h.clockLagMs, 0)}`).join('; ') ?? '-';
-
-const threadsText = (r: LoadResult) =>
-  r.threads
-    .filter(([, percent]) => percent > 0.5)
-    .map(([name, percent]) => `${name} ${fixed(percent, 0)}`)
-    .join(', ') || '-';
-
-function detailsTable(rows: LoadRow[]): string {
-  const results = rows.flatMap(({ bridges, twilio, rtpengine }) => [...bridges, ...twilio, rtpengine].filter((r): r is LoadResult => r !== undefined));
-  const hosts = results.some((r) => r.hosts);
-  const header = ['N', 'tested', 'calls up (window start / end)', 'failed calls', 'streams captured', 'frames lost / expected', 'jitter max ms', 'kernel UDP drops (own sockets / InErrors / RcvbufErrors)', 'capture drops', 'CPU % SIPp / bot or echo / dumpcap / whole machine'];
-  return table(
-    [...header, 'CPU % by thread (over 0.5 %)', ...(hosts ? ['media hosts at the end: legs / busy / clock lag ms'] : [])],
-    results.map((r) => [
-      String(r.calls),
-      `${r.target}${workersLabel(r.workers)}${r.protocol === 'twilio' ? ' (twilio bots)' : ''}`,
-      `${r.callsUp.start} / ${r.callsUp.end}`,
-      `${r.sipp.failed} of ${r.sipp.created}`,
-      String(r.rtp.streams),
-      `${r.rtp.expected - r.rtp.received} / ${r.rtp.expected}`,
-      fixed(r.rtp.jitterMs.max, 1),
-      `${r.kernelDrops.ownSockets} / ${r.kernelDrops.inErrors} / ${r.kernelDrops.rcvbufErrors}`,
-      String(r.captureDropped),
-      `${fixed(r.otherCpu.sipp, 0)} / ${fixed(r.otherCpu.helper, 0)} / ${fixed(r.otherCpu.dumpcap, 0)} / ${fixed(r.otherCpu.machine, 0)}`,
-      threadsText(r),
-      ...(hosts ? [hostsText(r)] : []),
-    ]),
-  );
 }
 
 function setupTable(options: BenchOptions, results: readonly SetupRateResult[]): string {
@@ -187,15 +86,22 @@ function outboundTable(options: BenchOptions, results: readonly OutboundResult[]
 }
 
 function problems(run: BenchRun): string[] {
-  const lines: string[] = [];
+  // Counted per place, the rounds of a repeated load step together.
+  const places = new Map<string, Map<string, number>>();
   const add = (where: string, counts: Map<string, number>) => {
-    for (const [message, count] of [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`- ${where}: ${count} × ${message}`);
+    const place = places.get(where) ?? new Map<string, number>();
+    for (const [message, count] of counts) place.set(message, (place.get(message) ?? 0) + count);
+    places.set(where, place);
   };
-  for (const { calls, bridges, twilio, rtpengine } of run.load) {
-    for (const r of bridges) add(`bridge${workersLabel(r.workers)}, N=${calls}`, r.problems);
-    for (const r of twilio) add(`bridge${workersLabel(r.workers)} with twilio bots, N=${calls}`, r.problems);
-    if (rtpengine) add(`rtpengine reference, N=${calls}`, rtpengine.problems);
-    for (const r of [...bridges, rtpengine]) if (r) add(`SIPp against ${r.target}${workersLabel(r.workers)}, N=${calls}`, r.sipp.errors);
+  const rounds = run.options.repeat > 1 ? `, ${run.options.repeat} rounds` : '';
+  for (const row of run.load) {
+    const at = `N=${row.calls}${rounds}`;
+    for (const { bridges, twilio, rtpengine } of row.rounds) {
+      for (const r of bridges) add(`bridge${workersLabel(r.workers)}, ${at}`, r.problems);
+      for (const r of twilio) add(`bridge${workersLabel(r.workers)} with twilio bots, ${at}`, r.problems);
+      if (rtpengine) add(`rtpengine reference, ${at}`, rtpengine.problems);
+      for (const r of [...bridges, rtpengine]) if (r) add(`SIPp against ${r.target}${workersLabel(r.workers)}, ${at}`, r.sipp.errors);
+    }
   }
   for (const { result } of run.ramp) {
     add(`bridge${workersLabel(result.workers)}, ramp`, result.problems);
@@ -206,20 +112,24 @@ function problems(run: BenchRun): string[] {
     for (const r of setupRate.rates) add(`SIPp at ${r.rate} calls/s${workersLabel(setupRate.workers)}`, r.sipp.errors);
   }
   for (const outbound of run.outbounds) add(`bridge${workersLabel(outbound.workers)}, outbound run`, outbound.problems);
-  return lines;
+  return [...places].flatMap(([where, counts]) => [...counts].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([message, count]) => `- ${where}: ${count} × ${message}`));
 }
 
 /** Issue 7's targets, for one event loop: the in-process bridge (or the bridge's default, without --workers). */
 function targets(run: BenchRun): string[] {
   const lines: string[] = [];
-  const oneLoop = (r: LoadResult) => r.workers === undefined || r.workers === 0;
-  const row = run.load.find((r) => r.calls === TARGET_CALLS)?.bridges.find(oneLoop);
-  if (row) {
-    const allUp = row.callsUp.start === TARGET_CALLS && row.callsUp.end === TARGET_CALLS;
-    const met = allUp && row.cpuPercent <= TARGET_CPU_PERCENT && row.rtp.lossPercent === 0 && row.rtp.jitterMs.p99 <= TARGET_JITTER_P99_MS;
+  const row = run.load.find((r) => r.calls === TARGET_CALLS);
+  const oneLoop = row ? workersOf(row).filter((w) => w === undefined || w === 0) : [];
+  if (row && oneLoop.length) {
+    const workers = oneLoop[0];
+    const figures = (figure: Parameters<typeof bridgeFigures>[2]) => bridgeFigures(row, workers, figure);
+    const [start, end, cpu, loss, p99] = [figures((r) => r.callsUp.start), figures((r) => r.callsUp.end), figures((r) => r.cpuPercent), figures((r) => r.rtp.lossPercent), figures((r) => r.rtp.jitterMs.p99)];
+    const allUp = median(start) === TARGET_CALLS && median(end) === TARGET_CALLS;
+    const met = allUp && (median(cpu) ?? NaN) <= TARGET_CPU_PERCENT && median(loss) === 0 && (median(p99) ?? NaN) <= TARGET_JITTER_P99_MS;
     lines.push(
-      `- ${TARGET_CALLS} concurrent calls on one core (CPU ≤ ${TARGET_CPU_PERCENT} %), zero loss, p99 jitter ≤ ${TARGET_JITTER_P99_MS} ms${workersLabel(row.workers)}: ` +
-        `**${met ? 'met' : 'not met'}** (${allUp ? '' : `calls up ${row.callsUp.start} / ${row.callsUp.end}, `}CPU ${fixed(row.cpuPercent, 1)} %, loss ${fixed(row.rtp.lossPercent, 3)} %, p99 jitter ${fixed(row.rtp.jitterMs.p99, 2)} ms)`,
+      `- ${TARGET_CALLS} concurrent calls on one core (CPU ≤ ${TARGET_CPU_PERCENT} %), zero loss, p99 jitter ≤ ${TARGET_JITTER_P99_MS} ms${workersLabel(workers)}: ` +
+        `**${met ? 'met' : 'not met'}** (${medianOf(run.options.repeat)}${allUp ? '' : `calls up ${figureText(start, 0)} / ${figureText(end, 0)}, `}` +
+        `CPU ${figureText(cpu, 1, ' %')}, loss ${figureText(loss, 3, ' %')}, p99 jitter ${figureText(p99, 2, ' ms')})`,
     );
   } else if (run.options.steps.has('load') && (!run.options.workers || run.options.workers.includes(0))) {
     const why = run.options.calls.includes(TARGET_CALLS) ? `stepping stopped at N=${run.load.at(-1)?.calls}` : `N=${TARGET_CALLS} is not among this run's steps`;
@@ -247,16 +157,17 @@ export function resultsMarkdown(run: BenchRun): string {
       `ramp ${options.rampRate} calls/s, caller RTP by SIPp ${options.callerRtp === 'pcap' ? 'play_pcap_audio' : 'rtp_stream'}` +
       (options.workers ? `, media.workers ${options.workers.join(', ')}` : ', media.workers as the bridge defaults it') +
       (options.steps.has('setup-rate') ? `, setup rates ${options.rates.join(', ')}/s for ${options.secondsPerRate} s each` : '') +
+      (options.repeat > 1 ? `, each load step ${options.repeat} times in turn: figures are medians with their range (min-max) over the rounds, targets judged on the medians` : '') +
       '.',
   ];
   if (run.load.length) parts.push('### Concurrent calls', loadTable(options, run.load));
-  if (options.workers && run.load.some((row) => row.bridges.length)) {
+  if (options.workers && run.load.some((row) => workersOf(row).length)) {
     parts.push('#### media.workers side by side', `Each cell: ${options.workers.map((w) => `workers ${w}`).join(' / ')}, on the same load.`, sideBySideTable(options.workers, run.load));
   }
-  if (run.load.some((row) => row.twilio.length)) {
+  if (run.load.some((row) => row.rounds.some((round) => round.twilio.length))) {
     parts.push('#### Twilio Media Streams bots beside AgentStream ones', 'The same load with the bridge speaking `twilio` to its bots (`--protocol twilio`): mu-law frames of 20 ms, transcoded from the callers\' PCMA.', twilioTable(options, run.load));
   }
-  if (run.load.some((row) => row.bridges.length || row.rtpengine)) parts.push('#### Each step in detail', detailsTable(run.load));
+  if (run.load.some((row) => row.rounds.some((round) => round.bridges.length || round.rtpengine))) parts.push('#### Each step in detail', detailsTable(options, run.load));
   if (run.ramp.length) {
     parts.push('### Admission during a ramp', `${options.rampCalls} calls placed at ${options.rampRate} calls/s, each with media and held open until the last is up; 503s counted by SIPp.`, rampTable(options, run.ramp));
   }

@@ -1,11 +1,11 @@
 // The media.workers comparison of a run (issue 17): each N's figures for every workers value side by side, the
 // admission ramp, and issue 17's targets checked against them.
-import type { FloorResult } from './floor-step.js';
-import { callsTaken, type LoadResult } from './load-step.js';
+import type { LoadResult } from './load-step.js';
+import { bridgeFigures, bridgeIn, figureText, floorPerCall, median, medianOf, perCall, workersOf, type LoadRound, type LoadRow } from './load-rounds.js';
 import { fixed, mb, table, withWorkers, workersLabel } from './markdown.js';
 import type { BenchOptions } from './options.js';
 import { EARLY_REFUSAL_SHARE, refusedEarly } from './ramp-step.js';
-import type { BenchRun, LoadRow, RampRow } from './report.js';
+import type { BenchRun, RampRow } from './report.js';
 
 const TARGET_CALLS = 1000;
 const TARGET_JITTER_CALLS = 500;
@@ -15,40 +15,45 @@ const TARGET_SPLIT_CALLS = 200;
 const TARGET_SPLIT_COST = 1.1;
 const TARGET_FLOOR_RATIO = 1.3;
 
-/** CPU per call, % of one core. */
-const perCall = (r: LoadResult) => r.cpuPercent / callsTaken(r);
-const floorPerCall = (floor: FloorResult) => floor.cpuPercent / floor.calls;
-const allUp = (r: LoadResult) => r.callsUp.start >= r.calls && r.callsUp.end >= r.calls;
+type Figure = (r: LoadResult, round: LoadRound) => number | undefined;
 
-/** Rows N, each cell "a / b / c" for the workers values in the run's order; `-` where a value was not run. */
-export function sideBySideTable(workers: readonly number[], rows: LoadRow[]): string {
-  const inProcess = (row: LoadRow) => row.bridges.find((r) => r.workers === 0);
-  const metrics: Array<[string, (r: LoadResult, row: LoadRow) => string]> = [
-    ['calls up', (r) => String(Math.min(r.callsUp.start, r.callsUp.end))],
-    ['RTP loss %', (r) => fixed(r.rtp.lossPercent, 3)],
-    ['jitter p99 ms', (r) => fixed(r.rtp.jitterMs.p99, 2)],
-    ['bridge CPU % (all threads)', (r) => fixed(r.cpuPercent, 1)],
-    ['CPU/call, % of a core', (r) => fixed(perCall(r), 3)],
-    ['RSS MB', (r) => (r.rss ? fixed(mb(r.rss.loadedBytes), 0) : 'n/a')],
-    ['CPU/call ÷ Node floor', (r, row) => (row.floor ? `${fixed(perCall(r) / floorPerCall(row.floor), 2)}×` : 'n/a')],
-    ['CPU/call ÷ rtpengine', (r, row) => (row.rtpengine ? `${fixed(perCall(r) / perCall(row.rtpengine), 2)}×` : 'n/a')],
+/** Ratios to another target take it from the same round (see resultFigures). */
+const ratioTo = (base: (round: LoadRound) => number | undefined): Figure => (r, round) => {
+  const divisor = base(round);
+  return divisor === undefined ? undefined : perCall(r) / divisor;
+};
+const overFloor = ratioTo((round) => round.floor && floorPerCall(round.floor));
+const overRtpengine = ratioTo((round) => round.rtpengine && perCall(round.rtpengine));
+const overInProcess = ratioTo((round) => {
+  const base = bridgeIn(round, 0);
+  return base && perCall(base);
+});
+
+/**
+ * Rows N, each cell "a / b / c" for the workers values in the run's order (each the median of the rounds, with its
+ * range when there are more); `-` where a value was not run.
+ */
+export function sideBySideTable(workers: readonly number[], rows: readonly LoadRow[]): string {
+  const metrics: Array<[name: string, figure: Figure, digits: number, unit?: string]> = [
+    ['calls up', (r) => Math.min(r.callsUp.start, r.callsUp.end), 0],
+    ['RTP loss %', (r) => r.rtp.lossPercent, 3],
+    ['jitter p99 ms', (r) => r.rtp.jitterMs.p99, 2],
+    ['bridge CPU % (all threads)', (r) => r.cpuPercent, 1],
+    ['CPU/call, % of a core', perCall, 3],
+    ['RSS MB', (r) => r.rss && mb(r.rss.loadedBytes), 0],
+    ['CPU/call ÷ Node floor', overFloor, 2, '×'],
+    ['CPU/call ÷ rtpengine', overRtpengine, 2, '×'],
   ];
-  if (workers.includes(0)) {
-    metrics.push(['CPU/call ÷ in-process', (r, row) => {
-      const base = inProcess(row);
-      return base ? `${fixed(perCall(r) / perCall(base), 2)}×` : 'n/a';
-    }]);
-  }
+  if (workers.includes(0)) metrics.push(['CPU/call ÷ in-process', overInProcess, 2, '×']);
   return table(
     ['N', ...metrics.map(([name]) => name)],
     rows
-      .filter((row) => row.bridges.length)
+      .filter((row) => workersOf(row).length)
       .map((row) => [
         String(row.calls),
-        ...metrics.map(([, cell]) => workers.map((w) => {
-          const result = row.bridges.find((r) => r.workers === w);
-          return result ? cell(result, row) : '-';
-        }).join(' / ')),
+        ...metrics.map(([, figure, digits, unit]) =>
+          workers.map((w) => (row.rounds.some((round) => bridgeIn(round, w)) ? figureText(bridgeFigures(row, w, figure), digits, unit) : '-')).join(' / '),
+        ),
       ]),
   );
 }
@@ -85,32 +90,47 @@ const verdict = (met: boolean) => `**${met ? 'met' : 'not met'}**`;
 /** Issue 17's targets, each where this run measured what it needs. */
 export function issue17Targets(run: BenchRun): string[] {
   const lines: string[] = [];
-  const bridges = run.load.flatMap((row) => row.bridges);
-  const big = bridges.filter((r) => r.calls >= TARGET_CALLS);
+  const of = medianOf(run.options.repeat);
+  // Each bridge step of the run: a row and a workers value, its figures one per round.
+  const bridges = run.load.flatMap((row) => workersOf(row).map((workers) => ({ row, workers })));
+  type Step = (typeof bridges)[number];
+  const up = ({ row, workers }: Step) => bridgeFigures(row, workers, (r) => Math.min(r.callsUp.start, r.callsUp.end));
+  const loss = ({ row, workers }: Step) => bridgeFigures(row, workers, (r) => r.rtp.lossPercent);
+  const allUp = (step: Step) => (median(up(step)) ?? 0) >= step.row.calls;
+  const lossless = (step: Step) => allUp(step) && median(loss(step)) === 0;
+  const big = bridges.filter(({ row }) => row.calls >= TARGET_CALLS);
   if (big.length) {
-    const lossless = big.filter((r) => allUp(r) && r.rtp.lossPercent === 0);
-    const detail = big.map((r) => `N=${r.calls}${workersLabel(r.workers)}: ${allUp(r) ? '' : `${Math.min(r.callsUp.start, r.callsUp.end)} up, `}loss ${fixed(r.rtp.lossPercent, 3)} %`).join('; ');
-    lines.push(`- ≥ ${TARGET_CALLS} concurrent calls with zero loss: ${verdict(lossless.length > 0)} (${detail})`);
+    const detail = big.map((step) => `N=${step.row.calls}${workersLabel(step.workers)}: ${allUp(step) ? '' : `${figureText(up(step), 0)} up, `}loss ${figureText(loss(step), 3, ' %')}`).join('; ');
+    lines.push(`- ≥ ${TARGET_CALLS} concurrent calls with zero loss: ${verdict(big.some(lossless))} (${of}${detail})`);
   } else if (run.options.steps.has('load')) {
-    const lossless = bridges.filter((r) => allUp(r) && r.rtp.lossPercent === 0).map((r) => r.calls);
-    lines.push(`- ≥ ${TARGET_CALLS} concurrent calls with zero loss: **not measured** (largest N without loss: ${lossless.length ? Math.max(...lossless) : 'none'})`);
+    const carried = bridges.filter(lossless).map(({ row }) => row.calls);
+    lines.push(`- ≥ ${TARGET_CALLS} concurrent calls with zero loss: **not measured** (largest N without loss: ${carried.length ? Math.max(...carried) : 'none'})`);
   }
-  const at500 = bridges.filter((r) => r.calls === TARGET_JITTER_CALLS);
+  const at500 = bridges.filter(({ row }) => row.calls === TARGET_JITTER_CALLS).map(({ row, workers }) => ({ workers, p99: bridgeFigures(row, workers, (r) => r.rtp.jitterMs.p99) }));
   if (at500.length) {
-    const detail = at500.map((r) => `${fixed(r.rtp.jitterMs.p99, 2)} ms${workersLabel(r.workers)}`).join(', ');
-    lines.push(`- p99 outbound jitter ≤ ${TARGET_JITTER_P99_MS} ms at ${TARGET_JITTER_CALLS} calls: ${verdict(at500.some((r) => r.rtp.jitterMs.p99 <= TARGET_JITTER_P99_MS))} (${detail})`);
+    const detail = at500.map(({ workers, p99 }) => `${figureText(p99, 2, ' ms')}${workersLabel(workers)}`).join(', ');
+    lines.push(`- p99 outbound jitter ≤ ${TARGET_JITTER_P99_MS} ms at ${TARGET_JITTER_CALLS} calls: ${verdict(at500.some(({ p99 }) => (median(p99) ?? NaN) <= TARGET_JITTER_P99_MS))} (${of}${detail})`);
   }
   const at200 = run.load.find((row) => row.calls === TARGET_SPLIT_CALLS);
-  const inProcess = at200?.bridges.find((r) => r.workers === 0);
-  const withWorkerThreads = at200?.bridges.filter((r) => r.workers !== undefined && r.workers > 0) ?? [];
-  if (inProcess && withWorkerThreads.length) {
-    const ratios = withWorkerThreads.map((r) => ({ r, ratio: perCall(r) / perCall(inProcess) }));
-    const detail = ratios.map(({ r, ratio }) => `${fixed(ratio, 2)}×${workersLabel(r.workers)}`).join(', ');
-    lines.push(`- CPU per call with workers ≤ ${TARGET_SPLIT_COST}× in-process at ${TARGET_SPLIT_CALLS} calls: ${verdict(ratios.every(({ ratio }) => ratio <= TARGET_SPLIT_COST))} (${detail})`);
-  }
-  if (inProcess && at200?.floor) {
-    const ratio = perCall(inProcess) / floorPerCall(at200.floor);
-    lines.push(`- in-process CPU per call ≤ ${TARGET_FLOOR_RATIO}× the Node floor at ${TARGET_SPLIT_CALLS} calls: ${verdict(ratio <= TARGET_FLOOR_RATIO)} (${fixed(ratio, 2)}×: ${fixed(inProcess.cpuPercent, 1)} % against ${fixed(at200.floor.cpuPercent, 1)} %)`);
+  const inProcess = at200 !== undefined && workersOf(at200).includes(0);
+  if (at200 && inProcess) {
+    const withWorkerThreads = workersOf(at200).filter((w): w is number => w !== undefined && w > 0);
+    const ratios = withWorkerThreads
+      .map((workers) => ({ workers, ratio: bridgeFigures(at200, workers, overInProcess) }))
+      .filter(({ ratio }) => ratio.length);
+    if (ratios.length) {
+      const detail = ratios.map(({ workers, ratio }) => `${figureText(ratio, 2, '×')}${workersLabel(workers)}`).join(', ');
+      lines.push(`- CPU per call with workers ≤ ${TARGET_SPLIT_COST}× in-process at ${TARGET_SPLIT_CALLS} calls: ${verdict(ratios.every(({ ratio }) => (median(ratio) ?? NaN) <= TARGET_SPLIT_COST))} (${of}${detail})`);
+    }
+    const ratio = bridgeFigures(at200, 0, overFloor);
+    if (ratio.length) {
+      const cpu = figureText(bridgeFigures(at200, 0, (r, round) => (round.floor ? r.cpuPercent : undefined)), 1, ' %');
+      const floorCpu = figureText(bridgeFigures(at200, 0, (_, round) => round.floor?.cpuPercent), 1, ' %');
+      lines.push(
+        `- in-process CPU per call ≤ ${TARGET_FLOOR_RATIO}× the Node floor at ${TARGET_SPLIT_CALLS} calls: ${verdict((median(ratio) ?? NaN) <= TARGET_FLOOR_RATIO)} ` +
+          `(${of}${figureText(ratio, 2, '×')}: ${cpu} against ${floorCpu})`,
+      );
+    }
   }
   for (const { result, capacity } of run.ramp) {
     const early = refusedEarly(result, capacity?.calls);
