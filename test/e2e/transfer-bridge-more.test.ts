@@ -22,10 +22,7 @@ afterAll(async () => {
 
 describe('bridge transfer limits', () => {
   it('an INVITE the agent cannot be offered (an agent answering without a common codec): failed, the caller stays with the bot', async () => {
-    await bed.noCalls();
-    const agent = await bed.agent();
-    const call = await answeredCall(bed.sipTcp, bed.bot, 'bridge-badsdp');
-    try {
+    await bed.withAgentCall('bridge-badsdp', async (call, agent) => {
       call.conn.send(transferMessage(call, { to: agent.uri(), mode: 'bridge' }));
       await agent.invite();
       agent.respond(200, 'OK', `v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio ${agent.rtp.port} RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n`);
@@ -36,10 +33,7 @@ describe('bridge transfer limits', () => {
       await callerToneReachesBot(call, 'PCMA');
       await callerHangsUp(call);
       await waitForIdle(bed.bridge);
-    } finally {
-      call.close();
-      agent.close();
-    }
+    });
   });
 });
 

@@ -88,10 +88,7 @@ describe('bridge transfer answered', () => {
   });
 
   it('straight to an allowed URI, bot stopped: the bot hears stop transferred while the call goes on; DTMF both ways on each side\'s payload type; the caller hangs up and the agent gets BYE', async () => {
-    await bed.noCalls();
-    const agent = await bed.agent();
-    const call = await answeredCall(bed.sipTcp, bed.bot, 'bridge-stop');
-    try {
+    await bed.withAgentCall('bridge-stop', async (call, agent) => {
       call.conn.send(transferMessage(call, { to: agent.uri('agent-7'), mode: 'bridge', bot: 'stop' }));
       const invite = await agent.invite();
       expect(invite.uri).toBe(agent.uri('agent-7'));
@@ -127,10 +124,7 @@ describe('bridge transfer answered', () => {
       expect(report.transfer).toMatchObject({ mode: 'bridge', status: 'completed' });
       expect(report.dtmf).toBe('5#9');
       await waitForIdle(bed.bridge);
-    } finally {
-      call.close();
-      agent.close();
-    }
+    });
   });
 });
 
@@ -165,10 +159,7 @@ describe('bridge transfer answered: the agent moves', () => {
 
 describe('bridge transfer answered: the bot leaves', () => {
   it('a listening bot that closes its socket does not end the bridged call', async () => {
-    await bed.noCalls();
-    const agent = await bed.agent();
-    const call = await answeredCall(bed.sipTcp, bed.bot, 'bridge-bot-leaves');
-    try {
+    await bed.withAgentCall('bridge-bot-leaves', async (call, agent) => {
       call.conn.send(transferMessage(call, { to: agent.uri(), mode: 'bridge', bot: 'listen' }));
       await agent.invite();
       await agent.answer();
@@ -182,19 +173,13 @@ describe('bridge transfer answered: the bot leaves', () => {
       await callerHangsUp(call);
       agent.sip.send(okTo(await agent.sip.request('BYE')));
       await waitForIdle(bed.bridge);
-    } finally {
-      call.close();
-      agent.close();
-    }
+    });
   });
 });
 
 describe('bridge transfer not answered: the caller stays with the bot', () => {
   it('agent busy 486: failed 486, no BYE, the caller still reaches the bot; a second agent then answers', async () => {
-    await bed.noCalls();
-    const agent = await bed.agent();
-    const call = await answeredCall(bed.sipTcp, bed.bot, 'bridge-busy');
-    try {
+    await bed.withAgentCall('bridge-busy', async (call, agent) => {
       call.conn.send(transferMessage(call, { to: agent.uri(), mode: 'bridge' }));
       await agent.invite();
       agent.respond(486, 'Busy Here');
@@ -221,17 +206,11 @@ describe('bridge transfer not answered: the caller stays with the bot', () => {
       } finally {
         second.close();
       }
-    } finally {
-      call.close();
-      agent.close();
-    }
+    });
   });
 
   it('no answer within transfer.ringTimeoutMs: CANCEL to the agent, failed 408, the caller still reaches the bot', async () => {
-    await bed.noCalls();
-    const agent = await bed.agent();
-    const call = await answeredCall(bed.sipTcp, bed.bot, 'bridge-noanswer');
-    try {
+    await bed.withAgentCall('bridge-noanswer', async (call, agent) => {
       call.conn.send(transferMessage(call, { to: agent.uri(), mode: 'bridge' }));
       await agent.invite();
       agent.respond(180, 'Ringing');
@@ -243,17 +222,11 @@ describe('bridge transfer not answered: the caller stays with the bot', () => {
       await callerHangsUp(call);
       expect((await bed.webhook.reportFor('bridge-noanswer')).agent_media).toBeNull();
       await waitForIdle(bed.bridge);
-    } finally {
-      call.close();
-      agent.close();
-    }
+    });
   });
 
   it('the caller hangs up while the agent rings: CANCEL to the agent (asked through the API: 202, then 409 for a second)', async () => {
-    await bed.noCalls();
-    const agent = await bed.agent();
-    const call = await answeredCall(bed.sipTcp, bed.bot, 'bridge-cancel');
-    try {
+    await bed.withAgentCall('bridge-cancel', async (call, agent) => {
       const asked = await bed.api('POST', '/v1/calls/call-sid-1/transfer', { to: agent.uri(), mode: 'bridge', bot: 'listen' });
       expect(asked.status).toBe(202);
       await agent.invite();
@@ -265,10 +238,7 @@ describe('bridge transfer not answered: the caller stays with the bot', () => {
       await agent.takeCancel();
       await call.conn.waitForEvent('stop');
       await waitForIdle(bed.bridge);
-    } finally {
-      call.close();
-      agent.close();
-    }
+    });
   });
 });
 

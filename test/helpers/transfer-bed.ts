@@ -11,7 +11,7 @@ import { TestAgent } from './agent.js';
 import { TestBot } from './bot.js';
 import { startTestBridge } from './bridge.js';
 import { callApiClient, type CallApiClient } from './call-api.js';
-import type { AnsweredCall } from './carrier.js';
+import { answeredCall, type AnsweredCall } from './carrier.js';
 import type { RtpPeer } from './rtp-peer.js';
 import { inDialogRequest } from './sip-messages.js';
 import { freeUdpPort } from './sipp-trunk.js';
@@ -64,6 +64,19 @@ export class TransferBed {
   /** An agent of the test's own, reached straight at its URI. */
   agent(): Promise<TestAgent> {
     return TestAgent.open({ host: '127.0.0.1', port: this.sipUdp });
+  }
+
+  /** Once earlier calls are gone: a fresh agent and a caller the bot answered (`name`), for `body`; both closed after. */
+  async withAgentCall(name: string, body: (call: AnsweredCall, agent: TestAgent) => Promise<void>): Promise<void> {
+    await this.noCalls();
+    const agent = await this.agent();
+    const call = await answeredCall(this.sipTcp, this.bot, name);
+    try {
+      await body(call, agent);
+    } finally {
+      call.close();
+      agent.close();
+    }
   }
 
   /** Every earlier call gone: the test calls share one call_sid (the INVITE's X-Exotel-CallSid). */
