@@ -74,11 +74,8 @@ export class LocalLeg extends EventEmitter<StreamLegEvents> implements StreamLeg
     const media = new MediaSession({
       rtp: this.rtp,
       releasePort: () => context.pool.release(this.rtp.port),
-      codec: format.codec,
-      payloadType: format.payloadType,
-      ...(format.dtmfPayloadType !== undefined && { dtmfPayloadType: format.dtmfPayloadType }),
-      remote: format.remote,
-      direction: format.direction,
+      // codec, payload types, remote address and direction, as the answer settled them.
+      ...format,
       botRate: spec.bot.sampleRate,
       // A bot that takes mu-law gets the caller's payloads: the session then skips the PCM path.
       callerAudio: this.bot.callerAudio,

@@ -43,11 +43,8 @@ export class LegPeer {
     const media = new MediaSession({
       rtp: this.rtp,
       releasePort: () => this.pool.release(this.rtp.port),
-      codec: format.codec,
-      payloadType: format.payloadType,
-      ...(format.dtmfPayloadType !== undefined && { dtmfPayloadType: format.dtmfPayloadType }),
-      remote: format.remote,
-      direction: format.direction,
+      // codec, payload types, remote address and direction, as the answer settled them.
+      ...format,
       botRate: 8000,
       chunkMs: settings.chunkMs,
       maxQueueMs: settings.maxQueueMs,
