@@ -9,8 +9,7 @@ import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-a
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
 import { drachtioBinary, startDrachtioServer, type DrachtioServer } from '../helpers/drachtio-server.js';
 import { header, lines } from '../helpers/drachtio-trunk.js';
-import { RtpPeer } from '../helpers/rtp-peer.js';
-import { freeUdpPort, runTrunk, untilListening } from '../helpers/sipp-trunk.js';
+import { calledParty, untilListening } from '../helpers/sipp-trunk.js';
 import type { TrunkFlow } from '../helpers/sipp-trunk-scenario.js';
 
 const binary = drachtioBinary();
@@ -37,10 +36,7 @@ afterEach(async () => {
 async function setup(flow: (rtpPort: number) => TrunkFlow) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
-  const peer = await RtpPeer.open();
-  cleanup.push(() => peer.close());
-  const sipPort = await freeUdpPort();
-  const trunk = runTrunk(sipPort, flow(peer.port), 20_000);
+  const { peer, sipPort, trunk } = await calledParty(cleanup, flow);
   await untilListening(sipPort);
   const bridge = await startTestBridge({
     sip: { backend: 'drachtio', drachtio: { host: server.host, port: server.adminPort, secret: server.secret }, udp: false, tcp: false },

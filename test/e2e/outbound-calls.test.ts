@@ -8,9 +8,8 @@ import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { callApiClient, recordWhen, type CallApiClient } from '../helpers/call-api.js';
 import { botToneReachesCaller, bridgeRtpAddress, callerToneReachesBot, expectSippPassed } from '../helpers/carrier.js';
-import { RtpPeer } from '../helpers/rtp-peer.js';
 import { tracedMessages } from '../helpers/sipp.js';
-import { freeUdpPort, receivedAt, runTrunk } from '../helpers/sipp-trunk.js';
+import { calledParty, receivedAt } from '../helpers/sipp-trunk.js';
 import type { TrunkFlow } from '../helpers/sipp-trunk-scenario.js';
 import { startWireBot } from '../helpers/twilio-bot.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
@@ -32,12 +31,9 @@ async function setup(
 ) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
-  const peer = await RtpPeer.open();
-  cleanup.push(() => peer.close());
   const webhook = await WebhookServer.start();
   cleanup.push(() => webhook.close());
-  const sipPort = await freeUdpPort();
-  const trunk = runTrunk(sipPort, flow(peer.port), 20_000, calls, transport);
+  const { peer, sipPort, trunk } = await calledParty(cleanup, flow, calls, transport);
   const bridge = await startTestBridge({
     api: { token: TOKEN },
     trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=${transport}`, fromDomain: 'acme.pstn.example.com', headers: { 'X-Campaign': 'default' }, ...trunkExtra }],

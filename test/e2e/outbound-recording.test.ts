@@ -12,8 +12,7 @@ import { TestBot } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { callApiClient } from '../helpers/call-api.js';
 import { bridgeRtpAddress, expectSippPassed } from '../helpers/carrier.js';
-import { RtpPeer } from '../helpers/rtp-peer.js';
-import { freeUdpPort, runTrunk } from '../helpers/sipp-trunk.js';
+import { calledParty } from '../helpers/sipp-trunk.js';
 import { WebhookServer, type WebhookBody } from '../helpers/webhook-server.js';
 
 const TOKEN = 'outbound-recording-token';
@@ -29,12 +28,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 async function setup(afterMs: number) {
   const bot = await TestBot.start();
   cleanup.push(() => bot.close());
-  const peer = await RtpPeer.open();
-  cleanup.push(() => peer.close());
   const webhook = await WebhookServer.start();
   cleanup.push(() => webhook.close());
-  const sipPort = await freeUdpPort();
-  const trunk = runTrunk(sipPort, { kind: 'answer-hangup', rtpPort: peer.port, afterMs }, 20_000, 1, 'udp');
+  const { peer, sipPort, trunk } = await calledParty(cleanup, (rtpPort) => ({ kind: 'answer-hangup', rtpPort, afterMs }));
   const bridge = await startTestBridge({
     api: { token: TOKEN },
     trunks: [{ name: 'sipp', uri: `sip:127.0.0.1:${sipPort};transport=udp` }],

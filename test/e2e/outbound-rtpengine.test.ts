@@ -20,7 +20,7 @@ import { RtpPeer } from '../helpers/rtp-peer.js';
 import { startRtpengine, type RtpengineDaemon } from '../helpers/rtpengine.js';
 import { SrtpContext } from '../helpers/srtp.js';
 import { runSipp, tracedMessages, type SippResult } from '../helpers/sipp.js';
-import { freeUdpPort, runTrunk, untilListening } from '../helpers/sipp-trunk.js';
+import { calledParty, freeUdpPort, runTrunk, untilListening } from '../helpers/sipp-trunk.js';
 import { CAPTURE_FROM_TO, TRUNK_BYE, trunkResponse, trunkSdp, type TrunkFlow } from '../helpers/sipp-trunk-scenario.js';
 
 const root = process.getuid?.() === 0;
@@ -65,10 +65,7 @@ async function bridgeWith(trunkUri: string, media: BridgeConfigInput['media']): 
 }
 
 async function setup(flow: (rtpPort: number) => TrunkFlow) {
-  const peer = await RtpPeer.open();
-  cleanup.push(() => peer.close());
-  const sipPort = await freeUdpPort();
-  const trunk = runTrunk(sipPort, flow(peer.port), 20_000);
+  const { peer, sipPort, trunk } = await calledParty(cleanup, flow);
   const { bridge, api } = await bridgeWith(`sip:127.0.0.1:${sipPort};transport=udp`, relayConfig(rtpengine.ngPort));
   return { peer, trunk, bridge, api };
 }

@@ -1,6 +1,7 @@
 // SIPp as the trunk an outbound call goes to (a UAS scenario, sipp-trunk-scenario.ts): run, its port, its trace.
 import { createSocket } from 'node:dgram';
 import net from 'node:net';
+import { RtpPeer } from './rtp-peer.js';
 import { runSipp, type SippResult } from './sipp.js';
 import { trunkScenario, type TrunkFlow } from './sipp-trunk-scenario.js';
 
@@ -76,4 +77,20 @@ export function receivedAt(result: SippResult, method: string): number[] {
     times.push(((Number(h) * 60 + Number(m)) * 60 + Number(sec)) * 1000);
   }
   return times;
+}
+
+/**
+ * The called party of an outbound call: an RTP peer for its audio and SIPp on a free UDP port playing `flow` to it (for
+ * `calls` calls); the peer is closed by `cleanup` (run in reverse after the test).
+ */
+export async function calledParty(
+  cleanup: Array<() => unknown>,
+  flow: (rtpPort: number) => TrunkFlow | { readonly file: string },
+  calls = 1,
+  transport: 'udp' | 'tcp' = 'udp',
+): Promise<{ peer: RtpPeer; sipPort: number; trunk: Promise<SippResult> }> {
+  const peer = await RtpPeer.open();
+  cleanup.push(() => peer.close());
+  const sipPort = await freeUdpPort();
+  return { peer, sipPort, trunk: runTrunk(sipPort, flow(peer.port), 20_000, calls, transport) };
 }
