@@ -43,6 +43,15 @@ async function setup(afterMs: number) {
   return { bot, peer, webhook, trunk, bridge, api: callApiClient(bridge.httpPort, TOKEN) };
 }
 
+/** A call placed through the API with `campaign` in its custom parameters, once its bot got `start` (the answer). */
+async function placeAnswered(s: Awaited<ReturnType<typeof setup>>, campaign: string) {
+  const placed = await s.api('POST', '/v1/calls', { ...CALL, custom_parameters: { campaign } });
+  expect(placed.status).toBe(201);
+  const conn = await s.bot.connection(0);
+  await conn.waitForEvent('start');
+  return { sid: placed.body.call_sid as string, conn };
+}
+
 async function finalReport(webhook: WebhookServer, sid: string): Promise<WebhookBody> {
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -56,11 +65,7 @@ async function finalReport(webhook: WebhookServer, sid: string): Promise<Webhook
 describe('the stream policy of outbound calls', () => {
   it('records a call to the default bot when recording is configured globally: the called party on the left', async () => {
     const s = await setup(3000);
-    const placed = await s.api('POST', '/v1/calls', { ...CALL, custom_parameters: { campaign: 'loud' } });
-    expect(placed.status).toBe(201);
-    const sid = placed.body.call_sid as string;
-    const conn = await s.bot.connection(0);
-    await conn.waitForEvent('start');
+    const { sid } = await placeAnswered(s, 'loud');
     const bridgeRtp = await bridgeRtpAddress(s.peer);
     await s.peer.send(bridgeRtp, 'PCMA', tone(1000, 8000, 8000));
     expectSippPassed(await s.trunk);
@@ -81,11 +86,7 @@ describe('the stream policy of outbound calls', () => {
 
   it("applies the routing rule its custom parameters match: listen-only (the bot's audio is not played) and not recorded", async () => {
     const s = await setup(2500);
-    const placed = await s.api('POST', '/v1/calls', { ...CALL, custom_parameters: { campaign: 'quiet' } });
-    expect(placed.status).toBe(201);
-    const sid = placed.body.call_sid as string;
-    const conn = await s.bot.connection(0);
-    await conn.waitForEvent('start');
+    const { sid, conn } = await placeAnswered(s, 'quiet');
     conn.sendAudio(toneBytesPcm16le(600, 8000, 1000));
     expectSippPassed(await s.trunk);
     const report = await finalReport(s.webhook, sid);
