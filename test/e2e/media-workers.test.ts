@@ -14,9 +14,9 @@ import { TestBot, type BotConnection } from '../helpers/bot.js';
 import { startTestBridge, waitForIdle } from '../helpers/bridge.js';
 import { health, metrics } from '../helpers/bridge-http.js';
 import { BridgeProcess } from '../helpers/bridge-process.js';
-import { answeredCall, botToneReachesCaller, callerToneReachesBot, expectSippPassed, type AnsweredCall } from '../helpers/carrier.js';
-import { inDialogRequest, okTo, sdpOffer } from '../helpers/sip-messages.js';
-import { callScenario, runSipp } from '../helpers/sipp.js';
+import { cancelWhileBotConnects } from '../helpers/cancel-during-setup.js';
+import { answeredCall, botToneReachesCaller, callerToneReachesBot, type AnsweredCall } from '../helpers/carrier.js';
+import { inDialogRequest, okTo } from '../helpers/sip-messages.js';
 import { WebhookServer } from '../helpers/webhook-server.js';
 
 const RTP_PORTS = { min: 20000, max: 29999 };
@@ -231,24 +231,10 @@ describe('many short calls', () => {
 
 describe('a call cancelled while its bot connects', () => {
   it("aborts the open in the worker: the bot's socket is dropped and the worker's port freed", async () => {
-    const slowBot = await TestBot.start({ handshakeDelayMs: 1500 });
-    const slowBridge = await startTestBridge({ bot: { defaultUrl: slowBot.url }, media: { workers: 2 } });
-    try {
-      const result = await runSipp({
-        scenario: { xml: callScenario({ sdp: sdpOffer(), flow: { kind: 'cancel', afterMs: 300 } }) },
-        transport: 'u1',
-        target: { host: '127.0.0.1', port: slowBridge.sip.udp!.port },
-      });
-      expectSippPassed(result);
-      await waitForIdle(slowBridge);
+    await cancelWhileBotConnects({ media: { workers: 2 } }, async (_result, slowBridge) => {
       const loads = () => slowBridge.stats().media;
       await until('the workers report no port in use', async () => loads().every((l) => l.up && l.legs === 0 && l.rtpPortsInUse === 0));
-      await new Promise((r) => setTimeout(r, 1700));
-      expect(slowBot.connections.every((c) => c.closed || c.messages.length === 0)).toBe(true);
-    } finally {
-      await slowBridge.stop();
-      await slowBot.close();
-    }
+    });
   });
 });
 
